@@ -1,0 +1,51 @@
+# Kata's build. `make run` opens the app, `make test` runs every test; both
+# first install what a fresh Debian 12 machine lacks (as root, or with sudo).
+
+GO       ?= go
+BIN      := bin/kata
+# Packages that must build and test without cgo or a display.
+HEADLESS := ./app/... ./ui/... ./model/... ./store/... ./assets/...
+# Fyne's cgo build (GL, X11), sqweek/dialog (GTK 3), `fyne package` (xz) and
+# the display tests (Xvfb, screenshots, input).
+APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
+	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgtk-3-dev xz-utils \
+	xvfb imagemagick xdotool
+FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
+
+.PHONY: run build test bench package deps check-go clean
+
+run: build
+	./$(BIN)
+
+build: deps
+	$(GO) build -o $(BIN) .
+
+test: deps
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m $(HEADLESS)
+	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
+
+bench: check-go
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./model/...
+
+package: deps
+	$(GO) run $(FYNE_TOOL) package -os linux -release -name Kata
+	@ls -l Kata.tar.xz
+
+deps: check-go
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+# Go itself cannot come from apt (Debian 12 ships 1.19): ask for it clearly.
+check-go:
+	@command -v $(GO) >/dev/null || { echo "Kata needs Go 1.26 or newer: https://go.dev/dl/"; exit 1; }
+	@$(GO) version | awk '{split($$3,v,"[go.]"); if (v[3]<1 || (v[3]==1 && v[4]<26)) {print "Kata needs Go 1.26 or newer, found " $$3; exit 1}}'
+
+clean:
+	rm -rf bin Kata.tar.xz

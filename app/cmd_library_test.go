@@ -1,0 +1,127 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kata/store"
+)
+
+func testPNG(t *testing.T, path string, w, h int, c color.NRGBA) {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLibraryCommand(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "lib")
+	photos := t.TempDir()
+	testPNG(t, filepath.Join(photos, "salute", "1.png"), 80, 80, color.NRGBA{200, 0, 0, 255})
+	testPNG(t, filepath.Join(photos, "salute", "2.png"), 80, 80, color.NRGBA{0, 200, 0, 255})
+	testPNG(t, filepath.Join(photos, "salute", "3.png"), 20, 20, color.NRGBA{0, 0, 200, 255})
+	os.WriteFile(filepath.Join(photos, "salute", "text.json"), []byte(`["a soldier {} at dawn"]`), 0o644)
+
+	// One file too small: the rest imports, the command reports it and fails.
+	code, out, errOut := runMain("library", "--library", lib, "import", filepath.Join(photos, "salute"))
+	if code != 1 || !strings.Contains(out, "added 2, duplicates 0, failed 1 (actions: salute)") ||
+		!strings.Contains(errOut, "3.png: image is too small") {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runMain("library", "import", "--library", lib, "--action", "salute", filepath.Join(photos, "salute", "1.png"))
+	if code != 0 || !strings.Contains(out, "duplicates 1") {
+		t.Errorf("re-import: %d %s", code, out)
+	}
+
+	// Add a subject and a generation through the store, as `kata generate` would.
+	ctx := context.Background()
+	l, err := store.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := l.ActionByName(ctx, "salute")
+	es, _ := l.Exemplars(ctx, a.ID)
+	if len(es) != 2 || es[0].Caption != "a soldier <salute> at dawn" {
+		t.Errorf("exemplars %+v", es)
+	}
+	s, _ := l.CreateSubject(ctx, store.Subject{Name: "panda"})
+	img, _ := l.Image(es[0].Image)
+	if _, err := l.AddGeneration(ctx, store.Generation{Prompt: "a panda <salute>", Seed: 99, Steps: 20, CFG: 7,
+		SubjectID: s.ID, ActionID: a.ID}, img); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	t.Setenv(store.EnvLibrary, lib) // from here on the library comes from the environment
+	code, out, _ = runMain("library", "info")
+	for _, want := range []string{"actions      1", "exemplars    2", "identifiers  0", "subjects     1", "generations  1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("info exit %d", code)
+	}
+	if code, out, _ = runMain("library", "check"); code != 0 || !strings.Contains(out, "ok: 3 files verified") {
+		t.Errorf("check: %d %s", code, out)
+	}
+
+	dest := t.TempDir()
+	if code, out, errOut = runMain("library", "export", "--format", "jpeg", "images", dest); code != 0 {
+		t.Fatalf("export images: %d %s %s", code, out, errOut)
+	}
+	jpg := filepath.Join(dest, "0001-panda-salute-99.jpg")
+	code, out, _ = runMain("library", "settings", jpg)
+	if code != 0 || !strings.Contains(out, "a panda <salute>\nSteps: 20, CFG scale: 7, Seed: 99, Size: 80x80") {
+		t.Errorf("settings: %d %q", code, out)
+	}
+	if code, out, errOut = runMain("library", "export", "--cell", "64", "sheet", filepath.Join(dest, "sheet.png")); code != 0 {
+		t.Errorf("sheet: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "sheet.png")); err != nil {
+		t.Error(err)
+	}
+	if code, out, errOut = runMain("library", "export", "--action", "salute", "zip", filepath.Join(dest, "a.zip")); code != 0 ||
+		!strings.Contains(out, "1 generation(s), 2 exemplar(s), 0 identifier(s)") {
+		t.Errorf("zip: %d %s %s", code, out, errOut)
+	}
+
+	// A file in the blobs folder without a row: check reports it, --repair fixes it.
+	// Open repairs that when alone, so another holder keeps the library open.
+	l, _ = store.Open(lib)
+	os.WriteFile(filepath.Join(lib, "blobs", "stray"), []byte("x"), 0o644)
+	code, out, errOut = runMain("library", "check")
+	if code != 1 || !strings.Contains(out, "orphan-file") || !strings.Contains(errOut, "--repair") {
+		t.Errorf("check with stray file: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut = runMain("library", "check", "--repair"); code != 1 || !strings.Contains(errOut, "another Kata process") {
+		t.Errorf("repair while in use: %d %s", code, errOut)
+	}
+	l.Close()
+	if code, out, _ = runMain("library", "check", "--repair"); code != 0 {
+		t.Errorf("repair: %d %s", code, out)
+	}
+
+	for _, args := range [][]string{{"library"}, {"library", "frob"}, {"library", "export", "images"},
+		{"library", "export", "--format", "gif", "images", dest}, {"library", "import"}, {"library", "info", "extra"}} {
+		if code, _, _ := runMain(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+// Package app holds Kata's use cases: the sub-commands of the `kata` binary,
+// library operations and long-running jobs. It never imports Fyne, so the same
+// features run headless from the command line and from the window (ui/).
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Env is what a sub-command may touch besides its arguments.
+type Env struct {
+	Stdout, Stderr io.Writer
+}
+
+// Command is one `kata` sub-command. Files in this package add theirs with
+// Register from an init function, so each feature keeps its CLI beside its code.
+type Command struct {
+	Name    string // word typed after `kata`
+	Summary string // one line for `kata --help`
+	// Run executes the command. ctx is cancelled on Ctrl-C.
+	Run func(ctx context.Context, env Env, args []string) error
+}
+
+var commands = map[string]Command{}
+
+// Register adds a sub-command; a duplicate name is a programming error.
+func Register(c Command) {
+	if _, dup := commands[c.Name]; dup {
+		panic("app: command registered twice: " + c.Name)
+	}
+	commands[c.Name] = c
+}
+
+// ErrUsage marks an error caused by wrong arguments: Main prints it with the
+// command's help and exits with status 2.
+var ErrUsage = errors.New("usage")
+
+// Main runs the sub-command named by args[0] and returns the process exit status.
+// With no arguments it returns -1: the caller opens the window instead.
+func Main(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		return -1
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "-help", "help":
+		PrintHelp(env.Stdout)
+		return 0
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "kata: unknown command %q\n\n", name)
+		PrintHelp(env.Stderr)
+		return 2
+	}
+	err := cmd.Run(ctx, env, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		fmt.Fprintf(env.Stderr, "kata %s: %v\n", name, err)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(env.Stderr, "kata %s: cancelled\n", name)
+		return 130
+	default:
+		fmt.Fprintf(env.Stderr, "kata %s: %v\n", name, err)
+		return 1
+	}
+}
+
+// PrintHelp lists the sub-commands.
+func PrintHelp(w io.Writer) {
+	fmt.Fprintln(w, "Kata learns actions from a few photos and puts them in new images.")
+	fmt.Fprintln(w, "\nUsage:\n  kata              open the window\n  kata COMMAND ...  run a command (kata COMMAND --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
+	}
+}
+
+// NewFlagSet returns a FlagSet for a sub-command that reports errors instead of
+// exiting, and prints its defaults to env.Stderr on --help.
+func NewFlagSet(env Env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("kata "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: kata %s %s\n", name, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// ParseFlags parses args and wraps a parse error in ErrUsage.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return nil
+}
+
+// Getenv reads a Kata setting from the environment, trimmed.
+func Getenv(name string) string { return strings.TrimSpace(os.Getenv(name)) }

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"kata/store"
+)
+
+// Kata is one open library and the use cases the window offers on it. Its
+// methods are safe to call from any goroutine; each one blocks for disk work,
+// so the window calls them off the UI goroutine.
+type Kata struct {
+	lib *store.Library
+}
+
+// opTimeout bounds the library queries behind one window action.
+const opTimeout = 30 * time.Second
+
+// Open opens (creating if needed) the library in dir.
+func Open(dir string) (*Kata, error) {
+	lib, err := store.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open library %s: %w", dir, err)
+	}
+	return &Kata{lib: lib}, nil
+}
+
+// OpenDefault opens the library at store.DefaultDir ($KATA_LIBRARY or the
+// OS data directory).
+func OpenDefault() (*Kata, error) {
+	dir, err := store.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	return Open(dir)
+}
+
+// Close closes the library.
+func (k *Kata) Close() error { return k.lib.Close() }
+
+// Library is the open library, for commands that work on it directly.
+func (k *Kata) Library() *store.Library { return k.lib }
+
+func opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// Actions lists the library's actions with their photo counts.
+func (k *Kata) Actions() ([]ActionInfo, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	actions, err := k.lib.Actions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ActionInfo, 0, len(actions))
+	for _, a := range actions {
+		ex, err := k.lib.Exemplars(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ActionInfo{ID: a.ID, Name: a.Name, Trigger: a.Trigger, Exemplars: len(ex)})
+	}
+	return out, nil
+}
+
+// CreateAction adds an action called name, or "name 2", "name 3"... when the
+// name is taken, so dropping photos twice never fails on a name clash.
+func (k *Kata) CreateAction(name string) (ActionInfo, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	for n := 1; n < 1000; n++ {
+		try := name
+		if n > 1 {
+			try = fmt.Sprintf("%s %d", name, n)
+		}
+		a, err := k.lib.CreateAction(ctx, store.Action{Name: try})
+		if errors.Is(err, store.ErrDuplicate) {
+			continue
+		}
+		if err != nil {
+			return ActionInfo{}, err
+		}
+		return ActionInfo{ID: a.ID, Name: a.Name, Trigger: a.Trigger}, nil
+	}
+	return ActionInfo{}, fmt.Errorf("create action %q: every numbered name is taken", name)
+}
+
+// Exemplars lists the photos of an action.
+func (k *Kata) Exemplars(actionID int64) ([]ExemplarInfo, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	ex, err := k.lib.Exemplars(ctx, actionID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ExemplarInfo, len(ex))
+	for i, e := range ex {
+		out[i] = ExemplarInfo{ID: e.ID, ImagePath: k.lib.BlobPath(e.Image), Caption: e.Caption}
+	}
+	return out, nil
+}
+
+// Generations lists the gallery, newest first.
+func (k *Kata) Generations() ([]GenerationInfo, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	gens, err := k.lib.Generations(ctx, store.GenerationFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GenerationInfo, len(gens))
+	for i, g := range gens {
+		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Favourite: g.Favourite}
+	}
+	return out, nil
+}
+
+// importTimeout bounds one drop or dialog import; a folder of photos decodes
+// in seconds, so this only stops a stuck disk from hanging the window forever.
+const importTimeout = 10 * time.Minute
+
+// AddPhotos imports image files and folders into an action. Files that cannot
+// be read are reported one by one in the result; the rest are imported.
+func (k *Kata) AddPhotos(actionID int64, paths []string) (ImportReport, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), importTimeout)
+	defer cancel()
+	a, err := k.lib.Action(ctx, actionID)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	res, err := k.lib.Import(ctx, paths, store.ImportOptions{Action: a.Name})
+	report := ImportReport{}
+	if res != nil {
+		report.Added = len(res.Added)
+		report.Duplicates = len(res.Duplicates)
+		for _, f := range res.Failed {
+			report.Failed = append(report.Failed, FileError{Path: f.Path, Err: f.Err})
+		}
+	}
+	return report, err
+}

@@ -1,0 +1,41 @@
+package app
+
+// ActionInfo is an action as the window lists it.
+type ActionInfo struct {
+	ID        int64
+	Name      string
+	Trigger   string // placeholder token, e.g. "<handstand>"
+	Exemplars int
+	// Identifier describes the newest trained identifier ("ADI, 500 steps"),
+	// empty when the action has not been trained yet.
+	Identifier string
+}
+
+// ExemplarInfo is one photo of an action.
+type ExemplarInfo struct {
+	ID        int64
+	ImagePath string // content-addressed file in the library
+	Caption   string
+}
+
+// FileError is an input file that could not be used, with the reason.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+// ImportReport says what an import did: files added, duplicates skipped, and
+// one error per file that could not be read; the rest imports regardless.
+type ImportReport struct {
+	Added      int
+	Duplicates int
+	Failed     []FileError
+}
+
+// GenerationInfo is one generated image in the gallery.
+type GenerationInfo struct {
+	ID        int64
+	ImagePath string
+	Prompt    string
+	Favourite bool
+}

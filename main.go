@@ -1,0 +1,48 @@
+// Command kata is Kata's one binary: with no arguments it opens the window,
+// otherwise it runs a sub-command (kata --help lists them).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"kata/app"
+	"kata/ui"
+)
+
+// appID must equal FyneApp.toml's ID: preferences and storage live under it.
+const appID = "app.kata.desktop"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := app.Env{Stdout: os.Stdout, Stderr: os.Stderr}
+	if code := app.Main(ctx, os.Args[1:], env); code >= 0 {
+		os.Exit(code)
+	}
+	os.Exit(runWindow(ctx))
+}
+
+// runWindow opens the main window and returns the exit status once it closes.
+// SIGINT and SIGTERM quit the window cleanly.
+func runWindow(ctx context.Context) int {
+	k, err := app.OpenDefault()
+	if err != nil {
+		os.Stderr.WriteString("kata: " + err.Error() + "\n")
+		return 1
+	}
+	defer k.Close()
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(iconResource())
+	w := ui.NewMainWindow(a, k, nativePicker{})
+	go func() {
+		<-ctx.Done()
+		a.Quit()
+	}()
+	w.Window().ShowAndRun()
+	return 0
+}

@@ -1,0 +1,81 @@
+package adi
+
+import (
+	"fmt"
+	"math"
+)
+
+// AdamWConfig holds AdamW's hyper-parameters (decoupled weight decay, as in
+// torch.optim.AdamW). Zero fields take the defaults of DefaultAdamW.
+type AdamWConfig struct {
+	LR          float64 // learning rate; default 5e-3 (P+/ADI layer-wise tokens)
+	Beta1       float64 // first-moment decay; default 0.9
+	Beta2       float64 // second-moment decay; default 0.999
+	Epsilon     float64 // denominator guard; default 1e-8
+	WeightDecay float64 // decoupled decay; default 1e-2 (negative means none)
+}
+
+// DefaultAdamW returns lr 5e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-2.
+func DefaultAdamW() AdamWConfig {
+	return AdamWConfig{LR: 5e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 1e-2}
+}
+
+func (c AdamWConfig) withDefaults() AdamWConfig {
+	d := DefaultAdamW()
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.Beta1 == 0 {
+		c.Beta1 = d.Beta1
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = d.Beta2
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = d.Epsilon
+	}
+	if c.WeightDecay == 0 {
+		c.WeightDecay = d.WeightDecay
+	}
+	if c.WeightDecay < 0 {
+		c.WeightDecay = 0
+	}
+	return c
+}
+
+// AdamW optimises a flat float32 parameter vector on the host. The learned
+// identifier is tiny (L x D), so a host optimiser costs nothing and its state
+// (M, V, Step) is plain data that checkpoints save and restore exactly.
+type AdamW struct {
+	Config AdamWConfig
+	M, V   []float32 // moment estimates, one per parameter
+	Step   int       // updates applied so far
+}
+
+// NewAdamW returns an optimiser with zero moments for n parameters.
+func NewAdamW(cfg AdamWConfig, n int) *AdamW {
+	return &AdamW{Config: cfg.withDefaults(), M: make([]float32, n), V: make([]float32, n)}
+}
+
+// Update applies one AdamW step to params in place with gradient grad.
+// Arithmetic is float64 per element, rounded back to float32, in a fixed
+// order, so results are identical across runs and resumes.
+func (o *AdamW) Update(params, grad []float32) error {
+	if len(params) != len(o.M) || len(grad) != len(o.M) {
+		return fmt.Errorf("adamw: %d params and %d gradients for an optimiser of %d", len(params), len(grad), len(o.M))
+	}
+	c := o.Config
+	o.Step++
+	bc1 := 1 - math.Pow(c.Beta1, float64(o.Step))
+	bc2 := 1 - math.Pow(c.Beta2, float64(o.Step))
+	for k := range params {
+		p, g := float64(params[k]), float64(grad[k])
+		p -= c.LR * c.WeightDecay * p
+		m := c.Beta1*float64(o.M[k]) + (1-c.Beta1)*g
+		v := c.Beta2*float64(o.V[k]) + (1-c.Beta2)*g*g
+		o.M[k], o.V[k] = float32(m), float32(v)
+		p -= c.LR * (m / bc1) / (math.Sqrt(v/bc2) + c.Epsilon)
+		params[k] = float32(p)
+	}
+	return nil
+}

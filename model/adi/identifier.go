@@ -1,0 +1,166 @@
+// Package adi learns action identifiers: placeholder tokens such as
+// `<handstand>` whose input embedding differs per UNet cross-attention layer
+// (P+ style), trained with textual inversion (TI), P+ or the
+// action-disentangled identifier method (ADI, Huang et al., CVPR 2024) on a
+// frozen Stable Diffusion 1.x model. It holds the identifier type and files,
+// the prompt syntax that substitutes identifiers per layer, exemplar loading,
+// triples and the gradient mask, the host AdamW optimiser and the trainer.
+package adi
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Method names a way of learning an identifier.
+type Method string
+
+// The three methods sharing one trainer.
+const (
+	// MethodTI is textual inversion: one vector used by every layer.
+	MethodTI Method = "ti"
+	// MethodPPlus is P+: one vector per cross-attention layer.
+	MethodPPlus Method = "p+"
+	// MethodADI is P+ trained on triples with ADI's gradient mask.
+	MethodADI Method = "adi"
+)
+
+// ParseMethod reads a method name ("ti", "p+"/"pplus", "adi"), case-insensitive.
+func ParseMethod(s string) (Method, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "ti", "textual-inversion":
+		return MethodTI, nil
+	case "p+", "pplus", "p-plus":
+		return MethodPPlus, nil
+	case "adi":
+		return MethodADI, nil
+	}
+	return "", fmt.Errorf("unknown method %q: want ti, p+ or adi", s)
+}
+
+// LayerWise reports whether the method learns one vector per layer.
+func (m Method) LayerWise() bool { return m == MethodPPlus || m == MethodADI }
+
+// FormatVersion is the version of Kata's identifier file layout.
+const FormatVersion = 1
+
+// Metadata describes how an identifier was trained. It is stored as the
+// safetensors "__metadata__" strings of Kata's identifier files.
+type Metadata struct {
+	Trigger       string    // placeholder as typed in prompts, e.g. "<handstand>"
+	Method        Method    // ti, p+ or adi
+	BaseModelHash string    // hash of the base model the vectors belong to
+	TextWidth     int       // text encoder width D (768 for SD 1.5)
+	Steps         int       // optimiser steps trained
+	Beta          float64   // ADI mask quantile (0 for TI/P+)
+	LR            float64   // learning rate
+	InitWord      string    // word whose embedding initialised the vectors
+	Created       time.Time // when the file was written (UTC)
+	Version       int       // FormatVersion of the writer
+}
+
+// Identifier is a learned placeholder token with its layer-wise vectors.
+type Identifier struct {
+	Metadata
+	// Vectors holds the input embeddings, [L][D]: L = the UNet's
+	// cross-attention layer count (16 for SD 1.x) for layer-wise methods, 1
+	// for TI (the one vector serves every layer).
+	Vectors [][]float32
+}
+
+var triggerRE = regexp.MustCompile(`^<[A-Za-z0-9][A-Za-z0-9_+.\-]*>$`)
+
+// TriggerFor turns a name typed by the user ("handstand", "<Handstand>") into
+// a trigger "<handstand>", checking it is one placeholder word. Triggers are
+// lower case because CLIP prompts are matched lower-cased.
+func TriggerFor(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if !strings.HasPrefix(n, "<") {
+		n = "<" + n + ">"
+	}
+	if !triggerRE.MatchString(n) {
+		return "", fmt.Errorf("identifier name %q: use letters, digits, '_', '-', '+' or '.' (e.g. handstand)", name)
+	}
+	return n, nil
+}
+
+// Width returns D, the length of each vector (0 when empty).
+func (id *Identifier) Width() int {
+	if len(id.Vectors) == 0 {
+		return 0
+	}
+	return len(id.Vectors[0])
+}
+
+// Layer returns the vector used by cross-attention layer i: Vectors[i] for
+// layer-wise identifiers, Vectors[0] for single-vector (TI) ones.
+func (id *Identifier) Layer(i int) []float32 {
+	if len(id.Vectors) == 1 {
+		return id.Vectors[0]
+	}
+	return id.Vectors[i]
+}
+
+// Validate checks the trigger, that all vectors share one width and that the
+// layer count is 1 or layers (pass layers <= 0 to skip that check).
+func (id *Identifier) Validate(layers int) error {
+	if !triggerRE.MatchString(id.Trigger) {
+		return fmt.Errorf("identifier trigger %q is not a <placeholder>", id.Trigger)
+	}
+	if len(id.Vectors) == 0 || len(id.Vectors[0]) == 0 {
+		return fmt.Errorf("identifier %s has no vectors", id.Trigger)
+	}
+	for i, v := range id.Vectors {
+		if len(v) != len(id.Vectors[0]) {
+			return fmt.Errorf("identifier %s: vector %d has width %d, vector 0 has %d", id.Trigger, i, len(v), len(id.Vectors[0]))
+		}
+	}
+	if layers > 0 && len(id.Vectors) != 1 && len(id.Vectors) != layers {
+		return fmt.Errorf("identifier %s has %d layer vectors; this model has %d cross-attention layers", id.Trigger, len(id.Vectors), layers)
+	}
+	return nil
+}
+
+// Flat returns the vectors as one row-major [L*D] slice (a copy).
+func (id *Identifier) Flat() []float32 {
+	out := make([]float32, 0, len(id.Vectors)*id.Width())
+	for _, v := range id.Vectors {
+		out = append(out, v...)
+	}
+	return out
+}
+
+// SetFlat replaces the vectors with rows of width d cut from flat (copied).
+func (id *Identifier) SetFlat(flat []float32, d int) error {
+	if d <= 0 || len(flat)%d != 0 {
+		return fmt.Errorf("identifier: %d numbers are not rows of width %d", len(flat), d)
+	}
+	id.Vectors = make([][]float32, len(flat)/d)
+	for i := range id.Vectors {
+		id.Vectors[i] = slices.Clone(flat[i*d : (i+1)*d])
+	}
+	return nil
+}
+
+// NewIdentifier returns an identifier whose layers vectors (1 for TI) are all
+// copies of init.
+func NewIdentifier(trigger string, method Method, layers int, init []float32) (*Identifier, error) {
+	t, err := TriggerFor(trigger)
+	if err != nil {
+		return nil, err
+	}
+	if !method.LayerWise() {
+		layers = 1
+	}
+	if layers <= 0 || len(init) == 0 {
+		return nil, fmt.Errorf("identifier %s: need layers > 0 and a non-empty initial vector", t)
+	}
+	id := &Identifier{Metadata: Metadata{Trigger: t, Method: method, TextWidth: len(init), Version: FormatVersion}}
+	for range layers {
+		id.Vectors = append(id.Vectors, slices.Clone(init))
+	}
+	return id, nil
+}

@@ -1,0 +1,165 @@
+package adi
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"kata/model/sd"
+)
+
+// LossBatch is one call of the loss/gradient function: B samples, each with
+// its own noisy latent, noise, timestep, caption ids, placeholder slots and
+// copy of the identifier vectors (so one backward pass yields one gradient
+// per sample, as ADI's mask needs).
+type LossBatch struct {
+	Noisy     []float32 // [B, C, h, w] noisy latents x_t
+	Noise     []float32 // [B, C, h, w] the noise epsilon (regression target)
+	Timesteps []int32   // [B]
+	IDs       []int32   // [B, T] token ids (placeholder ids may lie past the table)
+	Slots     []float32 // [B, T] 1 where the placeholder's embedding is replaced
+	Vectors   []float32 // [B, Lv, D] the identifier vectors each sample uses
+	B, T, Lv  int       // batch, sequence length, vectors per sample (1 or layers)
+	LatentDim [3]int    // C, h, w
+}
+
+// LossResult holds per-sample losses and gradients.
+type LossResult struct {
+	Losses []float32 // [B] mean squared noise error of each sample
+	Grads  []float32 // [B, Lv, D] d loss_b / d vectors_b
+}
+
+// LossFunc computes the diffusion loss of identifier vectors and its
+// gradient on a frozen SD model. It compiles one graph per input shape.
+type LossFunc struct {
+	backend backends.Backend
+	ctx     *context.Context
+	exec    *context.Exec
+	mu      sync.Mutex
+}
+
+// NewLossFunc prepares the loss/gradient graph for the model whose weights
+// and configs are in ctx (as model/sd's loader leaves them). The context is
+// used with Reuse: the graph reads the weights and never writes them.
+func NewLossFunc(backend backends.Backend, ctx *context.Context) (*LossFunc, error) {
+	lf := &LossFunc{backend: backend, ctx: ctx.Reuse()}
+	exec, err := context.NewExec(backend, lf.ctx, lossGraph)
+	if err != nil {
+		return nil, fmt.Errorf("loss graph: %w", err)
+	}
+	lf.exec = exec
+	return lf, nil
+}
+
+// lossGraph: inputs noisy, noise, timesteps, ids, slots, vectors; outputs
+// per-sample losses [B] and gradients [B, Lv, D].
+func lossGraph(ctx *context.Context, in []*Node) []*Node {
+	noisy, noise, timesteps, ids, slots, vectors := in[0], in[1], in[2], in[3], in[4], in[5]
+	losses := SampleLosses(ctx, noisy, noise, timesteps, ids, slots, vectors)
+	grad := Gradient(ReduceAllSum(losses), vectors)[0]
+	return []*Node{losses, grad}
+}
+
+// LayerEncodings runs the text encoder once per identifier vector: ids [B, T]
+// with the rows where slots [B, T] is 1 replaced by vectors [B, Lv, D] (vector
+// j for encoding j). It returns Lv encodings [B, T, D]: for Lv = 1 the one
+// encoding every cross-attention layer shares, otherwise encoding i feeds
+// layer i. Gradients flow to vectors.
+func LayerEncodings(ctx *context.Context, ids, slots, vectors *Node) []*Node {
+	// Slots are data (captions differ in where the placeholder sits), so the
+	// substitution is a masked blend rather than sd.ReplaceEmbeddings, whose
+	// positions are graph constants.
+	slot := ConvertDType(slots, dtypes.Float32)
+	placed := Mul(InsertAxes(slot, 0, -1), InsertAxes(TransposeAllDims(vectors, 1, 0, 2), 2)) // [Lv, B, T, D]
+	return EncodeLayers(ctx, ids, OneMinus(slot), placed)
+}
+
+// EncodeLayers returns Lv text encodings [B, T, D] of ids [B, T] whose input
+// embeddings are, for encoding j, token_embedding(ids) * keep + placed[j]
+// (keep [B, T] is 0 where an identifier vector goes, placed [Lv, B, T, D]
+// holds those vectors and zeros elsewhere). The Lv encodings run as one
+// batch of Lv*B sequences.
+func EncodeLayers(ctx *context.Context, ids, keep, placed *Node) []*Node {
+	dims := placed.Shape().Dimensions
+	lv, b, t, d := dims[0], dims[1], dims[2], dims[3]
+	embeds := sd.TokenEmbeddings(ctx, ids) // [B, T, D]
+	base := Mul(embeds, InsertAxes(ConvertDType(keep, dtypes.Float32), -1))
+	base = BroadcastToDims(InsertAxes(base, 0), lv, b, t, d)
+	all := Reshape(Add(base, placed), lv*b, t, d)
+	enc := Reshape(sd.TextEncoder(ctx, all), lv, b, t, d)
+	out := make([]*Node, lv)
+	for j := range lv {
+		out[j] = Squeeze(Slice(enc, AxisElem(j)), 0)
+	}
+	return out
+}
+
+// SampleLosses returns the per-sample diffusion loss [B]:
+// mean over C, h, w of (unet(noisy, t, encodings) - noise)^2.
+func SampleLosses(ctx *context.Context, noisy, noise, timesteps, ids, slots, vectors *Node) *Node {
+	states := LayerEncodings(ctx, ids, slots, vectors)
+	pred := sd.UNet(ctx, noisy, timesteps, states)
+	diff := Sub(pred, noise)
+	return ReduceMean(Mul(diff, diff), 1, 2, 3)
+}
+
+// Compute runs the graph on one batch.
+func (lf *LossFunc) Compute(b LossBatch) (LossResult, error) {
+	c, h, w := b.LatentDim[0], b.LatentDim[1], b.LatentDim[2]
+	n := b.B * c * h * w
+	if b.B <= 0 || len(b.Noisy) != n || len(b.Noise) != n || len(b.Timesteps) != b.B ||
+		len(b.IDs) != b.B*b.T || len(b.Slots) != b.B*b.T || b.Lv <= 0 || len(b.Vectors)%(b.B*b.Lv) != 0 {
+		return LossResult{}, fmt.Errorf("loss batch: inconsistent sizes (B=%d T=%d Lv=%d latent %v)", b.B, b.T, b.Lv, b.LatentDim)
+	}
+	d := len(b.Vectors) / (b.B * b.Lv)
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	var res LossResult
+	err := exceptionsTry(func() error {
+		outs, err := lf.exec.Exec(
+			tensors.FromFlatDataAndDimensions(b.Noisy, b.B, c, h, w),
+			tensors.FromFlatDataAndDimensions(b.Noise, b.B, c, h, w),
+			tensors.FromFlatDataAndDimensions(b.Timesteps, b.B),
+			tensors.FromFlatDataAndDimensions(b.IDs, b.B, b.T),
+			tensors.FromFlatDataAndDimensions(b.Slots, b.B, b.T),
+			tensors.FromFlatDataAndDimensions(b.Vectors, b.B, b.Lv, d),
+		)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, o := range outs {
+				o.FinalizeAll()
+			}
+		}()
+		if res.Losses, err = tensors.CopyFlatData[float32](outs[0]); err != nil {
+			return err
+		}
+		res.Grads, err = tensors.CopyFlatData[float32](outs[1])
+		return err
+	})
+	if err != nil {
+		return LossResult{}, fmt.Errorf("loss and gradient: %w", err)
+	}
+	return res, nil
+}
+
+// exceptionsTry turns a panic raised while building or running a graph (GoMLX
+// reports shape errors that way) into an error.
+func exceptionsTry(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	return fn()
+}

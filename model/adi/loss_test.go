@@ -1,0 +1,107 @@
+package adi
+
+import (
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"kata/model/backend"
+	"kata/model/safetensors"
+	"kata/model/sd"
+	"kata/model/sd/sdtest"
+)
+
+var (
+	tinyOnce  sync.Once
+	tinyModel *sd.Model
+	tinyBack  backends.Backend
+	tinyErr   error
+)
+
+// tiny loads the sd-tiny fixture model and the pure-Go backend once.
+func tiny(t testing.TB) (*sd.Model, backends.Backend) {
+	t.Helper()
+	tinyOnce.Do(func() {
+		if tinyBack, tinyErr = backend.New("go"); tinyErr != nil {
+			return
+		}
+		tinyModel, tinyErr = sd.Load(sdtest.TinyDir(), nil)
+	})
+	if tinyErr != nil {
+		t.Fatal(tinyErr)
+	}
+	return tinyModel, tinyBack
+}
+
+func refFloats(t testing.TB, name string) []float32 {
+	t.Helper()
+	f, err := safetensors.Open(sdtest.TinyDir() + "/reference.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, _, err := f.Float32(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// closeRel checks max|got-want| <= tol * max|want|.
+func closeRel(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	var maxDiff, maxRef float64
+	for i := range got {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(got[i])-float64(want[i])))
+		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
+	}
+	if maxDiff > tol*maxRef {
+		t.Errorf("%s: max abs diff %.3g vs reference scale %.3g (tolerance %.1g relative)", name, maxDiff, maxRef, tol)
+	} else {
+		t.Logf("%s: max abs diff %.3g (reference scale %.3g)", name, maxDiff, maxRef)
+	}
+}
+
+// referenceBatch builds the reference.json construction: prompt 'a photo
+// of a person <x>' with the placeholder at position 6, timestep 420.
+func referenceBatch(t *testing.T, vectors []float32, lv int) LossBatch {
+	ids := refFloats(t, "ti_token_ids")
+	pos := int(refFloats(t, "ti_placeholder_index")[0])
+	b := LossBatch{
+		Noisy: refFloats(t, "ti_noisy_latent"), Noise: refFloats(t, "ti_noise"),
+		Timesteps: []int32{int32(refFloats(t, "ti_timestep")[0])},
+		IDs:       make([]int32, len(ids)), Slots: make([]float32, len(ids)),
+		Vectors: vectors, B: 1, T: len(ids), Lv: lv, LatentDim: [3]int{4, 8, 8},
+	}
+	for i, v := range ids {
+		b.IDs[i] = int32(v)
+	}
+	b.Slots[pos] = 1
+	return b
+}
+
+func TestLossMatchesReference(t *testing.T) {
+	m, be := tiny(t)
+	lf, err := NewLossFunc(be, m.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, v, loss, grad string
+		lv                  int
+	}{{"ti", "ti_v", "ti_loss", "ti_grad", 1}, {"pplus", "pplus_v", "pplus_loss", "pplus_grad", 16}} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := lf.Compute(referenceBatch(t, refFloats(t, c.v), c.lv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeRel(t, c.loss, res.Losses, refFloats(t, c.loss), 1e-4)
+			closeRel(t, c.grad, res.Grads, refFloats(t, c.grad), 1e-4)
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package backend
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"kata/model/backend/gemm"
+)
+
+// benchAgainstStock times fn with Kata's kernels (the benchmark loop) and, in the
+// same run, with GoMLX's stock executors (stockRuns runs, outside the timer), and
+// reports GFLOP/s for both and the speed-up.
+func benchAgainstStock(b *testing.B, backend backends.Backend, flops float64, stockRuns int,
+	fn func(xs []*Node) []*Node, inputs ...*tensors.Tensor) {
+	exec, err := NewExec(backend, fn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := make([]any, len(inputs))
+	for i, in := range inputs {
+		args[i] = in
+	}
+	run := func() {
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}
+	restore := setKernels(false)
+	run() // compile and warm up
+	start := time.Now()
+	for range stockRuns {
+		run()
+	}
+	stock := time.Since(start).Seconds() / float64(stockRuns)
+	restore()
+	defer setKernels(true)()
+	run()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	kata := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(flops/kata/1e9, "GFLOP/s")
+	b.ReportMetric(flops/stock/1e9, "stock-GFLOP/s")
+	b.ReportMetric(stock/kata, "x-vs-stock")
+}
+
+// BenchmarkGEMM multiplies n x n float32 matrices through DotGeneral, once per
+// available micro-kernel.
+func BenchmarkGEMM(b *testing.B) {
+	backend := newGoBackend(b)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, kernel := range gemm.Available() {
+		if kernel == "go" {
+			continue
+		}
+		for _, n := range []int{512, 1024, 2048} {
+			b.Run(fmt.Sprintf("%s/%d", kernel, n), func(b *testing.B) {
+				prev, _ := gemm.Use(kernel)
+				defer gemm.Use(prev)
+				stockRuns := max(1, 1024/n)
+				benchAgainstStock(b, backend, 2*float64(n)*float64(n)*float64(n), stockRuns,
+					func(xs []*Node) []*Node { return []*Node{Dot(xs[0], xs[1])} },
+					randF32(rng, n, n), randF32(rng, n, n))
+			})
+		}
+	}
+}
+
+// unetConvs are NCHW convolutions (PyTorch layout, as model/sd builds them) of the
+// shapes an SD UNet runs: 3x3 resnet convs, the stride-2 downsampler, 1x1 shortcuts.
+var unetConvs = []convCase{
+	{"sdtiny-3x3-c32-32x32", true, 1, 32, 32, 32, 32, 3, 1, 1, true},
+	{"3x3-c64-64x64", true, 1, 64, 64, 64, 64, 3, 1, 1, true},
+	{"sd15-3x3-c320-16x16", true, 1, 320, 320, 16, 16, 3, 1, 1, true},
+	{"sd15-3x3-s2-c320-32x32", true, 1, 320, 320, 32, 32, 3, 2, 1, true},
+	{"sd15-1x1-c640to320-16x16", true, 1, 640, 320, 16, 16, 1, 1, 1, false},
+}
+
+func (tc convCase) flops() float64 {
+	oh, ow := (tc.h+tc.stride-1)/tc.stride, (tc.w+tc.stride-1)/tc.stride
+	return 2 * float64(tc.batch*oh*ow) * float64(tc.cin*tc.kernel*tc.kernel) * float64(tc.cout)
+}
+
+// BenchmarkConv runs the forward convolution.
+func BenchmarkConv(b *testing.B) {
+	backend := newGoBackend(b)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, tc := range unetConvs {
+		b.Run(tc.name, func(b *testing.B) {
+			benchAgainstStock(b, backend, tc.flops(), 1,
+				func(xs []*Node) []*Node { return []*Node{tc.build(xs)} }, tc.inputs(rng)...)
+		})
+	}
+}
+
+// BenchmarkConvTrain runs forward plus the input and kernel gradients (3x the flops).
+func BenchmarkConvTrain(b *testing.B) {
+	backend := newGoBackend(b)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, tc := range []convCase{
+		{"sdtiny-3x3-c32-32x32", true, 1, 32, 32, 32, 32, 3, 1, 1, true},
+		{"sd15-3x3-c320-8x8", true, 1, 320, 320, 8, 8, 3, 1, 1, true},
+		{"sd15-3x3-s2-c320-16x16", true, 1, 320, 320, 16, 16, 3, 2, 1, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchAgainstStock(b, backend, 3*tc.flops(), 1, func(xs []*Node) []*Node {
+				y := tc.build(xs)
+				return Gradient(ReduceAllSum(Mul(y, y)), xs...)
+			}, tc.inputs(rng)...)
+		})
+	}
+}

@@ -1,0 +1,455 @@
+package backend
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"kata/model/backend/gemm"
+)
+
+// convMirror has the layout of simplego's convNode (v0.26.0).
+type convMirror struct {
+	axes              backends.ConvolveAxesConfig
+	strides           []int
+	paddings          [][2]int
+	inputDilations    []int
+	kernelDilations   []int
+	channelGroupCount int
+	batchGroupCount   int
+
+	hasInputDilations, hasKernelDilations            bool
+	inputStrides, inputSpatialStrides, kernelStrides []int
+	dilatedInputSpatialDims                          []int
+}
+
+// execConvGeneral runs float32 convolutions without channel/batch grouping as
+// GEMMs over an im2col matrix; anything else goes to GoMLX's executor.
+func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	if !kernelsOn.Load() {
+		return stockConvGeneral(backend, node, inputs, owned)
+	}
+	n := mirror(node)
+	p := nodeData[convMirror](n)
+	inShape, in, ok1 := float32Flat(backend, inputs[0])
+	kShape, ker, ok2 := float32Flat(backend, inputs[1])
+	if p == nil || !ok1 || !ok2 || n.shape.DType != dtypes.Float32 ||
+		max(p.channelGroupCount, 1) != 1 || max(p.batchGroupCount, 1) != 1 {
+		fallbacks.Add(1)
+		return stockConvGeneral(backend, node, inputs, owned)
+	}
+	plan, err := newConvPlan(p, in, inShape.Dimensions, ker, kShape.Dimensions, n.shape.Dimensions)
+	if err != nil {
+		fallbacks.Add(1)
+		return stockConvGeneral(backend, node, inputs, owned)
+	}
+	out, outFlat, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	plan.out = outFlat
+	if err := plan.run(); err != nil {
+		backend.BufferFinalize(out)
+		return nil, fmt.Errorf("ConvGeneral %s * %s: %w", inShape, kShape, err)
+	}
+	fastCalls.Add(1)
+	return out, nil
+}
+
+// convPlan is one convolution as out[b, o, oc] = sum_k X[b, o][k] * W[k][oc], where
+// k runs over the kernel's (input channel, spatial) axes in kernel memory order.
+type convPlan struct {
+	axes                  backends.ConvolveAxesConfig
+	spatial               int
+	in, out               []float32
+	inDims, inStr, oStr   []int
+	oDims                 []int
+	stride, padLo, inDil  []int
+	batch, cout, m, kSize int
+	outSpDims, inSpDims   []int
+	icOff                 []int // per k: input-channel offset into in
+	kd                    []int // per k and spatial axis: kernel position times kernel dilation
+	w                     gemm.Matrix
+	oSpStride             int  // stride of the flattened output spatial index, if mergeable
+	oSpMerged             bool // whether the output spatial axes merge into one stride
+	icInner               bool // k's innermost axis is the input channel, contiguous in the input
+}
+
+func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims, oDims []int) (*convPlan, error) {
+	ax := p.axes
+	s := len(ax.InputSpatial)
+	if len(inDims) != s+2 || len(kDims) != s+2 || len(oDims) != s+2 {
+		return nil, fmt.Errorf("rank mismatch")
+	}
+	get := func(v []int, i, def int) int {
+		if i < len(v) && v[i] > 0 {
+			return v[i]
+		}
+		return def
+	}
+	c := &convPlan{axes: ax, spatial: s, in: in, inDims: inDims, inStr: rowMajorStrides(inDims),
+		oDims: oDims, oStr: rowMajorStrides(oDims),
+		batch: inDims[ax.InputBatch], cout: kDims[ax.KernelOutputChannels], m: 1}
+	if oDims[ax.OutputBatch] != c.batch || oDims[ax.OutputChannels] != c.cout || kDims[ax.KernelInputChannels] != inDims[ax.InputChannels] {
+		return nil, fmt.Errorf("channel/batch mismatch")
+	}
+	kDil := make([]int, s)
+	for d := range s {
+		c.stride = append(c.stride, get(p.strides, d, 1))
+		c.inDil = append(c.inDil, get(p.inputDilations, d, 1))
+		kDil[d] = get(p.kernelDilations, d, 1)
+		lo := 0
+		if d < len(p.paddings) {
+			lo = p.paddings[d][0]
+		}
+		c.padLo = append(c.padLo, lo)
+		c.outSpDims = append(c.outSpDims, oDims[ax.OutputSpatial[d]])
+		c.inSpDims = append(c.inSpDims, inDims[ax.InputSpatial[d]])
+		c.m *= oDims[ax.OutputSpatial[d]]
+	}
+
+	// k enumerates the kernel axes other than the output channels, in memory order.
+	kStr := rowMajorStrides(kDims)
+	var kAxes []int
+	for a := range kDims {
+		if a != ax.KernelOutputChannels {
+			kAxes = append(kAxes, a)
+		}
+	}
+	c.kSize = 1
+	for _, a := range kAxes {
+		c.kSize *= kDims[a]
+	}
+	if c.m == 0 || c.batch == 0 || c.cout == 0 || c.kSize == 0 {
+		return nil, fmt.Errorf("empty convolution")
+	}
+	c.icOff = make([]int, c.kSize)
+	c.kd = make([]int, c.kSize*s)
+	idx := make([]int, len(kDims))
+	for k := range c.kSize {
+		c.icOff[k] = idx[ax.KernelInputChannels] * c.inStr[ax.InputChannels]
+		for d := range s {
+			c.kd[k*s+d] = idx[ax.KernelSpatial[d]] * kDil[d]
+		}
+		for i := len(kAxes) - 1; i >= 0; i-- {
+			a := kAxes[i]
+			idx[a]++
+			if idx[a] < kDims[a] {
+				break
+			}
+			idx[a] = 0
+		}
+	}
+	c.icInner = kAxes[len(kAxes)-1] == ax.KernelInputChannels && c.inStr[ax.InputChannels] == 1
+
+	if rs, ok := mergeAxes(kDims, kStr, kAxes); ok {
+		c.w = gemm.Matrix{Data: ker, RowStride: rs, ColStride: kStr[ax.KernelOutputChannels]}
+	} else {
+		w := make([]float32, c.kSize*c.cout)
+		kOff := make([]int, c.kSize)
+		clear(idx)
+		for k := range c.kSize {
+			for _, a := range kAxes {
+				kOff[k] += idx[a] * kStr[a]
+			}
+			for i := len(kAxes) - 1; i >= 0; i-- {
+				a := kAxes[i]
+				idx[a]++
+				if idx[a] < kDims[a] {
+					break
+				}
+				idx[a] = 0
+			}
+		}
+		for k, off := range kOff {
+			for oc := range c.cout {
+				w[k*c.cout+oc] = ker[off+oc*kStr[ax.KernelOutputChannels]]
+			}
+		}
+		c.w = gemm.RowMajor(w, 0, c.cout)
+	}
+	c.oSpStride, c.oSpMerged = mergeAxes(oDims, c.oStr, ax.OutputSpatial)
+	return c, nil
+}
+
+// maxIm2col caps the im2col matrix of one task (floats).
+const maxIm2col = 1 << 24
+
+func (c *convPlan) run() error {
+	if c.batch > c.m {
+		return c.runBatchRows()
+	}
+	return c.runSpatialRows()
+}
+
+// runSpatialRows: per batch element, rows are output positions (split into chunks).
+func (c *convPlan) runSpatialRows() error {
+	rowsPerTask := min(c.m, max(192, (1<<18)/c.kSize))
+	if rowsPerTask*c.kSize > maxIm2col {
+		rowsPerTask = max(1, maxIm2col/c.kSize)
+	}
+	chunks := (c.m + rowsPerTask - 1) / rowsPerTask
+	tasks := c.batch * chunks
+	task := func(t int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		b, r0 := t/chunks, (t%chunks)*rowsPerTask
+		rows := min(rowsPerTask, c.m-r0)
+		x := getScratch(rows * c.kSize)
+		defer putScratch(x)
+		var a gemm.Matrix
+		if c.icInner {
+			c.fillRowMajor(x, b, r0, rows)
+			a = gemm.RowMajor(x, 0, c.kSize)
+		} else {
+			c.fillColMajor(x, b, r0, rows)
+			a = gemm.Matrix{Data: x, RowStride: 1, ColStride: rows}
+		}
+		base := b * c.oStr[c.axes.OutputBatch]
+		return c.multiplyInto(mul, rows, a, base, r0)
+	}
+	return c.schedule(tasks, task)
+}
+
+// runBatchRows: per output position, rows are the batch (GoMLX's kernel gradient
+// puts the input channels there and contracts over the original batch and space).
+func (c *convPlan) runBatchRows() error {
+	if c.batch*c.kSize > maxIm2col {
+		return fmt.Errorf("im2col of %dx%d too large", c.batch, c.kSize)
+	}
+	task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		x := getScratch(c.batch * c.kSize)
+		defer putScratch(x)
+		c.fillBatchRows(x, o)
+		a := gemm.Matrix{Data: x, RowStride: 1, ColStride: c.batch}
+		return c.multiplyInto(mul, c.batch, a, 0, o)
+	}
+	return c.schedule(c.m, task)
+}
+
+// schedule spreads tasks over the cores (each GEMM serial) when there are enough of
+// them, otherwise runs them in turn with parallel GEMMs.
+func (c *convPlan) schedule(tasks int, task func(int, func(m, n, k int, a, b, cm gemm.Matrix) error) error) error {
+	if tasks >= 4*runtime.GOMAXPROCS(0) {
+		return parallelFor(tasks, func(t int) error { return task(t, gemm.MultiplySerial) })
+	}
+	for t := range tasks {
+		if err := task(t, gemm.Multiply); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// multiplyInto computes rows x cout = A · W into the output. In spatial-rows mode
+// (first=r0) rows are output positions r0.. of batch element at base; in batch-rows
+// mode rows are batch elements at output position first.
+func (c *convPlan) multiplyInto(mul func(m, n, k int, a, b, cm gemm.Matrix) error, rows int, a gemm.Matrix, base, first int) error {
+	ocStr := c.oStr[c.axes.OutputChannels]
+	var dst gemm.Matrix
+	batchRows := c.batch > c.m
+	if batchRows {
+		dst = gemm.Matrix{Data: c.out, Offset: c.spatialOffset(first), RowStride: c.oStr[c.axes.OutputBatch], ColStride: ocStr}
+	} else if c.oSpMerged {
+		dst = gemm.Matrix{Data: c.out, Offset: base + first*c.oSpStride, RowStride: c.oSpStride, ColStride: ocStr}
+	}
+	if dst.Data != nil && (dst.RowStride == 1 || dst.ColStride == 1) {
+		return mul(rows, c.cout, c.kSize, a, c.w, dst)
+	}
+	// The output rows cannot be addressed with one stride: compute, then scatter.
+	tmp := getScratch(rows * c.cout)
+	defer putScratch(tmp)
+	if err := mul(rows, c.cout, c.kSize, a, c.w, gemm.RowMajor(tmp, 0, c.cout)); err != nil {
+		return err
+	}
+	for r := range rows {
+		var off int
+		if batchRows {
+			off = c.spatialOffset(first) + r*c.oStr[c.axes.OutputBatch]
+		} else {
+			off = base + c.spatialOffset(first+r)
+		}
+		for oc := range c.cout {
+			c.out[off+oc*ocStr] = tmp[r*c.cout+oc]
+		}
+	}
+	return nil
+}
+
+// spatialOffset is the output offset of flattened output position r.
+func (c *convPlan) spatialOffset(r int) int {
+	off := 0
+	for d := c.spatial - 1; d >= 0; d-- {
+		dim := c.outSpDims[d]
+		off += (r % dim) * c.oStr[c.axes.OutputSpatial[d]]
+		r /= dim
+	}
+	return off
+}
+
+// outPos writes the output spatial coordinates of flattened position r into o.
+func (c *convPlan) outPos(r int, o []int) {
+	for d := c.spatial - 1; d >= 0; d-- {
+		o[d] = r % c.outSpDims[d]
+		r /= c.outSpDims[d]
+	}
+}
+
+// inputOffset returns the input offset (without batch and channel) of kernel step
+// k at output position o, or ok=false if it falls on padding or a dilation hole.
+func (c *convPlan) inputOffset(o []int, k int) (int, bool) {
+	off := 0
+	for d := range c.spatial {
+		p := o[d]*c.stride[d] + c.kd[k*c.spatial+d] - c.padLo[d]
+		if p < 0 {
+			return 0, false
+		}
+		if c.inDil[d] > 1 {
+			if p%c.inDil[d] != 0 {
+				return 0, false
+			}
+			p /= c.inDil[d]
+		}
+		if p >= c.inSpDims[d] {
+			return 0, false
+		}
+		off += p * c.inStr[c.axes.InputSpatial[d]]
+	}
+	return off, true
+}
+
+// fillRowMajor builds x[r][k] for rows r0..r0+rows of batch element b, copying
+// runs of input channels (contiguous in the input).
+func (c *convPlan) fillRowMajor(x []float32, b, r0, rows int) {
+	o := make([]int, c.spatial)
+	bOff := b * c.inStr[c.axes.InputBatch]
+	cin := c.inDims[c.axes.InputChannels]
+	for r := range rows {
+		c.outPos(r0+r, o)
+		row := x[r*c.kSize : (r+1)*c.kSize]
+		for k := 0; k < c.kSize; k += cin {
+			off, ok := c.inputOffset(o, k)
+			if !ok {
+				clear(row[k : k+cin])
+				continue
+			}
+			src := bOff + off + c.icOff[k]
+			copy(row[k:k+cin], c.in[src:src+cin])
+		}
+	}
+}
+
+// fillColMajor builds x[k][r] for rows r0..r0+rows of batch element b. For 2D
+// convolutions without input dilation on the last axis (NCHW forward passes and
+// input gradients of stride-1 convolutions) each output row is one strided copy
+// framed by zeros; other cases go element by element.
+func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
+	bOff := b * c.inStr[c.axes.InputBatch]
+	if c.spatial != 2 || c.inDil[1] > 1 {
+		o := make([]int, c.spatial)
+		for k := range c.kSize {
+			col := x[k*rows : (k+1)*rows]
+			base := bOff + c.icOff[k]
+			for r := range rows {
+				c.outPos(r0+r, o)
+				if off, ok := c.inputOffset(o, k); ok {
+					col[r] = c.in[base+off]
+				} else {
+					col[r] = 0
+				}
+			}
+		}
+		return
+	}
+	ow := c.outSpDims[1]
+	sy, sx := c.stride[0], c.stride[1]
+	dy := c.inDil[0]
+	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
+	h, w := c.inSpDims[0], c.inSpDims[1]
+	padY, padX := c.padLo[0], c.padLo[1]
+	for k := range c.kSize {
+		col := x[k*rows : (k+1)*rows]
+		base := bOff + c.icOff[k]
+		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
+		// Output columns whose input column ox*sx + kdx - padX lies in [0, w).
+		oxLo := max(0, ceilDiv(padX-kdx, sx))
+		oxHi := min(ow, floorDiv(w-1+padX-kdx, sx)+1)
+		step := sx * strX
+		for r := 0; r < rows; {
+			oy, ox0 := (r0+r)/ow, (r0+r)%ow
+			n := min(ow-ox0, rows-r)
+			seg := col[r : r+n]
+			r += n
+			py := oy*sy + kdy - padY
+			if py < 0 || py%dy != 0 || py/dy >= h {
+				clear(seg)
+				continue
+			}
+			lo, hi := min(max(oxLo-ox0, 0), n), min(max(oxHi-ox0, 0), n)
+			if hi <= lo {
+				clear(seg)
+				continue
+			}
+			clear(seg[:lo])
+			clear(seg[hi:])
+			src := base + (py/dy)*strY + ((ox0+lo)*sx+kdx-padX)*strX
+			mid := seg[lo:hi]
+			if step == 1 {
+				copy(mid, c.in[src:src+len(mid)])
+				continue
+			}
+			for j := range mid {
+				mid[j] = c.in[src+j*step]
+			}
+		}
+	}
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int) int { return -floorDiv(-a, b) }
+
+// fillBatchRows builds x[k][b] for output position o.
+func (c *convPlan) fillBatchRows(x []float32, r int) {
+	o := make([]int, c.spatial)
+	c.outPos(r, o)
+	bStr := c.inStr[c.axes.InputBatch]
+	for k := range c.kSize {
+		col := x[k*c.batch : (k+1)*c.batch]
+		off, ok := c.inputOffset(o, k)
+		if !ok {
+			clear(col)
+			continue
+		}
+		src := off + c.icOff[k]
+		if bStr == 1 {
+			copy(col, c.in[src:src+c.batch])
+			continue
+		}
+		for b := range col {
+			col[b] = c.in[src+b*bStr]
+		}
+	}
+}
+
+var scratchPool sync.Pool // *[]float32
+
+func getScratch(n int) []float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float32, n)
+}
+
+func putScratch(s []float32) {
+	s = s[:cap(s)]
+	scratchPool.Put(&s)
+}

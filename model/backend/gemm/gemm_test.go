@@ -1,0 +1,102 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// reference computes A·B in float64 and, per element, the sum of |a*b| (the scale
+// of the rounding error).
+func reference(m, n, k int, a, b Matrix) (want, scale []float64) {
+	want, scale = make([]float64, m*n), make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			var s, abs float64
+			for p := range k {
+				v := float64(a.Data[a.at(i, p)]) * float64(b.Data[b.at(p, j)])
+				s += v
+				abs += math.Abs(v)
+			}
+			want[i*n+j], scale[i*n+j] = s, abs
+		}
+	}
+	return
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 2*rng.Float32() - 1
+	}
+	return s
+}
+
+// view lays out an r x c matrix in a fresh slice (with a leading offset and padded
+// rows) either row-major or column-major.
+func view(rng *rand.Rand, r, c int, colMajor bool) Matrix {
+	const off, pad = 3, 5
+	if colMajor {
+		return Matrix{Data: randSlice(rng, off+c*(r+pad)), Offset: off, RowStride: 1, ColStride: r + pad}
+	}
+	return Matrix{Data: randSlice(rng, off+r*(c+pad)), Offset: off, RowStride: c + pad, ColStride: 1}
+}
+
+func TestMultiply(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := [][3]int{{1, 1, 1}, {5, 7, 3}, {12, 32, 1}, {13, 33, 17}, {6, 16, 256}, {37, 70, 300},
+		{100, 9, 600}, {9, 520, 40}, {64, 1030, 33}, {3, 2, 0}}
+	for _, name := range Available() {
+		prev, err := Use(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sz := range sizes {
+			m, n, k := sz[0], sz[1], sz[2]
+			for layout := range 8 {
+				aT, bT, cT := layout&1 != 0, layout&2 != 0, layout&4 != 0
+				a, b := view(rng, m, k, aT), view(rng, k, n, bT)
+				c := view(rng, m, n, cT)
+				for _, serial := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/%dx%dx%d/layout%d/serial=%v", name, m, n, k, layout, serial), func(t *testing.T) {
+						mul := Multiply
+						if serial {
+							mul = MultiplySerial
+						}
+						if err := mul(m, n, k, a, b, c); err != nil {
+							t.Fatal(err)
+						}
+						want, scale := reference(m, n, k, a, b)
+						for i := range m {
+							for j := range n {
+								got := float64(c.Data[c.at(i, j)])
+								if d := math.Abs(got - want[i*n+j]); d > 1e-5*(scale[i*n+j]+1e-30) {
+									t.Fatalf("C[%d][%d] = %g, want %g", i, j, got, want[i*n+j])
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+		if _, err := Use(prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMultiplyRejectsBadViews(t *testing.T) {
+	a := RowMajor(make([]float32, 6), 0, 3)
+	b := RowMajor(make([]float32, 6), 0, 2)
+	if err := Multiply(2, 2, 3, a, b, RowMajor(make([]float32, 3), 0, 2)); err == nil {
+		t.Error("short C accepted")
+	}
+	if err := Multiply(3, 2, 3, a, b, RowMajor(make([]float32, 6), 0, 2)); err == nil {
+		t.Error("short A accepted")
+	}
+	c := Matrix{Data: make([]float32, 64), RowStride: 4, ColStride: 2}
+	if err := Multiply(2, 2, 3, a, b, c); err == nil {
+		t.Error("C without unit stride accepted")
+	}
+}

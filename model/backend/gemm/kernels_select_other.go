@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package gemm
+
+func kernels() []*kernel { return []*kernel{goKernel} }
+
+func bestKernel() *kernel { return goKernel }

@@ -1,0 +1,63 @@
+package sd
+
+import (
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// placeholderID is the id reference.json gives the added token "<x>".
+const placeholderID = 49408
+
+// diffusionLoss is mean((unet(noisy, t, states) - noise)^2), shaped [1] like
+// the reference.
+func diffusionLoss(ctx *context.Context, noisy, t, noise *Node, states []*Node) *Node {
+	pred := UNet(ctx, noisy, t, states)
+	return Reshape(ReduceAllMean(Square(Sub(pred, noise))), 1)
+}
+
+func TestTextualInversionGradient(t *testing.T) {
+	ids, v := refTensor(t, "ti_token_ids"), refTensor(t, "ti_v")
+	noisy, noise, step := refTensor(t, "ti_noisy_latent"), refTensor(t, "ti_noise"), refTensor(t, "ti_timestep")
+	if got := tensors.MustCopyFlatData[float32](ids)[int(tensors.MustCopyFlatData[float32](refTensor(t, "ti_placeholder_index"))[0])]; got != placeholderID {
+		t.Fatalf("placeholder id %v, want %d", got, placeholderID)
+	}
+	fn := func(ctx *context.Context, ids, v, noisy, step, noise *Node) (*Node, *Node) {
+		states := TextEncoder(ctx, ReplaceToken(TokenEmbeddings(ctx, ids), ids, placeholderID, v))
+		loss := diffusionLoss(ctx, noisy, step, noise, []*Node{states})
+		return loss, Gradient(ReduceAllSum(loss), v)[0]
+	}
+	for _, layout := range layouts {
+		t.Run(layout, func(t *testing.T) {
+			out, err := context.ExecOnceN(goBackend(t), tinyModel(t, layout).Ctx, fn, ids, v, noisy, step, noise)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRel(t, "ti_loss", out[0], refTensor(t, "ti_loss"), 1e-4)
+			checkRel(t, "ti_grad", out[1], refTensor(t, "ti_grad"), 1e-4)
+		})
+	}
+}
+
+func TestPPlusGradient(t *testing.T) {
+	ids, v := refTensor(t, "ti_token_ids"), refTensor(t, "pplus_v")
+	noisy, noise, step := refTensor(t, "ti_noisy_latent"), refTensor(t, "ti_noise"), refTensor(t, "ti_timestep")
+	fn := func(ctx *context.Context, ids, v, noisy, step, noise *Node) []*Node {
+		states := LayerEncodings(ctx, ids, placeholderID, v)
+		loss := diffusionLoss(ctx, noisy, step, noise, states)
+		return []*Node{loss, Gradient(ReduceAllSum(loss), v)[0], Concatenate(states, 0)}
+	}
+	m := tinyModel(t, "diffusers")
+	if n := m.UNet.NumCrossAttentionLayers(); n != 16 {
+		t.Fatalf("%d cross-attention layers, want 16", n)
+	}
+	out, err := context.ExecOnceN(goBackend(t), m.Ctx, fn, ids, v, noisy, step, noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "pplus_encodings", out[2], refTensor(t, "pplus_encodings"), 1e-4)
+	checkRel(t, "pplus_loss", out[0], refTensor(t, "pplus_loss"), 1e-4)
+	checkRel(t, "pplus_grad", out[1], refTensor(t, "pplus_grad"), 1e-4)
+}

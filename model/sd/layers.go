@@ -1,0 +1,119 @@
+package sd
+
+import (
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// param returns the value of the variable name in ctx's scope, declaring it
+// with the given dimensions. A loaded model already holds the variable (with
+// ctx.Reuse() a missing one panics); a fresh context gets a declaration
+// without a value, which is how ModelVariables lists a config's tensors
+// without allocating them.
+func param(ctx *context.Context, g *Graph, name string, dims ...int) *Node {
+	return ctx.VariableWithShape(name, shapes.Make(dtypes.Float32, dims...)).ValueGraph(g)
+}
+
+// linear applies a PyTorch Linear (weight [out, in], optional bias [out]) to
+// the last axis of x.
+func linear(ctx *context.Context, x *Node, in, out int, bias bool) *Node {
+	g := x.Graph()
+	w := param(ctx, g, "weight", out, in)
+	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
+	if bias {
+		y = Add(y, ExpandLeftToRank(param(ctx, g, "bias", out), y.Rank()))
+	}
+	return y
+}
+
+// conv2d applies a PyTorch Conv2d (weight [out, in, k, k], bias [out]) to an
+// NCHW input with symmetric padding k/2 and the given stride.
+func conv2d(ctx *context.Context, x *Node, in, out, k, stride int) *Node {
+	p := k / 2
+	return conv2dPad(ctx, x, in, out, k, stride, [][2]int{{p, p}, {p, p}})
+}
+
+// conv2dPad is conv2d with explicit (low, high) padding per spatial axis.
+func conv2dPad(ctx *context.Context, x *Node, in, out, k, stride int, pad [][2]int) *Node {
+	g := x.Graph()
+	w := param(ctx, g, "weight", out, in, k, k)
+	axes := ConvolveAxesConfig{
+		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
+		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3},
+	}
+	// Strides must be explicit: the pure-Go backend rejects a zero stride.
+	y := Convolve(x, w).AxesConfig(axes).Strides(stride).PaddingPerDim(pad).Done()
+	b := param(ctx, g, "bias", out)
+	return Add(y, Reshape(b, 1, out, 1, 1))
+}
+
+// groupNorm normalises an NCHW (or [B, C, ...]) input over groups of channels
+// and the spatial axes, then applies the per-channel weight and bias.
+func groupNorm(ctx *context.Context, x *Node, channels, groups int, eps float64) *Node {
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	b := dims[0]
+	grouped := Reshape(x, b, groups, -1)
+	mean := ReduceAndKeep(grouped, ReduceMean, -1)
+	centred := Sub(grouped, mean)
+	variance := ReduceAndKeep(Square(centred), ReduceMean, -1)
+	// 1/Sqrt rather than Rsqrt: the pure-Go backend has no Rsqrt gradient.
+	normed := Div(centred, Sqrt(AddScalar(variance, eps)))
+	normed = Reshape(normed, dims...)
+	bcast := make([]int, len(dims))
+	for i := range bcast {
+		bcast[i] = 1
+	}
+	bcast[1] = channels
+	w := Reshape(param(ctx, g, "weight", channels), bcast...)
+	bias := Reshape(param(ctx, g, "bias", channels), bcast...)
+	return Add(Mul(normed, w), bias)
+}
+
+// layerNorm normalises the last axis of x (size dim) and applies weight and bias.
+func layerNorm(ctx *context.Context, x *Node, dim int, eps float64) *Node {
+	g := x.Graph()
+	mean := ReduceAndKeep(x, ReduceMean, -1)
+	centred := Sub(x, mean)
+	variance := ReduceAndKeep(Square(centred), ReduceMean, -1)
+	normed := Div(centred, Sqrt(AddScalar(variance, eps)))
+	w := ExpandLeftToRank(param(ctx, g, "weight", dim), x.Rank())
+	b := ExpandLeftToRank(param(ctx, g, "bias", dim), x.Rank())
+	return Add(Mul(normed, w), b)
+}
+
+// silu is x * sigmoid(x).
+func silu(x *Node) *Node { return Mul(x, Sigmoid(x)) }
+
+// geluExact is the erf form of GELU that torch.nn.functional.gelu computes.
+func geluExact(x *Node) *Node {
+	return Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 1/math.Sqrt2))))
+}
+
+// quickGELU is CLIP's x * sigmoid(1.702 x).
+func quickGELU(x *Node) *Node { return Mul(x, Sigmoid(MulScalar(x, 1.702))) }
+
+// multiHeadAttention computes softmax(q k^T / sqrt(d)) v for q [B, Lq, H*d],
+// k and v [B, Lk, H*d] with heads heads; mask, if not nil, is added to the
+// scores ([Lq, Lk], broadcast). It returns [B, Lq, H*d].
+func multiHeadAttention(q, k, v *Node, heads int, mask *Node) *Node {
+	b, lq, inner := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2]
+	lk := k.Shape().Dimensions[1]
+	d := inner / heads
+	q = Reshape(q, b, lq, heads, d)
+	k = Reshape(k, b, lk, heads, d)
+	v = Reshape(v, b, lk, heads, d)
+	scores := Einsum("bqhd,bkhd->bhqk", q, k)
+	scores = MulScalar(scores, 1/math.Sqrt(float64(d)))
+	if mask != nil {
+		scores = Add(scores, ExpandLeftToRank(mask, 4))
+	}
+	probs := Softmax(scores, -1)
+	out := Einsum("bhqk,bkhd->bqhd", probs, v)
+	return Reshape(out, b, lq, inner)
+}

@@ -1,0 +1,200 @@
+package sd
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"kata/model/backend"
+	"kata/model/safetensors"
+	"kata/model/sd/sdtest"
+)
+
+var (
+	testBackendOnce sync.Once
+	testBackend     backends.Backend
+	testBackendErr  error
+
+	tinyMu     sync.Mutex
+	tinyModels = map[string]*Model{}
+)
+
+func goBackend(t testing.TB) backends.Backend {
+	t.Helper()
+	testBackendOnce.Do(func() { testBackend, testBackendErr = backend.New("go") })
+	if testBackendErr != nil {
+		t.Fatal(testBackendErr)
+	}
+	return testBackend
+}
+
+// tinyModel loads the sd-tiny fixture once per layout: "diffusers",
+// "single" (single file with the folder's configs), "fp16" (diffusers with
+// the fp16 UNet).
+func tinyModel(t testing.TB, layout string) *Model {
+	t.Helper()
+	tinyMu.Lock()
+	defer tinyMu.Unlock()
+	if m, ok := tinyModels[layout]; ok {
+		return m
+	}
+	var m *Model
+	var err error
+	switch layout {
+	case "diffusers":
+		m, err = Load(sdtest.TinyDir(), nil)
+	case "single":
+		m, err = Load(sdtest.TinySingleFile(), &LoadOptions{ConfigDir: sdtest.TinyDir()})
+	case "fp16":
+		m, err = Load(sdtest.TinyDir(), &LoadOptions{Variant: "fp16"})
+	default:
+		t.Fatalf("unknown layout %q", layout)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	tinyModels[layout] = m
+	return m
+}
+
+// refTensor reads one entry of reference.safetensors.
+func refTensor(t testing.TB, name string) *tensors.Tensor {
+	t.Helper()
+	f, err := safetensors.Open(filepath.Join(sdtest.TinyDir(), "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, shape, err := f.Float32(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensors.FromFlatDataAndDimensions(data, shape...)
+}
+
+// relErr is ||got - want|| / ||want||; shapes must agree.
+func relErr(t testing.TB, what string, got, want *tensors.Tensor) float64 {
+	t.Helper()
+	if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape().Dimensions, want.Shape().Dimensions)
+	}
+	g := tensors.MustCopyFlatData[float32](got)
+	w := tensors.MustCopyFlatData[float32](want)
+	var num, den float64
+	for i := range w {
+		d := float64(g[i]) - float64(w[i])
+		num += d * d
+		den += float64(w[i]) * float64(w[i])
+	}
+	if math.IsNaN(num) {
+		return math.Inf(1)
+	}
+	return math.Sqrt(num / den)
+}
+
+func checkRel(t testing.TB, what string, got, want *tensors.Tensor, tol float64) {
+	t.Helper()
+	e := relErr(t, what, got, want)
+	t.Logf("%s: relative error %.3g", what, e)
+	if !(e <= tol) {
+		t.Errorf("%s: relative error %.3g > %.1g", what, e, tol)
+	}
+}
+
+var layouts = []string{"diffusers", "single"}
+
+func TestTextEncoderParity(t *testing.T) {
+	ids := refTensor(t, "text_ids")
+	want := refTensor(t, "text_hidden")
+	for _, layout := range layouts {
+		t.Run(layout, func(t *testing.T) {
+			m := tinyModel(t, layout)
+			got, err := context.ExecOnce(goBackend(t), m.Ctx, EncodeText, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRel(t, "text_hidden", got, want, 1e-4)
+		})
+	}
+}
+
+func TestUNetParity(t *testing.T) {
+	latent := refTensor(t, "unet_latent")
+	steps := refTensor(t, "unet_timesteps")
+	states := refTensor(t, "unet_encoder_hidden_states")
+	unet := func(ctx *context.Context, x, t, s *Node) *Node { return UNet(ctx, x, t, []*Node{s}) }
+	for _, c := range []struct{ layout, want string }{
+		{"diffusers", "unet_noise_pred"},
+		{"single", "unet_noise_pred"},
+		{"fp16", "unet_fp16_weights_noise_pred"},
+	} {
+		t.Run(c.layout, func(t *testing.T) {
+			m := tinyModel(t, c.layout)
+			got, err := context.ExecOnce(goBackend(t), m.Ctx, unet, latent, steps, states)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRel(t, c.want, got, refTensor(t, c.want), 1e-4)
+		})
+	}
+}
+
+func TestVAEParity(t *testing.T) {
+	image := refTensor(t, "vae_image")
+	latent := refTensor(t, "vae_decode_latent")
+	encode := func(ctx *context.Context, x *Node) (*Node, *Node) { return VAEEncode(ctx, x) }
+	for _, layout := range layouts {
+		t.Run(layout, func(t *testing.T) {
+			m := tinyModel(t, layout)
+			out, err := context.ExecOnceN(goBackend(t), m.Ctx, encode, image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRel(t, "vae_posterior_mean", out[0], refTensor(t, "vae_posterior_mean"), 1e-4)
+			checkRel(t, "vae_posterior_logvar", out[1], refTensor(t, "vae_posterior_logvar"), 1e-4)
+			dec, err := context.ExecOnce(goBackend(t), m.Ctx, VAEDecode, latent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRel(t, "vae_decoded", dec, refTensor(t, "vae_decoded"), 1e-4)
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		path string
+		opts *LoadOptions
+	}{
+		{"missing path", filepath.Join(dir, "nope"), nil},
+		{"empty folder", dir, nil},
+		{"reference file is not a model", filepath.Join(sdtest.TinyDir(), "reference.safetensors"), nil},
+		{"config file is not safetensors", filepath.Join(sdtest.TinyDir(), "model_index.json"), nil},
+		{"bad variant", sdtest.TinyDir(), &LoadOptions{Variant: "int8"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Load(c.path, c.opts); err == nil {
+				t.Fatal("Load succeeded")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+func ExampleVariableKey() {
+	ctx := context.New()
+	v := ctx.In("unet").In("down_blocks").In("0").In("resnets").In("0").In("conv1").VariableWithValue("bias", []float32{0})
+	fmt.Println(VariableKey(v))
+	// Output: unet/down_blocks.0.resnets.0.conv1.bias
+}

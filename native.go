@@ -1,0 +1,36 @@
+package main
+
+import (
+	"errors"
+
+	"fyne.io/fyne/v2"
+	"github.com/sqweek/dialog"
+
+	"kata/assets"
+)
+
+// nativePicker opens GTK (Linux), Cocoa or Win32 file dialogs through
+// sqweek/dialog. Its calls block, so ui only makes them off the UI goroutine.
+type nativePicker struct{}
+
+// imageExtensions are the formats the library imports.
+var imageExtensions = []string{"png", "jpg", "jpeg", "webp", "gif"}
+
+func (nativePicker) PickImage(title string) (string, error) {
+	path, err := dialog.File().Title(title).Filter("Images", imageExtensions...).Load()
+	return cancelledIsEmpty(path, err)
+}
+
+func (nativePicker) PickFolder(title string) (string, error) {
+	path, err := dialog.Directory().Title(title).Browse()
+	return cancelledIsEmpty(path, err)
+}
+
+func cancelledIsEmpty(path string, err error) (string, error) {
+	if errors.Is(err, dialog.ErrCancelled) {
+		return "", nil
+	}
+	return path, err
+}
+
+func iconResource() fyne.Resource { return fyne.NewStaticResource("icon.png", assets.Icon) }

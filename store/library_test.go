@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func openTemp(t *testing.T) *Library {
+	t.Helper()
+	l, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func solid(w, h int, c color.NRGBA) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+	}
+	return img
+}
+
+func TestCRUD(t *testing.T) {
+	ctx := context.Background()
+	l := openTemp(t)
+	a, err := l.CreateAction(ctx, Action{Name: "hand stand"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Trigger != "<hand-stand>" {
+		t.Errorf("trigger %q", a.Trigger)
+	}
+	if _, err := l.CreateAction(ctx, Action{Name: "hand stand"}); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("duplicate action: %v", err)
+	}
+	a.Notes = "arms straight"
+	if err := l.UpdateAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.ActionByName(ctx, "hand stand"); got.Notes != "arms straight" {
+		t.Errorf("notes %q", got.Notes)
+	}
+	if _, err := l.Action(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing action: %v", err)
+	}
+
+	red := solid(32, 32, color.NRGBA{200, 0, 0, 255})
+	e, err := l.AddExemplar(ctx, Exemplar{ActionID: a.ID, Caption: "a man <hand-stand>", Crop: image.Rect(1, 2, 30, 31)}, red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AddExemplar(ctx, Exemplar{ActionID: a.ID}, red); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("duplicate exemplar: %v", err)
+	}
+	got, err := l.Exemplar(ctx, e.ID)
+	if err != nil || got.Crop != image.Rect(1, 2, 30, 31) || got.Caption != e.Caption {
+		t.Errorf("exemplar %+v %v", got, err)
+	}
+	img, err := l.Image(e.Image)
+	if err != nil || img.Bounds().Dx() != 32 {
+		t.Fatalf("image: %v", err)
+	}
+	if r, _, _, _ := img.At(3, 3).RGBA(); r>>8 != 200 {
+		t.Errorf("pixel red %d", r>>8)
+	}
+
+	id, err := l.CreateIdentifier(ctx, Identifier{ActionID: a.ID, Method: "adi", BaseModelHash: "abc"})
+	if err != nil || id.Name != "hand stand" {
+		t.Fatal(id, err)
+	}
+	v1, err := l.AddIdentifierVersion(ctx, IdentifierVersion{IdentifierID: id.ID, Params: map[string]any{"steps": 500.0},
+		Metrics: map[string]float64{"loss": 0.12}}, []byte("file one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := l.AddIdentifierVersion(ctx, IdentifierVersion{IdentifierID: id.ID}, []byte("file two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Version != 1 || v2.Version != 2 {
+		t.Errorf("versions %d %d", v1.Version, v2.Version)
+	}
+	vs, err := l.IdentifierVersions(ctx, id.ID)
+	if err != nil || len(vs) != 2 || vs[0].Metrics["loss"] != 0.12 || vs[0].Params["steps"] != 500.0 {
+		t.Errorf("versions %+v %v", vs, err)
+	}
+	if latest, _ := l.LatestVersion(ctx, id.ID); latest.ID != v2.ID {
+		t.Errorf("latest %+v", latest)
+	}
+
+	s, err := l.CreateSubject(ctx, Subject{Name: "panda", Prompt: "a panda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutModel(ctx, Model{Path: "/m/sd15", Kind: "diffusers", Hash: "cc6cb27103", Name: "SD 1.5"}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := l.AddGeneration(ctx, Generation{Prompt: "a panda <hand-stand>", Seed: 7, Steps: 20, CFG: 7.5, Sampler: "DDIM",
+		ModelHash: "cc6cb27103", IdentifierVersions: []int64{v2.ID}, SubjectID: s.ID, ActionID: a.ID}, red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetFavourite(ctx, g.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := l.Generations(ctx, GenerationFilter{Favourites: true, ActionID: a.ID})
+	if err != nil || len(gs) != 1 || gs[0].Width != 32 || len(gs[0].IdentifierVersions) != 1 || gs[0].IdentifierVersions[0] != v2.ID {
+		t.Fatalf("generations %+v %v", gs, err)
+	}
+	set, err := l.Settings(ctx, gs[0])
+	if err != nil || set.Model != "SD 1.5" || len(set.Identifiers) != 1 || set.Identifiers[0] != "hand stand:"+v2.File[:12] {
+		t.Errorf("settings %+v %v", set, err)
+	}
+
+	j, err := l.CreateJob(ctx, Job{Kind: "train", Params: map[string]any{"identifier": float64(id.ID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.State, j.Progress, j.Checkpoint = JobRunning, 0.5, "/x/ckpt"
+	if err := l.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Counts{Actions: 1, Exemplars: 1, Identifiers: 1, Versions: 2, Subjects: 1, Generations: 1, Favourites: 1, Models: 1, Jobs: 1, Files: 4}
+	c.Bytes = 0
+	if c != want {
+		t.Errorf("counts %+v, want %+v", c, want)
+	}
+
+	// Deleting the action removes its exemplars, identifiers and their files;
+	// the generation keeps its image.
+	if err := l.DeleteAction(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.BlobPath(v1.File)); !os.IsNotExist(err) {
+		t.Errorf("identifier file kept after delete: %v", err)
+	}
+	if _, err := os.Stat(l.BlobPath(g.Image)); err != nil {
+		t.Errorf("generation image: %v", err)
+	}
+	if g2, _ := l.Generation(ctx, g.ID); g2.ActionID != 0 || len(g2.IdentifierVersions) != 0 {
+		t.Errorf("generation after action delete %+v", g2)
+	}
+	rep, err := l.Check(ctx)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Errorf("check: %v %v", rep.Problems, err)
+	}
+	// The job was "running" when the process went away: reopening marks it.
+	l.Close()
+	l2, err := Open(l.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if j2, _ := l2.Job(ctx, j.ID); j2.State != JobInterrupted || j2.Checkpoint != "/x/ckpt" {
+		t.Errorf("job after reopen %+v", j2)
+	}
+}
+
+func TestRepair(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := l.CreateAction(ctx, Action{Name: "sit"})
+	e1, _ := l.AddExemplar(ctx, Exemplar{ActionID: a.ID}, solid(16, 16, color.NRGBA{1, 2, 3, 255}))
+	e2, _ := l.AddExemplar(ctx, Exemplar{ActionID: a.ID}, solid(16, 16, color.NRGBA{4, 5, 6, 255}))
+	e3, _ := l.AddExemplar(ctx, Exemplar{ActionID: a.ID}, solid(16, 16, color.NRGBA{7, 8, 9, 255}))
+	l.Close()
+
+	// A file without a row, a leftover temp file, a missing file, a corrupt file.
+	orphan := filepath.Join(dir, blobsDir, "ab", "ab"+HashBytes([]byte("x"))[2:])
+	os.MkdirAll(filepath.Dir(orphan), 0o755)
+	os.WriteFile(orphan, []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, tmpDir, ".write-123"), []byte("half"), 0o644)
+	os.Remove(l.BlobPath(e1.Image))
+	data, _ := os.ReadFile(l.BlobPath(e2.Image))
+	data[len(data)/2] ^= 1
+	os.WriteFile(l.BlobPath(e2.Image), data, 0o644)
+
+	// Open repairs what it can see cheaply (presence, size, rows, temp files).
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	kinds := map[string]int{}
+	for _, p := range l.OpenReport().Problems {
+		kinds[p.Kind]++
+		if !p.Fixed {
+			t.Errorf("not fixed at open: %v", p)
+		}
+	}
+	if kinds[ProblemOrphanFile] != 1 || kinds[ProblemTempFile] != 1 || kinds[ProblemMissingFile] != 1 || kinds[ProblemCorruptFile] != 0 {
+		t.Errorf("open report %v", l.OpenReport().Problems)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lostFoundDir, filepath.Base(orphan))); err != nil {
+		t.Errorf("orphan not in lost+found: %v", err)
+	}
+	// The flipped bit keeps the size: only the full check finds it.
+	rep, err := l.Check(ctx)
+	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemCorruptFile || rep.OK() {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+	rep, err = l.Repair(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("repair: %v %v", rep.Problems, err)
+	}
+	es, _ := l.Exemplars(ctx, a.ID)
+	if len(es) != 1 || es[0].ID != e3.ID {
+		t.Errorf("exemplars after repair %+v", es)
+	}
+	if rep, _ := l.Check(ctx); len(rep.Problems) != 0 {
+		t.Errorf("problems after repair %v", rep.Problems)
+	}
+}
+
+func TestRepairNeedsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	l1, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	l2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, err := l2.Repair(context.Background()); !errors.Is(err, ErrInUse) {
+		t.Errorf("repair while shared: %v", err)
+	}
+	l1.Close()
+	if _, err := l2.Repair(context.Background()); err != nil {
+		t.Errorf("repair alone: %v", err)
+	}
+}

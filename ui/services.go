@@ -1,0 +1,19 @@
+package ui
+
+import "kata/app"
+
+// Services are the use cases the window calls; *app.Kata implements them.
+// Every method may block on disk or compute, so views call them off the UI
+// goroutine.
+type Services interface {
+	// Actions lists the library's actions, newest first.
+	Actions() ([]app.ActionInfo, error)
+	// CreateAction adds an action named name; its trigger is derived from it.
+	CreateAction(name string) (app.ActionInfo, error)
+	// Exemplars lists the photos of one action.
+	Exemplars(actionID int64) ([]app.ExemplarInfo, error)
+	// AddPhotos imports image files or folders as exemplars of an action.
+	AddPhotos(actionID int64, paths []string) (app.ImportReport, error)
+	// Generations lists the gallery, newest first.
+	Generations() ([]app.GenerationInfo, error)
+}

@@ -1,0 +1,160 @@
+package ui
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+)
+
+// scriptedPicker answers file dialogs from a queue, as a user would.
+type scriptedPicker struct {
+	mu      sync.Mutex
+	answers []string
+	err     error
+	asked   []string
+}
+
+func (p *scriptedPicker) next(title string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, title)
+	if p.err != nil {
+		return "", p.err
+	}
+	if len(p.answers) == 0 {
+		return "", nil
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	return a, nil
+}
+
+func (p *scriptedPicker) PickImage(title string) (string, error)  { return p.next(title) }
+func (p *scriptedPicker) PickFolder(title string) (string, error) { return p.next(title) }
+
+// texts collects every label and button text laid out under o.
+func texts(o fyne.CanvasObject) string {
+	var b strings.Builder
+	for _, c := range test.LaidOutObjects(o) {
+		switch w := c.(type) {
+		case *widget.Label:
+			b.WriteString(w.Text + "\n")
+		case *widget.Button:
+			b.WriteString(w.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+func newTestWindow(t *testing.T, picker Picker) *MainWindow {
+	t.Helper()
+	a := test.NewTempApp(t)
+	svc := newTestServices(t)
+	m := NewMainWindow(a, svc, picker)
+	t.Cleanup(m.Window().Close)
+	return m
+}
+
+func TestEmptyStateSaysWhatToDo(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	if got := m.CurrentPage(); got != "Actions" {
+		t.Fatalf("first page %q, want Actions", got)
+	}
+	shown := texts(m.Window().Content())
+	for _, want := range []string{"Actions", "Gallery", "Teach Kata an action", "Drag a few photos", "Train", "Add photo…", "Add folder…"} {
+		if !strings.Contains(shown, want) {
+			t.Errorf("window lacks %q; it shows:\n%s", want, shown)
+		}
+	}
+	m.sidebar.Select(1)
+	if got := m.CurrentPage(); got != "Gallery" {
+		t.Fatalf("page %q after selecting Gallery", got)
+	}
+	if shown := texts(m.Window().Content()); !strings.Contains(shown, "Nothing generated yet") {
+		t.Errorf("gallery empty state missing:\n%s", shown)
+	}
+}
+
+func writePNG(t *testing.T, dir, name string, seed int) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, testPNG(t, seed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDropCreatesActionWithPhotos(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	dir := t.TempDir()
+	a := writePNG(t, dir, "a.png", 1)
+	b := writePNG(t, dir, "b.png", 2)
+	bad := filepath.Join(dir, "notes.png")
+	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.HandleDrop(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(a), storage.NewFileURI(b), storage.NewFileURI(bad)})
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Added 2 photo(s)") || !strings.Contains(got, "1 skipped") {
+		t.Fatalf("status %q", got)
+	}
+	shown := texts(m.Window().Content())
+	if !strings.Contains(shown, defaultActionName) || !strings.Contains(shown, "2 photos") {
+		t.Fatalf("action list does not show the new action with 2 photos:\n%s", shown)
+	}
+	// Dropping the same file again adds nothing.
+	m.HandleDrop(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(a)})
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Added 0 photo(s)") || !strings.Contains(got, "1 already there") {
+		t.Fatalf("status after duplicate drop %q", got)
+	}
+}
+
+func TestAddPhotoThroughDialog(t *testing.T) {
+	dir := t.TempDir()
+	picker := &scriptedPicker{answers: []string{writePNG(t, dir, "x.png", 3)}}
+	m := newTestWindow(t, picker)
+	test.Tap(findButton(t, m.Window().Content(), "Add photo…"))
+	m.WaitIdle()
+	if len(picker.asked) != 1 {
+		t.Fatalf("dialog asked %d times", len(picker.asked))
+	}
+	if got := m.Status(); !strings.Contains(got, "Added 1 photo(s)") {
+		t.Fatalf("status %q", got)
+	}
+}
+
+func TestDialogCancelAndFailure(t *testing.T) {
+	picker := &scriptedPicker{}
+	m := newTestWindow(t, picker)
+	test.Tap(findButton(t, m.Window().Content(), "Add folder…"))
+	m.WaitIdle()
+	if got := m.Status(); got != "" {
+		t.Fatalf("a cancelled dialog changed the status to %q", got)
+	}
+	picker.err = errors.New("no display")
+	test.Tap(findButton(t, m.Window().Content(), "Add folder…"))
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "no display") {
+		t.Fatalf("status %q does not report the dialog error", got)
+	}
+}
+
+func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	for _, c := range test.LaidOutObjects(o) {
+		if b, ok := c.(*widget.Button); ok && b.Text == text {
+			return b
+		}
+	}
+	t.Fatalf("no button %q", text)
+	return nil
+}
