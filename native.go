@@ -13,11 +13,8 @@ import (
 // sqweek/dialog. Its calls block, so ui only makes them off the UI goroutine.
 type nativePicker struct{}
 
-// imageExtensions are the formats the library imports.
-var imageExtensions = []string{"png", "jpg", "jpeg", "webp", "gif"}
-
-func (nativePicker) PickImage(title string) (string, error) {
-	path, err := dialog.File().Title(title).Filter("Images", imageExtensions...).Load()
+func (nativePicker) PickFile(title, filterName string, exts ...string) (string, error) {
+	path, err := dialog.File().Title(title).Filter(filterName, exts...).Load()
 	return cancelledIsEmpty(path, err)
 }
 

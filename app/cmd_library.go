@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -357,14 +356,10 @@ func latestVersions(ctx context.Context, lib *store.Library, actionID int64) ([]
 }
 
 func writeAtomicWith(path string, fn func(io.Writer) error) error {
-	var b bytes.Buffer
-	if err := fn(&b); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return store.WriteFileAtomic(path, b.Bytes())
+	return store.WriteFileAtomicWith(path, fn)
 }
 
 func librarySettings(env Env, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"kata/store"
@@ -14,6 +15,11 @@ import (
 // so the window calls them off the UI goroutine.
 type Kata struct {
 	lib *store.Library
+
+	// mu serialises model work: loading, training and generating share
+	// the one loaded engine.
+	mu  sync.Mutex
+	eng *engine
 }
 
 // opTimeout bounds the library queries behind one window action.
@@ -38,8 +44,16 @@ func OpenDefault() (*Kata, error) {
 	return Open(dir)
 }
 
-// Close closes the library.
-func (k *Kata) Close() error { return k.lib.Close() }
+// Close frees the loaded model and closes the library.
+func (k *Kata) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.eng != nil {
+		k.eng.close()
+		k.eng = nil
+	}
+	return k.lib.Close()
+}
 
 // Library is the open library, for commands that work on it directly.
 func (k *Kata) Library() *store.Library { return k.lib }
@@ -58,11 +72,11 @@ func (k *Kata) Actions() ([]ActionInfo, error) {
 	}
 	out := make([]ActionInfo, 0, len(actions))
 	for _, a := range actions {
-		ex, err := k.lib.Exemplars(ctx, a.ID)
+		info, err := k.actionInfo(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ActionInfo{ID: a.ID, Name: a.Name, Trigger: a.Trigger, Exemplars: len(ex)})
+		out = append(out, info)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -85,7 +86,20 @@ func WriteFileAtomic(path string, data []byte) error {
 	return writeAtomic(filepath.Dir(path), path, bytes.NewReader(data))
 }
 
-func writeAtomic(tmpDir, path string, r io.Reader) (err error) {
+// WriteFileAtomicWith is WriteFileAtomic for content produced by fn, streamed
+// to the temp file (large archives never sit in memory).
+func WriteFileAtomicWith(path string, fn func(io.Writer) error) error {
+	return writeAtomicFunc(filepath.Dir(path), path, fn)
+}
+
+func writeAtomic(tmpDir, path string, r io.Reader) error {
+	return writeAtomicFunc(tmpDir, path, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+func writeAtomicFunc(tmpDir, path string, fn func(io.Writer) error) (err error) {
 	f, err := os.CreateTemp(tmpDir, ".write-*")
 	if err != nil {
 		return err
@@ -96,7 +110,11 @@ func writeAtomic(tmpDir, path string, r io.Reader) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err = io.Copy(f, r); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err = fn(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {

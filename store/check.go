@@ -32,6 +32,7 @@ type Problem struct {
 	Fixed  bool
 }
 
+// String is the one-line form `kata library check` prints.
 func (p Problem) String() string {
 	s := p.Kind
 	if p.Path != "" {

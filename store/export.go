@@ -2,7 +2,6 @@ package store
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,7 +84,7 @@ func (l *Library) ExportImages(ctx context.Context, dir string, gens []Generatio
 			return paths, err
 		}
 		p := filepath.Join(dir, l.ExportName(ctx, g)+ext)
-		err := writeFileWith(p, func(w io.Writer) error { return l.ExportImage(ctx, w, g, format, quality) })
+		err := WriteFileAtomicWith(p, func(w io.Writer) error { return l.ExportImage(ctx, w, g, format, quality) })
 		if err != nil {
 			return paths, fmt.Errorf("export %s: %w", p, err)
 		}
@@ -260,20 +259,13 @@ func (l *Library) ExportZip(ctx context.Context, w io.Writer, sel Selection) err
 
 // ExportZipFile writes ExportZip to path atomically.
 func (l *Library) ExportZipFile(ctx context.Context, path string, sel Selection) error {
-	if err := writeFileWith(path, func(w io.Writer) error { return l.ExportZip(ctx, w, sel) }); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := WriteFileAtomicWith(path, func(w io.Writer) error { return l.ExportZip(ctx, w, sel) }); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileWith writes what fn produces to path atomically (temp file beside
-// it, fsync, rename).
-func writeFileWith(path string, fn func(io.Writer) error) error {
-	var buf bytes.Buffer
-	if err := fn(&buf); err != nil {
-		return err
-	}
-	return WriteFileAtomic(path, buf.Bytes())
 }
 
 // ReadSettings returns the generation settings stored in a PNG or JPEG file

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/disintegration/imaging"
 )
 
 // ImportOptions control Import.
@@ -19,9 +21,17 @@ type ImportOptions struct {
 	// files need it.
 	Action string
 	Limits Limits
+	// MaxSide bounds the longer side of stored exemplars: larger pictures are
+	// scaled down (Lanczos) on import, since training works at 512-768 pixels
+	// and a 24-megapixel PNG would take ~50 MB. Default 2048; negative keeps
+	// full size. The original stays at Exemplar.Source.
+	MaxSide int
 	// Progress, when set, is called after each file with counts so far.
 	Progress func(done, total int, path string)
 }
+
+// DefaultMaxSide is ImportOptions.MaxSide when unset.
+const DefaultMaxSide = 2048
 
 // ImportResult says what happened to each input file.
 type ImportResult struct {
@@ -44,7 +54,10 @@ type FileError struct {
 	Err  error
 }
 
+// Error names the file and the reason.
 func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Unwrap gives the reason, for errors.Is with ErrEmptyFile and the others.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // imageExts are the extensions a folder scan treats as pictures.
@@ -120,7 +133,7 @@ func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions)
 			caption = "a photo of a person " + a.Trigger
 		}
 		caption = strings.ReplaceAll(caption, DefaultTrigger(j.action), a.Trigger)
-		if err := l.importFile(ctx, res, a, j.path, caption, opt.Limits); err != nil {
+		if err := l.importFile(ctx, res, a, j.path, caption, opt.Limits, opt.MaxSide); err != nil {
 			return res, err
 		}
 		if opt.Progress != nil {
@@ -143,7 +156,7 @@ func (l *Library) ensureAction(ctx context.Context, name string) (Action, error)
 
 // importFile adds one picture; problems with the file land in res, problems
 // with the library are returned.
-func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, path, caption string, lim Limits) error {
+func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, path, caption string, lim Limits, maxSide int) error {
 	// Opening a FIFO or device would block or read forever.
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		res.Failed = append(res.Failed, &FileError{path, fmt.Errorf("not a regular file (%v)", st.Mode().Type())})
@@ -159,6 +172,12 @@ func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, p
 	if err != nil {
 		res.Failed = append(res.Failed, &FileError{path, err})
 		return nil
+	}
+	if maxSide == 0 {
+		maxSide = DefaultMaxSide
+	}
+	if b := img.Bounds(); maxSide > 0 && max(b.Dx(), b.Dy()) > maxSide {
+		img = imaging.Fit(img, maxSide, maxSide, imaging.Lanczos)
 	}
 	abs, _ := filepath.Abs(path)
 	e, err := l.AddExemplar(ctx, Exemplar{ActionID: a.ID, Caption: caption, Source: abs}, img)

@@ -254,9 +254,17 @@ func TestImportActionBench(t *testing.T) {
 	if len(res.Failed) != 1 {
 		t.Errorf("loose file without action: %+v", res)
 	}
-	res, _ = l.Import(ctx, []string{"testdata/orientation_6.jpg", "testdata/video-001.cmyk.jpeg"}, ImportOptions{Action: "sit", Limits: Limits{MinSide: 16}})
+	res, _ = l.Import(ctx, []string{"testdata/orientation_6.jpg", "testdata/video-001.cmyk.jpeg"},
+		ImportOptions{Action: "sit", Limits: Limits{MinSide: 16}, MaxSide: 100})
 	if len(res.Added) != 2 || res.Added[0].Crop != (image.Rectangle{}) {
-		t.Errorf("loose files: %+v", res)
+		t.Fatalf("loose files: %+v", res)
+	}
+	// 50x70 stays, 150x103 is scaled to fit 100x100 (imaging rounds 68.67 down).
+	for i, want := range []image.Point{{50, 70}, {100, 68}} {
+		img, err := l.Image(res.Added[i].Image)
+		if err != nil || img.Bounds().Size() != want {
+			t.Errorf("stored size %v, want %v (%v)", img.Bounds().Size(), want, err)
+		}
 	}
 	if rep, err := l.Check(ctx); err != nil || len(rep.Problems) != 0 {
 		t.Errorf("check after import: %v %v", rep.Problems, err)

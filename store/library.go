@@ -43,6 +43,7 @@ type Library struct {
 	writeMu sync.Mutex
 
 	openReport Report
+	closed     bool
 }
 
 // Sub-paths of a library directory.
@@ -155,13 +156,17 @@ func (l *Library) setLock(exclusive bool) error {
 // (Repair) while another process has it open.
 var ErrInUse = errors.New("library is open in another Kata process")
 
-// Close checkpoints the write-ahead log and releases the library.
+// Close checkpoints the write-ahead log and releases the library. Later
+// calls on l fail with an error (they do not panic); a second Close is a no-op.
 func (l *Library) Close() error {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
 	var err error
 	if l.db != nil {
 		l.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		err = l.db.Close()
-		l.db = nil
 	}
 	if l.lock != nil {
 		unlockFile(l.lock)

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func openTemp(t *testing.T) *Library {
@@ -246,5 +249,94 @@ func TestRepairNeedsExclusive(t *testing.T) {
 	l1.Close()
 	if _, err := l2.Repair(context.Background()); err != nil {
 		t.Errorf("repair alone: %v", err)
+	}
+}
+
+func TestOpenBadLibrary(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, dbName), []byte("this is not an SQLite database, just text long enough to have a header....."), 0o644)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), dbName) {
+		t.Errorf("garbage database: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := Open(file); err == nil {
+		t.Error("opened a plain file as a library")
+	}
+	if _, err := Open(""); err == nil {
+		t.Error("opened an empty path")
+	}
+}
+
+// TestConcurrentLibraries has two Library values on one directory (the
+// window and a CLI command, say) add and delete the same picture at once,
+// each to its own action, so the file's blob row comes and goes: while a
+// row exists, its file must exist too.
+func TestConcurrentLibraries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var libs [2]*Library
+	var actions [2]Action
+	for i := range libs {
+		l, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		libs[i] = l
+		if actions[i], err = l.CreateAction(ctx, Action{Name: fmt.Sprint("a", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared := solid(8, 8, color.NRGBA{1, 0, 0, 255})
+	// Widen the windows between file and row, as in the crash test.
+	testHookAfterFile = func() { time.Sleep(time.Millisecond) }
+	defer func() { testHookAfterFile = nil }()
+	errs := make(chan error, 2)
+	for w, l := range libs {
+		go func() {
+			for i := 0; i < 60; i++ {
+				e, err := l.AddExemplar(ctx, Exemplar{ActionID: actions[w].ID}, shared)
+				if err == nil {
+					time.Sleep(2 * time.Millisecond)
+					if _, err = os.Stat(l.BlobPath(e.Image)); err != nil {
+						err = fmt.Errorf("committed exemplar lost its file: %w", err)
+					}
+				}
+				if err == nil {
+					err = l.DeleteExemplar(ctx, e.ID)
+					// Let the other side add the picture before this one does.
+					time.Sleep(4 * time.Millisecond)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	// Wait for both before failing: the libraries close when the test returns.
+	err1, err2 := <-errs, <-errs
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := libs[0].Check(ctx)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Errorf("check: %v %v", rep.Problems, err)
+	}
+}
+
+func TestUseAfterClose(t *testing.T) {
+	l, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := l.Actions(context.Background()); err == nil {
+		t.Error("query after Close succeeded")
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

@@ -14,6 +14,9 @@ import (
 	"kata/app"
 )
 
+// imageExtensions are the picture formats the library imports.
+var imageExtensions = []string{"png", "jpg", "jpeg", "webp", "gif"}
+
 // defaultActionName names the action that dropped photos create when none is
 // selected; the designer renames it before training.
 const defaultActionName = "New action"
@@ -24,9 +27,14 @@ type actionsPage struct {
 	actions   []app.ActionInfo
 	exemplars []app.ExemplarInfo
 	selected  int64 // action ID, 0 for none
+	train     *trainPanel
 }
 
-func newActionsPage(m *MainWindow) *actionsPage { return &actionsPage{m: m} }
+func newActionsPage(m *MainWindow) *actionsPage {
+	p := &actionsPage{m: m}
+	p.train = newTrainPanel(m, func() int64 { return p.selected })
+	return p
+}
 
 func (p *actionsPage) view() fyne.CanvasObject {
 	p.reload()
@@ -101,7 +109,8 @@ func (p *actionsPage) render() fyne.CanvasObject {
 		body = emptyState(theme.FileImageIcon(), "No photos yet",
 			"Drag photos of this action here, or add them with the buttons below.")
 	}
-	detail := container.NewBorder(header, container.NewHBox(addPhoto, addFolder), nil, nil, body)
+	bottom := container.NewVBox(container.NewHBox(addPhoto, addFolder), widget.NewSeparator(), p.train.box)
+	detail := container.NewBorder(header, bottom, nil, nil, body)
 	split := container.NewHSplit(left, detail)
 	split.Offset = 0.3
 	return split
@@ -110,7 +119,10 @@ func (p *actionsPage) render() fyne.CanvasObject {
 func (p *actionsPage) selectedName() string {
 	for _, a := range p.actions {
 		if a.ID == p.selected {
-			return a.Name + "  " + a.Trigger
+			if a.Identifier != "" {
+				return fmt.Sprintf("%s  %s  · trained: %s", a.Name, a.Trigger, a.Identifier)
+			}
+			return a.Name + "  " + a.Trigger + "  · not trained yet"
 		}
 	}
 	return ""
@@ -160,7 +172,9 @@ func (p *actionsPage) createAction(name string, thenAdd []string) {
 }
 
 func (p *actionsPage) addPhotoFromDialog() {
-	p.fromDialog(func() (string, error) { return p.m.picker.PickImage("Add a photo of the action") })
+	p.fromDialog(func() (string, error) {
+		return p.m.picker.PickFile("Add a photo of the action", "Images", imageExtensions...)
+	})
 }
 
 func (p *actionsPage) addFolderFromDialog() {

@@ -1,21 +1,67 @@
 package ui
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"kata/app"
 )
 
-// galleryPage shows the generated images.
+// galleryPage makes images from prompts and shows the ones made so far.
 type galleryPage struct {
-	m     *MainWindow
-	items []app.GenerationInfo
+	m        *MainWindow
+	items    []app.GenerationInfo
+	prompt   *widget.Entry
+	negative *widget.Entry
+	seed     *widget.Entry
+	generate *widget.Button
+	cancel   *widget.Button
+	progress *widget.ProgressBar
+	bar      *fyne.Container
+	stop     context.CancelFunc
 }
 
-func newGalleryPage(m *MainWindow) *galleryPage { return &galleryPage{m: m} }
+func newGalleryPage(m *MainWindow) *galleryPage {
+	p := &galleryPage{m: m}
+	p.prompt = widget.NewEntry()
+	p.prompt.SetPlaceHolder("a panda <handstand>")
+	p.negative = widget.NewEntry()
+	p.negative.SetPlaceHolder("negative prompt (optional)")
+	p.seed = widget.NewEntry()
+	p.seed.SetPlaceHolder("random seed")
+	p.seed.Validator = func(s string) error {
+		if s == "" {
+			return nil
+		}
+		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
+			return errors.New("seed: a whole number, or empty for a random one")
+		}
+		return nil
+	}
+	p.generate = widget.NewButtonWithIcon("Generate", theme.MediaPlayIcon(), p.start)
+	p.generate.Importance = widget.HighImportance
+	p.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if p.stop != nil {
+			p.stop()
+		}
+	})
+	p.cancel.Disable()
+	p.progress = widget.NewProgressBar()
+	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate, p.cancel), p.prompt)
+	p.bar = container.NewVBox(row, p.negative, p.progress)
+	return p
+}
 
 func (p *galleryPage) view() fyne.CanvasObject {
 	items, err := p.m.svc.Generations()
@@ -23,16 +69,65 @@ func (p *galleryPage) view() fyne.CanvasObject {
 		p.m.setStatus("Could not read the gallery: " + err.Error())
 	}
 	p.items = items
+	var body fyne.CanvasObject
 	if len(p.items) == 0 {
-		return emptyState(theme.GridIcon(), "Nothing generated yet",
+		body = emptyState(theme.GridIcon(), "Nothing generated yet",
 			"Train an action first, then mix it with any subject here:\n"+
 				"\"a panda <handstand>\", \"our mascot <salute>\".")
+	} else {
+		grid := container.NewGridWrap(fyne.NewSize(200, 200))
+		for _, g := range p.items {
+			img := canvas.NewImageFromFile(g.ImagePath)
+			img.FillMode = canvas.ImageFillContain
+			grid.Add(img)
+		}
+		body = container.NewVScroll(grid)
 	}
-	grid := container.NewGridWrap(fyne.NewSize(200, 200))
-	for _, g := range p.items {
-		img := canvas.NewImageFromFile(g.ImagePath)
-		img.FillMode = canvas.ImageFillContain
-		grid.Add(img)
+	return container.NewBorder(p.bar, nil, nil, nil, body)
+}
+
+func (p *galleryPage) start() {
+	if p.stop != nil {
+		return
 	}
-	return container.NewVScroll(grid)
+	modelID := p.m.models.selected()
+	if modelID == 0 {
+		p.m.setStatus("Add a model first (top bar).")
+		return
+	}
+	if err := p.seed.Validate(); err != nil {
+		p.m.setStatus(err.Error())
+		return
+	}
+	seed := rand.Uint64() >> 1
+	if s := strings.TrimSpace(p.seed.Text); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
+	ctx, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	p.generate.Disable()
+	p.cancel.Enable()
+	p.progress.SetValue(0)
+	p.m.setStatus(fmt.Sprintf("Generating (seed %d)…", seed))
+	p.m.bg.run(func() error {
+		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
+			fyne.Do(func() { p.progress.SetValue(float64(step) / float64(total)) })
+		})
+		return err
+	}, func(err error) {
+		stop()
+		p.stop = nil
+		p.generate.Enable()
+		p.cancel.Disable()
+		switch {
+		case errors.Is(err, context.Canceled):
+			p.m.setStatus("Cancelled.")
+		case err != nil:
+			p.m.setStatus("Could not generate: " + err.Error())
+		default:
+			p.m.setStatus(fmt.Sprintf("Done (seed %d).", seed))
+			p.m.show(1)
+		}
+	})
 }

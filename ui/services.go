@@ -1,6 +1,10 @@
 package ui
 
-import "kata/app"
+import (
+	"context"
+
+	"kata/app"
+)
 
 // Services are the use cases the window calls; *app.Kata implements them.
 // Every method may block on disk or compute, so views call them off the UI
@@ -16,4 +20,14 @@ type Services interface {
 	AddPhotos(actionID int64, paths []string) (app.ImportReport, error)
 	// Generations lists the gallery, newest first.
 	Generations() ([]app.GenerationInfo, error)
+
+	// Models lists the base models added so far.
+	Models() ([]app.ModelInfo, error)
+	// AddModel loads and records a Stable Diffusion 1.x model.
+	AddModel(path string) (app.ModelInfo, error)
+	// Train learns an identifier for an action; cancelling ctx pauses it and
+	// the next call with the same settings resumes.
+	Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings, progress func(app.TrainProgress)) (app.ActionInfo, error)
+	// Generate makes an image and adds it to the gallery.
+	Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error)
 }

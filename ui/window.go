@@ -15,7 +15,8 @@ import (
 // user answers, so the window only calls them from a background goroutine.
 // A cancelled dialog returns "" and a nil error.
 type Picker interface {
-	PickImage(title string) (string, error)
+	// PickFile asks for one existing file, offering those ending in exts.
+	PickFile(title, filterName string, exts ...string) (string, error)
 	PickFolder(title string) (string, error)
 }
 
@@ -29,6 +30,7 @@ type page struct {
 // MainWindow is Kata's single window: a sidebar (Actions, Gallery) and the
 // selected page.
 type MainWindow struct {
+	app     fyne.App
 	win     fyne.Window
 	svc     Services
 	picker  Picker
@@ -37,6 +39,7 @@ type MainWindow struct {
 	content *fyne.Container
 	status  *widget.Label
 
+	models   *modelBar
 	actions  *actionsPage
 	gallery  *galleryPage
 	selected int
@@ -46,7 +49,7 @@ type MainWindow struct {
 // NewMainWindow builds the window on a; svc runs the use cases, picker opens
 // native file dialogs.
 func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
-	m := &MainWindow{win: a.NewWindow("Kata"), svc: svc, picker: picker}
+	m := &MainWindow{app: a, win: a.NewWindow("Kata"), svc: svc, picker: picker}
 	m.actions = newActionsPage(m)
 	m.gallery = newGalleryPage(m)
 	m.pages = []page{
@@ -55,6 +58,7 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	}
 	m.status = widget.NewLabel("")
 	m.status.Truncation = fyne.TextTruncateEllipsis
+	m.models = newModelBar(m)
 	m.content = container.NewStack()
 	m.sidebar = widget.NewList(
 		func() int { return len(m.pages) },
@@ -71,7 +75,7 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 
 	split := container.NewHSplit(m.sidebar, m.content)
 	split.Offset = 0.18
-	m.win.SetContent(container.NewBorder(nil, m.status, nil, nil, split))
+	m.win.SetContent(container.NewBorder(m.models.box, m.status, nil, nil, split))
 	m.win.SetOnDropped(m.HandleDrop)
 	m.win.Canvas().AddShortcut(&shortcutOpen, func(fyne.Shortcut) { m.actions.addPhotoFromDialog() })
 	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { a.Quit() })

@@ -37,8 +37,8 @@ func (p *scriptedPicker) next(title string) (string, error) {
 	return a, nil
 }
 
-func (p *scriptedPicker) PickImage(title string) (string, error)  { return p.next(title) }
-func (p *scriptedPicker) PickFolder(title string) (string, error) { return p.next(title) }
+func (p *scriptedPicker) PickFile(title, _ string, _ ...string) (string, error) { return p.next(title) }
+func (p *scriptedPicker) PickFolder(title string) (string, error)               { return p.next(title) }
 
 // texts collects every label and button text laid out under o.
 func texts(o fyne.CanvasObject) string {

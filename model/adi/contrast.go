@@ -46,8 +46,10 @@ type ContrastOptions struct {
 
 func (o ContrastOptions) withDefaults(action string, exemplars []Exemplar) ContrastOptions {
 	if len(o.Actions) == 0 {
+		// Leave out the trained action itself ("sit" -> "sitting", "wave" -> "waving").
+		stem := strings.TrimSuffix(strings.ToLower(action), "e")
 		for _, a := range DefaultContrastActions {
-			if action == "" || !strings.HasPrefix(a, strings.ToLower(action)) {
+			if stem == "" || !strings.HasPrefix(a, stem) {
 				o.Actions = append(o.Actions, a)
 			}
 		}

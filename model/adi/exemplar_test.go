@@ -11,7 +11,7 @@ import (
 )
 
 // writePNG writes a w x h image: left half red, right half blue.
-func writePNG(t *testing.T, path string, w, h int) {
+func writePNG(t testing.TB, path string, w, h int) {
 	t.Helper()
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {

@@ -117,6 +117,9 @@ func (lf *LossFunc) Compute(b LossBatch) (LossResult, error) {
 		return LossResult{}, fmt.Errorf("loss batch: inconsistent sizes (B=%d T=%d Lv=%d latent %v)", b.B, b.T, b.Lv, b.LatentDim)
 	}
 	d := len(b.Vectors) / (b.B * b.Lv)
+	if d == 0 {
+		return LossResult{}, fmt.Errorf("loss batch: no identifier vectors")
+	}
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
 	var res LossResult

@@ -2,6 +2,8 @@ package backend
 
 import (
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -112,5 +114,20 @@ func TestFloat16RefusedWithError(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "float16") {
 		t.Errorf("ConvertDType to float16: err=%v, want a float16 error", err)
+	}
+}
+
+func TestKernelsStockEnv(t *testing.T) {
+	if os.Getenv("KATA_TEST_CHILD") == "1" {
+		// Child process: KATA_KERNELS=stock is set before the backend is created.
+		if got := Resolve("go").Name; !strings.Contains(got, "stock GoMLX kernels") {
+			t.Fatalf("with %s=stock: Resolve(go) = %q", EnvKernels, got)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsStockEnv$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KATA_TEST_CHILD=1", EnvKernels+"=stock")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }

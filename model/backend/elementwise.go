@@ -6,6 +6,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"kata/model/backend/vmath"
 )
 
 // Broadcasting binary ops and reductions are most of the non-GEMM time of an SD
@@ -17,10 +19,89 @@ import (
 // stockExecutors holds GoMLX's executors for the ops replaced here.
 var stockExecutors = map[backends.OpType]nodeExecutor{}
 
-// elementwiseOps are the ops whose executors elementwise.go replaces.
-var elementwiseOps = []backends.OpType{
-	backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv,
-	backends.OpTypeReduceMax, backends.OpTypeReduceSum,
+// elementwiseExecutors are the executors elementwise.go installs.
+var elementwiseExecutors = map[backends.OpType]nodeExecutor{
+	backends.OpTypeAdd:            execBinary,
+	backends.OpTypeSub:            execBinary,
+	backends.OpTypeMul:            execBinary,
+	backends.OpTypeDiv:            execBinary,
+	backends.OpTypeReduceMax:      execReduceF32,
+	backends.OpTypeReduceSum:      execReduceF32,
+	backends.OpTypeExp:            execExpF32,
+	backends.OpTypeBroadcastInDim: execBroadcastF32,
+}
+
+// execExpF32 computes Exp with the SIMD kernel of package vmath.
+func execExpF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	n := mirror(node)
+	stock := stockExecutors[n.opType]
+	if !kernelsOn.Load() || n.shape.DType != dtypes.Float32 || !vmath.HasSIMD() {
+		return stock(backend, node, inputs, owned)
+	}
+	_, x, ok := float32Flat(backend, inputs[0])
+	if !ok || len(x) != n.shape.Size() {
+		return stock(backend, node, inputs, owned)
+	}
+	outBuf, dst, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	vmath.Exp(dst, x)
+	fastCalls.Add(1)
+	return outBuf, nil
+}
+
+// execBroadcastF32 computes BroadcastInDim as row copies or row fills.
+func execBroadcastF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	n := mirror(node)
+	stock := stockExecutors[n.opType]
+	axes, okAxes := n.data.([]int)
+	if !kernelsOn.Load() || !okAxes || n.shape.DType != dtypes.Float32 || n.shape.Size() == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	inShape, x, ok := float32Flat(backend, inputs[0])
+	out := n.shape.Dimensions
+	if !ok || len(axes) != inShape.Rank() || inShape.Size() == 1 {
+		return stock(backend, node, inputs, owned)
+	}
+	// Operand strides in output space: 0 on new or broadcast (size-1) axes.
+	sa := make([]int, len(out))
+	inStrides := rowMajorStrides(inShape.Dimensions)
+	for i, ax := range axes {
+		if ax < 0 || ax >= len(out) {
+			return stock(backend, node, inputs, owned)
+		}
+		switch inShape.Dimensions[i] {
+		case out[ax]:
+			sa[ax] = inStrides[i]
+		case 1:
+		default:
+			return stock(backend, node, inputs, owned)
+		}
+	}
+	dims, strides := collapse(out, sa)
+	inner := dims[len(dims)-1]
+	if inner < 4 {
+		return stock(backend, node, inputs, owned)
+	}
+	outBuf, dst, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	contiguous := strides[0][len(dims)-1] == 1
+	forRows(dims, strides, func(o int, offs []int) {
+		row := dst[o : o+inner]
+		if contiguous {
+			copy(row, x[offs[0]:offs[0]+inner])
+			return
+		}
+		v := x[offs[0]]
+		for i := range row {
+			row[i] = v
+		}
+	})
+	fastCalls.Add(1)
+	return outBuf, nil
 }
 
 func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {

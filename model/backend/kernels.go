@@ -79,7 +79,7 @@ func installKernels() {
 			installError = fmt.Errorf("simplego executor table has no DotGeneral/ConvGeneral entries")
 			return
 		}
-		for _, op := range elementwiseOps {
+		for op := range elementwiseExecutors {
 			if nodeExecutors[op] == nil {
 				installError = fmt.Errorf("simplego executor table has no %s entry", op)
 				return
@@ -87,13 +87,9 @@ func installKernels() {
 		}
 		nodeExecutors[backends.OpTypeDotGeneral] = execDotGeneral
 		nodeExecutors[backends.OpTypeConvGeneral] = execConvGeneral
-		for _, op := range elementwiseOps {
+		for op, exec := range elementwiseExecutors {
 			stockExecutors[op] = nodeExecutors[op]
-			if op == backends.OpTypeReduceMax || op == backends.OpTypeReduceSum {
-				nodeExecutors[op] = execReduceF32
-			} else {
-				nodeExecutors[op] = execBinary
-			}
+			nodeExecutors[op] = exec
 		}
 		kernelsOn.Store(!strings.EqualFold(os.Getenv(EnvKernels), "stock"))
 	})

@@ -229,6 +229,10 @@ func TestElementwiseMatchesStock(t *testing.T) {
 		{"reduce-middle", []int{4, 6, 9}, func(x *Node) *Node {
 			return Add(ReduceSum(x, 0, 2), ReduceMax(x, 0, 2))
 		}},
+		{"exp-broadcast", []int{3, 4, 21}, func(x *Node) *Node {
+			b := BroadcastToDims(Reshape(ReduceSum(x, 1), 3, 1, 1, 21), 3, 2, 4, 21)
+			return Add(Exp(MulScalar(x, 30)), ReduceSum(Exp(b), 1))
+		}},
 		{"reduce-outer", []int{5, 6, 16}, func(x *Node) *Node {
 			return Concatenate([]*Node{ReduceSum(x, 0), ReduceMax(x, 0)}, 0)
 		}},

@@ -89,7 +89,18 @@ func LayerEncodings(ctx *context.Context, ids *Node, tokenID int, vectors *Node)
 // are 0..L-1 and the attention is causal with no padding mask, as SD 1.x uses
 // it.
 func TextEncoder(ctx *context.Context, inputEmbeds *Node) *Node {
+	return TextEncoderClipSkip(ctx, inputEmbeds, 1)
+}
+
+// TextEncoderClipSkip is TextEncoder with AUTOMATIC1111's "Clip skip": it
+// stops clipSkip-1 layers before the last and applies the final layer norm
+// to that layer's output (1 is the full encoder; 2 is what many SD 1.x
+// fine-tunes expect). clipSkip must be in 1..num_hidden_layers.
+func TextEncoderClipSkip(ctx *context.Context, inputEmbeds *Node, clipSkip int) *Node {
 	cfg := textConfig(ctx)
+	if clipSkip < 1 || clipSkip > cfg.NumHiddenLayers {
+		panic(fmt.Errorf("TextEncoder: clip skip %d outside 1..%d", clipSkip, cfg.NumHiddenLayers))
+	}
 	g := inputEmbeds.Graph()
 	dims := inputEmbeds.Shape().Dimensions
 	if len(dims) != 3 || dims[2] != cfg.HiddenSize || dims[1] > cfg.MaxPositionEmbeddings {
@@ -106,7 +117,7 @@ func TextEncoder(ctx *context.Context, inputEmbeds *Node) *Node {
 	cols := Iota(g, shapes.Make(dtypes.Int32, l, l), 1)
 	mask := Where(GreaterThan(cols, rows), Const(g, float32(-1e9)), Const(g, float32(0)))
 
-	for i := range cfg.NumHiddenLayers {
+	for i := range cfg.NumHiddenLayers - (clipSkip - 1) {
 		lctx := tctx.In("encoder").In("layers").In(fmt.Sprint(i))
 		h := layerNorm(lctx.In("layer_norm1"), x, d, cfg.LayerNormEps)
 		actx := lctx.In("self_attn")

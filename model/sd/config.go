@@ -1,12 +1,3 @@
-// Package sd implements the Stable Diffusion 1.x model family in GoMLX: the
-// CLIP text encoder, the UNet2DConditionModel, the AutoencoderKL, weight
-// loading from diffusers folders and single-file checkpoints, and a sampling
-// pipeline. Graph builders take the model's *context.Context first and scope
-// their variables like diffusers names the tensors, so a tensor
-// "unet/down_blocks.0.resnets.0.conv1.weight" is the variable "weight" in the
-// scope "/unet/down_blocks/0/resnets/0/conv1". Weights keep the PyTorch
-// layouts (linear [out, in], conv [out, in, kh, kw]); images and latents are
-// NCHW.
 package sd
 
 import (
@@ -203,6 +194,9 @@ func (c *TextConfig) validate() error {
 			c.HiddenSize, c.NumAttentionHeads)
 	case c.NumHiddenLayers <= 0 || c.IntermediateSize <= 0 || c.MaxPositionEmbeddings <= 0 || c.VocabSize <= 0:
 		return fmt.Errorf("text encoder config: sizes must be positive")
+	case c.HiddenSize > 1<<14 || c.NumHiddenLayers > 128 || c.IntermediateSize > 1<<16 ||
+		c.MaxPositionEmbeddings > 1<<12 || c.VocabSize > 1<<22:
+		return fmt.Errorf("text encoder config: sizes beyond any SD 1.x model")
 	case c.HiddenAct != "quick_gelu" && c.HiddenAct != "gelu":
 		return fmt.Errorf("text encoder config: hidden_act %q not supported", c.HiddenAct)
 	}
@@ -237,6 +231,9 @@ func (c *UNetConfig) validate() error {
 			nb, len(c.DownBlockTypes), len(c.UpBlockTypes), len(c.AttentionHeads))
 	case c.LayersPerBlock <= 0 || c.NormNumGroups <= 0 || c.InChannels <= 0 || c.OutChannels <= 0 || c.CrossAttentionDim <= 0:
 		return fmt.Errorf("unet config: sizes must be positive")
+	case nb > 8 || c.LayersPerBlock > 16 || c.TransformerLayers > 16 || c.InChannels > 64 || c.OutChannels > 64 ||
+		c.CrossAttentionDim > 1<<14 || c.ConvInKernel > 7 || c.ConvOutKernel > 7:
+		return fmt.Errorf("unet config: sizes beyond any SD 1.x model")
 	case c.MidBlockType != "UNetMidBlock2DCrossAttn":
 		return fmt.Errorf("unet config: mid_block_type %q not supported", c.MidBlockType)
 	case c.ActFn != "silu" || c.TimeEmbeddingType != "positional" || c.ResnetTimeScaleShift != "default":
@@ -248,7 +245,7 @@ func (c *UNetConfig) validate() error {
 		return fmt.Errorf("unet config: conv_in/conv_out kernels must be odd")
 	}
 	for i, ch := range c.BlockOutChannels {
-		if ch <= 0 || ch%c.NormNumGroups != 0 || c.AttentionHeads[i] <= 0 || ch%c.AttentionHeads[i] != 0 {
+		if ch <= 0 || ch > 1<<14 || ch%c.NormNumGroups != 0 || c.AttentionHeads[i] <= 0 || ch%c.AttentionHeads[i] != 0 {
 			return fmt.Errorf("unet config: block %d: %d channels do not split into %d groups and %d heads",
 				i, ch, c.NormNumGroups, c.AttentionHeads[i])
 		}
@@ -274,13 +271,15 @@ func (c *VAEConfig) validate() error {
 			nb, len(c.DownBlockTypes), len(c.UpBlockTypes))
 	case c.LayersPerBlock <= 0 || c.NormNumGroups <= 0 || c.InChannels <= 0 || c.OutChannels <= 0 || c.LatentChannels <= 0:
 		return fmt.Errorf("vae config: sizes must be positive")
+	case nb > 8 || c.LayersPerBlock > 16 || c.InChannels > 64 || c.OutChannels > 64 || c.LatentChannels > 64:
+		return fmt.Errorf("vae config: sizes beyond any SD 1.x model")
 	case c.ScalingFactor <= 0:
 		return fmt.Errorf("vae config: scaling_factor must be positive")
 	case c.ActFn != "silu":
 		return fmt.Errorf("vae config: act_fn %q not supported", c.ActFn)
 	}
 	for i, ch := range c.BlockOutChannels {
-		if ch <= 0 || ch%c.NormNumGroups != 0 {
+		if ch <= 0 || ch > 1<<14 || ch%c.NormNumGroups != 0 {
 			return fmt.Errorf("vae config: block %d: %d channels do not split into %d groups", i, ch, c.NormNumGroups)
 		}
 		if c.DownBlockTypes[i] != "DownEncoderBlock2D" || c.UpBlockTypes[i] != "UpDecoderBlock2D" {

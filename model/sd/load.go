@@ -43,6 +43,15 @@ type Model struct {
 	SHA256, Hash string
 }
 
+// Finalize frees the weights now instead of at garbage collection; the
+// model must not be used afterwards.
+func (m *Model) Finalize() {
+	if m.Ctx != nil {
+		m.Ctx.Finalize()
+		m.Ctx = nil
+	}
+}
+
 // LoadOptions adjust Load; the zero value is valid.
 type LoadOptions struct {
 	// ConfigDir is a diffusers folder whose unet/, vae/ and text_encoder/
@@ -54,6 +63,8 @@ type LoadOptions struct {
 	// folder (converted to float32) over full-precision ones. Empty prefers
 	// full-precision files; either falls back to the other when absent.
 	Variant string
+	// Progress, if set, is called as tensors are read: done of total.
+	Progress func(done, total int)
 }
 
 // Load reads an SD 1.x model from a diffusers folder (model_index.json,
@@ -71,6 +82,12 @@ func Load(path string, opts *LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
 	var m *Model
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case st.IsDir():
+	case ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin":
+		// Pickle files can run code when read; Kata does not open them.
+		return nil, fmt.Errorf("load model %s: %s checkpoints (Python pickle) are not supported: convert to .safetensors", path, ext)
+	}
 	if st.IsDir() {
 		m, err = loadDiffusers(path, opts)
 	} else {
@@ -126,7 +143,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			}
 		}
 	}
-	if err := m.loadVariables(sources); err != nil {
+	if err := m.loadVariables(sources, opts.Progress); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(filepath.Join(dir, "tokenizer", "vocab.json")); err == nil && !st.IsDir() {
@@ -185,7 +202,16 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	if opts.ConfigDir != "" {
 		m.Text, m.UNet, m.VAE, err = readDiffusersConfigs(opts.ConfigDir)
 	} else {
-		m.Text, m.UNet, m.VAE, err = inferSingleFileConfigs(f)
+		shapes := make(map[string][]int, f.Len())
+		for _, n := range f.Names() {
+			info, _ := f.Info(n)
+			shapes[n] = info.Shape
+		}
+		m.Text, m.UNet, m.VAE, err = InferSingleFileConfigs(shapes)
+		if err != nil && !errors.Is(err, errNotSD) {
+			err = fmt.Errorf("configs inferred with SD 1.x conventions do not fit this checkpoint "+
+				"(give its diffusers configs folder): %w", err)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -194,7 +220,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		c, d, ok := SingleFileName(name, m.UNet, m.VAE)
 		return c + "/" + d, ok
 	}}
-	if err := m.loadVariables([]tensorSource{src}); err != nil {
+	if err := m.loadVariables([]tensorSource{src}, opts.Progress); err != nil {
 		return nil, err
 	}
 	if m.SHA256, err = fileSHA256(path); err != nil {
@@ -206,7 +232,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 
 // loadVariables creates one variable per tensor the configs call for, reading
 // it from whichever source holds it.
-func (m *Model) loadVariables(sources []tensorSource) error {
+func (m *Model) loadVariables(sources []tensorSource, progress func(done, total int)) error {
 	want, err := ModelVariables(m.Text, m.UNet, m.VAE)
 	if err != nil {
 		return err
@@ -249,7 +275,10 @@ func (m *Model) loadVariables(sources []tensorSource) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, key := range keys {
+	for i, key := range keys {
+		if progress != nil {
+			progress(i, len(keys))
+		}
 		loc := found[key]
 		info, _ := loc.file.Info(loc.name)
 		shape := singleFileShape(key, info.Shape)
@@ -262,6 +291,9 @@ func (m *Model) loadVariables(sources []tensorSource) error {
 		}
 		vctx, name := variableForKey(ctx, key)
 		vctx.VariableWithValue(name, tensors.FromFlatDataAndDimensions(data, shape...)).SetTrainable(false)
+	}
+	if progress != nil {
+		progress(len(keys), len(keys))
 	}
 	m.Ctx = ctx.Reuse()
 	return nil
@@ -289,160 +321,4 @@ func singleFileShape(key string, shape []int) []int {
 		return shape[:2]
 	}
 	return shape
-}
-
-// errNotSD marks single files whose layout is not an SD 1.x checkpoint.
-var errNotSD = errors.New("not a Stable Diffusion 1.x checkpoint")
-
-// inferSingleFileConfigs derives the configs of a single-file checkpoint from
-// its tensor shapes; what shapes cannot tell (norm groups, head counts) takes
-// the SD 1.x values.
-func inferSingleFileConfigs(f *safetensors.File) (*TextConfig, *UNetConfig, *VAEConfig, error) {
-	shape := func(name string) []int {
-		info, ok := f.Info(name)
-		if !ok {
-			return nil
-		}
-		return info.Shape
-	}
-	has := func(prefix string) bool {
-		for _, n := range f.Names() {
-			if strings.HasPrefix(n, prefix) {
-				return true
-			}
-		}
-		return false
-	}
-	count := func(prefix string) int {
-		n := 0
-		for n < 1000 && has(fmt.Sprintf("%s%d.", prefix, n)) {
-			n++
-		}
-		return n
-	}
-	need := func(name string, rank int) ([]int, error) {
-		s := shape(name)
-		if len(s) != rank {
-			return nil, fmt.Errorf("%w: tensor %s missing or not of rank %d", errNotSD, name, rank)
-		}
-		return s, nil
-	}
-
-	// Text encoder.
-	tp := singleTextPrefix
-	if !has(tp + "text_model.") {
-		tp = singleTextPrefix
-	} else {
-		tp += "text_model."
-	}
-	tok, err := need(tp+"embeddings.token_embedding.weight", 2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pos, err := need(tp+"embeddings.position_embedding.weight", 2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	fc1, err := need(tp+"encoder.layers.0.mlp.fc1.weight", 2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	text := SD15TextConfig()
-	text.VocabSize, text.HiddenSize = tok[0], tok[1]
-	text.MaxPositionEmbeddings = pos[0]
-	text.IntermediateSize = fc1[0]
-	text.NumHiddenLayers = count(tp + "encoder.layers.")
-	text.NumAttentionHeads = max(1, text.HiddenSize/64)
-	if err := text.validate(); err != nil {
-		return nil, nil, nil, err
-	}
-
-	// UNet.
-	up := singleUNetPrefix
-	convIn, err := need(up+"input_blocks.0.0.weight", 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	convOut, err := need(up+"out.2.weight", 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	unet := SD15UNetConfig()
-	unet.InChannels, unet.OutChannels = convIn[1], convOut[0]
-	unet.ConvInKernel, unet.ConvOutKernel = convIn[2], convOut[2]
-	nInput := count(up + "input_blocks.")
-	nb := 1
-	for i := range nInput {
-		if shape(fmt.Sprintf("%sinput_blocks.%d.0.op.weight", up, i)) != nil {
-			nb++
-		}
-	}
-	if nInput < 2 || nInput%nb != 0 {
-		return nil, nil, nil, fmt.Errorf("%w: %d UNet input blocks do not form %d levels", errNotSD, nInput, nb)
-	}
-	unet.LayersPerBlock = nInput/nb - 1
-	unet.BlockOutChannels = make([]int, nb)
-	unet.DownBlockTypes = make([]string, nb)
-	unet.UpBlockTypes = make([]string, nb)
-	unet.AttentionHeads = slices.Repeat([]int{8}, nb)
-	per := unet.LayersPerBlock + 1
-	for b := range nb {
-		first := 1 + b*per
-		s, err := need(fmt.Sprintf("%sinput_blocks.%d.0.out_layers.3.weight", up, first), 4)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		unet.BlockOutChannels[b] = s[0]
-		unet.DownBlockTypes[b] = "DownBlock2D"
-		if has(fmt.Sprintf("%sinput_blocks.%d.1.", up, first)) {
-			unet.DownBlockTypes[b] = "CrossAttnDownBlock2D"
-		}
-		unet.UpBlockTypes[b] = "UpBlock2D"
-		if has(fmt.Sprintf("%soutput_blocks.%d.1.transformer_blocks.", up, b*per)) {
-			unet.UpBlockTypes[b] = "CrossAttnUpBlock2D"
-		}
-	}
-	k, err := need(up+"middle_block.1.transformer_blocks.0.attn2.to_k.weight", 2)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	unet.CrossAttentionDim = k[1]
-	unet.UseLinearProjection = len(shape(up+"middle_block.1.proj_in.weight")) == 2
-	unet.TransformerLayers = count(up + "middle_block.1.transformer_blocks.")
-	if err := unet.validate(); err != nil {
-		return nil, nil, nil, err
-	}
-
-	// VAE.
-	vp := singleVAEPrefix
-	pq, err := need(vp+"post_quant_conv.weight", 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	vin, err := need(vp+"encoder.conv_in.weight", 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	vout, err := need(vp+"decoder.conv_out.weight", 4)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	vae := SD15VAEConfig()
-	vae.LatentChannels, vae.InChannels, vae.OutChannels = pq[0], vin[1], vout[0]
-	vnb := count(vp + "encoder.down.")
-	vae.LayersPerBlock = count(vp + "encoder.down.0.block.")
-	vae.BlockOutChannels = make([]int, vnb)
-	vae.DownBlockTypes = slices.Repeat([]string{"DownEncoderBlock2D"}, vnb)
-	vae.UpBlockTypes = slices.Repeat([]string{"UpDecoderBlock2D"}, vnb)
-	for i := range vnb {
-		s, err := need(fmt.Sprintf("%sencoder.down.%d.block.0.conv2.weight", vp, i), 4)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		vae.BlockOutChannels[i] = s[0]
-	}
-	if err := vae.validate(); err != nil {
-		return nil, nil, nil, err
-	}
-	return text, unet, vae, nil
 }

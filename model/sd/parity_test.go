@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -197,4 +198,70 @@ func ExampleVariableKey() {
 	v := ctx.In("unet").In("down_blocks").In("0").In("resnets").In("0").In("conv1").VariableWithValue("bias", []float32{0})
 	fmt.Println(VariableKey(v))
 	// Output: unet/down_blocks.0.resnets.0.conv1.bias
+}
+
+// TestLoadMissingTensor checks that a checkpoint lacking a tensor, or with
+// one of the wrong shape, is refused with its name.
+func TestLoadMissingTensor(t *testing.T) {
+	f, err := safetensors.Open(sdtest.TinySingleFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const victim = "model.diffusion_model.output_blocks.5.1.transformer_blocks.0.attn2.to_k.weight"
+	const victimKey = "unet/up_blocks.1.attentions.2.transformer_blocks.0.attn2.to_k.weight"
+	var dropped, reshaped []safetensors.Tensor
+	for _, name := range f.Names() {
+		data, shape, err := f.Float32(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensor := safetensors.F32Tensor(name, shape, data)
+		if name != victim {
+			dropped = append(dropped, tensor)
+			reshaped = append(reshaped, tensor)
+		} else {
+			reshaped = append(reshaped, safetensors.F32Tensor(name, []int{shape[0] / 2, shape[1] * 2}, data))
+		}
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		file    string
+		tensors []safetensors.Tensor
+		want    string
+	}{
+		{"dropped.safetensors", dropped, victimKey},
+		{"reshaped.safetensors", reshaped, victim},
+	} {
+		path := filepath.Join(dir, c.file)
+		if err := safetensors.Write(path, c.tensors, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path, &LoadOptions{ConfigDir: sdtest.TinyDir()})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %s", c.file, err, c.want)
+		}
+	}
+}
+
+func TestLoadProgress(t *testing.T) {
+	var calls, lastDone, lastTotal int
+	m, err := Load(sdtest.TinyDir(), &LoadOptions{Progress: func(done, total int) {
+		calls++
+		if done < lastDone {
+			t.Errorf("progress went back from %d to %d", lastDone, done)
+		}
+		lastDone, lastTotal = done, total
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Finalize()
+	// 684 UNet + 248 VAE + 36 text encoder tensors (reference README).
+	if lastDone != 968 || lastTotal != 968 || calls < 2 {
+		t.Errorf("progress ended at %d/%d after %d calls, want 968/968", lastDone, lastTotal, calls)
+	}
+	if m.Format != "diffusers" || len(m.SHA256) != 64 || m.Hash != m.SHA256[:10] || m.TokenizerDir == "" {
+		t.Errorf("model %s format %q hash %q/%q tokenizer %q", m.Path, m.Format, m.Hash, m.SHA256, m.TokenizerDir)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -86,5 +88,34 @@ func TestSD15Layout(t *testing.T) {
 	}
 	if total != 686+248+196 {
 		t.Errorf("layout has %d tensors, want 1130", total)
+	}
+}
+
+// TestInferSingleFileConfigs checks that the SD 1.5 configs are recovered
+// from the tensor shapes of its single-file checkpoint.
+func TestInferSingleFileConfigs(t *testing.T) {
+	layout, text, unet, vae := readSD15Layout(t)
+	shapes := map[string][]int{}
+	for _, tensors := range layout.SingleFile {
+		for name, shape := range tensors {
+			shapes[name] = shape
+		}
+	}
+	gotText, gotUNet, gotVAE, err := InferSingleFileConfigs(shapes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotText, text) {
+		t.Errorf("text config %+v, want %+v", gotText, text)
+	}
+	if !reflect.DeepEqual(gotUNet, unet) {
+		t.Errorf("unet config %+v, want %+v", gotUNet, unet)
+	}
+	if !reflect.DeepEqual(gotVAE, vae) {
+		t.Errorf("vae config %+v, want %+v", gotVAE, vae)
+	}
+	delete(shapes, "model.diffusion_model.out.2.weight")
+	if _, _, _, err := InferSingleFileConfigs(shapes); err == nil || !strings.Contains(err.Error(), "out.2.weight") {
+		t.Errorf("missing conv_out: error %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package sd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -17,8 +18,7 @@ func unetConfig(ctx *context.Context) *UNetConfig {
 	return context.MustGetParam[*UNetConfig](ctx, ParamUNetConfig)
 }
 
-// UNet predicts the noise in latents [B, C, H, W] (NCHW, H and W multiples of
-// 2^(blocks-1)) at timesteps [B] (any numeric dtype; integer timesteps as SD
+// UNet predicts the noise in latents [B, C, H, W] (NCHW, any H and W) at timesteps [B] (any numeric dtype; integer timesteps as SD
 // uses them) given encoderStates, each [B or 1, L, cross_attention_dim]:
 // either one state shared by every cross-attention layer or one per layer
 // (NumCrossAttentionLayers of them, in forward order: down blocks, mid block,
@@ -33,12 +33,11 @@ func UNet(ctx *context.Context, latents, timesteps *Node, encoderStates []*Node)
 	}
 	dims := latents.Shape().Dimensions
 	nb := len(cfg.BlockOutChannels)
-	factor := 1 << (nb - 1)
-	if len(dims) != 4 || dims[1] != cfg.InChannels || dims[2]%factor != 0 || dims[3]%factor != 0 {
-		panic(fmt.Errorf("UNet: latents shaped %s, want [batch, %d, H, W] with H and W multiples of %d",
-			latents.Shape(), cfg.InChannels, factor))
+	if len(dims) != 4 || dims[1] != cfg.InChannels {
+		panic(fmt.Errorf("UNet: latents shaped %s, want [batch, %d, H, W]", latents.Shape(), cfg.InChannels))
 	}
 	batch := dims[0]
+	encoderStates = slices.Clone(encoderStates) // broadcasting below must not touch the caller's slice
 	for i, s := range encoderStates {
 		sd := s.Shape().Dimensions
 		if len(sd) != 3 || sd[2] != cfg.CrossAttentionDim || (sd[0] != batch && sd[0] != 1) {
@@ -112,7 +111,11 @@ func UNet(ctx *context.Context, latents, timesteps *Node, encoderStates []*Node)
 			}
 		}
 		if i < nb-1 {
-			x = conv2d(bctx.In("upsamplers").In("0").In("conv"), upsampleNearest2x(x), out, out, 3, 1)
+			// Odd sizes shrank to ceil(n/2) going down; torch's nearest
+			// resize to the skip's size n then equals 2x repetition cropped to n.
+			next := skips[len(skips)-1].Shape().Dimensions
+			x = Slice(upsampleNearest2x(x), AxisRange(), AxisRange(), AxisRange(0, next[2]), AxisRange(0, next[3]))
+			x = conv2d(bctx.In("upsamplers").In("0").In("conv"), x, out, out, 3, 1)
 		}
 		prevOut = out
 	}

@@ -64,7 +64,9 @@ const (
 //	Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1, Size: 512x512, Model hash: ..., Model: ..., Denoising strength: 0.75
 //
 // Steps, CFG scale and Seed are always written so that readers (A1111 needs at
-// least three pairs) recognise the last line as settings, not prompt.
+// least three pairs) recognise the last line as settings, not prompt. Extra
+// keys A1111 could not read back (see its key pattern: a word character, then
+// words, spaces, '-' or '/') are left out; identifiers must not hold commas.
 func (s Settings) Parameters() string {
 	var b strings.Builder
 	b.WriteString(s.Prompt)

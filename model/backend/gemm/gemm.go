@@ -66,8 +66,7 @@ func (m Matrix) check(name string, r, c int) error {
 }
 
 // Multiply computes C = A·B (C is overwritten) for A m x k, B k x n, C m x n, using
-// all cores. C's column stride must be 1 or its row stride 1 (the transposed problem
-// is solved then).
+// all cores. Any strides work; unit column (or row) strides are fastest.
 func Multiply(m, n, k int, a, b, c Matrix) error {
 	return multiply(m, n, k, a, b, c, runtime.GOMAXPROCS(0))
 }
@@ -94,22 +93,23 @@ func multiply(m, n, k int, a, b, c Matrix, workers int) error {
 	if m == 0 || n == 0 {
 		return nil
 	}
-	if c.ColStride != 1 {
-		if c.RowStride != 1 && m > 1 {
-			return fmt.Errorf("gemm: C needs a unit row or column stride, got %d,%d", c.RowStride, c.ColStride)
-		}
-		// C^T = B^T A^T, with C^T row-major.
-		m, n, a, b, c = n, m, b.T(), a.T(), c.T()
-		if m == 1 {
-			c.RowStride = n
-		}
-	}
 	kern := current.Load()
 	if k == 0 {
 		for i := range m {
-			clear(c.Data[c.at(i, 0) : c.at(i, 0)+n])
+			for j := range n {
+				c.Data[c.at(i, j)] = 0
+			}
 		}
 		return nil
+	}
+	// Solve C^T = B^T A^T instead when that wastes fewer padded tile rows and
+	// columns (e.g. attention's probs x V with a narrow head dimension), or when
+	// only C^T has unit column stride.
+	padded := func(m, n int) int {
+		return ((m + kern.mr - 1) / kern.mr * kern.mr) * ((n + kern.nr - 1) / kern.nr * kern.nr)
+	}
+	if pm, pt := padded(m, n), padded(n, m); pt < pm || (pt == pm && c.ColStride != 1 && c.RowStride == 1) {
+		m, n, a, b, c = n, m, b.T(), a.T(), c.T()
 	}
 	// Split the larger output dimension into one band per worker, aligned to tiles.
 	workers = max(1, min(workers, (m*n+kern.mr*kern.nr-1)/(kern.mr*kern.nr)))
@@ -162,7 +162,8 @@ func grow(buf []float32, n int) []float32 {
 	return buf[:n]
 }
 
-// gemmSerial is the blocked product on one goroutine; C must have ColStride 1.
+// gemmSerial is the blocked product on one goroutine. Tiles of a C without unit
+// column stride go through a scratch tile.
 func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 	mr, nr := kern.mr, kern.nr
 	s := scratchPool.Get().(*scratch)
@@ -188,15 +189,25 @@ func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 					cols := min(nr, nc-jr)
 					panel := s.packB[(jr/nr)*nr*kc:]
 					cIdx := c.at(ir, jc+jr)
-					if rows == mr && cols == nr {
+					if rows == mr && cols == nr && c.ColStride == 1 {
 						kern.fn(kc, s.packA, panel, c.Data[cIdx:], c.RowStride, accumulate)
 						continue
 					}
 					// Edge tile: compute into scratch, then copy the valid part.
 					kern.fn(kc, s.packA, panel, s.tile, nr, 0)
 					for i := range rows {
-						row := c.Data[cIdx+i*c.RowStride : cIdx+i*c.RowStride+cols]
 						t := s.tile[i*nr : i*nr+cols]
+						if c.ColStride != 1 {
+							for j, v := range t {
+								idx := cIdx + i*c.RowStride + j*c.ColStride
+								if accumulate != 0 {
+									v += c.Data[idx]
+								}
+								c.Data[idx] = v
+							}
+							continue
+						}
+						row := c.Data[cIdx+i*c.RowStride : cIdx+i*c.RowStride+cols]
 						if accumulate != 0 {
 							for j := range row {
 								row[j] += t[j]

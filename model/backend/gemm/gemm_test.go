@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // reference computes A·B in float64 and, per element, the sum of |a*b| (the scale
@@ -46,7 +47,7 @@ func view(rng *rand.Rand, r, c int, colMajor bool) Matrix {
 func TestMultiply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := [][3]int{{1, 1, 1}, {5, 7, 3}, {12, 32, 1}, {13, 33, 17}, {6, 16, 256}, {37, 70, 300},
-		{100, 9, 600}, {9, 520, 40}, {64, 1030, 33}, {3, 2, 0}}
+		{100, 9, 600}, {9, 520, 40}, {64, 1030, 33}, {3, 2, 0}, {1000, 8, 70}, {200, 40, 64}}
 	for _, name := range Available() {
 		prev, err := Use(name)
 		if err != nil {
@@ -54,10 +55,13 @@ func TestMultiply(t *testing.T) {
 		}
 		for _, sz := range sizes {
 			m, n, k := sz[0], sz[1], sz[2]
-			for layout := range 8 {
+			for layout := range 12 {
 				aT, bT, cT := layout&1 != 0, layout&2 != 0, layout&4 != 0
 				a, b := view(rng, m, k, aT), view(rng, k, n, bT)
 				c := view(rng, m, n, cT)
+				if layout >= 8 { // C with no unit stride: every other element of a wider matrix.
+					c = Matrix{Data: randSlice(rng, 2*m*n+1), Offset: 1, RowStride: 2 * n, ColStride: 2}
+				}
 				for _, serial := range []bool{false, true} {
 					t.Run(fmt.Sprintf("%s/%dx%dx%d/layout%d/serial=%v", name, m, n, k, layout, serial), func(t *testing.T) {
 						mul := Multiply
@@ -95,8 +99,21 @@ func TestMultiplyRejectsBadViews(t *testing.T) {
 	if err := Multiply(3, 2, 3, a, b, RowMajor(make([]float32, 6), 0, 2)); err == nil {
 		t.Error("short A accepted")
 	}
-	c := Matrix{Data: make([]float32, 64), RowStride: 4, ColStride: 2}
-	if err := Multiply(2, 2, 3, a, b, c); err == nil {
-		t.Error("C without unit stride accepted")
+}
+
+func TestPeakGFLOPS(t *testing.T) {
+	for _, name := range Available() {
+		p := PeakGFLOPS(name, 20*time.Millisecond)
+		if name == "go" {
+			if p != 0 {
+				t.Errorf("PeakGFLOPS(go) = %g, want 0", p)
+			}
+			continue
+		}
+		// Any CPU with these instructions runs at least 1 GFLOP/s of FMAs.
+		if p < 1 {
+			t.Errorf("PeakGFLOPS(%s) = %g", name, p)
+		}
+		t.Logf("%s: %.0f GFLOP/s", name, p)
 	}
 }

@@ -13,3 +13,9 @@ func kernelAVX512(kc int, a *float32, b *float32, c *float32, ldc int, accumulat
 //
 //go:noescape
 func kernelAVX2(kc int, a *float32, b *float32, c *float32, ldc int, accumulate int)
+
+// fmaPeakAVX512 runs iters x 24 independent 512-bit FMAs (needs AVX-512F).
+func fmaPeakAVX512(iters int)
+
+// fmaPeakAVX2 runs iters x 12 independent 256-bit FMAs (needs AVX2 and FMA3).
+func fmaPeakAVX2(iters int)

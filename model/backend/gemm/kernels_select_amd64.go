@@ -20,3 +20,15 @@ func kernels() []*kernel {
 }
 
 func bestKernel() *kernel { return kernels()[0] }
+
+// peakLoop returns the FMA throughput loop of a kernel's instruction set and the
+// flops of one iteration.
+func peakLoop(kernel string) (func(iters int), float64) {
+	switch {
+	case kernel == "avx512" && cpu.X86.HasAVX512F:
+		return fmaPeakAVX512, 24 * 16 * 2
+	case kernel == "avx2" && cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return fmaPeakAVX2, 12 * 8 * 2
+	}
+	return nil, 0
+}

@@ -54,7 +54,31 @@ func main() {
 		zero:   func(r reg.VecPhysical) { VXORPS(r, r, r) },
 		isaDoc: "AVX2 and FMA3",
 	})
+	peak("fmaPeakAVX512", z[:24], z[24], z[25], 64, func(r reg.VecPhysical) { VPXORD(r, r, r) }, "AVX-512F")
+	peak("fmaPeakAVX2", y[:12], y[12], y[13], 32, func(r reg.VecPhysical) { VXORPS(r, r, r) }, "AVX2 and FMA3")
 	Generate()
+}
+
+// peak emits a loop of independent register-only FMAs: iters x len(acc) FMAs,
+// which measures the core's FMA throughput (the GEMM kernels' ceiling).
+func peak(name string, acc []reg.VecPhysical, s1, s2 reg.VecPhysical, vecBytes int, zero func(reg.VecPhysical), isa string) {
+	TEXT(name, NOSPLIT, "func(iters int)")
+	Doc(fmt.Sprintf("%s runs iters x %d independent %d-bit FMAs (needs %s).", name, len(acc), vecBytes*8, isa))
+	n := Load(Param("iters"), GP64())
+	for _, r := range append(acc, s1, s2) {
+		zero(r)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	for _, r := range acc {
+		VFMADD231PS(s1, s2, r)
+	}
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
 }
 
 func generate(s spec) {

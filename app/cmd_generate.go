@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"image"
+	_ "image/jpeg" // init images may be JPEG
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+
+	"kata/model/backend"
+	"kata/model/scheduler"
+	"kata/model/sd"
+	"kata/store/imagemeta"
+)
+
+func init() {
+	Register(Command{
+		Name:    "generate",
+		Summary: "make an image from a prompt with a Stable Diffusion 1.x model",
+		Run:     runGenerate,
+	})
+}
+
+// generateArgs are the parsed flags of `kata generate`.
+type generateArgs struct {
+	model, config, prompt, negative, sampler, init, out, backend string
+	steps, width, height, clipSkip                               int
+	cfg, strength                                                float64
+	seed                                                         int64
+}
+
+func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
+	fs := NewFlagSet(env, "generate", "--model PATH --prompt TEXT [flags]")
+	a := &generateArgs{}
+	fs.StringVar(&a.model, "model", "", "diffusers folder or single-file .safetensors checkpoint (required)")
+	fs.StringVar(&a.config, "config", "", "diffusers folder whose configs describe a single-file --model (default: inferred, SD 1.x)")
+	fs.StringVar(&a.prompt, "prompt", "", "what to draw")
+	fs.StringVar(&a.negative, "negative", "", "what to avoid (negative prompt)")
+	fs.IntVar(&a.steps, "steps", 20, "sampling steps")
+	fs.StringVar(&a.sampler, "sampler", "euler_a",
+		"sampler: "+strings.Join(scheduler.Names(), ", ")+` (AUTOMATIC1111 names such as "Euler a" also work)`)
+	fs.Float64Var(&a.cfg, "cfg", 7.5, "classifier-free guidance scale (1 disables guidance)")
+	fs.Int64Var(&a.seed, "seed", -1, "random seed; -1 picks one (printed and stored in the PNG)")
+	fs.IntVar(&a.width, "width", 0, "image width, a multiple of 8 (default: the model's native size)")
+	fs.IntVar(&a.height, "height", 0, "image height, a multiple of 8 (default: the model's native size)")
+	fs.IntVar(&a.clipSkip, "clip-skip", 1, "AUTOMATIC1111's Clip skip: stop the text encoder this many layers from the end (1: none)")
+	fs.StringVar(&a.init, "init", "", "init image (PNG or JPEG) for image-to-image")
+	fs.Float64Var(&a.strength, "strength", 0.75, "image-to-image strength in (0, 1]: how much of the init image is repainted")
+	fs.StringVar(&a.out, "out", "", "output PNG (default kata-SEED.png)")
+	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	if err := ParseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	case a.model == "":
+		return nil, fmt.Errorf("%w: --model is required", ErrUsage)
+	case a.steps < 1 || a.steps > 1000:
+		return nil, fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, a.steps)
+	case a.width < 0 || a.height < 0 || a.width%8 != 0 || a.height%8 != 0:
+		return nil, fmt.Errorf("%w: --width and --height must be multiples of 8", ErrUsage)
+	case a.init != "" && !(a.strength > 0 && a.strength <= 1):
+		return nil, fmt.Errorf("%w: --strength %g outside (0, 1]", ErrUsage, a.strength)
+	case a.clipSkip < 1:
+		return nil, fmt.Errorf("%w: --clip-skip must be >= 1", ErrUsage)
+	case a.seed < -1:
+		return nil, fmt.Errorf("%w: --seed must be >= 0, or -1 for a random seed", ErrUsage)
+	}
+	if _, ok := scheduler.CanonicalName(a.sampler); !ok {
+		return nil, fmt.Errorf("%w: unknown --sampler %q (known: %s)", ErrUsage, a.sampler, strings.Join(scheduler.Names(), ", "))
+	}
+	return a, nil
+}
+
+func runGenerate(ctx context.Context, env Env, args []string) error {
+	a, err := parseGenerateArgs(env, args)
+	if err != nil {
+		return err
+	}
+	if a.seed == -1 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("pick a seed: %w", err)
+		}
+		// A1111 seeds are non-negative and fit 32 bits; keep ours readable too.
+		a.seed = int64(binary.LittleEndian.Uint32(b[:]))
+	}
+	if a.out == "" {
+		a.out = fmt.Sprintf("kata-%d.png", a.seed)
+	}
+	var initImage image.Image
+	if a.init != "" {
+		if initImage, err = readImage(a.init); err != nil {
+			return err
+		}
+	}
+
+	be, err := backend.New(a.backend)
+	if err != nil {
+		return fmt.Errorf("backend: %w", err)
+	}
+	var loadBar *progressbar.ProgressBar
+	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, Progress: func(done, total int) {
+		if loadBar == nil {
+			loadBar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
+				progressbar.OptionSetDescription("loading "+modelName(a.model)), progressbar.OptionShowCount())
+		}
+		_ = loadBar.Set(done)
+	}})
+	if loadBar != nil {
+		_ = loadBar.Finish()
+		fmt.Fprintln(env.Stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := sd.NewPipeline(be, m)
+	if err != nil {
+		return err
+	}
+	opts := sd.GenerateOptions{
+		Prompt: a.prompt, Negative: a.negative, Steps: a.steps, Sampler: a.sampler, CFG: a.cfg,
+		Seed: uint64(a.seed), Width: a.width, Height: a.height, InitImage: initImage, ClipSkip: a.clipSkip,
+	}
+	if initImage != nil {
+		opts.Strength = a.strength
+	}
+	var bar *progressbar.ProgressBar
+	opts.OnStep = func(step, total int, _ []float32) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
+				progressbar.OptionSetDescription("sampling"), progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true))
+		}
+		_ = bar.Set(step)
+	}
+	res, err := p.Generate(ctx, opts)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(env.Stderr)
+	}
+	if err != nil {
+		return err
+	}
+	o := res.Options
+	settings := imagemeta.Settings{
+		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
+		CFG: o.CFG, Seed: a.seed, Width: o.Width, Height: o.Height,
+		Model: modelName(a.model), ModelHash: m.Hash,
+	}
+	if initImage != nil {
+		settings.Strength = o.Strength
+	}
+	if o.ClipSkip > 1 {
+		settings.Extra = map[string]string{"Clip skip": fmt.Sprint(o.ClipSkip)}
+	}
+	if err := writePNG(a.out, res.Image, settings); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s (seed %d)\n", a.out, a.seed)
+	return nil
+}
+
+// modelName is how A1111 names a model in "Model:": the file or folder name
+// without extension.
+func modelName(path string) string {
+	base := filepath.Base(filepath.Clean(path))
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+func readImage(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("init image: %w", err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("init image %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// writePNG writes the image with its settings next to path and renames it
+// into place, so an interrupted run never leaves a truncated PNG.
+func writePNG(path string, img image.Image, s imagemeta.Settings) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".kata-*.png.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = imagemeta.EncodePNG(f, img, s); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// CreateTemp makes 0600 files; images are for sharing.
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

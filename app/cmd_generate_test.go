@@ -1,0 +1,108 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kata/model/sd/sdtest"
+	"kata/store/imagemeta"
+)
+
+func TestGenerateCommand(t *testing.T) {
+	t.Setenv("KATA_BACKEND", "go")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "astronaut.png")
+	args := []string{"generate", "--model", sdtest.TinyDir(), "--prompt", "an astronaut", "--negative", "blurry",
+		"--steps", "3", "--sampler", "DPM++ 2M Karras", "--cfg", "5", "--seed", "7", "--out", out}
+	code, stdout, stderr := runMain(args...)
+	if code != 0 {
+		t.Fatalf("generate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "seed 7") || !strings.Contains(stderr, "3/3") {
+		t.Errorf("output %q, progress %q", stdout, stderr)
+	}
+	first, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := imagemeta.ReadPNG(bytes.NewReader(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M Karras" ||
+		s.CFG != 5 || s.Seed != 7 || s.Width != 64 || s.Height != 64 || s.Model != "sd-tiny" || len(s.ModelHash) != 10 {
+		t.Errorf("settings %+v", s)
+	}
+
+	// The same seed gives the same image from the single-file checkpoint
+	// (whose tiny widths need the folder's configs).
+	single := filepath.Join(dir, "single.png")
+	args = append(args[:1:1], "--model", sdtest.TinySingleFile(), "--config", sdtest.TinyDir(), "--out", single)
+	args = append(args, "--prompt", "an astronaut", "--negative", "blurry", "--steps", "3",
+		"--sampler", "DPM++ 2M Karras", "--cfg", "5", "--seed", "7")
+	if code, _, stderr := runMain(args...); code != 0 {
+		t.Fatalf("single-file run: %s", stderr)
+	}
+	a, errA := imageBytes(out)
+	b, errB := imageBytes(single)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("same seed, other layout: different pixels (%v, %v)", errA, errB)
+	}
+	img2 := filepath.Join(dir, "img2img.png")
+	code, _, stderr = runMain("generate", "--model", sdtest.TinyDir(), "--prompt", "an astronaut", "--steps", "4",
+		"--seed", "1", "--init", out, "--strength", "0.5", "--sampler", "ddim", "--clip-skip", "2", "--out", img2)
+	if code != 0 {
+		t.Fatalf("img2img: %s", stderr)
+	}
+	f, err := os.Open(img2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if s, err := imagemeta.ReadPNG(f); err != nil || s.Strength != 0.5 || s.Sampler != "DDIM" || s.Extra["Clip skip"] != "2" {
+		t.Errorf("img2img settings %+v, %v", s, err)
+	}
+
+	for _, bad := range [][]string{
+		{"generate", "--prompt", "x"},
+		{"generate", "--model", sdtest.TinyDir(), "--sampler", "plms"},
+		{"generate", "--model", sdtest.TinyDir(), "--width", "100"},
+		{"generate", "--model", sdtest.TinyDir(), "--init", out, "--strength", "2"},
+		{"generate", "--model", sdtest.TinyDir(), "extra"},
+		{"generate", "--model", sdtest.TinyDir(), "--clip-skip", "0"},
+	} {
+		if code, _, _ := runMain(bad...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", bad, code)
+		}
+	}
+	if code, _, stderr := runMain("generate", "--model", filepath.Join(dir, "missing"), "--prompt", "x"); code != 1 ||
+		!strings.Contains(stderr, "missing") {
+		t.Errorf("missing model: exit %d %s", code, stderr)
+	}
+}
+
+// imageBytes decodes a PNG file to its RGBA pixels.
+func imageBytes(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := img.(*image.NRGBA); ok {
+		return n.Pix, nil
+	}
+	if r, ok := img.(*image.RGBA); ok {
+		return r.Pix, nil
+	}
+	return nil, fmt.Errorf("%s: unexpected image type %T", path, img)
+}

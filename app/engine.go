@@ -1,0 +1,134 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"kata/model/adi"
+	"kata/model/backend"
+	"kata/model/sd"
+	"kata/store"
+)
+
+// ModelInfo is a base model the library knows.
+type ModelInfo struct {
+	ID   int64
+	Name string
+	Path string
+	Kind string // "diffusers" or "single-file"
+	Hash string
+}
+
+// engine is one loaded model with what runs it. Kata keeps at most one: an
+// SD 1.5 model takes about 4 GiB in float32.
+type engine struct {
+	modelID  int64
+	backend  backends.Backend
+	model    *sd.Model
+	pipeline *sd.Pipeline
+	base     adi.Base
+}
+
+func (e *engine) close() {
+	e.pipeline.Finalize()
+	e.model.Finalize()
+}
+
+// Models lists the base models added to the library.
+func (k *Kata) Models() ([]ModelInfo, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	ms, err := k.lib.Models(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ModelInfo, len(ms))
+	for i, m := range ms {
+		out[i] = modelInfo(m)
+	}
+	return out, nil
+}
+
+func modelInfo(m store.Model) ModelInfo {
+	return ModelInfo{ID: m.ID, Name: m.Name, Path: m.Path, Kind: m.Kind, Hash: m.Hash}
+}
+
+// AddModel loads the Stable Diffusion 1.x model at path (a diffusers folder
+// or a single-file checkpoint) to check it, keeps it loaded, and records it in
+// the library. Loading SD 1.5 takes seconds to minutes.
+func (k *Kata) AddModel(path string) (ModelInfo, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, err := sd.Load(abs, nil)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	row, err := k.lib.PutModel(ctx, store.Model{Path: abs, Kind: m.Format, Hash: m.Hash, Name: filepath.Base(abs)})
+	if err != nil {
+		m.Finalize()
+		return ModelInfo{}, err
+	}
+	if err := k.useModelLocked(row.ID, m); err != nil {
+		return ModelInfo{}, err
+	}
+	return modelInfo(row), nil
+}
+
+// engineFor returns the loaded engine of a library model, loading it (and
+// unloading another) when needed. The caller holds k.mu.
+func (k *Kata) engineFor(modelID int64) (*engine, error) {
+	if k.eng != nil && k.eng.modelID == modelID {
+		return k.eng, nil
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	row, err := k.lib.Model(ctx, modelID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(row.Path); err != nil {
+		return nil, fmt.Errorf("model %s: %w", row.Name, err)
+	}
+	m, err := sd.Load(row.Path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.useModelLocked(modelID, m); err != nil {
+		return nil, err
+	}
+	return k.eng, nil
+}
+
+// useModelLocked makes m the loaded engine, freeing the previous one.
+func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
+	b, err := backend.New("")
+	if err != nil {
+		m.Finalize()
+		return err
+	}
+	p, err := sd.NewPipeline(b, m)
+	if err != nil {
+		m.Finalize()
+		return err
+	}
+	base, err := adi.NewBase(b, m, adi.BaseOptions{})
+	if err != nil {
+		p.Finalize()
+		m.Finalize()
+		return err
+	}
+	if k.eng != nil {
+		k.eng.close()
+	}
+	k.eng = &engine{modelID: modelID, backend: b, model: m, pipeline: p, base: base}
+	return nil
+}

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"kata/model/adi"
+	"kata/model/sd"
+	"kata/store"
+)
+
+// GenerateRequest is what the gallery asks for.
+type GenerateRequest struct {
+	ModelID          int64
+	Prompt, Negative string // learned triggers such as <handstand> may appear in either
+	Seed             uint64
+	Steps            int     // default 20
+	Sampler          string  // default "euler_a"
+	CFG              float64 // default 7.5
+}
+
+// Generate makes one image on a library model, using the newest identifier of
+// every action whose trigger the prompt names, and stores it in the gallery
+// with its settings. progress is called after each sampling step.
+func (k *Kata) Generate(ctx context.Context, r GenerateRequest, progress func(step, total int)) (GenerationInfo, error) {
+	if strings.TrimSpace(r.Prompt) == "" {
+		return GenerationInfo{}, errors.New("write a prompt first, e.g. \"a panda <handstand>\"")
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	eng, err := k.engineFor(r.ModelID)
+	if err != nil {
+		return GenerationInfo{}, err
+	}
+	paths, versions, err := k.identifierFiles(ctx, r.Prompt+" "+r.Negative, eng.model.Hash)
+	if err != nil {
+		return GenerationInfo{}, err
+	}
+	set, _, err := adi.LoadIdentifiers(paths, eng.model)
+	if err != nil {
+		return GenerationInfo{}, err
+	}
+	opts := sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
+		Sampler: firstNonEmpty(r.Sampler, "euler_a"), CFG: r.CFG}
+	if opts.Steps <= 0 {
+		opts.Steps = 20
+	}
+	if opts.CFG <= 0 {
+		opts.CFG = 7.5
+	}
+	if err := set.ApplyToGenerate(&opts); err != nil {
+		return GenerationInfo{}, err
+	}
+	if progress != nil {
+		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
+	}
+	res, err := eng.pipeline.Generate(ctx, opts)
+	if err != nil {
+		return GenerationInfo{}, err
+	}
+	o := res.Options
+	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: o.Prompt, Negative: o.Negative, Seed: int64(o.Seed),
+		Sampler: res.Sampler, Steps: o.Steps, CFG: o.CFG, Width: o.Width, Height: o.Height,
+		ModelHash: eng.model.Hash, IdentifierVersions: versions}, res.Image)
+	if err != nil {
+		return GenerationInfo{}, err
+	}
+	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt}, nil
+}
+
+// identifierFiles finds, for every trigger named in text, the newest
+// identifier version of that action, preferring ones trained on modelHash.
+func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
+	for _, trigger := range adi.Placeholders(text) {
+		a, err := k.actionByTrigger(ctx, trigger)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids, err := k.lib.Identifiers(ctx, a.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		var best store.IdentifierVersion
+		bestMatches := false
+		for _, id := range ids {
+			v, err := k.lib.LatestVersion(ctx, id.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			matches := id.BaseModelHash == modelHash
+			if best.ID == 0 || (matches && !bestMatches) || (matches == bestMatches && v.Created.After(best.Created)) {
+				best, bestMatches = v, matches
+			}
+		}
+		if best.ID == 0 {
+			return nil, nil, fmt.Errorf("action %s (%s) is not trained yet: train it on the Actions page", a.Name, a.Trigger)
+		}
+		paths = append(paths, k.lib.BlobPath(best.File))
+		versions = append(versions, best.ID)
+	}
+	return paths, versions, nil
+}
+
+// actionByTrigger finds the action whose trigger is trigger, ignoring case
+// as the tokenizer does.
+func (k *Kata) actionByTrigger(ctx context.Context, trigger string) (store.Action, error) {
+	actions, err := k.lib.Actions(ctx)
+	if err != nil {
+		return store.Action{}, err
+	}
+	for _, a := range actions {
+		if strings.EqualFold(a.Trigger, trigger) {
+			return a, nil
+		}
+	}
+	return store.Action{}, fmt.Errorf("unknown action %s in the prompt", trigger)
+}

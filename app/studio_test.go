@@ -1,0 +1,171 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kata/model/sd/sdtest"
+	"kata/store"
+)
+
+// writePhotos writes n distinct 96x96 pictures (a figure-like bar on a
+// coloured ground) and returns their paths.
+func writePhotos(t *testing.T, n int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i := 0; i < n; i++ {
+		img := image.NewNRGBA(image.Rect(0, 0, 96, 96))
+		for y := 0; y < 96; y++ {
+			for x := 0; x < 96; x++ {
+				c := color.NRGBA{uint8(40 * i), uint8(x + y), 200, 255}
+				if x > 40+i && x < 56+i && y > 10 && y < 86 {
+					c = color.NRGBA{250, 220, 180, 255}
+				}
+				img.SetNRGBA(x, y, c)
+			}
+		}
+		p := filepath.Join(dir, "photo"+string(rune('a'+i))+".png")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// TestTrainThenGenerate runs the designer's whole path on the sd-tiny fixture
+// model: photos in, model added, identifier trained and stored, an image made
+// with the learned trigger and kept in the gallery with its settings.
+func TestTrainThenGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the fixture model")
+	}
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	ctx := context.Background()
+
+	action, err := k.CreateAction("handstand")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := k.AddPhotos(action.ID, writePhotos(t, 3))
+	if err != nil || rep.Added != 3 {
+		t.Fatalf("AddPhotos: %+v, %v", rep, err)
+	}
+	if _, err := k.Generate(ctx, GenerateRequest{ModelID: 1, Prompt: "x"}, nil); err == nil {
+		t.Fatal("Generate without a model succeeded")
+	}
+	model, err := k.AddModel(sdtest.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Generate(ctx, GenerateRequest{ModelID: model.ID, Prompt: "a panda " + action.Trigger}, nil); err == nil ||
+		!strings.Contains(err.Error(), "not trained yet") {
+		t.Fatalf("generating with an untrained action: %v", err)
+	}
+
+	var events []TrainProgress
+	trained, err := k.Train(ctx, action.ID, model.ID, TrainSettings{Method: "adi", Steps: 3, Seed: 7},
+		func(p TrainProgress) { events = append(events, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(trained.Identifier, "ADI v1, 3 steps") {
+		t.Fatalf("identifier summary %q", trained.Identifier)
+	}
+	if last := events[len(events)-1]; last.Step != 3 || last.Steps != 3 {
+		t.Fatalf("last progress %+v", last)
+	}
+	jobs, err := k.Library().Jobs(ctx, store.JobDone)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("done jobs %v, %v", jobs, err)
+	}
+
+	steps := 0
+	g, err := k.Generate(ctx, GenerateRequest{ModelID: model.ID, Prompt: "a panda " + action.Trigger, Steps: 2, Seed: 5},
+		func(step, total int) { steps = step })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != 2 {
+		t.Fatalf("progress reached step %d of 2", steps)
+	}
+	gens, err := k.Generations()
+	if err != nil || len(gens) != 1 || gens[0].ID != g.ID {
+		t.Fatalf("gallery %v, %v", gens, err)
+	}
+	row, err := k.Library().Generation(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.ModelHash != model.Hash || len(row.IdentifierVersions) != 1 || row.Seed != 5 {
+		t.Fatalf("stored generation %+v", row)
+	}
+	if _, err := os.Stat(g.ImagePath); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTrainCancelThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the fixture model")
+	}
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	action, _ := k.CreateAction("salute")
+	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	model, err := k.AddModel(sdtest.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	settings := TrainSettings{Method: "p+", Steps: 4, Seed: 1}
+	_, err = k.Train(ctx, action.ID, model.ID, settings, func(p TrainProgress) {
+		if p.Step == 2 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run returned %v", err)
+	}
+	paused, err := k.Library().Jobs(context.Background(), store.JobPaused)
+	if err != nil || len(paused) != 1 {
+		t.Fatalf("paused jobs %v, %v", paused, err)
+	}
+	first := 0
+	info, err := k.Train(context.Background(), action.ID, model.ID, settings, func(p TrainProgress) {
+		if p.Step > 0 && first == 0 {
+			first = p.Step
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first < 3 {
+		t.Fatalf("the second run started at step %d: it did not resume from the checkpoint", first)
+	}
+	if info.Identifier == "" {
+		t.Fatal("no identifier after the resumed run")
+	}
+}

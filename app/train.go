@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"kata/model/adi"
+	"kata/store"
+)
+
+// TrainSettings are the choices the window offers for a training run.
+type TrainSettings struct {
+	Method string // "adi" (default), "p+" or "ti"
+	Steps  int    // default 500
+	Seed   uint64
+}
+
+// TrainProgress is one progress report of a training run.
+type TrainProgress struct {
+	Message        string // what is being prepared; empty during steps
+	Step, Steps    int
+	Loss, Smoothed float64
+	ETA            time.Duration
+	Preview        image.Image // a sample of the identifier so far, when rendered
+}
+
+// workDir is where an action's training inputs, contrast-image cache and
+// checkpoints live inside the library. It is derived data: deleting it costs
+// only recomputation.
+func (k *Kata) workDir(actionID int64) string {
+	return filepath.Join(k.lib.Dir(), "work", fmt.Sprintf("action-%d", actionID))
+}
+
+// Train learns an identifier for an action from its photos on a library
+// model, stores it as a new identifier version and returns it. It checkpoints
+// as it goes: after a cancel or a crash the same call resumes where it
+// stopped. progress is called from the training goroutine.
+func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettings, progress func(TrainProgress)) (ActionInfo, error) {
+	if progress == nil {
+		progress = func(TrainProgress) {}
+	}
+	method, err := adi.ParseMethod(firstNonEmpty(s.Method, "adi"))
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	if s.Steps <= 0 {
+		s.Steps = 500
+	}
+	a, err := k.lib.Action(ctx, actionID)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	exDir, err := k.stageExemplars(ctx, a)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	progress(TrainProgress{Message: "Loading the model…"})
+	eng, err := k.engineFor(modelID)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d.ckpt", method, s.Steps, s.Seed))
+	job, err := k.lib.CreateJob(ctx, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
+		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed}})
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	opts := adi.Options{Method: method, Name: a.Trigger, Steps: s.Steps, Seed: s.Seed,
+		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: max(s.Steps/5, 1)}
+	id, err := adi.Train(ctx, eng.base, []string{exDir}, opts, func(e adi.Event) {
+		progress(TrainProgress{Message: e.Message, Step: e.Step, Steps: e.Steps, Loss: e.Loss,
+			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
+		if e.Kind == adi.EventStep && e.Steps > 0 {
+			job.Progress = float64(e.Step) / float64(e.Steps)
+		}
+	})
+	if err != nil {
+		job.State, job.Error = store.JobFailed, err.Error()
+		if errors.Is(err, context.Canceled) {
+			job.State, job.Error = store.JobPaused, ""
+		}
+		// The job row only reports; a failure to update it must not hide err.
+		_ = k.lib.UpdateJob(context.Background(), job)
+		return ActionInfo{}, err
+	}
+	if err := k.saveIdentifier(ctx, a, eng, id, opts); err != nil {
+		return ActionInfo{}, err
+	}
+	job.State, job.Progress = store.JobDone, 1
+	if err := k.lib.UpdateJob(ctx, job); err != nil {
+		return ActionInfo{}, err
+	}
+	_ = os.Remove(ckpt) // finished: resuming is no longer possible or needed
+	return k.actionInfo(ctx, a)
+}
+
+// stageExemplars writes an action's photos and captions into its work folder
+// in the layout adi reads (NN.png beside NN.txt, the trigger written as {}).
+// The folder's contrast-image cache (.kata-contrast) is kept between runs.
+func (k *Kata) stageExemplars(ctx context.Context, a store.Action) (string, error) {
+	ex, err := k.lib.Exemplars(ctx, a.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(ex) == 0 {
+		return "", fmt.Errorf("action %s has no photos: add some first", a.Name)
+	}
+	dir := filepath.Join(k.workDir(a.ID), "exemplars")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "*.*"))
+	if err != nil {
+		return "", err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return "", err
+		}
+	}
+	for i, e := range ex {
+		data, err := os.ReadFile(k.lib.BlobPath(e.Image))
+		if err != nil {
+			return "", fmt.Errorf("photo %d of %s: %w", e.ID, a.Name, err)
+		}
+		stem := filepath.Join(dir, fmt.Sprintf("%02d", i+1))
+		if err := os.WriteFile(stem+".png", data, 0o644); err != nil {
+			return "", err
+		}
+		caption := strings.ReplaceAll(firstNonEmpty(e.Caption, adi.DefaultCaption), a.Trigger, "{}")
+		if err := os.WriteFile(stem+".txt", []byte(caption), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// saveIdentifier stores a trained identifier as a new version of the
+// action's identifier for that method.
+func (k *Kata) saveIdentifier(ctx context.Context, a store.Action, eng *engine, id *adi.Identifier, opts adi.Options) error {
+	tmp, err := os.CreateTemp("", "kata-identifier-*.safetensors")
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if err := adi.Save(tmp.Name(), id); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(tmp.Name())
+	if err != nil {
+		return err
+	}
+	ids, err := k.lib.Identifiers(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	var row store.Identifier
+	for _, existing := range ids {
+		if existing.Method == string(opts.Method) && existing.BaseModelHash == eng.model.Hash {
+			row = existing
+		}
+	}
+	if row.ID == 0 {
+		if row, err = k.lib.CreateIdentifier(ctx, store.Identifier{ActionID: a.ID, Method: string(opts.Method),
+			BaseModelHash: eng.model.Hash}); err != nil {
+			return err
+		}
+	}
+	_, err = k.lib.AddIdentifierVersion(ctx, store.IdentifierVersion{IdentifierID: row.ID,
+		Params: map[string]any{"steps": opts.Steps, "seed": opts.Seed, "trigger": id.Trigger}}, data)
+	return err
+}
+
+func (k *Kata) actionInfo(ctx context.Context, a store.Action) (ActionInfo, error) {
+	ex, err := k.lib.Exemplars(ctx, a.ID)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	info := ActionInfo{ID: a.ID, Name: a.Name, Trigger: a.Trigger, Exemplars: len(ex)}
+	info.Identifier, err = k.identifierSummary(ctx, a.ID)
+	return info, err
+}
+
+// identifierSummary describes an action's newest identifier version.
+func (k *Kata) identifierSummary(ctx context.Context, actionID int64) (string, error) {
+	ids, err := k.lib.Identifiers(ctx, actionID)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	var best store.IdentifierVersion
+	var method string
+	for _, id := range ids {
+		v, err := k.lib.LatestVersion(ctx, id.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if v.Created.After(best.Created) {
+			best, method = v, id.Method
+		}
+	}
+	if best.ID == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%s v%d, %v steps", strings.ToUpper(method), best.Version, best.Params["steps"]), nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

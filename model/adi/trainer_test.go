@@ -1,0 +1,192 @@
+package adi
+
+import (
+	"context"
+	"errors"
+	"image"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/disintegration/imaging"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
+
+	"kata/model/scheduler"
+	"kata/model/tokenizer"
+)
+
+// exemplarDir writes n small exemplar images of different sizes.
+func exemplarDir(t testing.TB, n int) string {
+	dir := t.TempDir()
+	for i := range n {
+		writePNG(t, filepath.Join(dir, string(rune('a'+i))+".png"), 48+8*i, 64-4*i)
+	}
+	return dir
+}
+
+func tinyBase(t testing.TB) Base {
+	m, be := tiny(t)
+	tok, err := tokenizer.Load(m.TokenizerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test renderer stands in for image-to-image: an inverted anchor is a
+	// valid "other" image and keeps the test fast.
+	inv := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
+		return imaging.Invert(img), nil
+	}
+	return Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: inv}
+}
+
+// snapshot copies every model variable's values.
+func snapshot(t *testing.T, ctx *mlctx.Context) map[string][]float32 {
+	out := map[string][]float32{}
+	ctx.EnumerateVariables(func(v *mlctx.Variable) {
+		val, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[v.ScopeAndName()] = tensors.MustCopyFlatData[float32](val)
+	})
+	return out
+}
+
+func TestTrainFrozenAndResume(t *testing.T) {
+	base := tinyBase(t)
+	dir := exemplarDir(t, 3)
+	before := snapshot(t, base.Model.Ctx)
+	opts := Options{Method: MethodADI, Name: "handstand", Steps: 6, BatchSize: 1, GradAccum: 2, Seed: 11,
+		Contrast: ContrastOptions{CacheDir: filepath.Join(t.TempDir(), "contrast")}}
+
+	var events []Event
+	full, err := Train(context.Background(), base, []string{dir}, opts, func(e Event) { events = append(events, e) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	for _, e := range events {
+		if e.Kind == EventStep {
+			steps++
+			if e.Step != steps || e.Steps != 6 || math.IsNaN(e.Loss) || e.StepsPerSec <= 0 {
+				t.Errorf("step event %+v", e)
+			}
+		}
+	}
+	if steps != 6 || events[len(events)-1].Kind != EventDone {
+		t.Errorf("%d step events, last event %+v", steps, events[len(events)-1])
+	}
+	if len(full.Vectors) != 16 || full.Steps != 6 || full.Method != MethodADI || full.BaseModelHash != base.Model.SHA256 {
+		t.Errorf("identifier: %d vectors, %+v", len(full.Vectors), full.Metadata)
+	}
+
+	// The base model is frozen: not one weight changed.
+	after := snapshot(t, base.Model.Ctx)
+	if len(after) != len(before) || len(before) < 900 {
+		t.Fatalf("%d variables before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if !slices.Equal(v, after[k]) {
+			t.Errorf("model weight %s changed during training", k)
+		}
+	}
+
+	// Interrupted run: cancel after step 2, resume to 6; bit-for-bit equal.
+	ckpt := filepath.Join(t.TempDir(), "run.ckpt.safetensors")
+	o2 := opts
+	o2.CheckpointPath, o2.CheckpointEvery = ckpt, 100
+	cctx, cancel := context.WithCancel(context.Background())
+	_, err = Train(cctx, base, []string{dir}, o2, func(e Event) {
+		if e.Kind == EventStep && e.Step == 2 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: err %v", err)
+	}
+	c, err := LoadCheckpoint(ckpt, o2.AdamW)
+	if err != nil || c.Step != 2 {
+		t.Fatalf("checkpoint after cancel: step %v err %v", c, err)
+	}
+	o2.Resume = true
+	var firstResumed int
+	resumed, err := Train(context.Background(), base, []string{dir}, o2, func(e Event) {
+		if e.Kind == EventStep && firstResumed == 0 {
+			firstResumed = e.Step
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if firstResumed != 3 {
+		t.Errorf("resumed run started at step %d, want 3", firstResumed)
+	}
+	if !slices.Equal(resumed.Flat(), full.Flat()) {
+		t.Errorf("resumed run differs from the uninterrupted one")
+	}
+	// A checkpoint of other settings is refused.
+	o3 := o2
+	o3.Seed = 12
+	if _, err := Train(context.Background(), base, []string{dir}, o3, nil); err == nil {
+		t.Errorf("resume with another seed: no error")
+	}
+}
+
+// TestTrainLowersLoss trains P+ briefly and checks the loss on a fixed
+// evaluation batch (fixed latents, noise and timesteps) went down.
+func TestTrainLowersLoss(t *testing.T) {
+	base := tinyBase(t)
+	dir := exemplarDir(t, 2)
+	opts := Options{Method: MethodPPlus, Name: "salute", Steps: 30, Seed: 3, BatchSize: 2, AdamW: AdamWConfig{LR: 0.02}}
+	tr, err := prepare(context.Background(), base, []string{dir}, mustDefaults(t, opts), func(Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := tr.initVector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	initFlat := slices.Concat(slices.Repeat([][]float32{init}, 16)...)
+	eval := func(vectors []float32) float64 {
+		rng := newEvalRNG()
+		var sum float64
+		for k := range 8 {
+			ex := k % len(tr.anchors)
+			x0 := tr.anchors[ex][0].sample(rng, float32(base.Model.VAE.ScalingFactor))
+			noise := randn(rng, len(x0))
+			ts := 100 + 100*k
+			noisy, _ := tr.schedule.AddNoise(x0, noise, ts)
+			res, err := tr.lossFn.Compute(LossBatch{Noisy: noisy, Noise: noise, Timesteps: []int32{int32(ts)},
+				IDs: tr.ids[ex], Slots: tr.slots[ex], Vectors: vectors, B: 1, T: len(tr.ids[ex]), Lv: 16, LatentDim: tr.latDim})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += float64(res.Losses[0])
+		}
+		return sum / 8
+	}
+	l0 := eval(initFlat)
+	id, err := tr.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := eval(id.Flat())
+	t.Logf("P+ loss on the evaluation batch: %.6f before, %.6f after 30 steps", l0, l1)
+	if !(l1 < l0) {
+		t.Errorf("training did not lower the loss: %.6f -> %.6f", l0, l1)
+	}
+}
+
+func mustDefaults(t *testing.T, o Options) Options {
+	o, err := o.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func newEvalRNG() *rand.Rand { return rand.New(rand.NewPCG(99, 1)) }
+
+func randn(rng *rand.Rand, n int) []float32 { return scheduler.Randn(rng, n) }

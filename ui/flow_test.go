@@ -1,0 +1,68 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+
+	"kata/model/sd/sdtest"
+)
+
+// TestTrainAndGenerateFlow clicks through what a designer does on first use:
+// add a model, drop photos, train, then generate with the learned trigger.
+func TestTrainAndGenerateFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the fixture model")
+	}
+	picker := &scriptedPicker{answers: []string{sdtest.TinyDir()}}
+	m := newTestWindow(t, picker)
+
+	dir := t.TempDir()
+	var uris []fyne.URI
+	for i := 1; i <= 3; i++ {
+		uris = append(uris, storage.NewFileURI(writePNG(t, dir, string(rune('a'+i))+".png", i)))
+	}
+	m.HandleDrop(fyne.NewPos(5, 5), uris)
+	m.WaitIdle()
+
+	test.Tap(findButton(t, m.Window().Content(), "Train"))
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Add a model first") {
+		t.Fatalf("training without a model: status %q", got)
+	}
+
+	test.Tap(findButton(t, m.Window().Content(), "Add model folder…"))
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Model sd-tiny ready") {
+		t.Fatalf("status after adding the model: %q", got)
+	}
+	if m.models.selected() == 0 {
+		t.Fatal("the added model is not selected")
+	}
+
+	m.actions.train.steps.SetText("3")
+	test.Tap(m.actions.train.train)
+	m.WaitIdle()
+	if got := m.actions.train.info.Text; !strings.Contains(got, "Done") || !strings.Contains(got, "ADI v1") {
+		t.Fatalf("training ended with %q (status %q)", got, m.Status())
+	}
+	if m.actions.train.progress.Value != 1 {
+		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
+	}
+	trigger := m.actions.actions[0].Trigger
+
+	m.sidebar.Select(1)
+	m.gallery.prompt.SetText("a panda " + trigger)
+	m.gallery.seed.SetText("42")
+	test.Tap(m.gallery.generate)
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Done (seed 42)") {
+		t.Fatalf("generation ended with status %q", got)
+	}
+	if len(m.gallery.items) != 1 {
+		t.Fatalf("gallery shows %d images", len(m.gallery.items))
+	}
+}
