@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/sd"
@@ -34,6 +35,7 @@ type generateArgs struct {
 	steps, width, height, clipSkip                               int
 	cfg, strength                                                float64
 	seed                                                         int64
+	identifiers                                                  listFlag
 }
 
 func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
@@ -54,6 +56,7 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.StringVar(&a.init, "init", "", "init image (PNG or JPEG) for image-to-image")
 	fs.Float64Var(&a.strength, "strength", 0.75, "image-to-image strength in (0, 1]: how much of the init image is repainted")
 	fs.StringVar(&a.out, "out", "", "output PNG (default kata-SEED.png)")
+	fs.Var(&a.identifiers, "identifier", "learned identifier file (.safetensors, repeatable); use its <trigger> in --prompt")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -136,6 +139,18 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	if initImage != nil {
 		opts.Strength = a.strength
 	}
+	// An unknown <placeholder> is an error even without --identifier: the
+	// model would otherwise draw the literal word silently.
+	set, warnings, err := adi.LoadIdentifiers(a.identifiers, m)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
+	if err := set.ApplyToGenerate(&opts); err != nil {
+		return err
+	}
 	var bar *progressbar.ProgressBar
 	opts.OnStep = func(step, total int, _ []float32) {
 		if bar == nil {
@@ -158,6 +173,9 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
 		CFG: o.CFG, Seed: a.seed, Width: o.Width, Height: o.Height,
 		Model: modelName(a.model), ModelHash: m.Hash,
+	}
+	for _, id := range set.List() {
+		settings.Identifiers = append(settings.Identifiers, id.Trigger)
 	}
 	if initImage != nil {
 		settings.Strength = o.Strength

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"kata/model/adi"
 	"kata/model/sd/sdtest"
 	"kata/store/imagemeta"
 )
@@ -105,4 +106,70 @@ func imageBytes(path string) ([]byte, error) {
 		return r.Pix, nil
 	}
 	return nil, fmt.Errorf("%s: unexpected image type %T", path, img)
+}
+
+// TestGenerateWithIdentifiers uses learned identifiers in `kata generate`:
+// two in one prompt, and the errors for an unknown placeholder and for an
+// identifier trained on a text encoder of another width.
+func TestGenerateWithIdentifiers(t *testing.T) {
+	t.Setenv("KATA_BACKEND", "go")
+	dir := t.TempDir()
+	ids := map[string]string{}
+	for i, name := range []string{"handstand", "salute"} {
+		id, err := adi.NewIdentifier(name, adi.MethodPPlus, 16, make([]float32, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range id.Vectors {
+			id.Vectors[l][l%32] = float32(i + 1)
+		}
+		ids[name] = filepath.Join(dir, name+".safetensors")
+		if err := adi.Save(ids[name], id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	narrow, _ := adi.NewIdentifier("narrow", adi.MethodTI, 1, make([]float32, 8))
+	ids["narrow"] = filepath.Join(dir, "narrow.safetensors")
+	if err := adi.Save(ids["narrow"], narrow); err != nil {
+		t.Fatal(err)
+	}
+
+	base := []string{"generate", "--model", sdtest.TinyDir(), "--steps", "2", "--seed", "3"}
+	withBoth := filepath.Join(dir, "both.png")
+	code, _, stderr := runMain(append(base, "--prompt", "a panda <handstand> next to a robot <salute>",
+		"--identifier", ids["handstand"], "--identifier", ids["salute"], "--out", withBoth)...)
+	if code != 0 {
+		t.Fatalf("two identifiers: exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(withBoth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := imagemeta.ReadPNG(bytes.NewReader(data))
+	if err != nil || strings.Join(s.Identifiers, ",") != "<handstand>,<salute>" {
+		t.Errorf("identifiers recorded in the PNG: %v (%v)", s.Identifiers, err)
+	}
+	plain := filepath.Join(dir, "plain.png")
+	if code, _, stderr := runMain(append(base, "--prompt", "a panda next to a robot", "--out", plain)...); code != 0 {
+		t.Fatalf("plain prompt: %s", stderr)
+	}
+	a, _ := imageBytes(withBoth)
+	b, _ := imageBytes(plain)
+	if bytes.Equal(a, b) {
+		t.Error("the identifiers did not change the image")
+	}
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown placeholder", []string{"--prompt", "a panda <cartwheel>", "--identifier", ids["handstand"]}, "<cartwheel>"},
+		{"other text width", []string{"--prompt", "a panda <narrow>", "--identifier", ids["narrow"]}, "width"},
+	} {
+		code, _, stderr := runMain(append(base, append(c.args, "--out", filepath.Join(dir, "x.png"))...)...)
+		if code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 mentioning %q", c.name, code, stderr, c.want)
+		}
+	}
 }

@@ -66,11 +66,17 @@ func TestLibraryCommand(t *testing.T) {
 		SubjectID: s.ID, ActionID: a.ID}, img); err != nil {
 		t.Fatal(err)
 	}
+	id, _ := l.CreateIdentifier(ctx, store.Identifier{ActionID: a.ID, Method: "adi"})
+	for _, body := range []string{"v1", "v2"} {
+		if _, err := l.AddIdentifierVersion(ctx, store.IdentifierVersion{IdentifierID: id.ID}, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	l.Close()
 
 	t.Setenv(store.EnvLibrary, lib) // from here on the library comes from the environment
 	code, out, _ = runMain("library", "info")
-	for _, want := range []string{"actions      1", "exemplars    2", "identifiers  0", "subjects     1", "generations  1"} {
+	for _, want := range []string{"actions      1", "exemplars    2", "identifiers  1 (2 versions)", "subjects     1", "generations  1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("info lacks %q:\n%s", want, out)
 		}
@@ -78,7 +84,7 @@ func TestLibraryCommand(t *testing.T) {
 	if code != 0 {
 		t.Errorf("info exit %d", code)
 	}
-	if code, out, _ = runMain("library", "check"); code != 0 || !strings.Contains(out, "ok: 3 files verified") {
+	if code, out, _ = runMain("library", "check"); code != 0 || !strings.Contains(out, "ok: 5 files verified") {
 		t.Errorf("check: %d %s", code, out)
 	}
 
@@ -98,8 +104,13 @@ func TestLibraryCommand(t *testing.T) {
 		t.Error(err)
 	}
 	if code, out, errOut = runMain("library", "export", "--action", "salute", "zip", filepath.Join(dest, "a.zip")); code != 0 ||
-		!strings.Contains(out, "1 generation(s), 2 exemplar(s), 0 identifier(s)") {
+		!strings.Contains(out, "1 generation(s), 2 exemplar(s), 1 identifier(s)") {
 		t.Errorf("zip: %d %s %s", code, out, errOut)
+	}
+	// Identifiers export the newest version under a readable name.
+	code, out, _ = runMain("library", "export", "identifiers", filepath.Join(dest, "ids"))
+	if b, err := os.ReadFile(filepath.Join(dest, "ids", "salute-adi-v2.safetensors")); code != 0 || err != nil || string(b) != "v2" {
+		t.Errorf("identifiers: %d %s %v", code, out, err)
 	}
 
 	// A file in the blobs folder without a row: check reports it, --repair fixes it.

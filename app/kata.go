@@ -113,7 +113,11 @@ func (k *Kata) Exemplars(actionID int64) ([]ExemplarInfo, error) {
 	}
 	out := make([]ExemplarInfo, len(ex))
 	for i, e := range ex {
-		out[i] = ExemplarInfo{ID: e.ID, ImagePath: k.lib.BlobPath(e.Image), Caption: e.Caption}
+		thumb, err := k.lib.Thumbnail(e.Image, ThumbSize)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ExemplarInfo{ID: e.ID, ImagePath: k.lib.BlobPath(e.Image), Thumb: thumb, Caption: e.Caption}
 	}
 	return out, nil
 }
@@ -128,7 +132,11 @@ func (k *Kata) Generations() ([]GenerationInfo, error) {
 	}
 	out := make([]GenerationInfo, len(gens))
 	for i, g := range gens {
-		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Favourite: g.Favourite}
+		thumb, err := k.lib.Thumbnail(g.Image, ThumbSize)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Thumb: thumb, Prompt: g.Prompt, Favourite: g.Favourite}
 	}
 	return out, nil
 }

@@ -1,5 +1,7 @@
 package app
 
+import "image"
+
 // ActionInfo is an action as the window lists it.
 type ActionInfo struct {
 	ID        int64
@@ -14,9 +16,13 @@ type ActionInfo struct {
 // ExemplarInfo is one photo of an action.
 type ExemplarInfo struct {
 	ID        int64
-	ImagePath string // content-addressed file in the library
+	ImagePath string      // content-addressed file in the library
+	Thumb     image.Image // at most ThumbSize on a side
 	Caption   string
 }
+
+// ThumbSize is the side of the thumbnails the window shows.
+const ThumbSize = 256
 
 // FileError is an input file that could not be used, with the reason.
 type FileError struct {
@@ -36,6 +42,7 @@ type ImportReport struct {
 type GenerationInfo struct {
 	ID        int64
 	ImagePath string
+	Thumb     image.Image // at most ThumbSize on a side
 	Prompt    string
 	Favourite bool
 }

@@ -224,3 +224,28 @@ func TestSafeName(t *testing.T) {
 		t.Errorf("long name %d bytes", n)
 	}
 }
+
+func TestThumbnail(t *testing.T) {
+	l, _, _, gens := exportFixture(t)
+	for i := 0; i < 2; i++ { // built, then read from the cache
+		th, err := l.Thumbnail(gens[0].Image, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th.Bounds().Dx() != 32 || th.Bounds().Dy() != 24 {
+			t.Errorf("thumbnail %v", th.Bounds())
+		}
+		if r, g, _, _ := th.At(16, 12).RGBA(); r>>8 < 190 || g>>8 > 40 {
+			t.Errorf("thumbnail colour %d %d", r>>8, g>>8)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(l.Dir(), "thumbs", "32", gens[0].Image[:2], gens[0].Image+".png")); err != nil {
+		t.Errorf("not cached: %v", err)
+	}
+	if rep, err := l.Check(context.Background()); err != nil || len(rep.Problems) != 0 {
+		t.Errorf("thumbnails upset the check: %v %v", rep.Problems, err)
+	}
+	if _, err := l.Thumbnail("nothex", 32); err == nil {
+		t.Error("bad hash accepted")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -172,4 +173,38 @@ func (l *Library) LatestVersion(ctx context.Context, identifierID int64) (Identi
 // DeleteIdentifierVersion removes one version (and its file when unused).
 func (l *Library) DeleteIdentifierVersion(ctx context.Context, id int64) error {
 	return l.deleteRow(ctx, "identifier version", `DELETE FROM identifier_versions WHERE id = ?`, id)
+}
+
+// ResolveIdentifiers maps identifier references as images record them
+// ("name:hash" with at least 8 hex digits of the file's sha256, see
+// Library.Settings) back to identifier version ids, for "use these settings
+// again". References it cannot find are named in the error; the ids found
+// are returned either way.
+func (l *Library) ResolveIdentifiers(ctx context.Context, refs []string) ([]int64, error) {
+	var ids []int64
+	var missing []string
+	for _, ref := range refs {
+		i := strings.LastIndexByte(ref, ':')
+		prefix := strings.ToLower(strings.TrimSpace(ref[i+1:]))
+		if i < 0 || len(prefix) < 8 || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+			missing = append(missing, ref)
+			continue
+		}
+		var id int64
+		// Hex digits only, so the prefix holds no LIKE wildcards.
+		err := l.db.QueryRowContext(ctx, `SELECT id FROM identifier_versions WHERE file LIKE ? || '%' ORDER BY id DESC LIMIT 1`,
+			prefix).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			missing = append(missing, ref)
+			continue
+		}
+		if err != nil {
+			return ids, fmt.Errorf("resolve identifier %q: %w", ref, err)
+		}
+		ids = append(ids, id)
+	}
+	if len(missing) > 0 {
+		return ids, fmt.Errorf("identifiers not in this library: %s: %w", strings.Join(missing, ", "), ErrNotFound)
+	}
+	return ids, nil
 }

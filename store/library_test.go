@@ -34,6 +34,14 @@ func solid(w, h int, c color.NRGBA) *image.NRGBA {
 func TestCRUD(t *testing.T) {
 	ctx := context.Background()
 	l := openTemp(t)
+	var mode string
+	var fk, sync int
+	l.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	l.DB().QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	l.DB().QueryRow(`PRAGMA synchronous`).Scan(&sync)
+	if mode != "wal" || fk != 1 || sync != 2 {
+		t.Errorf("journal_mode %s, foreign_keys %d, synchronous %d; want wal, 1, 2 (FULL)", mode, fk, sync)
+	}
 	a, err := l.CreateAction(ctx, Action{Name: "hand stand"})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +129,13 @@ func TestCRUD(t *testing.T) {
 	set, err := l.Settings(ctx, gs[0])
 	if err != nil || set.Model != "SD 1.5" || len(set.Identifiers) != 1 || set.Identifiers[0] != "hand stand:"+v2.File[:12] {
 		t.Errorf("settings %+v %v", set, err)
+	}
+	ids, err := l.ResolveIdentifiers(ctx, set.Identifiers)
+	if err != nil || len(ids) != 1 || ids[0] != v2.ID {
+		t.Errorf("resolve %v: %v %v", set.Identifiers, ids, err)
+	}
+	if _, err := l.ResolveIdentifiers(ctx, []string{"x:0000000000", "file.safetensors", "y:%%%%%%%%%%"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("resolve unknown: %v", err)
 	}
 
 	j, err := l.CreateJob(ctx, Job{Kind: "train", Params: map[string]any{"identifier": float64(id.ID)}})

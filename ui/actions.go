@@ -98,7 +98,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 
 	photos := container.NewGridWrap(fyne.NewSize(140, 140))
 	for _, e := range p.exemplars {
-		img := canvas.NewImageFromFile(e.ImagePath)
+		img := canvas.NewImageFromImage(e.Thumb)
 		img.FillMode = canvas.ImageFillContain
 		img.ScaleMode = canvas.ImageScaleFastest
 		photos.Add(img)

@@ -75,11 +75,13 @@ func (p *galleryPage) view() fyne.CanvasObject {
 			"Train an action first, then mix it with any subject here:\n"+
 				"\"a panda <handstand>\", \"our mascot <salute>\".")
 	} else {
-		grid := container.NewGridWrap(fyne.NewSize(200, 200))
+		grid := container.NewGridWrap(fyne.NewSize(200, 236))
 		for _, g := range p.items {
-			img := canvas.NewImageFromFile(g.ImagePath)
+			img := canvas.NewImageFromImage(g.Thumb)
 			img.FillMode = canvas.ImageFillContain
-			grid.Add(img)
+			caption := widget.NewLabel(g.Prompt)
+			caption.Truncation = fyne.TextTruncateEllipsis
+			grid.Add(container.NewBorder(nil, caption, nil, nil, img))
 		}
 		body = container.NewVScroll(grid)
 	}

@@ -18,9 +18,9 @@ import (
 
 // methods maps the method menu's labels to app.TrainSettings.Method.
 var methods = []struct{ label, value string }{
-	{"ADI (pose only, recommended)", "adi"},
-	{"P+ (layer-wise, no mask)", "p+"},
-	{"Textual inversion (one vector)", "ti"},
+	{"ADI (recommended)", "adi"},
+	{"P+", "p+"},
+	{"Textual inversion", "ti"},
 }
 
 // trainPanel starts, follows and cancels a training run. It outlives page
@@ -69,7 +69,8 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 		}
 	})
 	t.cancel.Disable()
-	controls := container.NewHBox(widget.NewLabel("Method"), t.method, widget.NewLabel("Steps"), t.steps, t.train, t.cancel)
+	stepsBox := container.NewGridWrap(fyne.NewSize(110, t.steps.MinSize().Height), t.steps)
+	controls := container.NewHBox(widget.NewLabel("Method"), t.method, widget.NewLabel("Steps"), stepsBox, t.train, t.cancel)
 	t.box = container.NewBorder(nil, nil, nil, t.preview, container.NewVBox(controls, t.progress, t.info))
 	return t
 }

@@ -60,7 +60,7 @@ func ReplaceToken(embeds, ids *Node, tokenID int, vector *Node) *Node {
 // LayerEncodings is the P+ / ADI text path: for ids [B, L] holding the
 // placeholder tokenID and one vector per cross-attention layer (vectors
 // [layers, D]), it runs the text encoder once per layer with that layer's
-// vector in place of the placeholder and returns the layers encodings, each
+// vector in place of the placeholder and returns the per-layer encodings, each
 // [B, L, D], in the order UNet takes them. One batched text encoder call does
 // all layers.
 func LayerEncodings(ctx *context.Context, ids *Node, tokenID int, vectors *Node) []*Node {

@@ -61,3 +61,29 @@ func TestPPlusGradient(t *testing.T) {
 	checkRel(t, "pplus_loss", out[0], refTensor(t, "pplus_loss"), 1e-4)
 	checkRel(t, "pplus_grad", out[1], refTensor(t, "pplus_grad"), 1e-4)
 }
+
+// TestAttentionChunking reruns the textual-inversion loss and gradient with
+// attention split into query chunks (as large images use it): the results
+// must still match diffusers.
+func TestAttentionChunking(t *testing.T) {
+	defer func(old int) { attentionChunkElems = old }(attentionChunkElems)
+	attentionChunkElems = 8192 // 3-6 chunks per attention layer of the tiny model
+	ids, v := refTensor(t, "ti_token_ids"), refTensor(t, "ti_v")
+	noisy, noise, step := refTensor(t, "ti_noisy_latent"), refTensor(t, "ti_noise"), refTensor(t, "ti_timestep")
+	fn := func(ctx *context.Context, ids, v, noisy, step, noise *Node) (*Node, *Node) {
+		states := TextEncoder(ctx, ReplaceToken(TokenEmbeddings(ctx, ids), ids, placeholderID, v))
+		loss := diffusionLoss(ctx, noisy, step, noise, []*Node{states})
+		return loss, Gradient(ReduceAllSum(loss), v)[0]
+	}
+	out, err := context.ExecOnceN(goBackend(t), tinyModel(t, "diffusers").Ctx, fn, ids, v, noisy, step, noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "ti_loss", out[0], refTensor(t, "ti_loss"), 1e-4)
+	checkRel(t, "ti_grad", out[1], refTensor(t, "ti_grad"), 1e-4)
+	dec, err := context.ExecOnce(goBackend(t), tinyModel(t, "diffusers").Ctx, VAEDecode, refTensor(t, "vae_decode_latent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRel(t, "vae_decoded", dec, refTensor(t, "vae_decoded"), 1e-4)
+}

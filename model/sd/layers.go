@@ -98,6 +98,12 @@ func geluExact(x *Node) *Node {
 // quickGELU is CLIP's x * sigmoid(1.702 x).
 func quickGELU(x *Node) *Node { return Mul(x, Sigmoid(MulScalar(x, 1.702))) }
 
+// attentionChunkElems bounds the size of one attention score tensor: longer
+// query sequences are processed in chunks of queries (softmax rows are
+// independent, so results do not change). SD 1.5 at 512x512 would otherwise
+// hold [2, 8, 4096, 4096] scores (1 GiB) per attention layer.
+var attentionChunkElems = 1 << 25
+
 // multiHeadAttention computes softmax(q k^T / sqrt(d)) v for q [B, Lq, H*d],
 // k and v [B, Lk, H*d] with heads heads; mask, if not nil, is added to the
 // scores ([Lq, Lk], broadcast). It returns [B, Lq, H*d].
@@ -105,9 +111,30 @@ func multiHeadAttention(q, k, v *Node, heads int, mask *Node) *Node {
 	b, lq, inner := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2]
 	lk := k.Shape().Dimensions[1]
 	d := inner / heads
-	q = Reshape(q, b, lq, heads, d)
 	k = Reshape(k, b, lk, heads, d)
 	v = Reshape(v, b, lk, heads, d)
+	chunk := max(1, attentionChunkElems/(b*heads*lk))
+	if chunk >= lq {
+		return attentionChunk(Reshape(q, b, lq, heads, d), k, v, mask)
+	}
+	var parts []*Node
+	for start := 0; start < lq; start += chunk {
+		end := min(start+chunk, lq)
+		qc := Reshape(Slice(q, AxisRange(), AxisRange(start, end)), b, end-start, heads, d)
+		var mc *Node
+		if mask != nil {
+			mc = Slice(mask, AxisRange(start, end))
+		}
+		parts = append(parts, attentionChunk(qc, k, v, mc))
+	}
+	return Concatenate(parts, 1)
+}
+
+// attentionChunk is the attention of queries q [B, Lq, H, d] over k and v
+// [B, Lk, H, d]; it returns [B, Lq, H*d].
+func attentionChunk(q, k, v, mask *Node) *Node {
+	dims := q.Shape().Dimensions
+	b, lq, heads, d := dims[0], dims[1], dims[2], dims[3]
 	scores := Einsum("bqhd,bkhd->bhqk", q, k)
 	scores = MulScalar(scores, 1/math.Sqrt(float64(d)))
 	if mask != nil {
@@ -115,5 +142,5 @@ func multiHeadAttention(q, k, v *Node, heads int, mask *Node) *Node {
 	}
 	probs := Softmax(scores, -1)
 	out := Einsum("bhqk,bkhd->bqhd", probs, v)
-	return Reshape(out, b, lq, inner)
+	return Reshape(out, b, lq, heads*d)
 }

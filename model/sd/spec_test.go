@@ -19,6 +19,9 @@ type sd15Layout struct {
 	Diffusers    map[string]map[string][]int  `json:"diffusers"`
 	SingleFile   map[string]map[string][]int  `json:"single_file"`
 	ToSingleFile map[string]map[string]string `json:"to_single_file"`
+	Counts       struct {
+		Parameters map[string]int `json:"parameters"`
+	} `json:"counts"`
 }
 
 func readSD15Layout(t *testing.T) (*sd15Layout, *TextConfig, *UNetConfig, *VAEConfig) {
@@ -88,6 +91,19 @@ func TestSD15Layout(t *testing.T) {
 	}
 	if total != 686+248+196 {
 		t.Errorf("layout has %d tensors, want 1130", total)
+	}
+	params := map[string]int{}
+	for key, dims := range vars {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		params[strings.Split(key, "/")[0]] += n
+	}
+	for component, want := range layout.Counts.Parameters {
+		if params[component] != want {
+			t.Errorf("%s: %d parameters, want %d", component, params[component], want)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package sd
 
 import (
 	"fmt"
-	"math"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -124,8 +123,7 @@ func vaeAttention(ctx *context.Context, x *Node, ch, groups int) *Node {
 	q := linear(ctx.In("to_q"), n, ch, ch, true)
 	k := linear(ctx.In("to_k"), n, ch, ch, true)
 	v := linear(ctx.In("to_v"), n, ch, ch, true)
-	scores := MulScalar(Einsum("bqc,bkc->bqk", q, k), 1/math.Sqrt(float64(ch)))
-	o := Einsum("bqk,bkc->bqc", Softmax(scores, -1), v)
+	o := multiHeadAttention(q, k, v, 1, nil)
 	o = linear(ctx.In("to_out").In("0"), o, ch, ch, true)
 	o = Reshape(TransposeAllAxes(o, 0, 2, 1), b, ch, h, w)
 	return Add(o, residual)
