@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,7 +92,10 @@ func (k *Kata) CreateAction(name string) (ActionInfo, error) {
 		if n > 1 {
 			try = fmt.Sprintf("%s %d", name, n)
 		}
-		a, err := k.lib.CreateAction(ctx, store.Action{Name: try})
+		// Lower case: the tokenizer matches triggers case-insensitively and
+		// identifiers store them lower-cased.
+		trigger := strings.ToLower(store.DefaultTrigger(try))
+		a, err := k.lib.CreateAction(ctx, store.Action{Name: try, Trigger: trigger})
 		if errors.Is(err, store.ErrDuplicate) {
 			continue
 		}
@@ -136,7 +140,8 @@ func (k *Kata) Generations() ([]GenerationInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Thumb: thumb, Prompt: g.Prompt, Favourite: g.Favourite}
+		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Thumb: thumb, Prompt: g.Prompt,
+			Negative: g.Negative, Seed: uint64(g.Seed), Favourite: g.Favourite}
 	}
 	return out, nil
 }
@@ -164,4 +169,65 @@ func (k *Kata) AddPhotos(actionID int64, paths []string) (ImportReport, error) {
 		}
 	}
 	return report, err
+}
+
+// ExportGallery writes every generated image into dir as a PNG that carries
+// its settings (AUTOMATIC1111 "parameters" and Kata's own chunk) and returns
+// the files written.
+func (k *Kata) ExportGallery(dir string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), importTimeout)
+	defer cancel()
+	gens, err := k.lib.Generations(ctx, store.GenerationFilter{})
+	if err != nil {
+		return nil, err
+	}
+	if len(gens) == 0 {
+		return nil, errors.New("the gallery is empty: generate something first")
+	}
+	return k.lib.ExportImages(ctx, dir, gens, "png", 0)
+}
+
+// RenameAction renames an action. Its trigger follows the name until the
+// action is first trained; after that the trigger stays, because trained
+// identifier files carry it.
+func (k *Kata) RenameAction(actionID int64, name string) (ActionInfo, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return ActionInfo{}, errors.New("an action needs a name")
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	a, err := k.lib.Action(ctx, actionID)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	ids, err := k.lib.Identifiers(ctx, actionID)
+	if err != nil {
+		return ActionInfo{}, err
+	}
+	oldTrigger := a.Trigger
+	a.Name = name
+	if len(ids) == 0 {
+		a.Trigger = strings.ToLower(store.DefaultTrigger(name))
+	}
+	if err := k.lib.UpdateAction(ctx, a); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return ActionInfo{}, fmt.Errorf("there is already an action called %q", name)
+		}
+		return ActionInfo{}, err
+	}
+	if a.Trigger != oldTrigger {
+		// Captions name the action by its trigger.
+		ex, err := k.lib.Exemplars(ctx, actionID)
+		if err != nil {
+			return ActionInfo{}, err
+		}
+		for _, e := range ex {
+			e.Caption = strings.ReplaceAll(e.Caption, oldTrigger, a.Trigger)
+			if err := k.lib.UpdateExemplar(ctx, e); err != nil {
+				return ActionInfo{}, err
+			}
+		}
+	}
+	return k.actionInfo(ctx, a)
 }

@@ -44,5 +44,7 @@ type GenerationInfo struct {
 	ImagePath string
 	Thumb     image.Image // at most ThumbSize on a side
 	Prompt    string
+	Negative  string
+	Seed      uint64
 	Favourite bool
 }

@@ -103,7 +103,12 @@ func (p *actionsPage) render() fyne.CanvasObject {
 		img.ScaleMode = canvas.ImageScaleFastest
 		photos.Add(img)
 	}
-	header := widget.NewLabelWithStyle(p.selectedName(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	nameEntry := widget.NewEntry()
+	nameEntry.SetText(p.selectedAction().Name)
+	nameEntry.OnSubmitted = func(name string) { p.rename(name) }
+	rename := widget.NewButton("Rename", func() { p.rename(nameEntry.Text) })
+	summary := widget.NewLabelWithStyle(p.selectedSummary(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(rename, summary), nameEntry)
 	var body fyne.CanvasObject = container.NewVScroll(photos)
 	if len(p.exemplars) == 0 {
 		body = emptyState(theme.FileImageIcon(), "No photos yet",
@@ -116,16 +121,36 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	return split
 }
 
-func (p *actionsPage) selectedName() string {
+func (p *actionsPage) selectedAction() app.ActionInfo {
 	for _, a := range p.actions {
 		if a.ID == p.selected {
-			if a.Identifier != "" {
-				return fmt.Sprintf("%s  %s  · trained: %s", a.Name, a.Trigger, a.Identifier)
-			}
-			return a.Name + "  " + a.Trigger + "  · not trained yet"
+			return a
 		}
 	}
-	return ""
+	return app.ActionInfo{}
+}
+
+// selectedSummary is the trigger and training state shown beside the name.
+func (p *actionsPage) selectedSummary() string {
+	a := p.selectedAction()
+	if a.Identifier != "" {
+		return fmt.Sprintf("%s  · trained: %s", a.Trigger, a.Identifier)
+	}
+	return a.Trigger + "  · not trained yet"
+}
+
+func (p *actionsPage) rename(name string) {
+	id := p.selected
+	p.m.bg.run(func() error {
+		_, err := p.m.svc.RenameAction(id, name)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.m.setStatus("Could not rename: " + err.Error())
+			return
+		}
+		p.m.show(0)
+	})
 }
 
 // addPhotos imports paths into the selected action, creating one if there is none.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"kata/model/sd/sdtest"
+	"kata/store"
 )
 
 // TestTrainAndGenerateFlow clicks through what a designer does on first use:
@@ -27,6 +29,12 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 	m.HandleDrop(fyne.NewPos(5, 5), uris)
 	m.WaitIdle()
+
+	m.actions.rename("Hand stand")
+	m.WaitIdle()
+	if got := m.actions.selectedAction().Trigger; got != "<hand-stand>" {
+		t.Fatalf("trigger after rename %q (status %q)", got, m.Status())
+	}
 
 	test.Tap(findButton(t, m.Window().Content(), "Train"))
 	m.WaitIdle()
@@ -53,6 +61,11 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
 	}
 	trigger := m.actions.actions[0].Trigger
+	m.actions.rename("handstand")
+	m.WaitIdle()
+	if got := m.actions.selectedAction(); got.Name != "handstand" || got.Trigger != trigger {
+		t.Fatalf("after training a rename must keep the trigger: %+v", got)
+	}
 
 	m.sidebar.Select(1)
 	m.gallery.prompt.SetText("a panda " + trigger)
@@ -64,5 +77,24 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 	if len(m.gallery.items) != 1 {
 		t.Fatalf("gallery shows %d images", len(m.gallery.items))
+	}
+
+	m.gallery.prompt.SetText("")
+	m.gallery.reuse(m.gallery.items[0])
+	if m.gallery.prompt.Text != "a panda "+trigger || m.gallery.seed.Text != "42" {
+		t.Fatalf("reuse gave prompt %q seed %q", m.gallery.prompt.Text, m.gallery.seed.Text)
+	}
+
+	out := t.TempDir()
+	picker.answers = []string{out}
+	test.Tap(findButton(t, m.Window().Content(), "Export…"))
+	m.WaitIdle()
+	files, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	if len(files) != 1 || !strings.Contains(m.Status(), "Exported 1 image") {
+		t.Fatalf("export wrote %v, status %q", files, m.Status())
+	}
+	s, err := store.ReadSettings(files[0])
+	if err != nil || s.Seed != 42 || s.Prompt != "a panda "+trigger {
+		t.Fatalf("exported settings %+v, %v", s, err)
 	}
 }

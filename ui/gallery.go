@@ -58,7 +58,8 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	p.cancel.Disable()
 	p.progress = widget.NewProgressBar()
 	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
-	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate, p.cancel), p.prompt)
+	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate, p.cancel, export), p.prompt)
 	p.bar = container.NewVBox(row, p.negative, p.progress)
 	return p
 }
@@ -81,7 +82,8 @@ func (p *galleryPage) view() fyne.CanvasObject {
 			img.FillMode = canvas.ImageFillContain
 			caption := widget.NewLabel(g.Prompt)
 			caption.Truncation = fyne.TextTruncateEllipsis
-			grid.Add(container.NewBorder(nil, caption, nil, nil, img))
+			reuse := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), func() { p.reuse(g) })
+			grid.Add(container.NewBorder(nil, container.NewBorder(nil, nil, nil, reuse, caption), nil, nil, img))
 		}
 		body = container.NewVScroll(grid)
 	}
@@ -130,6 +132,36 @@ func (p *galleryPage) start() {
 		default:
 			p.m.setStatus(fmt.Sprintf("Done (seed %d).", seed))
 			p.m.show(1)
+		}
+	})
+}
+
+// reuse puts an image's settings back into the prompt bar ("use these
+// settings again").
+func (p *galleryPage) reuse(g app.GenerationInfo) {
+	p.prompt.SetText(g.Prompt)
+	p.negative.SetText(g.Negative)
+	p.seed.SetText(strconv.FormatUint(g.Seed, 10))
+	p.m.setStatus(fmt.Sprintf("Settings of image %d loaded: change the prompt or press Generate.", g.ID))
+}
+
+// export writes every gallery image, with its settings, into a chosen folder.
+func (p *galleryPage) export() {
+	var dir string
+	var files []string
+	p.m.bg.run(func() error {
+		var err error
+		if dir, err = p.m.picker.PickFolder("Export the gallery to a folder"); err != nil || dir == "" {
+			return err
+		}
+		files, err = p.m.svc.ExportGallery(dir)
+		return err
+	}, func(err error) {
+		switch {
+		case err != nil:
+			p.m.setStatus("Could not export: " + err.Error())
+		case dir != "":
+			p.m.setStatus(fmt.Sprintf("Exported %d image(s) to %s", len(files), dir))
 		}
 	})
 }

@@ -14,6 +14,8 @@ type Services interface {
 	Actions() ([]app.ActionInfo, error)
 	// CreateAction adds an action named name; its trigger is derived from it.
 	CreateAction(name string) (app.ActionInfo, error)
+	// RenameAction renames an action (and its trigger, until it is trained).
+	RenameAction(actionID int64, name string) (app.ActionInfo, error)
 	// Exemplars lists the photos of one action.
 	Exemplars(actionID int64) ([]app.ExemplarInfo, error)
 	// AddPhotos imports image files or folders as exemplars of an action.
@@ -28,6 +30,8 @@ type Services interface {
 	// Train learns an identifier for an action; cancelling ctx pauses it and
 	// the next call with the same settings resumes.
 	Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings, progress func(app.TrainProgress)) (app.ActionInfo, error)
+	// ExportGallery writes the gallery's images with their settings into dir.
+	ExportGallery(dir string) ([]string, error)
 	// Generate makes an image and adds it to the gallery.
 	Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error)
 }
