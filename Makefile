@@ -26,8 +26,11 @@ test: deps
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m $(HEADLESS)
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
 
+# GEMM, convolution and UNet timings, each against GoMLX's stock executor in
+# the same run (docs/PERFORMANCE.md); KATA_BENCH_SD15=1 adds an SD 1.5-size
+# UNet step (about 15 GB of memory).
 bench: check-go
-	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./model/...
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 30m ./model/backend/...
 
 package: deps
 	$(GO) run $(FYNE_TOOL) package -os linux -release -name Kata

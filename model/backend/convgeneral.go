@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -43,6 +44,11 @@ func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*s
 		return stockConvGeneral(backend, node, inputs, owned)
 	}
 	plan, err := newConvPlan(p, in, inShape.Dimensions, ker, kShape.Dimensions, n.shape.Dimensions)
+	if err == nil && plan.batch > plan.m && plan.batch*plan.kSize > maxIm2col {
+		// Batch-rows mode would need one huge im2col matrix per output position.
+		plan.release()
+		err = fmt.Errorf("im2col of %dx%d too large", plan.batch, plan.kSize)
+	}
 	if err != nil {
 		fallbacks.Add(1)
 		return stockConvGeneral(backend, node, inputs, owned)
@@ -74,9 +80,10 @@ type convPlan struct {
 	icOff                 []int // per k: input-channel offset into in
 	kd                    []int // per k and spatial axis: kernel position times kernel dilation
 	w                     gemm.Matrix
-	oSpStride             int  // stride of the flattened output spatial index, if mergeable
-	oSpMerged             bool // whether the output spatial axes merge into one stride
-	icInner               bool // k's innermost axis is the input channel, contiguous in the input
+	oSpStride             int       // stride of the flattened output spatial index, if mergeable
+	oSpMerged             bool      // whether the output spatial axes merge into one stride
+	icInner               bool      // k's innermost axis is the input channel, contiguous in the input
+	scratchW              []float32 // pooled copy of the kernel, released by run
 }
 
 func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims, oDims []int) (*convPlan, error) {
@@ -149,27 +156,11 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims
 	if rs, ok := mergeAxes(kDims, kStr, kAxes); ok {
 		c.w = gemm.Matrix{Data: ker, RowStride: rs, ColStride: kStr[ax.KernelOutputChannels]}
 	} else {
-		w := make([]float32, c.kSize*c.cout)
-		kOff := make([]int, c.kSize)
-		clear(idx)
-		for k := range c.kSize {
-			for _, a := range kAxes {
-				kOff[k] += idx[a] * kStr[a]
-			}
-			for i := len(kAxes) - 1; i >= 0; i-- {
-				a := kAxes[i]
-				idx[a]++
-				if idx[a] < kDims[a] {
-					break
-				}
-				idx[a] = 0
-			}
-		}
-		for k, off := range kOff {
-			for oc := range c.cout {
-				w[k*c.cout+oc] = ker[off+oc*kStr[ax.KernelOutputChannels]]
-			}
-		}
+		// Pooled: a fresh multi-megabyte slice per call costs more in page faults
+		// than the copy itself.
+		w := getScratch(c.kSize * c.cout)
+		c.scratchW = w
+		transposeInto(w, ker, kDims, append(slices.Clone(kAxes), ax.KernelOutputChannels))
 		c.w = gemm.RowMajor(w, 0, c.cout)
 	}
 	c.oSpStride, c.oSpMerged = mergeAxes(oDims, c.oStr, ax.OutputSpatial)
@@ -179,7 +170,16 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims
 // maxIm2col caps the im2col matrix of one task (floats).
 const maxIm2col = 1 << 24
 
+// release returns the plan's pooled kernel copy.
+func (c *convPlan) release() {
+	if c.scratchW != nil {
+		putScratch(c.scratchW)
+		c.scratchW = nil
+	}
+}
+
 func (c *convPlan) run() error {
+	defer c.release()
 	if c.batch > c.m {
 		return c.runBatchRows()
 	}
@@ -216,9 +216,6 @@ func (c *convPlan) runSpatialRows() error {
 // runBatchRows: per output position, rows are the batch (GoMLX's kernel gradient
 // puts the input channels there and contracts over the original batch and space).
 func (c *convPlan) runBatchRows() error {
-	if c.batch*c.kSize > maxIm2col {
-		return fmt.Errorf("im2col of %dx%d too large", c.batch, c.kSize)
-	}
 	task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
 		x := getScratch(c.batch * c.kSize)
 		defer putScratch(x)
@@ -255,10 +252,10 @@ func (c *convPlan) multiplyInto(mul func(m, n, k int, a, b, cm gemm.Matrix) erro
 	} else if c.oSpMerged {
 		dst = gemm.Matrix{Data: c.out, Offset: base + first*c.oSpStride, RowStride: c.oSpStride, ColStride: ocStr}
 	}
-	if dst.Data != nil && (dst.RowStride == 1 || dst.ColStride == 1) {
+	if dst.Data != nil {
 		return mul(rows, c.cout, c.kSize, a, c.w, dst)
 	}
-	// The output rows cannot be addressed with one stride: compute, then scatter.
+	// The output positions cannot be addressed with one stride: compute, then scatter.
 	tmp := getScratch(rows * c.cout)
 	defer putScratch(tmp)
 	if err := mul(rows, c.cout, c.kSize, a, c.w, gemm.RowMajor(tmp, 0, c.cout)); err != nil {

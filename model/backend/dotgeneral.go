@@ -44,7 +44,9 @@ func nodeData[T any](n *nodeMirror) *T {
 // [batch, lhsCross, rhsCross]) with the GEMM kernels for float32; anything else
 // goes to GoMLX's executor.
 func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-	if !kernelsOn.Load() {
+	// Without a SIMD micro-kernel GoMLX's own blocked DotGeneral is as fast
+	// (convolutions still gain from im2col, see convgeneral.go).
+	if !kernelsOn.Load() || gemm.Kernel() == "go" {
 		return stockDotGeneral(backend, node, inputs, owned)
 	}
 	n := mirror(node)
@@ -182,44 +184,81 @@ func parallelFor(n int, fn func(i int) error) error {
 // is input axis perm[i].
 func transposeF32(data []float32, dims, perm []int) []float32 {
 	out := make([]float32, len(data))
-	if len(data) == 0 {
-		return out
+	transposeInto(out, data, dims, perm)
+	return out
+}
+
+// transposeTiles sets dst[i*dq+j] = src[i+j*sj] for i < ni, j < nj, in 32x32 tiles.
+func transposeTiles(dst []float32, dq int, src []float32, sj, ni, nj int) {
+	const tile = 32
+	for i0 := 0; i0 < ni; i0 += tile {
+		i1 := min(i0+tile, ni)
+		for j0 := 0; j0 < nj; j0 += tile {
+			j1 := min(j0+tile, nj)
+			for i := i0; i < i1; i++ {
+				row := dst[i*dq+j0 : i*dq+j1]
+				s := i + j0*sj
+				for j := range row {
+					row[j] = src[s+j*sj]
+				}
+			}
+		}
 	}
+}
+
+// transposeInto writes data (row-major dims) with its axes permuted into out.
+// Adjacent axes that stay adjacent are merged, so that the innermost loop is as
+// long as possible.
+func transposeInto(out, data []float32, dims, perm []int) {
+	if len(data) == 0 {
+		return
+	}
+	// Output-space strides of the source, then merge axes that move together.
 	inStrides := rowMajorStrides(dims)
-	rank := len(perm)
-	outDims := make([]int, rank)
-	srcStrides := make([]int, rank)
+	outDims := make([]int, len(perm))
+	src := make([]int, len(perm))
 	for i, a := range perm {
 		outDims[i] = dims[a]
-		srcStrides[i] = inStrides[a]
+		src[i] = inStrides[a]
 	}
-	if rank == 0 {
-		copy(out, data)
-		return out
+	cDims, cStrides := collapse(outDims, src, rowMajorStrides(outDims))
+	last := len(cDims) - 1
+	inner := cDims[last]
+	step := cStrides[0][last]
+	if step != 1 {
+		// The source-contiguous axis q is an outer output axis: transpose (q, inner)
+		// planes in cache-sized tiles instead of gathering with a long stride.
+		for q := range last {
+			if cStrides[0][q] != 1 || cDims[q] < 4 {
+				continue
+			}
+			var dims []int
+			strides := [][]int{nil, nil}
+			for ax := range last {
+				if ax != q {
+					dims = append(dims, cDims[ax])
+					strides[0] = append(strides[0], cStrides[0][ax])
+					strides[1] = append(strides[1], cStrides[1][ax])
+				}
+			}
+			dims = append(dims, 1)
+			strides[0], strides[1] = append(strides[0], 0), append(strides[1], 0)
+			nq, dq := cDims[q], cStrides[1][q]
+			parRows(dims, strides, func(_ int, offs []int) {
+				transposeTiles(out[offs[1]:], dq, data[offs[0]:], step, nq, inner)
+			})
+			return
+		}
 	}
-	idx := make([]int, rank)
-	last := rank - 1
-	inner, innerStride := outDims[last], srcStrides[last]
-	src := 0
-	for o := 0; o < len(out); o += inner {
+	parRows(cDims, cStrides, func(o int, offs []int) {
 		row := out[o : o+inner]
-		if innerStride == 1 {
-			copy(row, data[src:src+inner])
-		} else {
-			for j := range row {
-				row[j] = data[src+j*innerStride]
-			}
+		s := offs[0]
+		if step == 1 && inner >= 16 {
+			copy(row, data[s:s+inner])
+			return
 		}
-		// Advance the multi-index over the outer axes.
-		for ax := last - 1; ax >= 0; ax-- {
-			idx[ax]++
-			src += srcStrides[ax]
-			if idx[ax] < outDims[ax] {
-				break
-			}
-			src -= idx[ax] * srcStrides[ax]
-			idx[ax] = 0
+		for j := range row {
+			row[j] = data[s+j*step]
 		}
-	}
-	return out
+	})
 }

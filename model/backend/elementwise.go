@@ -2,6 +2,7 @@ package backend
 
 import (
 	"math"
+	"runtime"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -29,6 +30,171 @@ var elementwiseExecutors = map[backends.OpType]nodeExecutor{
 	backends.OpTypeReduceSum:      execReduceF32,
 	backends.OpTypeExp:            execExpF32,
 	backends.OpTypeBroadcastInDim: execBroadcastF32,
+	backends.OpTypeSlice:          execSliceF32,
+	backends.OpTypeTranspose:      execTransposeF32,
+	backends.OpTypeGather:         execGatherF32,
+}
+
+// gatherMirror has the layout of simplego's gatherNode (v0.26.0).
+type gatherMirror struct {
+	indexVectorAxis                                                  int
+	offsetOutputAxes, collapsedSlicesAxes, startIndexMap, sliceSizes []int
+	indicesAreSorted                                                 bool
+}
+
+// execGatherF32 handles the Gather that picks whole slices along one axis with a
+// list of indices (out[.., i, ..] = x[.., idx[i], ..]; Reverse builds these) in
+// one pass; other gathers go to GoMLX's executor.
+func execGatherF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	n := mirror(node)
+	stock := stockExecutors[n.opType]
+	p := nodeData[gatherMirror](n)
+	if !kernelsOn.Load() || p == nil || n.shape.DType != dtypes.Float32 || n.shape.Size() == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	inShape, x, ok := float32Flat(backend, inputs[0])
+	idxShape, err := backend.BufferShape(inputs[1])
+	if !ok || err != nil || idxShape.DType != dtypes.Int32 || idxShape.Rank() != 2 || idxShape.Dimensions[1] != 1 ||
+		p.indexVectorAxis != 1 || len(p.startIndexMap) != 1 || len(p.collapsedSlicesAxes) != 1 ||
+		p.startIndexMap[0] != p.collapsedSlicesAxes[0] {
+		return stock(backend, node, inputs, owned)
+	}
+	flat, err := backend.BufferData(inputs[1])
+	if err != nil {
+		return stock(backend, node, inputs, owned)
+	}
+	idx := flat.([]int32)
+	dims, out := inShape.Dimensions, n.shape.Dimensions
+	a := p.startIndexMap[0]
+	rank := len(dims)
+	if a < 0 || a >= rank || len(out) != rank || len(p.sliceSizes) != rank || len(p.offsetOutputAxes) != rank-1 {
+		return stock(backend, node, inputs, owned)
+	}
+	for ax, oa := 0, 0; ax < rank; ax++ {
+		want := dims[ax]
+		if ax == a {
+			want = 1
+		} else {
+			if p.offsetOutputAxes[oa] != ax {
+				return stock(backend, node, inputs, owned)
+			}
+			oa++
+		}
+		if p.sliceSizes[ax] != want || (ax != a && out[ax] != dims[ax]) {
+			return stock(backend, node, inputs, owned)
+		}
+	}
+	count := idxShape.Dimensions[0]
+	if out[a] != count {
+		return stock(backend, node, inputs, owned)
+	}
+	outer, inner := 1, 1
+	for ax := range a {
+		outer *= dims[ax]
+	}
+	for ax := a + 1; ax < rank; ax++ {
+		inner *= dims[ax]
+	}
+	outBuf, dst, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	// Start indices are clamped into range, as XLA's Gather does.
+	src := make([]int, count)
+	for i, v := range idx {
+		src[i] = min(max(int(v), 0), dims[a]-1) * inner
+	}
+	for o := range outer {
+		in := x[o*dims[a]*inner : (o+1)*dims[a]*inner]
+		d := dst[o*count*inner : (o+1)*count*inner]
+		if inner == 1 {
+			for i, s := range src {
+				d[i] = in[s]
+			}
+			continue
+		}
+		for i, s := range src {
+			copy(d[i*inner:(i+1)*inner], in[s:s+inner])
+		}
+	}
+	fastCalls.Add(1)
+	return outBuf, nil
+}
+
+// execTransposeF32 permutes axes with row-wise copies (transposeInto).
+func execTransposeF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	n := mirror(node)
+	stock := stockExecutors[n.opType]
+	perm, okPerm := n.data.([]int)
+	if !kernelsOn.Load() || !okPerm || n.shape.DType != dtypes.Float32 || n.shape.Size() == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	inShape, x, ok := float32Flat(backend, inputs[0])
+	if !ok || len(perm) != inShape.Rank() || len(x) != n.shape.Size() {
+		return stock(backend, node, inputs, owned)
+	}
+	outBuf, dst, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	transposeInto(dst, x, inShape.Dimensions, perm)
+	fastCalls.Add(1)
+	return outBuf, nil
+}
+
+// sliceMirror has the layout of simplego's sliceNode (v0.26.0).
+type sliceMirror struct {
+	starts, limits, strides []int
+}
+
+// execSliceF32 copies a (strided) slice as row copies.
+func execSliceF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	n := mirror(node)
+	stock := stockExecutors[n.opType]
+	p := nodeData[sliceMirror](n)
+	if !kernelsOn.Load() || p == nil || n.shape.DType != dtypes.Float32 || n.shape.Size() == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	inShape, x, ok := float32Flat(backend, inputs[0])
+	out := n.shape.Dimensions
+	rank := len(out)
+	if !ok || inShape.Rank() != rank || len(p.starts) != rank {
+		return stock(backend, node, inputs, owned)
+	}
+	inStr := rowMajorStrides(inShape.Dimensions)
+	src := make([]int, rank)
+	base := 0
+	for ax := range rank {
+		stride := 1
+		if ax < len(p.strides) && p.strides[ax] > 0 {
+			stride = p.strides[ax]
+		}
+		if p.starts[ax] < 0 || p.starts[ax]+(out[ax]-1)*stride >= inShape.Dimensions[ax] {
+			return stock(backend, node, inputs, owned)
+		}
+		base += p.starts[ax] * inStr[ax]
+		src[ax] = inStr[ax] * stride
+	}
+	dims, strides := collapse(out, src, rowMajorStrides(out))
+	inner := dims[len(dims)-1]
+	outBuf, dst, err := newOutput(backend, n.shape)
+	if err != nil {
+		return nil, err
+	}
+	step := strides[0][len(dims)-1]
+	parRows(dims, strides, func(o int, offs []int) {
+		row := dst[o : o+inner]
+		s := base + offs[0]
+		if step == 1 && inner >= 16 {
+			copy(row, x[s:s+inner])
+			return
+		}
+		for i := range row {
+			row[i] = x[s+i*step]
+		}
+	})
+	fastCalls.Add(1)
+	return outBuf, nil
 }
 
 // execExpF32 computes Exp with the SIMD kernel of package vmath.
@@ -46,7 +212,7 @@ func execExpF32(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	if err != nil {
 		return nil, err
 	}
-	vmath.Exp(dst, x)
+	parFlat(len(x), func(lo, hi int) { vmath.Exp(dst[lo:hi], x[lo:hi]) })
 	fastCalls.Add(1)
 	return outBuf, nil
 }
@@ -89,7 +255,7 @@ func execBroadcastF32(backend *simplego.Backend, node *simplego.Node, inputs []*
 		return nil, err
 	}
 	contiguous := strides[0][len(dims)-1] == 1
-	forRows(dims, strides, func(o int, offs []int) {
+	parRows(dims, strides, func(o int, offs []int) {
 		row := dst[o : o+inner]
 		if contiguous {
 			copy(row, x[offs[0]:offs[0]+inner])
@@ -113,8 +279,31 @@ func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	aShape, a, ok1 := float32Flat(backend, inputs[0])
 	bShape, b, ok2 := float32Flat(backend, inputs[1])
 	out := n.shape.Dimensions
-	if !ok1 || !ok2 || aShape.Rank() != len(out) || bShape.Rank() != len(out) ||
-		aShape.Equal(bShape) || aShape.Size() == 1 || bShape.Size() == 1 || n.shape.Size() == 0 {
+	size := n.shape.Size()
+	if !ok1 || !ok2 || size == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	if len(a) == size && (len(b) == size || len(b) == 1) || len(a) == 1 && len(b) == size {
+		// Same shapes, or a scalar operand: one SIMD pass.
+		outBuf, dst, err := newOutput(backend, n.shape)
+		if err != nil {
+			return nil, err
+		}
+		op := vmathOps[n.opType]
+		parFlat(size, func(lo, hi int) {
+			x, y := a, b
+			if len(x) > 1 {
+				x = x[lo:hi]
+			}
+			if len(y) > 1 {
+				y = y[lo:hi]
+			}
+			vmath.Binary(op, dst[lo:hi], x, y)
+		})
+		fastCalls.Add(1)
+		return outBuf, nil
+	}
+	if aShape.Rank() != len(out) || bShape.Rank() != len(out) {
 		return stock(backend, node, inputs, owned)
 	}
 	// Output-space strides of both operands (0 on broadcast axes), then merge axes.
@@ -145,7 +334,7 @@ func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 		return nil, err
 	}
 	ia, ib := strides[0][len(dims)-1], strides[1][len(dims)-1]
-	forRows(dims, strides, func(o int, offs []int) {
+	parRows(dims, strides, func(o int, offs []int) {
 		binaryRow(n.opType, dst[o:o+inner], a[offs[0]:], ia, b[offs[1]:], ib)
 	})
 	fastCalls.Add(1)
@@ -191,16 +380,77 @@ func collapse(dims []int, operandStrides ...[]int) ([]int, [][]int) {
 }
 
 // forRows calls fn for every innermost row: o is the row's flat output offset and
-// offs the operands' offsets.
+// offs the operands' offsets. offs is reused between calls.
 func forRows(dims []int, strides [][]int, fn func(o int, offs []int)) {
+	forRowsRange(dims, strides, 0, numRows(dims), fn)
+}
+
+// parallelMin is the element count from which row loops and flat kernels are
+// split over the cores (below it, goroutine hand-off costs more than it saves).
+const parallelMin = 1 << 16
+
+// parRows is forRows with the rows split over the cores for large tensors; fn
+// must then be safe to call concurrently for distinct rows.
+func parRows(dims []int, strides [][]int, fn func(o int, offs []int)) {
+	rows := numRows(dims)
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || rows < 2 || rows*dims[len(dims)-1] < parallelMin {
+		forRowsRange(dims, strides, 0, rows, fn)
+		return
+	}
+	chunks := min(rows, 4*workers)
+	_ = parallelFor(chunks, func(c int) error {
+		forRowsRange(dims, strides, c*rows/chunks, (c+1)*rows/chunks, fn)
+		return nil
+	})
+}
+
+// parFlat runs fn over [lo, hi) chunks (multiples of 64 elements) of n elements,
+// on all cores when n is large.
+func parFlat(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || n < parallelMin {
+		fn(0, n)
+		return
+	}
+	chunks := 4 * workers
+	per := (n/chunks + 63) &^ 63
+	_ = parallelFor(chunks, func(c int) error {
+		if lo := c * per; lo < n {
+			fn(lo, min(lo+per, n))
+		}
+		return nil
+	})
+}
+
+func numRows(dims []int) int {
+	rows := 1
+	for _, d := range dims[:len(dims)-1] {
+		rows *= d
+	}
+	return rows
+}
+
+// forRowsRange calls fn for rows r0..r1-1 (see forRows).
+func forRowsRange(dims []int, strides [][]int, r0, r1 int, fn func(o int, offs []int)) {
+	if r0 >= r1 {
+		return
+	}
 	outer := len(dims) - 1
 	inner := dims[outer]
 	idx := make([]int, outer)
 	offs := make([]int, len(strides))
-	for o := 0; ; o += inner {
+	rem := r0
+	for ax := outer - 1; ax >= 0; ax-- {
+		idx[ax] = rem % dims[ax]
+		rem /= dims[ax]
+		for i := range offs {
+			offs[i] += idx[ax] * strides[i][ax]
+		}
+	}
+	for r, o := r0, r0*inner; r < r1; r, o = r+1, o+inner {
 		fn(o, offs)
-		ax := outer - 1
-		for ; ax >= 0; ax-- {
+		for ax := outer - 1; ax >= 0; ax-- {
 			idx[ax]++
 			for i := range offs {
 				offs[i] += strides[i][ax]
@@ -213,77 +463,28 @@ func forRows(dims []int, strides [][]int, fn func(o int, offs []int)) {
 			}
 			idx[ax] = 0
 		}
-		if ax < 0 {
-			return
-		}
 	}
+}
+
+var vmathOps = map[backends.OpType]vmath.Op{
+	backends.OpTypeAdd: vmath.Add, backends.OpTypeSub: vmath.Sub,
+	backends.OpTypeMul: vmath.Mul, backends.OpTypeDiv: vmath.Div,
 }
 
 // binaryRow computes dst[i] = a[i*ia] op b[i*ib] with ia, ib in {0, 1}.
 func binaryRow(op backends.OpType, dst, a []float32, ia int, b []float32, ib int) {
 	n := len(dst)
-	switch {
-	case ia == 1 && ib == 1:
-		a, b = a[:n], b[:n]
-		switch op {
-		case backends.OpTypeAdd:
-			for i := range dst {
-				dst[i] = a[i] + b[i]
-			}
-		case backends.OpTypeSub:
-			for i := range dst {
-				dst[i] = a[i] - b[i]
-			}
-		case backends.OpTypeMul:
-			for i := range dst {
-				dst[i] = a[i] * b[i]
-			}
-		case backends.OpTypeDiv:
-			for i := range dst {
-				dst[i] = a[i] / b[i]
-			}
-		}
-	case ia == 1:
-		a, c := a[:n], b[0]
-		switch op {
-		case backends.OpTypeAdd:
-			for i := range dst {
-				dst[i] = a[i] + c
-			}
-		case backends.OpTypeSub:
-			for i := range dst {
-				dst[i] = a[i] - c
-			}
-		case backends.OpTypeMul:
-			for i := range dst {
-				dst[i] = a[i] * c
-			}
-		case backends.OpTypeDiv:
-			for i := range dst {
-				dst[i] = a[i] / c
-			}
-		}
-	default:
-		c, b := a[0], b[:n]
-		switch op {
-		case backends.OpTypeAdd:
-			for i := range dst {
-				dst[i] = c + b[i]
-			}
-		case backends.OpTypeSub:
-			for i := range dst {
-				dst[i] = c - b[i]
-			}
-		case backends.OpTypeMul:
-			for i := range dst {
-				dst[i] = c * b[i]
-			}
-		case backends.OpTypeDiv:
-			for i := range dst {
-				dst[i] = c / b[i]
-			}
-		}
+	if ia == 1 {
+		a = a[:n]
+	} else {
+		a = a[:1]
 	}
+	if ib == 1 {
+		b = b[:n]
+	} else {
+		b = b[:1]
+	}
+	vmath.Binary(vmathOps[op], dst, a, b)
 }
 
 func execReduceF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
@@ -332,14 +533,24 @@ func execReduceF32(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 		dst[i] = init
 	}
 	innerReduced := cStrides[1][len(cDims)-1] == 0
-	forRows(cDims, cStrides, func(_ int, offs []int) {
+	// Rows may run concurrently only if each output element is written by one row.
+	rowsLoop := parRows
+	for ax := range len(cDims) - 1 {
+		if cStrides[1][ax] == 0 {
+			rowsLoop = forRows
+		}
+	}
+	if !innerReduced {
+		rowsLoop = forRows
+	}
+	rowsLoop(cDims, cStrides, func(_ int, offs []int) {
 		row := x[offs[0] : offs[0]+inner]
 		o := offs[1]
 		switch {
 		case innerReduced && isMax:
-			dst[o] = max(dst[o], maxF32(row))
+			dst[o] = max(dst[o], vmath.Max(row))
 		case innerReduced:
-			dst[o] += sumF32(row)
+			dst[o] += vmath.Sum(row)
 		case isMax:
 			d := dst[o : o+inner]
 			for i, v := range row {
@@ -347,38 +558,9 @@ func execReduceF32(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 			}
 		default:
 			d := dst[o : o+inner]
-			for i, v := range row {
-				d[i] += v
-			}
+			vmath.Binary(vmath.Add, d, d, row)
 		}
 	})
 	fastCalls.Add(1)
 	return outBuf, nil
-}
-
-func maxF32(row []float32) float32 {
-	m0, m1, m2, m3 := row[0], row[0], row[0], row[0]
-	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		m0, m1, m2, m3 = max(m0, row[i]), max(m1, row[i+1]), max(m2, row[i+2]), max(m3, row[i+3])
-	}
-	for ; i < len(row); i++ {
-		m0 = max(m0, row[i])
-	}
-	return max(max(m0, m1), max(m2, m3))
-}
-
-func sumF32(row []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(row); i += 4 {
-		s0 += row[i]
-		s1 += row[i+1]
-		s2 += row[i+2]
-		s3 += row[i+3]
-	}
-	for ; i < len(row); i++ {
-		s0 += row[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }

@@ -23,7 +23,11 @@ type goBackend struct {
 // KATA_KERNELS=stock (see kernels.go).
 func newGo() (backends.Backend, error) {
 	installKernels()
-	inner, err := simplego.New("")
+	// Ops run one at a time: simplego's parallel op scheduler has data races in
+	// v0.26 (use counts read outside its lock, so a buffer can be recycled while
+	// another op still reads it; seen with -race), and Kata's kernels spread each
+	// large op over the cores themselves.
+	inner, err := simplego.New("ops_sequential")
 	if err != nil {
 		return nil, fmt.Errorf("create pure-Go backend: %w", err)
 	}
@@ -165,44 +169,52 @@ func (b *goBuilder) sliceAxis(x backends.Op, dims []int, axis, start, end int) (
 	return out, dims, nil
 }
 
-// reverseBySlicesMax is the largest axis reversed by concatenating single-element
-// slices (conv kernels: 1..7); longer axes use one Gather.
-const reverseBySlicesMax = 16
-
-// Reverse implements backends.Builder.Reverse (missing in simplego).
+// Reverse implements backends.Builder.Reverse (missing in simplego). Reversing
+// adjacent axes together equals reversing their flattened index, so each run of
+// adjacent reversed axes (a conv kernel's spatial axes) becomes one Gather along
+// the merged axis: a single pass over the data (see execGatherF32).
 func (b *goBuilder) Reverse(x backends.Op, axes ...int) (backends.Op, error) {
 	shape, err := b.OpShape(x)
 	if err != nil {
 		return nil, err
 	}
-	out := x
 	dims := shape.Dimensions
+	rank := len(dims)
+	var rev []int
 	for _, axis := range axes {
 		if axis < 0 {
-			axis += len(dims)
+			axis += rank
 		}
-		if axis < 0 || axis >= len(dims) {
+		if axis < 0 || axis >= rank {
 			return nil, fmt.Errorf("Reverse: axis out of range for shape %s", shape)
 		}
-		n := dims[axis]
-		if n <= 1 {
-			continue
+		if dims[axis] > 1 && !slices.Contains(rev, axis) {
+			rev = append(rev, axis)
 		}
-		if n <= reverseBySlicesMax {
-			parts := make([]backends.Op, n)
-			for i := range n {
-				if parts[n-1-i], _, err = b.sliceAxis(out, dims, axis, i, i+1); err != nil {
-					return nil, err
-				}
-			}
-			if out, err = b.Concatenate(axis, parts...); err != nil {
-				return nil, err
-			}
-			continue
+	}
+	slices.Sort(rev)
+	out := x
+	for i := 0; i < len(rev); {
+		j := i + 1
+		for j < len(rev) && rev[j] == rev[j-1]+1 {
+			j++
 		}
-		if out, err = b.reverseByGather(out, dims, axis); err != nil {
+		first, last := rev[i], rev[j-1]
+		merged := 1
+		for a := first; a <= last; a++ {
+			merged *= dims[a]
+		}
+		flat := slices.Concat(dims[:first], []int{merged}, dims[last+1:])
+		if out, err = b.Reshape(out, flat...); err != nil {
 			return nil, err
 		}
+		if out, err = b.reverseByGather(out, flat, first); err != nil {
+			return nil, err
+		}
+		if out, err = b.Reshape(out, dims...); err != nil {
+			return nil, err
+		}
+		i = j
 	}
 	return out, nil
 }

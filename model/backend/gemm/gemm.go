@@ -236,15 +236,22 @@ func packA(dst []float32, a Matrix, i0, p0, rows, kc, mr int) {
 		}
 		return
 	}
+	if a.ColStride == 1 {
+		// Read the rows side by side so that the writes are sequential.
+		var starts [32]int
+		for i := range rows {
+			starts[i] = a.at(i0+i, p0)
+		}
+		for p := range kc {
+			d := dst[p*mr : p*mr+rows]
+			for i := range d {
+				d[i] = a.Data[starts[i]+p]
+			}
+		}
+		return
+	}
 	for i := range rows {
 		src := a.at(i0+i, p0)
-		if a.ColStride == 1 {
-			row := a.Data[src : src+kc]
-			for p, v := range row {
-				dst[p*mr+i] = v
-			}
-			continue
-		}
 		for p := range kc {
 			dst[p*mr+i] = a.Data[src+p*a.ColStride]
 		}
@@ -268,11 +275,16 @@ func packB(dst []float32, b Matrix, p0, j0, kc, nc, nr int) {
 			continue
 		}
 		if b.RowStride == 1 {
+			// Columns are contiguous: read them side by side so that each step
+			// writes one run of the panel row.
+			var starts [64]int
 			for j := range cols {
-				src := b.at(p0, j0+jr+j)
-				col := b.Data[src : src+kc]
-				for p, v := range col {
-					panel[p*nr+j] = v
+				starts[j] = b.at(p0, j0+jr+j)
+			}
+			for p := range kc {
+				row := panel[p*nr : p*nr+cols]
+				for j := range row {
+					row[j] = b.Data[starts[j]+p]
 				}
 			}
 			continue

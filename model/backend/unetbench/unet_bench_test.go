@@ -114,11 +114,10 @@ func BenchmarkTinyUNet(b *testing.B) {
 
 // BenchmarkSD15UNet runs one SD 1.5-size UNet step (batch 1, 32 x 32 latents =
 // 256 px, 77 tokens) with Kata's kernels only (stock takes hours). It needs
-// ~8 GB of memory and is skipped unless KATA_BENCH_SD15=1.
+// ~15 GB of memory and is skipped unless KATA_BENCH_SD15=1.
 func BenchmarkSD15UNet(b *testing.B) {
 	if os.Getenv("KATA_BENCH_SD15") != "1" {
-		b.Skip("set KATA_BENCH_SD15=1 to run (needs ~8 GB)")
+		b.Skip("set KATA_BENCH_SD15=1 to run (needs ~15 GB)")
 	}
 	b.Run("forward+backward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 32, 77, true, 0) })
 }
-

@@ -3,7 +3,7 @@
 // ./asmgen, and a portable fallback.
 package vmath
 
-//go:generate go run ./asmgen -out exp_amd64.s -stubs exp_amd64_stubs.go -pkg vmath
+//go:generate go run ./asmgen -out vmath_amd64.s -stubs vmath_amd64_stubs.go -pkg vmath
 
 import "math"
 

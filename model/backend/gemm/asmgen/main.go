@@ -22,14 +22,14 @@ import (
 
 // spec describes one kernel shape for one instruction set.
 type spec struct {
-	name      string
-	mr, nr    int
-	vecBytes  int
-	acc       []reg.VecPhysical // mr*nr/lanes accumulators, row-major
-	bregs     []reg.VecPhysical // nr/lanes B vectors
-	bcast     []reg.VecPhysical // rotating broadcast registers
-	zero      func(r reg.VecPhysical)
-	isaDoc    string
+	name     string
+	mr, nr   int
+	vecBytes int
+	acc      []reg.VecPhysical // mr*nr/lanes accumulators, row-major
+	bregs    []reg.VecPhysical // nr/lanes B vectors
+	bcast    []reg.VecPhysical // rotating broadcast registers
+	zero     func(r reg.VecPhysical)
+	isaDoc   string
 }
 
 func main() {

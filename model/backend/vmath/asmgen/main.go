@@ -1,4 +1,5 @@
-// Command asmgen generates the AVX2 float32 exp kernel of package vmath with avo.
+// Command asmgen generates the AVX2 float32 kernels of package vmath with avo:
+// exp, and add/sub/mul/div of two vectors or of a vector and a scalar.
 //
 // Run through `go generate ./model/backend/vmath`; it writes exp_amd64.s and
 // exp_amd64_stubs.go.
@@ -55,10 +56,10 @@ func main() {
 	x, r, nf, p, over, nan, r2, under, a, b := reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7, reg.Y8, reg.Y9
 
 	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	Label("loop")
+	JZ(LabelRef("exp_done"))
+	Label("exp_loop")
 	VMOVUPS(Mem{Base: src}, x)
-	VCMPPS(U8(0x1e), overflow, x, over) // x > overflow (ordered)
+	VCMPPS(U8(0x1e), overflow, x, over)   // x > overflow (ordered)
 	VCMPPS(U8(0x11), underflow, x, under) // x < underflow (ordered)
 	VCMPPS(U8(0x03), x, x, nan)           // x is NaN
 	VMINPS(overflow, x, r)
@@ -91,9 +92,142 @@ func main() {
 	ADDQ(U32(32), src)
 	ADDQ(U32(32), dst)
 	SUBQ(U32(8), n)
-	JNZ(LabelRef("loop"))
-	Label("done")
+	JNZ(LabelRef("exp_loop"))
+	Label("exp_done")
 	VZEROUPPER()
 	RET()
+
+	for _, op := range []struct {
+		name string
+		inst func(...Op)
+	}{{"Add", VADDPS}, {"Sub", VSUBPS}, {"Mul", VMULPS}, {"Div", VDIVPS}} {
+		for _, mode := range []string{"VV", "VS", "SV"} {
+			binary(op.name, mode, op.inst)
+		}
+	}
+	reduce("rowSumAVX2", false)
+	reduce("rowMaxAVX2", true)
 	Generate()
+}
+
+// reduce emits the sum or max of n floats (n a multiple of 32) with four vector
+// accumulators. The max also ORs an "is NaN" mask so that a NaN anywhere makes the
+// result NaN, as Go's max does.
+func reduce(fn string, isMax bool) {
+	TEXT(fn, NOSPLIT, "func(n int, x *float32) float32")
+	Pragma("noescape")
+	if isMax {
+		Doc(fn + " returns the largest of n floats, NaN if any is NaN (n a positive multiple of 32; needs AVX).")
+	} else {
+		Doc(fn + " returns the sum of n floats (n a multiple of 32; needs AVX).")
+	}
+	n := Load(Param("n"), GP64())
+	x := Load(Param("x"), GP64())
+	acc := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	nan := []reg.VecPhysical{reg.Y4, reg.Y5, reg.Y6, reg.Y7}
+	tmp := []reg.VecPhysical{reg.Y8, reg.Y9, reg.Y10, reg.Y11}
+	for i, r := range acc {
+		if isMax {
+			VMOVUPS(Mem{Base: x, Disp: 32 * i}, r)
+			VXORPS(nan[i], nan[i], nan[i])
+		} else {
+			VXORPS(r, r, r)
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(fn + "_fold"))
+	Label(fn + "_loop")
+	for i, r := range acc {
+		m := Mem{Base: x, Disp: 32 * i}
+		if isMax {
+			VMOVUPS(m, tmp[i])
+			VCMPPS(U8(0x03), tmp[i], tmp[i], reg.Y12)
+			VORPS(reg.Y12, nan[i], nan[i])
+			VMAXPS(tmp[i], r, r)
+		} else {
+			VADDPS(m, r, r)
+		}
+	}
+	ADDQ(U32(128), x)
+	SUBQ(U32(32), n)
+	JNZ(LabelRef(fn + "_loop"))
+	Label(fn + "_fold")
+	op := VADDPS
+	if isMax {
+		op = VMAXPS
+		VORPS(nan[1], nan[0], nan[0])
+		VORPS(nan[3], nan[2], nan[2])
+		VORPS(nan[2], nan[0], nan[0])
+	}
+	op(acc[1], acc[0], acc[0])
+	op(acc[3], acc[2], acc[2])
+	op(acc[2], acc[0], acc[0])
+	if isMax {
+		// Lanes that saw a NaN become NaN (x | all-ones mask is a NaN pattern).
+		VORPS(nan[0], acc[0], acc[0])
+	}
+	// Fold 8 lanes to 1.
+	VEXTRACTF128(U8(1), acc[0], reg.X1)
+	op(reg.X1, reg.X0, reg.X0)
+	VPERMILPS(U8(0x4e), reg.X0, reg.X1)
+	op(reg.X1, reg.X0, reg.X0)
+	VPERMILPS(U8(0xb1), reg.X0, reg.X1)
+	op(reg.X1, reg.X0, reg.X0)
+	if isMax {
+		// VMAXPS drops NaNs; restore them from the mask folded the same way.
+		VEXTRACTF128(U8(1), nan[0], reg.X5)
+		VORPS(reg.X5, reg.X4, reg.X4)
+		VPERMILPS(U8(0x4e), reg.X4, reg.X5)
+		VORPS(reg.X5, reg.X4, reg.X4)
+		VPERMILPS(U8(0xb1), reg.X4, reg.X5)
+		VORPS(reg.X5, reg.X4, reg.X4)
+		VORPS(reg.X4, reg.X0, reg.X0)
+	}
+	VZEROUPPER()
+	Store(reg.X0, ReturnIndex(0))
+	RET()
+}
+
+// binary emits dst[i] = a[i] op b[i] for 8 floats per step; mode VS broadcasts
+// b[0], SV broadcasts a[0].
+func binary(name, mode string, inst func(...Op)) {
+	fn := "bin" + name + mode
+	TEXT(fn, NOSPLIT, "func(n int, dst, a, b *float32)")
+	Pragma("noescape")
+	Doc(fn + " sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).")
+	n := Load(Param("n"), GP64())
+	dst := Load(Param("dst"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	switch mode {
+	case "VS":
+		VBROADCASTSS(Mem{Base: b}, reg.Y1)
+	case "SV":
+		VBROADCASTSS(Mem{Base: a}, reg.Y0)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(fn + "_done"))
+	Label(fn + "_loop")
+	switch mode {
+	case "VV":
+		VMOVUPS(Mem{Base: a}, reg.Y0)
+		inst(Mem{Base: b}, reg.Y0, reg.Y2)
+		ADDQ(U32(32), a)
+		ADDQ(U32(32), b)
+	case "VS":
+		VMOVUPS(Mem{Base: a}, reg.Y0)
+		inst(reg.Y1, reg.Y0, reg.Y2)
+		ADDQ(U32(32), a)
+	case "SV":
+		VMOVUPS(Mem{Base: b}, reg.Y1)
+		inst(reg.Y1, reg.Y0, reg.Y2)
+		ADDQ(U32(32), b)
+	}
+	VMOVUPS(reg.Y2, Mem{Base: dst})
+	ADDQ(U32(32), dst)
+	SUBQ(U32(8), n)
+	JNZ(LabelRef(fn + "_loop"))
+	Label(fn + "_done")
+	VZEROUPPER()
+	RET()
 }

@@ -1,0 +1,59 @@
+package vmath
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+var hasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// expSIMD handles the longest multiple-of-8 prefix and returns its length.
+func expSIMD(dst, src []float32) int {
+	n := len(src) &^ 7
+	if !hasSIMD || n == 0 {
+		return 0
+	}
+	expAVX2(n, unsafe.SliceData(dst), unsafe.SliceData(src))
+	return n
+}
+
+var binaryKernels = [4][3]func(n int, dst, a, b *float32){
+	{binAddVV, binAddVS, binAddSV},
+	{binSubVV, binSubVS, binSubSV},
+	{binMulVV, binMulVS, binMulSV},
+	{binDivVV, binDivVS, binDivSV},
+}
+
+// binarySIMD handles the longest multiple-of-8 prefix and returns its length.
+func binarySIMD(op Op, dst, a, b []float32, scalarA, scalarB bool) int {
+	n := len(dst) &^ 7
+	if !hasSIMD || n == 0 || (scalarA && scalarB) || op < Add || op > Div {
+		return 0
+	}
+	mode := 0
+	switch {
+	case scalarB:
+		mode = 1
+	case scalarA:
+		mode = 2
+	}
+	binaryKernels[op][mode](n, unsafe.SliceData(dst), unsafe.SliceData(a), unsafe.SliceData(b))
+	return n
+}
+
+func sumSIMD(x []float32) (int, float32) {
+	n := len(x) &^ 31
+	if !hasSIMD || n == 0 {
+		return 0, 0
+	}
+	return n, rowSumAVX2(n, unsafe.SliceData(x))
+}
+
+func maxSIMD(x []float32) (int, float32) {
+	n := len(x) &^ 31
+	if !hasSIMD || n == 0 {
+		return 0, 0
+	}
+	return n, rowMaxAVX2(n, unsafe.SliceData(x))
+}
