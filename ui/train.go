@@ -70,7 +70,8 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 	})
 	t.cancel.Disable()
 	stepsBox := container.NewGridWrap(fyne.NewSize(110, t.steps.MinSize().Height), t.steps)
-	controls := container.NewHBox(widget.NewLabel("Method"), t.method, widget.NewLabel("Steps"), stepsBox, t.train, t.cancel)
+	methodBox := container.NewGridWrap(fyne.NewSize(210, t.method.MinSize().Height), t.method)
+	controls := container.NewHBox(widget.NewLabel("Method"), methodBox, widget.NewLabel("Steps"), stepsBox, t.train, t.cancel)
 	t.box = container.NewBorder(nil, nil, nil, t.preview, container.NewVBox(controls, t.progress, t.info))
 	return t
 }
