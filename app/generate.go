@@ -25,6 +25,8 @@ type GenerateRequest struct {
 // every action whose trigger the prompt names, and stores it in the gallery
 // with its settings. progress is called after each sampling step.
 func (k *Kata) Generate(ctx context.Context, r GenerateRequest, progress func(step, total int)) (GenerationInfo, error) {
+	ctx, cancel := k.untilClose(ctx)
+	defer cancel()
 	if strings.TrimSpace(r.Prompt) == "" {
 		return GenerationInfo{}, errors.New("write a prompt first, e.g. \"a panda <handstand>\"")
 	}

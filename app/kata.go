@@ -21,6 +21,11 @@ type Kata struct {
 	// the one loaded engine.
 	mu  sync.Mutex
 	eng *engine
+
+	// closing is cancelled by Close, so that running work stops (training
+	// checkpoints first) instead of holding the window open.
+	closing context.Context
+	stopAll context.CancelFunc
 }
 
 // opTimeout bounds the library queries behind one window action.
@@ -32,7 +37,8 @@ func Open(dir string) (*Kata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", dir, err)
 	}
-	return &Kata{lib: lib}, nil
+	closing, stopAll := context.WithCancel(context.Background())
+	return &Kata{lib: lib, closing: closing, stopAll: stopAll}, nil
 }
 
 // OpenDefault opens the library at store.DefaultDir ($KATA_LIBRARY or the
@@ -45,8 +51,10 @@ func OpenDefault() (*Kata, error) {
 	return Open(dir)
 }
 
-// Close frees the loaded model and closes the library.
+// Close stops running work (a training run saves its checkpoint), frees the
+// loaded model and closes the library.
 func (k *Kata) Close() error {
+	k.stopAll()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.eng != nil {
@@ -58,6 +66,13 @@ func (k *Kata) Close() error {
 
 // Library is the open library, for commands that work on it directly.
 func (k *Kata) Library() *store.Library { return k.lib }
+
+// untilClose derives a context that is also cancelled when Kata closes.
+func (k *Kata) untilClose(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(k.closing, cancel)
+	return ctx, func() { stop(); cancel() }
+}
 
 func opContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), opTimeout)

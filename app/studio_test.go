@@ -169,3 +169,43 @@ func TestTrainCancelThenResume(t *testing.T) {
 		t.Fatal("no identifier after the resumed run")
 	}
 }
+
+// Closing Kata while a run trains stops the run at its next step (saving a
+// checkpoint) rather than waiting for it to finish.
+func TestCloseStopsTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the fixture model")
+	}
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, _ := k.CreateAction("pray")
+	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	model, err := k.AddModel(sdtest.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		var once bool
+		_, err := k.Train(context.Background(), action.ID, model.ID, TrainSettings{Method: "ti", Steps: 100000},
+			func(p TrainProgress) {
+				if p.Step == 1 && !once {
+					once = true
+					close(started)
+				}
+			})
+		result <- err
+	}()
+	<-started
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-result; !errors.Is(err, context.Canceled) {
+		t.Fatalf("training after Close returned %v", err)
+	}
+}

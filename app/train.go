@@ -42,6 +42,8 @@ func (k *Kata) workDir(actionID int64) string {
 // as it goes: after a cancel or a crash the same call resumes where it
 // stopped. progress is called from the training goroutine.
 func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettings, progress func(TrainProgress)) (ActionInfo, error) {
+	ctx, cancel := k.untilClose(ctx)
+	defer cancel()
 	if progress == nil {
 		progress = func(TrainProgress) {}
 	}

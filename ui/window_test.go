@@ -158,3 +158,19 @@ func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 	t.Fatalf("no button %q", text)
 	return nil
 }
+
+func TestAddModelRejectsNonModel(t *testing.T) {
+	notAModel := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notAModel, "readme.txt"), []byte("photos"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestWindow(t, &scriptedPicker{answers: []string{notAModel}})
+	test.Tap(findButton(t, m.Window().Content(), "Add model folder…"))
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Could not add the model") {
+		t.Fatalf("status %q", got)
+	}
+	if m.models.selected() != 0 {
+		t.Fatal("a folder that is not a model was selected")
+	}
+}
