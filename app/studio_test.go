@@ -153,6 +153,13 @@ func TestTrainCancelThenResume(t *testing.T) {
 	if err != nil || len(paused) != 1 {
 		t.Fatalf("paused jobs %v, %v", paused, err)
 	}
+	actions, err := k.Actions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := actions[0].Paused; p == nil || p.Settings != settings || p.Progress != 0.5 {
+		t.Fatalf("paused run %+v, want settings %+v at 0.5", p, settings)
+	}
 	first := 0
 	info, err := k.Train(context.Background(), action.ID, model.ID, settings, func(p TrainProgress) {
 		if p.Step > 0 && first == 0 {
@@ -165,8 +172,12 @@ func TestTrainCancelThenResume(t *testing.T) {
 	if first < 3 {
 		t.Fatalf("the second run started at step %d: it did not resume from the checkpoint", first)
 	}
-	if info.Identifier == "" {
-		t.Fatal("no identifier after the resumed run")
+	if info.Identifier == "" || info.Paused != nil {
+		t.Fatalf("after the resumed run: %+v", info)
+	}
+	all, err := k.Library().Jobs(context.Background())
+	if err != nil || len(all) != 1 || all[0].State != store.JobDone {
+		t.Fatalf("the resumed run should continue its job row: %+v, %v", all, err)
 	}
 }
 

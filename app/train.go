@@ -21,6 +21,13 @@ type TrainSettings struct {
 	Seed   uint64
 }
 
+// PausedRun is a training run that stopped early and resumes when Train is
+// called again with its Settings.
+type PausedRun struct {
+	Settings TrainSettings
+	Progress float64 // 0..1 at the last report
+}
+
 // TrainProgress is one progress report of a training run.
 type TrainProgress struct {
 	Message        string // what is being prepared; empty during steps
@@ -71,7 +78,7 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d.ckpt", method, s.Steps, s.Seed))
-	job, err := k.lib.CreateJob(ctx, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
+	job, err := k.trainJob(ctx, ckpt, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
 		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed}})
 	if err != nil {
 		return ActionInfo{}, err
@@ -83,6 +90,11 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
 		if e.Kind == adi.EventStep && e.Steps > 0 {
 			job.Progress = float64(e.Step) / float64(e.Steps)
+		}
+		if e.Kind == adi.EventCheckpoint {
+			// The row only reports progress for a later resume; the
+			// checkpoint file is what matters, so a failed update is not fatal.
+			_ = k.lib.UpdateJob(ctx, job)
 		}
 	})
 	if err != nil {
@@ -103,6 +115,46 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	}
 	_ = os.Remove(ckpt) // finished: resuming is no longer possible or needed
 	return k.actionInfo(ctx, a)
+}
+
+// trainJob reuses the paused or interrupted job of the same checkpoint, so a
+// resumed run continues its row; otherwise it records a new one.
+func (k *Kata) trainJob(ctx context.Context, ckpt string, fresh store.Job) (store.Job, error) {
+	jobs, err := k.lib.Jobs(ctx, store.JobPaused, store.JobInterrupted)
+	if err != nil {
+		return store.Job{}, err
+	}
+	for _, j := range jobs {
+		if j.Kind == "train" && j.Checkpoint == ckpt {
+			j.State, j.Error = store.JobRunning, ""
+			return j, k.lib.UpdateJob(ctx, j)
+		}
+	}
+	return k.lib.CreateJob(ctx, fresh)
+}
+
+// pausedRun finds an action's training run that stopped before its end
+// and can resume from its checkpoint.
+func (k *Kata) pausedRun(ctx context.Context, actionID int64) (*PausedRun, error) {
+	jobs, err := k.lib.Jobs(ctx, store.JobPaused, store.JobInterrupted)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		id, _ := j.Params["action"].(float64) // JSON numbers
+		if j.Kind != "train" || int64(id) != actionID {
+			continue
+		}
+		if _, err := os.Stat(j.Checkpoint); err != nil {
+			continue
+		}
+		method, _ := j.Params["method"].(string)
+		steps, _ := j.Params["steps"].(float64)
+		seed, _ := j.Params["seed"].(float64)
+		return &PausedRun{Settings: TrainSettings{Method: method, Steps: int(steps), Seed: uint64(seed)},
+			Progress: j.Progress}, nil
+	}
+	return nil, nil
 }
 
 // stageExemplars writes an action's photos and captions into its work folder
@@ -189,7 +241,10 @@ func (k *Kata) actionInfo(ctx context.Context, a store.Action) (ActionInfo, erro
 		return ActionInfo{}, err
 	}
 	info := ActionInfo{ID: a.ID, Name: a.Name, Trigger: a.Trigger, Exemplars: len(ex)}
-	info.Identifier, err = k.identifierSummary(ctx, a.ID)
+	if info.Identifier, err = k.identifierSummary(ctx, a.ID); err != nil {
+		return info, err
+	}
+	info.Paused, err = k.pausedRun(ctx, a.ID)
 	return info, err
 }
 

@@ -11,6 +11,9 @@ type ActionInfo struct {
 	// Identifier describes the newest trained identifier ("ADI, 500 steps"),
 	// empty when the action has not been trained yet.
 	Identifier string
+	// Paused is a training run that stopped early (cancelled, or Kata was
+	// closed or killed) and can resume; nil when there is none.
+	Paused *PausedRun
 }
 
 // ExemplarInfo is one photo of an action.

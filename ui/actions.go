@@ -114,6 +114,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 		body = emptyState(theme.FileImageIcon(), "No photos yet",
 			"Drag photos of this action here, or add them with the buttons below.")
 	}
+	p.train.showAction(p.selectedAction())
 	bottom := container.NewVBox(container.NewHBox(addPhoto, addFolder), widget.NewSeparator(), p.train.box)
 	detail := container.NewBorder(header, bottom, nil, nil, body)
 	split := container.NewHSplit(left, detail)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 
+	"kata/app"
 	"kata/model/sd/sdtest"
 	"kata/store"
 )
@@ -20,7 +22,8 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Skip("trains on the fixture model")
 	}
 	picker := &scriptedPicker{answers: []string{sdtest.TinyDir()}}
-	m := newTestWindow(t, picker)
+	svc := &cancellingServices{Kata: newTestServices(t)}
+	m := newTestWindowWith(t, picker, svc)
 
 	dir := t.TempDir()
 	var uris []fyne.URI
@@ -51,10 +54,27 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatal("the added model is not selected")
 	}
 
-	m.actions.train.steps.SetText("3")
+	// Cancel a run at its second step, as the designer would with the
+	// Cancel button: the panel offers to resume it, also after the page is
+	// shown again.
+	svc.cancelAt = 2
+	svc.cancel = func() { fyne.Do(func() { test.Tap(m.actions.train.cancel) }) }
+	m.actions.train.steps.SetText("40")
+	m.actions.train.method.SetSelectedIndex(1) // P+
 	test.Tap(m.actions.train.train)
 	m.WaitIdle()
-	if got := m.actions.train.info.Text; !strings.Contains(got, "Done") || !strings.Contains(got, "ADI v1") {
+	if got := m.actions.train.info.Text; !strings.Contains(got, "Paused") {
+		t.Fatalf("after cancel: %q", got)
+	}
+	m.actions.train.method.SetSelectedIndex(0)
+	m.show(0)
+	if got := m.actions.train.info.Text; !strings.Contains(got, "A 40-step run stopped at") || m.actions.train.method.Selected != methods[1].label {
+		t.Fatalf("paused run not offered: %q, method %q", got, m.actions.train.method.Selected)
+	}
+	svc.cancelAt = 0
+	test.Tap(m.actions.train.train)
+	m.WaitIdle()
+	if got := m.actions.train.info.Text; !strings.Contains(got, "Done") || !strings.Contains(got, "P+ v1") {
 		t.Fatalf("training ended with %q (status %q)", got, m.Status())
 	}
 	if m.actions.train.progress.Value != 1 {
@@ -97,4 +117,21 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	if err != nil || s.Seed != 42 || s.Prompt != "a panda "+trigger {
 		t.Fatalf("exported settings %+v, %v", s, err)
 	}
+}
+
+// cancellingServices presses Cancel when a training run reports step cancelAt.
+type cancellingServices struct {
+	*app.Kata
+	cancelAt int
+	cancel   func()
+}
+
+func (c *cancellingServices) Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings,
+	progress func(app.TrainProgress)) (app.ActionInfo, error) {
+	return c.Kata.Train(ctx, actionID, modelID, s, func(p app.TrainProgress) {
+		progress(p)
+		if c.cancelAt > 0 && p.Step == c.cancelAt {
+			c.cancel()
+		}
+	})
 }

@@ -38,6 +38,7 @@ type trainPanel struct {
 
 	stop     context.CancelFunc // non-nil while a run is going
 	actionID int64              // the action being trained
+	seed     uint64             // a paused run's seed, so Train resumes it
 }
 
 func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
@@ -90,7 +91,7 @@ func (t *trainPanel) start(actionID int64) {
 		return
 	}
 	steps, _ := strconv.Atoi(t.steps.Text)
-	settings := app.TrainSettings{Method: methods[t.method.SelectedIndex()].value, Steps: steps}
+	settings := app.TrainSettings{Method: methods[t.method.SelectedIndex()].value, Steps: steps, Seed: t.seed}
 	ctx, stop := context.WithCancel(context.Background())
 	t.stop, t.actionID = stop, actionID
 	t.train.Disable()
@@ -115,11 +116,35 @@ func (t *trainPanel) start(actionID int64) {
 		case err != nil:
 			t.info.SetText("Training failed: " + err.Error())
 		default:
+			t.m.show(0) // first: re-rendering resets the panel for the selected action
 			t.progress.SetValue(1)
 			t.info.SetText(fmt.Sprintf("Done: %s learned (%s). Use %s in the Gallery.", result.Name, result.Identifier, result.Trigger))
-			t.m.show(0)
 		}
 	})
+}
+
+// showAction sets the panel up for the selected action: a paused run's
+// settings are filled in so that Train resumes it.
+func (t *trainPanel) showAction(a app.ActionInfo) {
+	if t.stop != nil {
+		return // a run is going; keep showing its progress
+	}
+	t.seed = 0
+	t.progress.SetValue(0)
+	t.info.SetText("")
+	if a.ID == 0 || a.Paused == nil {
+		return
+	}
+	s := a.Paused.Settings
+	for i, md := range methods {
+		if md.value == s.Method {
+			t.method.SetSelectedIndex(i)
+		}
+	}
+	t.steps.SetText(strconv.Itoa(s.Steps))
+	t.seed = s.Seed
+	t.progress.SetValue(a.Paused.Progress)
+	t.info.SetText(fmt.Sprintf("A %d-step run stopped at %.0f%%: click Train to resume it.", s.Steps, 100*a.Paused.Progress))
 }
 
 // show displays one progress report; it runs on the UI goroutine.

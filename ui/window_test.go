@@ -56,8 +56,12 @@ func texts(o fyne.CanvasObject) string {
 
 func newTestWindow(t *testing.T, picker Picker) *MainWindow {
 	t.Helper()
+	return newTestWindowWith(t, picker, newTestServices(t))
+}
+
+func newTestWindowWith(t *testing.T, picker Picker, svc Services) *MainWindow {
+	t.Helper()
 	a := test.NewTempApp(t)
-	svc := newTestServices(t)
 	m := NewMainWindow(a, svc, picker)
 	t.Cleanup(m.Window().Close)
 	return m
