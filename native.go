@@ -23,6 +23,11 @@ func (nativePicker) PickFolder(title string) (string, error) {
 	return cancelledIsEmpty(path, err)
 }
 
+func (nativePicker) SaveFile(title, name string) (string, error) {
+	path, err := dialog.File().Title(title).SetStartFile(name).Save()
+	return cancelledIsEmpty(path, err)
+}
+
 func cancelledIsEmpty(path string, err error) (string, error) {
 	if errors.Is(err, dialog.ErrCancelled) {
 		return "", nil

@@ -19,6 +19,9 @@ type GenerateRequest struct {
 	Steps            int     // default 20
 	Sampler          string  // default "euler_a"
 	CFG              float64 // default 7.5
+	// SubjectID and ActionID file the image under a subject x action cell
+	// of the contact sheet; 0 for none.
+	SubjectID, ActionID int64
 }
 
 // Generate makes one image on a library model, using the newest identifier of
@@ -27,11 +30,16 @@ type GenerateRequest struct {
 func (k *Kata) Generate(ctx context.Context, r GenerateRequest, progress func(step, total int)) (GenerationInfo, error) {
 	ctx, cancel := k.untilClose(ctx)
 	defer cancel()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.generateLocked(ctx, r, progress)
+}
+
+// generateLocked is Generate for a caller that holds k.mu.
+func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress func(step, total int)) (GenerationInfo, error) {
 	if strings.TrimSpace(r.Prompt) == "" {
 		return GenerationInfo{}, errors.New("write a prompt first, e.g. \"a panda <handstand>\"")
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	eng, err := k.engineFor(r.ModelID)
 	if err != nil {
 		return GenerationInfo{}, err
@@ -65,11 +73,12 @@ func (k *Kata) Generate(ctx context.Context, r GenerateRequest, progress func(st
 	o := res.Options
 	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: o.Prompt, Negative: o.Negative, Seed: int64(o.Seed),
 		Sampler: res.Sampler, Steps: o.Steps, CFG: o.CFG, Width: o.Width, Height: o.Height,
-		ModelHash: eng.model.Hash, IdentifierVersions: versions}, res.Image)
+		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt}, nil
+	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Negative: g.Negative,
+		Seed: uint64(g.Seed)}, nil
 }
 
 // identifierFiles finds, for every trigger named in text, the newest

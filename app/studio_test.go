@@ -120,6 +120,37 @@ func TestTrainThenGenerate(t *testing.T) {
 	if _, err := os.Stat(g.ImagePath); err != nil {
 		t.Fatal(err)
 	}
+
+	// Every subject doing every trained action, then the contact sheet.
+	sheet := filepath.Join(t.TempDir(), "sheet.png")
+	if err := k.ExportContactSheet(sheet); err == nil {
+		t.Fatal("a contact sheet without subjects was written")
+	}
+	done := 0
+	mixed, err := k.Mix(ctx, MixRequest{ModelID: model.ID, Subjects: []string{"a panda", " a robot ", ""}, Seed: 9, Steps: 2},
+		func(d, total int, _ string) { done = d })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mixed) != 2 || done != 2 || mixed[0].Prompt != "a panda "+action.Trigger || mixed[1].Prompt != "a robot "+action.Trigger {
+		t.Fatalf("mix made %+v (progress %d)", mixed, done)
+	}
+	if err := k.ExportContactSheet(sheet); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two subject rows and one action column of 192-pixel cells, plus labels.
+	if b := img.Bounds(); b.Dy() < 2*192 || b.Dx() < 192 || b.Dx() >= 2*192+400 {
+		t.Fatalf("contact sheet is %v", b)
+	}
 }
 
 func TestTrainCancelThenResume(t *testing.T) {

@@ -110,6 +110,11 @@ func writeAtomicFunc(tmpDir, path string, fn func(io.Writer) error) (err error) 
 			os.Remove(f.Name())
 		}
 	}()
+	// CreateTemp makes the file private (0600); library files and exports
+	// are ordinary documents that the user's other programs read.
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	bw := bufio.NewWriterSize(f, 1<<16)
 	if err = fn(bw); err != nil {
 		return err

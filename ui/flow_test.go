@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,6 +117,20 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	s, err := store.ReadSettings(files[0])
 	if err != nil || s.Seed != 42 || s.Prompt != "a panda "+trigger {
 		t.Fatalf("exported settings %+v, %v", s, err)
+	}
+
+	m.gallery.subjects.SetText("a panda, a robot")
+	test.Tap(m.gallery.mix)
+	m.WaitIdle()
+	if got := m.Status(); !strings.Contains(got, "Mixed 2 image(s)") || len(m.gallery.items) != 3 {
+		t.Fatalf("mix: status %q, gallery %d images", got, len(m.gallery.items))
+	}
+	sheet := filepath.Join(t.TempDir(), "sheet.png")
+	picker.answers = []string{sheet}
+	test.Tap(findButton(t, m.Window().Content(), "Contact sheet…"))
+	m.WaitIdle()
+	if _, err := os.Stat(sheet); err != nil || !strings.Contains(m.Status(), "Contact sheet saved") {
+		t.Fatalf("contact sheet: %v, status %q", err, m.Status())
 	}
 }
 

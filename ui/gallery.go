@@ -27,6 +27,8 @@ type galleryPage struct {
 	generate *widget.Button
 	cancel   *widget.Button
 	progress *widget.ProgressBar
+	subjects *widget.Entry
+	mix      *widget.Button
 	bar      *fyne.Container
 	stop     context.CancelFunc
 }
@@ -60,7 +62,12 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
 	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
 	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate, p.cancel, export), p.prompt)
-	p.bar = container.NewVBox(row, p.negative, p.progress)
+	p.subjects = widget.NewEntry()
+	p.subjects.SetPlaceHolder("subjects for a mix: a panda, a robot, our mascot")
+	p.mix = widget.NewButtonWithIcon("Mix with every action", theme.ViewRestoreIcon(), p.startMix)
+	sheet := widget.NewButtonWithIcon("Contact sheet…", theme.DocumentSaveIcon(), p.exportSheet)
+	mixRow := container.NewBorder(nil, nil, nil, container.NewHBox(p.mix, sheet), p.subjects)
+	p.bar = container.NewVBox(row, p.negative, mixRow, p.progress)
 	return p
 }
 
@@ -91,6 +98,33 @@ func (p *galleryPage) view() fyne.CanvasObject {
 }
 
 func (p *galleryPage) start() {
+	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
+		req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
+		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
+			fyne.Do(func() { p.progress.SetValue(float64(step) / float64(total)) })
+		})
+		return fmt.Sprintf("Done (seed %d).", seed), err
+	})
+}
+
+func (p *galleryPage) startMix() {
+	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
+		req := app.MixRequest{ModelID: modelID, Subjects: strings.Split(p.subjects.Text, ","), Seed: seed}
+		made, err := p.m.svc.Mix(ctx, req, func(done, total int, prompt string) {
+			fyne.Do(func() {
+				p.progress.SetValue(float64(done) / float64(total))
+				if prompt != "" {
+					p.m.setStatus(fmt.Sprintf("Mixing %d of %d: %s", done+1, total, prompt))
+				}
+			})
+		})
+		return fmt.Sprintf("Mixed %d image(s) (seed %d). Contact sheet… lays them out.", len(made), seed), err
+	})
+}
+
+// run starts one generation job off the UI goroutine with the model, seed,
+// progress bar and Cancel button every job of the page shares.
+func (p *galleryPage) run(job func(ctx context.Context, modelID int64, seed uint64) (done string, err error)) {
 	if p.stop != nil {
 		return
 	}
@@ -107,22 +141,23 @@ func (p *galleryPage) start() {
 	if s := strings.TrimSpace(p.seed.Text); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
 	ctx, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	p.generate.Disable()
+	p.mix.Disable()
 	p.cancel.Enable()
 	p.progress.SetValue(0)
 	p.m.setStatus(fmt.Sprintf("Generating (seed %d)…", seed))
+	var doneText string
 	p.m.bg.run(func() error {
-		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
-			fyne.Do(func() { p.progress.SetValue(float64(step) / float64(total)) })
-		})
+		var err error
+		doneText, err = job(ctx, modelID, seed)
 		return err
 	}, func(err error) {
 		stop()
 		p.stop = nil
 		p.generate.Enable()
+		p.mix.Enable()
 		p.cancel.Disable()
 		switch {
 		case errors.Is(err, context.Canceled):
@@ -130,8 +165,27 @@ func (p *galleryPage) start() {
 		case err != nil:
 			p.m.setStatus("Could not generate: " + err.Error())
 		default:
-			p.m.setStatus(fmt.Sprintf("Done (seed %d).", seed))
 			p.m.show(1)
+			p.m.setStatus(doneText)
+		}
+	})
+}
+
+// exportSheet saves the subjects x actions contact sheet where the user says.
+func (p *galleryPage) exportSheet() {
+	var path string
+	p.m.bg.run(func() error {
+		var err error
+		if path, err = p.m.picker.SaveFile("Save the contact sheet", "contact-sheet.png"); err != nil || path == "" {
+			return err
+		}
+		return p.m.svc.ExportContactSheet(path)
+	}, func(err error) {
+		switch {
+		case err != nil:
+			p.m.setStatus("Could not make the contact sheet: " + err.Error())
+		case path != "":
+			p.m.setStatus("Contact sheet saved to " + path)
 		}
 	})
 }

@@ -32,6 +32,10 @@ type Services interface {
 	Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings, progress func(app.TrainProgress)) (app.ActionInfo, error)
 	// ExportGallery writes the gallery's images with their settings into dir.
 	ExportGallery(dir string) ([]string, error)
+	// Mix makes an image of every subject doing every trained action.
+	Mix(ctx context.Context, r app.MixRequest, progress func(done, total int, prompt string)) ([]app.GenerationInfo, error)
+	// ExportContactSheet writes the subjects x actions grid as a PNG.
+	ExportContactSheet(path string) error
 	// Generate makes an image and adds it to the gallery.
 	Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error)
 }

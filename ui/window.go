@@ -18,6 +18,8 @@ type Picker interface {
 	// PickFile asks for one existing file, offering those ending in exts.
 	PickFile(title, filterName string, exts ...string) (string, error)
 	PickFolder(title string) (string, error)
+	// SaveFile asks where to save a new file, suggesting name.
+	SaveFile(title, name string) (string, error)
 }
 
 // page is one entry of the sidebar.

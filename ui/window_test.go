@@ -39,6 +39,7 @@ func (p *scriptedPicker) next(title string) (string, error) {
 
 func (p *scriptedPicker) PickFile(title, _ string, _ ...string) (string, error) { return p.next(title) }
 func (p *scriptedPicker) PickFolder(title string) (string, error)               { return p.next(title) }
+func (p *scriptedPicker) SaveFile(title, _ string) (string, error)              { return p.next(title) }
 
 // texts collects every label and button text laid out under o.
 func texts(o fyne.CanvasObject) string {
