@@ -29,6 +29,7 @@ var elementwiseExecutors = map[backends.OpType]nodeExecutor{
 	backends.OpTypeReduceMax:      execReduceF32,
 	backends.OpTypeReduceSum:      execReduceF32,
 	backends.OpTypeExp:            execExpF32,
+	backends.OpTypeNeg:            execNegF32,
 	backends.OpTypeBroadcastInDim: execBroadcastF32,
 	backends.OpTypeSlice:          execSliceF32,
 	backends.OpTypeTranspose:      execTransposeF32,
@@ -208,7 +209,7 @@ func execExpF32(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	if !ok || len(x) != n.shape.Size() {
 		return stock(backend, node, inputs, owned)
 	}
-	outBuf, dst, err := newOutput(backend, n.shape)
+	outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +286,7 @@ func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	}
 	if len(a) == size && (len(b) == size || len(b) == 1) || len(a) == 1 && len(b) == size {
 		// Same shapes, or a scalar operand: one SIMD pass.
-		outBuf, dst, err := newOutput(backend, n.shape)
+		outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 1, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -329,7 +330,8 @@ func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	if inner < 4 {
 		return stock(backend, node, inputs, owned)
 	}
-	outBuf, dst, err := newOutput(backend, n.shape)
+	// An operand of the output's shape is walked exactly like the output.
+	outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 1, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -116,6 +116,11 @@ func TestDotGeneralMatchesStock(t *testing.T) {
 			{"bhqk,bkhd->bqhd", []int{2, 4, 50, 40}, []int{2, 40, 4, 16}},
 			{"bsc,oc->bso", []int{2, 77, 96}, []int{128, 96}},
 			{"bsc,co->bso", []int{1, 4096, 32}, []int{32, 64}},
+			// Attention with 4-wide heads: the narrow GEMM paths (dot products and
+			// row accumulation) in the product and in both gradients.
+			{"bqhd,bkhd->bhqk", []int{2, 96, 2, 4}, []int{2, 80, 2, 4}},
+			{"bhqk,bkhd->bqhd", []int{2, 2, 96, 80}, []int{2, 80, 2, 4}},
+			{"bhqk,bkhd->bqhd", []int{1, 1, 300, 77}, []int{1, 77, 1, 8}},
 		} {
 			t.Run(kernel+"/"+tc.eq+fmt.Sprint(tc.lhs, tc.rhs), func(t *testing.T) {
 				compareWithStock(t, backend, func(xs []*Node) []*Node {
@@ -262,6 +267,11 @@ func TestElementwiseMatchesStock(t *testing.T) {
 			norm := Sub(x, ReduceAndKeep(x, ReduceMean, 0, 1))
 			t := TransposeAllAxes(Exp(MulScalar(x, 0.5)), 2, 0, 1)
 			return Add(Add(sm, norm), Add(TransposeAllAxes(t, 1, 2, 0), Slice(Concatenate([]*Node{x, x}, 2), AxisRange(), AxisRange(), AxisRange(80, 240))))
+		}},
+		{"neg-in-place", []int{4, 128, 160}, func(x *Node) *Node {
+			// Intermediates used once are overwritten by the next op.
+			e := Neg(Exp(x))
+			return Add(Mul(Neg(MulScalar(x, 2)), Sub(x, e)), Div(Neg(x), AddScalar(Exp(x), 1)))
 		}},
 		{"reduce-outer", []int{5, 6, 16}, func(x *Node) *Node {
 			return Concatenate([]*Node{ReduceSum(x, 0), ReduceMax(x, 0)}, 0)

@@ -57,3 +57,15 @@ func maxSIMD(x []float32) (int, float32) {
 	}
 	return n, rowMaxAVX2(n, unsafe.SliceData(x))
 }
+
+// dots4SIMD sets out[0:4] to the products of a[:n] with four rows of b (n a
+// positive multiple of 16; the caller checked the bounds).
+func dots4SIMD(n int, a, b []float32, ldb int, out []float32) {
+	dot4AVX2(n, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(out))
+}
+
+// axpy4SIMD adds alpha[j]*x[i] to y[j*ldy+i] for i < n, j < 4 (n a positive
+// multiple of 8; the caller checked the bounds).
+func axpy4SIMD(n int, x, alpha, y []float32, ldy int) {
+	axpy4AVX2(n, unsafe.SliceData(x), unsafe.SliceData(alpha), unsafe.SliceData(y), ldy)
+}

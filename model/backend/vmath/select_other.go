@@ -11,3 +11,7 @@ func binarySIMD(Op, []float32, []float32, []float32, bool, bool) int { return 0 
 func sumSIMD([]float32) (int, float32) { return 0, 0 }
 
 func maxSIMD([]float32) (int, float32) { return 0, 0 }
+
+func dots4SIMD(int, []float32, []float32, int, []float32) {}
+
+func axpy4SIMD(int, []float32, []float32, []float32, int) {}

@@ -589,3 +589,104 @@ rowMaxAVX2_fold:
 	VZEROUPPER
 	MOVSS        X0, ret+16(FP)
 	RET
+
+// func dot4AVX2(n int, a *float32, b *float32, ldb int, out *float32)
+// Requires: AVX, FMA3
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   n+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   ldb+24(FP), BX
+	MOVQ   out+32(FP), SI
+	SHLQ   $0x02, BX
+	LEAQ   (DX)(BX*1), DI
+	LEAQ   (DI)(BX*1), R8
+	LEAQ   (R8)(BX*1), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ  AX, AX
+	JZ     dot4AVX2_fold
+
+dot4AVX2_loop:
+	VMOVUPS     (CX), Y8
+	VMOVUPS     32(CX), Y9
+	VFMADD231PS (DX), Y8, Y0
+	VFMADD231PS 32(DX), Y9, Y4
+	VFMADD231PS (DI), Y8, Y1
+	VFMADD231PS 32(DI), Y9, Y5
+	VFMADD231PS (R8), Y8, Y2
+	VFMADD231PS 32(R8), Y9, Y6
+	VFMADD231PS (BX), Y8, Y3
+	VFMADD231PS 32(BX), Y9, Y7
+	ADDQ        $0x00000040, CX
+	ADDQ        $0x00000040, DX
+	ADDQ        $0x00000040, DI
+	ADDQ        $0x00000040, R8
+	ADDQ        $0x00000040, BX
+	SUBQ        $0x00000010, AX
+	JNZ         dot4AVX2_loop
+
+dot4AVX2_fold:
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (SI)
+	VZEROUPPER
+	RET
+
+// func axpy4AVX2(n int, x *float32, alpha *float32, y *float32, ldy int)
+// Requires: AVX, FMA3
+TEXT ·axpy4AVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         alpha+16(FP), DX
+	MOVQ         y+24(FP), BX
+	MOVQ         ldy+32(FP), SI
+	SHLQ         $0x02, SI
+	LEAQ         (BX)(SI*1), DI
+	LEAQ         (DI)(SI*1), R8
+	LEAQ         (R8)(SI*1), SI
+	VBROADCASTSS (DX), Y0
+	VBROADCASTSS 4(DX), Y1
+	VBROADCASTSS 8(DX), Y2
+	VBROADCASTSS 12(DX), Y3
+	TESTQ        AX, AX
+	JZ           axpy4AVX2_done
+
+axpy4AVX2_loop:
+	VMOVUPS     (CX), Y8
+	VMOVUPS     (BX), Y4
+	VFMADD231PS Y8, Y0, Y4
+	VMOVUPS     Y4, (BX)
+	VMOVUPS     (DI), Y5
+	VFMADD231PS Y8, Y1, Y5
+	VMOVUPS     Y5, (DI)
+	VMOVUPS     (R8), Y6
+	VFMADD231PS Y8, Y2, Y6
+	VMOVUPS     Y6, (R8)
+	VMOVUPS     (SI), Y7
+	VFMADD231PS Y8, Y3, Y7
+	VMOVUPS     Y7, (SI)
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, BX
+	ADDQ        $0x00000020, DI
+	ADDQ        $0x00000020, R8
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, AX
+	JNZ         axpy4AVX2_loop
+
+axpy4AVX2_done:
+	VZEROUPPER
+	RET

@@ -78,3 +78,13 @@ func rowSumAVX2(n int, x *float32) float32
 //
 //go:noescape
 func rowMaxAVX2(n int, x *float32) float32
+
+// dot4AVX2 sets out[j] = sum of a[i]*b[j*ldb+i] over i < n, for j < 4 (n a multiple of 16; needs AVX2 and FMA3).
+//
+//go:noescape
+func dot4AVX2(n int, a *float32, b *float32, ldb int, out *float32)
+
+// axpy4AVX2 adds alpha[j]*x[i] to y[j*ldy+i] for i < n and j < 4 (n a multiple of 8; needs AVX2 and FMA3).
+//
+//go:noescape
+func axpy4AVX2(n int, x *float32, alpha *float32, y *float32, ldy int)

@@ -107,6 +107,8 @@ func main() {
 	}
 	reduce("rowSumAVX2", false)
 	reduce("rowMaxAVX2", true)
+	dot4()
+	axpy4()
 	Generate()
 }
 
@@ -225,6 +227,103 @@ func binary(name, mode string, inst func(...Op)) {
 	}
 	VMOVUPS(reg.Y2, Mem{Base: dst})
 	ADDQ(U32(32), dst)
+	SUBQ(U32(8), n)
+	JNZ(LabelRef(fn + "_loop"))
+	Label(fn + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// dot4 emits out[j] = sum_i a[i]*b[j*ldb+i] for j < 4 and i < n (n a multiple
+// of 16): the rows of a narrow matrix product, reading a once. Two accumulators
+// per output hide the FMA latency.
+func dot4() {
+	const fn = "dot4AVX2"
+	TEXT(fn, NOSPLIT, "func(n int, a, b *float32, ldb int, out *float32)")
+	Pragma("noescape")
+	Doc(fn + " sets out[j] = sum of a[i]*b[j*ldb+i] over i < n, for j < 4 (n a multiple of 16; needs AVX2 and FMA3).")
+	n := Load(Param("n"), GP64())
+	a := Load(Param("a"), GP64())
+	b0 := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	out := Load(Param("out"), GP64())
+	SHLQ(U8(2), ldb)
+	b1, b2, b3 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: b0, Index: ldb, Scale: 1}, b1)
+	LEAQ(Mem{Base: b1, Index: ldb, Scale: 1}, b2)
+	LEAQ(Mem{Base: b2, Index: ldb, Scale: 1}, b3)
+	bs := []reg.Register{b0, b1, b2, b3}
+	acc := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7}
+	for _, r := range acc {
+		VXORPS(r, r, r)
+	}
+	x0, x1 := reg.Y8, reg.Y9
+	TESTQ(n, n)
+	JZ(LabelRef(fn + "_fold"))
+	Label(fn + "_loop")
+	VMOVUPS(Mem{Base: a}, x0)
+	VMOVUPS(Mem{Base: a, Disp: 32}, x1)
+	for j, b := range bs {
+		VFMADD231PS(Mem{Base: b}, x0, acc[j])
+		VFMADD231PS(Mem{Base: b, Disp: 32}, x1, acc[4+j])
+	}
+	ADDQ(U32(64), a)
+	for _, b := range bs {
+		ADDQ(U32(64), b)
+	}
+	SUBQ(U32(16), n)
+	JNZ(LabelRef(fn + "_loop"))
+	Label(fn + "_fold")
+	for j := range 4 {
+		VADDPS(acc[4+j], acc[j], acc[j])
+	}
+	// [s0 s1 s2 s3] from the four 8-lane sums with two rounds of pairwise adds.
+	VHADDPS(acc[1], acc[0], acc[0])
+	VHADDPS(acc[3], acc[2], acc[2])
+	VHADDPS(acc[2], acc[0], acc[0])
+	VEXTRACTF128(U8(1), acc[0], reg.X1)
+	VADDPS(reg.X1, reg.X0, reg.X0)
+	VMOVUPS(reg.X0, Mem{Base: out})
+	VZEROUPPER()
+	RET()
+}
+
+// axpy4 emits y[j*ldy+i] += alpha[j]*x[i] for j < 4 and i < n (n a multiple of
+// 8): one step of a narrow product accumulated row by row, reading x once.
+func axpy4() {
+	const fn = "axpy4AVX2"
+	TEXT(fn, NOSPLIT, "func(n int, x, alpha, y *float32, ldy int)")
+	Pragma("noescape")
+	Doc(fn + " adds alpha[j]*x[i] to y[j*ldy+i] for i < n and j < 4 (n a multiple of 8; needs AVX2 and FMA3).")
+	n := Load(Param("n"), GP64())
+	x := Load(Param("x"), GP64())
+	alpha := Load(Param("alpha"), GP64())
+	y0 := Load(Param("y"), GP64())
+	ldy := Load(Param("ldy"), GP64())
+	SHLQ(U8(2), ldy)
+	y1, y2, y3 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: y0, Index: ldy, Scale: 1}, y1)
+	LEAQ(Mem{Base: y1, Index: ldy, Scale: 1}, y2)
+	LEAQ(Mem{Base: y2, Index: ldy, Scale: 1}, y3)
+	ys := []reg.Register{y0, y1, y2, y3}
+	al := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	acc := []reg.VecPhysical{reg.Y4, reg.Y5, reg.Y6, reg.Y7}
+	for j, r := range al {
+		VBROADCASTSS(Mem{Base: alpha, Disp: 4 * j}, r)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(fn + "_done"))
+	Label(fn + "_loop")
+	VMOVUPS(Mem{Base: x}, reg.Y8)
+	for j, y := range ys {
+		VMOVUPS(Mem{Base: y}, acc[j])
+		VFMADD231PS(reg.Y8, al[j], acc[j])
+		VMOVUPS(acc[j], Mem{Base: y})
+	}
+	ADDQ(U32(32), x)
+	for _, y := range ys {
+		ADDQ(U32(32), y)
+	}
 	SUBQ(U32(8), n)
 	JNZ(LabelRef(fn + "_loop"))
 	Label(fn + "_done")
