@@ -100,8 +100,12 @@ func (p *galleryPage) view() fyne.CanvasObject {
 func (p *galleryPage) start() {
 	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
 		req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
+		timer := newETA()
 		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
-			fyne.Do(func() { p.progress.SetValue(float64(step) / float64(total)) })
+			fyne.Do(func() {
+				p.progress.SetValue(float64(step) / float64(total))
+				p.m.setStatus(timer.describe("Step", step, total))
+			})
 		})
 		return fmt.Sprintf("Done (seed %d).", seed), err
 	})
@@ -110,11 +114,16 @@ func (p *galleryPage) start() {
 func (p *galleryPage) startMix() {
 	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
 		req := app.MixRequest{ModelID: modelID, Subjects: strings.Split(p.subjects.Text, ","), Seed: seed}
+		timer := newETA()
 		made, err := p.m.svc.Mix(ctx, req, func(done, total int, prompt string) {
 			fyne.Do(func() {
 				p.progress.SetValue(float64(done) / float64(total))
 				if prompt != "" {
-					p.m.setStatus(fmt.Sprintf("Mixing %d of %d: %s", done+1, total, prompt))
+					status := fmt.Sprintf("Image %d of %d: %s", done+1, total, prompt)
+					if left := timer.left(done, total); left > 0 {
+						status += fmt.Sprintf(" · about %s left", left)
+					}
+					p.m.setStatus(status)
 				}
 			})
 		})
