@@ -58,15 +58,16 @@ func modelInfo(m store.Model) ModelInfo {
 
 // AddModel loads the Stable Diffusion 1.x model at path (a diffusers folder
 // or a single-file checkpoint) to check it, keeps it loaded, and records it in
-// the library. Loading SD 1.5 takes seconds to minutes.
-func (k *Kata) AddModel(path string) (ModelInfo, error) {
+// the library. Loading SD 1.5 takes seconds to minutes; progress (may be nil)
+// reports tensors loaded.
+func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return ModelInfo{}, err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	m, err := sd.Load(abs, nil)
+	m, err := sd.Load(abs, &sd.LoadOptions{Progress: progress})
 	if err != nil {
 		return ModelInfo{}, err
 	}

@@ -71,7 +71,7 @@ func TestTrainThenGenerate(t *testing.T) {
 	if _, err := k.Generate(ctx, GenerateRequest{ModelID: 1, Prompt: "x"}, nil); err == nil {
 		t.Fatal("Generate without a model succeeded")
 	}
-	model, err := k.AddModel(sdtest.TinyDir())
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestTrainCancelThenResume(t *testing.T) {
 	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
 		t.Fatal(err)
 	}
-	model, err := k.AddModel(sdtest.TinyDir())
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestCloseStopsTraining(t *testing.T) {
 	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
 		t.Fatal(err)
 	}
-	model, err := k.AddModel(sdtest.TinyDir())
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

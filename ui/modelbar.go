@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -84,8 +85,10 @@ func (b *modelBar) add(pick func() (string, error)) {
 		if path, err = pick(); err != nil || path == "" {
 			return err
 		}
-		fyne.Do(func() { b.m.setStatus("Loading " + path + "…") })
-		added, err = b.m.svc.AddModel(path)
+		timer := newETA()
+		added, err = b.m.svc.AddModel(path, func(done, total int) {
+			fyne.Do(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+		})
 		return err
 	}, func(err error) {
 		switch {

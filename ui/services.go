@@ -26,7 +26,7 @@ type Services interface {
 	// Models lists the base models added so far.
 	Models() ([]app.ModelInfo, error)
 	// AddModel loads and records a Stable Diffusion 1.x model.
-	AddModel(path string) (app.ModelInfo, error)
+	AddModel(path string, progress func(done, total int)) (app.ModelInfo, error)
 	// Train learns an identifier for an action; cancelling ctx pauses it and
 	// the next call with the same settings resumes.
 	Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings, progress func(app.TrainProgress)) (app.ActionInfo, error)
