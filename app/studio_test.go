@@ -46,6 +46,28 @@ func writePhotos(t *testing.T, n int) []string {
 	return paths
 }
 
+// openWithAction opens a library in a temporary folder holding one action
+// with two photos and the sd-tiny fixture model. The caller closes it.
+func openWithAction(t *testing.T, name string) (*Kata, ActionInfo, ModelInfo) {
+	t.Helper()
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := k.CreateAction(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, action, model
+}
+
 // TestTrainThenGenerate runs the designer's whole path on the sd-tiny fixture
 // model: photos in, model added, identifier trained and stored, an image made
 // with the learned trigger and kept in the gallery with its settings.
@@ -157,22 +179,11 @@ func TestTrainCancelThenResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on the fixture model")
 	}
-	k, err := Open(filepath.Join(t.TempDir(), "lib"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, action, model := openWithAction(t, "salute")
 	defer k.Close()
-	action, _ := k.CreateAction("salute")
-	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
-		t.Fatal(err)
-	}
-	model, err := k.AddModel(sdtest.TinyDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	settings := TrainSettings{Method: "p+", Steps: 4, Seed: 1}
-	_, err = k.Train(ctx, action.ID, model.ID, settings, func(p TrainProgress) {
+	_, err := k.Train(ctx, action.ID, model.ID, settings, func(p TrainProgress) {
 		if p.Step == 2 {
 			cancel()
 		}
@@ -218,18 +229,7 @@ func TestCloseStopsTraining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on the fixture model")
 	}
-	k, err := Open(filepath.Join(t.TempDir(), "lib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	action, _ := k.CreateAction("pray")
-	if _, err := k.AddPhotos(action.ID, writePhotos(t, 2)); err != nil {
-		t.Fatal(err)
-	}
-	model, err := k.AddModel(sdtest.TinyDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, action, model := openWithAction(t, "pray")
 	started := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
