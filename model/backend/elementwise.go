@@ -262,13 +262,22 @@ func execBroadcastF32(backend *simplego.Backend, node *simplego.Node, inputs []*
 			copy(row, x[offs[0]:offs[0]+inner])
 			return
 		}
-		v := x[offs[0]]
-		for i := range row {
-			row[i] = v
-		}
+		fillF32(row, x[offs[0]])
 	})
 	fastCalls.Add(1)
 	return outBuf, nil
+}
+
+// fillF32 sets every element of row to v: a few elements by hand, then
+// doubling copies, which run at memmove's vector width.
+func fillF32(row []float32, v float32) {
+	n := min(len(row), 16)
+	for i := range row[:n] {
+		row[i] = v
+	}
+	for n < len(row) {
+		n += copy(row[n:], row[:n])
+	}
 }
 
 func execBinary(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {

@@ -190,6 +190,7 @@ var convCases = []convCase{
 	{"nchw/3x3/s2/valid", true, 1, 3, 4, 11, 10, 3, 2, 1, false},
 	{"nhwc/unet-like", false, 1, 32, 32, 32, 32, 3, 1, 1, true},
 	{"nchw/unet-like", true, 1, 32, 32, 32, 32, 3, 1, 1, true},
+	{"nchw/conv-out-4ch", true, 2, 32, 4, 16, 16, 3, 1, 1, true}, // narrow GEMM paths
 }
 
 func TestConvMatchesStock(t *testing.T) {

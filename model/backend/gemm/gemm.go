@@ -114,7 +114,6 @@ func multiply(m, n, k int, a, b, c Matrix, workers int) error {
 	if pm, pt := padded(m, n), padded(n, m); pt < pm || (pt == pm && c.ColStride != 1 && c.RowStride == 1) {
 		m, n, a, b, c = n, m, b.T(), a.T(), c.T()
 	}
-	dbgRecord(m, n, k, a, b, c)
 	// Split the larger output dimension into one band per worker, aligned to tiles.
 	workers = max(1, min(workers, (m*n+kern.mr*kern.nr-1)/(kern.mr*kern.nr)))
 	if workers == 1 {

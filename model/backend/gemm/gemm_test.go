@@ -48,7 +48,8 @@ func TestMultiply(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := [][3]int{{1, 1, 1}, {5, 7, 3}, {12, 32, 1}, {13, 33, 17}, {6, 16, 256}, {37, 70, 300},
 		{100, 9, 600}, {9, 520, 40}, {64, 1030, 33}, {3, 2, 0}, {1000, 8, 70}, {200, 40, 64},
-		{1024, 4, 1024}, {4, 300, 77}, {300, 3, 20}, {2, 2, 16}, {7, 130, 300}} // the last five take the dot-product path
+		{1024, 4, 1024}, {4, 300, 77}, {300, 3, 20}, {2, 2, 16}, {7, 130, 300}, // narrow: dot products, accumulation
+		{100, 70, 4}, {33, 257, 8}} // short contraction (blocked)
 	for _, name := range Available() {
 		prev, err := Use(name)
 		if err != nil {

@@ -1,8 +1,9 @@
 // Command asmgen generates the AVX2 float32 kernels of package vmath with avo:
-// exp, and add/sub/mul/div of two vectors or of a vector and a scalar.
+// exp, add/sub/mul/div of two vectors or of a vector and a scalar, row sum and
+// max, and the dot-product and row-accumulate kernels of narrow matrix products.
 //
-// Run through `go generate ./model/backend/vmath`; it writes exp_amd64.s and
-// exp_amd64_stubs.go.
+// Run through `go generate ./model/backend/vmath`; it writes vmath_amd64.s and
+// vmath_amd64_stubs.go.
 //
 // The algorithm is Cephes' expf: n = round(x*log2(e)), r = x - n*ln(2) (in two
 // parts), exp(r) by a degree-7 polynomial, times 2^n. 2^n is applied as two
