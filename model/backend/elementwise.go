@@ -199,23 +199,36 @@ func execSliceF32(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 }
 
 // execExpF32 computes Exp with the SIMD kernel of package vmath.
-func execExpF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-	n := mirror(node)
-	stock := stockExecutors[n.opType]
-	if !kernelsOn.Load() || n.shape.DType != dtypes.Float32 || !vmath.HasSIMD() {
-		return stock(backend, node, inputs, owned)
+var execExpF32 = unaryF32(vmath.Exp)
+
+// execNegF32 computes Neg as a SIMD multiplication by -1 (exact, and -0 for
+// +0 like negation).
+var execNegF32 = unaryF32(func(dst, x []float32) { vmath.Binary(vmath.Mul, dst, x, minusOne) })
+
+var minusOne = []float32{-1}
+
+// unaryF32 makes the executor of a float32 elementwise op from its SIMD row
+// kernel: it runs over the flat input split across the cores, in place when
+// the input is not needed afterwards, and hands anything else to GoMLX.
+func unaryF32(kernel func(dst, x []float32)) nodeExecutor {
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		n := mirror(node)
+		stock := stockExecutors[n.opType]
+		if !kernelsOn.Load() || n.shape.DType != dtypes.Float32 || !vmath.HasSIMD() {
+			return stock(backend, node, inputs, owned)
+		}
+		_, x, ok := float32Flat(backend, inputs[0])
+		if !ok || len(x) != n.shape.Size() {
+			return stock(backend, node, inputs, owned)
+		}
+		outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 0)
+		if err != nil {
+			return nil, err
+		}
+		parFlat(len(x), func(lo, hi int) { kernel(dst[lo:hi], x[lo:hi]) })
+		fastCalls.Add(1)
+		return outBuf, nil
 	}
-	_, x, ok := float32Flat(backend, inputs[0])
-	if !ok || len(x) != n.shape.Size() {
-		return stock(backend, node, inputs, owned)
-	}
-	outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 0)
-	if err != nil {
-		return nil, err
-	}
-	parFlat(len(x), func(lo, hi int) { vmath.Exp(dst[lo:hi], x[lo:hi]) })
-	fastCalls.Add(1)
-	return outBuf, nil
 }
 
 // execBroadcastF32 computes BroadcastInDim as row copies or row fills.

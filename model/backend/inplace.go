@@ -1,33 +1,6 @@
 package backend
 
-import (
-	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-
-	"kata/model/backend/vmath"
-)
-
-// execNegF32 computes Neg as a SIMD multiplication by -1 (exact, and -0 for
-// +0 like negation), in place when the input is not needed afterwards.
-func execNegF32(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-	n := mirror(node)
-	stock := stockExecutors[n.opType]
-	if !kernelsOn.Load() || n.shape.DType != dtypes.Float32 || !vmath.HasSIMD() {
-		return stock(backend, node, inputs, owned)
-	}
-	_, x, ok := float32Flat(backend, inputs[0])
-	if !ok || len(x) != n.shape.Size() {
-		return stock(backend, node, inputs, owned)
-	}
-	outBuf, dst, err := outputInPlace(backend, n, inputs, owned, 0)
-	if err != nil {
-		return nil, err
-	}
-	minusOne := []float32{-1}
-	parFlat(len(x), func(lo, hi int) { vmath.Binary(vmath.Mul, dst[lo:hi], x[lo:hi], minusOne) })
-	fastCalls.Add(1)
-	return outBuf, nil
-}
+import "github.com/gomlx/gomlx/backends/simplego"
 
 // outputInPlace returns the output buffer of an elementwise op: the first of
 // the candidate inputs that simplego lets the op overwrite (owned: no later op
