@@ -121,7 +121,7 @@ func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 		m.Finalize()
 		return err
 	}
-	base, err := adi.NewBase(b, m, adi.BaseOptions{})
+	base, err := adi.NewBase(b, m, adi.BaseOptions{Pipeline: p})
 	if err != nil {
 		p.Finalize()
 		m.Finalize()

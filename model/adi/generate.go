@@ -82,6 +82,10 @@ type BaseOptions struct {
 	PreviewSteps  int    // default 20
 	PreviewPrompt string // template with "{}" for the trigger; default DefaultCaption
 	PreviewSeed   uint64 // fixed, so previews of successive steps compare
+	// Pipeline, when set, renders contrast images and previews instead of a
+	// new one, so that a caller that also generates compiles its graphs once.
+	// It must run m on backend.
+	Pipeline *sd.Pipeline
 }
 
 // NewBase prepares a training base for model m: its tokenizer, and, through
@@ -106,9 +110,11 @@ func NewBase(backend backends.Backend, m *sd.Model, bo BaseOptions) (Base, error
 	if err != nil {
 		return Base{}, err
 	}
-	p, err := sd.NewPipeline(backend, m)
-	if err != nil {
-		return Base{}, err
+	p := bo.Pipeline
+	if p == nil {
+		if p, err = sd.NewPipeline(backend, m); err != nil {
+			return Base{}, err
+		}
 	}
 	img2img := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
 		b := img.Bounds()
