@@ -209,19 +209,8 @@ func (p *actionsPage) addFolderFromDialog() {
 
 // fromDialog runs a blocking native dialog off the UI goroutine.
 func (p *actionsPage) fromDialog(pick func() (string, error)) {
-	var path string
-	p.m.bg.run(func() error {
-		var err error
-		path, err = pick()
-		return err
-	}, func(err error) {
-		switch {
-		case err != nil:
-			p.m.setStatus("The file dialog failed: " + err.Error())
-		case path != "":
-			p.addPhotos([]string{path})
-		}
-	})
+	p.m.pickThen(pick, func(string) error { return nil }, "The file dialog failed",
+		func(path string) { p.addPhotos([]string{path}) })
 }
 
 // importSummary is the status-bar line after an import.

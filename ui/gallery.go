@@ -182,21 +182,9 @@ func (p *galleryPage) run(job func(ctx context.Context, modelID int64, seed uint
 
 // exportSheet saves the subjects x actions contact sheet where the user says.
 func (p *galleryPage) exportSheet() {
-	var path string
-	p.m.bg.run(func() error {
-		var err error
-		if path, err = p.m.picker.SaveFile("Save the contact sheet", "contact-sheet.png"); err != nil || path == "" {
-			return err
-		}
-		return p.m.svc.ExportContactSheet(path)
-	}, func(err error) {
-		switch {
-		case err != nil:
-			p.m.setStatus("Could not make the contact sheet: " + err.Error())
-		case path != "":
-			p.m.setStatus("Contact sheet saved to " + path)
-		}
-	})
+	p.m.pickThen(func() (string, error) { return p.m.picker.SaveFile("Save the contact sheet", "contact-sheet.png") },
+		p.m.svc.ExportContactSheet, "Could not make the contact sheet",
+		func(path string) { p.m.setStatus("Contact sheet saved to " + path) })
 }
 
 // reuse puts an image's settings back into the prompt bar ("use these
@@ -210,21 +198,12 @@ func (p *galleryPage) reuse(g app.GenerationInfo) {
 
 // export writes every gallery image, with its settings, into a chosen folder.
 func (p *galleryPage) export() {
-	var dir string
 	var files []string
-	p.m.bg.run(func() error {
-		var err error
-		if dir, err = p.m.picker.PickFolder("Export the gallery to a folder"); err != nil || dir == "" {
+	p.m.pickThen(func() (string, error) { return p.m.picker.PickFolder("Export the gallery to a folder") },
+		func(dir string) error {
+			var err error
+			files, err = p.m.svc.ExportGallery(dir)
 			return err
-		}
-		files, err = p.m.svc.ExportGallery(dir)
-		return err
-	}, func(err error) {
-		switch {
-		case err != nil:
-			p.m.setStatus("Could not export: " + err.Error())
-		case dir != "":
-			p.m.setStatus(fmt.Sprintf("Exported %d image(s) to %s", len(files), dir))
-		}
-	})
+		}, "Could not export",
+		func(dir string) { p.m.setStatus(fmt.Sprintf("Exported %d image(s) to %s", len(files), dir)) })
 }

@@ -78,26 +78,17 @@ func (b *modelBar) selected() int64 {
 }
 
 func (b *modelBar) add(pick func() (string, error)) {
-	var path string
 	var added app.ModelInfo
-	b.m.bg.run(func() error {
-		var err error
-		if path, err = pick(); err != nil || path == "" {
-			return err
-		}
+	b.m.pickThen(pick, func(path string) error {
 		timer := newETA()
+		var err error
 		added, err = b.m.svc.AddModel(path, func(done, total int) {
 			fyne.Do(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
 		})
 		return err
-	}, func(err error) {
-		switch {
-		case err != nil:
-			b.m.setStatus("Could not add the model: " + err.Error())
-		case path != "":
-			b.m.app.Preferences().SetInt(prefModel, int(added.ID))
-			b.reload()
-			b.m.setStatus(fmt.Sprintf("Model %s ready (hash %s)", added.Name, added.Hash))
-		}
+	}, "Could not add the model", func(string) {
+		b.m.app.Preferences().SetInt(prefModel, int(added.ID))
+		b.reload()
+		b.m.setStatus(fmt.Sprintf("Model %s ready (hash %s)", added.Name, added.Hash))
 	})
 }
