@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test bench package deps check-go clean
+.PHONY: run build test bench gpu-binaries package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -31,6 +31,14 @@ test: deps
 # UNet step (about 15 GB of memory).
 bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 30m ./model/backend/...
+
+# Test binaries (cgo, XLA/PJRT) for the GPU checks in
+# model/backend/gpucheck/run.sh, compressed to travel light.
+gpu-binaries: check-go
+	mkdir -p gpu
+	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/sd.test ./model/sd
+	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/adi.test ./model/adi
+	xz -f -T2 gpu/sd.test gpu/adi.test
 
 package: deps
 	$(GO) run $(FYNE_TOOL) package -os linux -release -name Kata
@@ -51,4 +59,4 @@ check-go:
 	@$(GO) version | awk '{split($$3,v,"[go.]"); if (v[3]<1 || (v[3]==1 && v[4]<26)) {print "Kata needs Go 1.26 or newer, found " $$3; exit 1}}'
 
 clean:
-	rm -rf bin Kata.tar.xz
+	rm -rf bin gpu Kata.tar.xz

@@ -23,11 +23,11 @@ var (
 	tinyErr   error
 )
 
-// tiny loads the sd-tiny fixture model and the pure-Go backend once.
+// tiny loads the sd-tiny fixture model and the test backend (sdtest.Backend) once.
 func tiny(t testing.TB) (*sd.Model, backends.Backend) {
 	t.Helper()
 	tinyOnce.Do(func() {
-		if tinyBack, tinyErr = backend.New("go"); tinyErr != nil {
+		if tinyBack, tinyErr = backend.New(sdtest.Backend()); tinyErr != nil {
 			return
 		}
 		tinyModel, tinyErr = sd.Load(sdtest.TinyDir(), nil)

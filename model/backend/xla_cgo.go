@@ -5,6 +5,7 @@ package backend
 import (
 	"slices"
 
+	"github.com/gomlx/go-xla/pkg/pjrt"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/xla"
 )
@@ -23,7 +24,15 @@ func xlaPlugins() []string {
 	return slices.Clone(xla.GetAvailablePlugins())
 }
 
+// newXLA creates the XLA backend. On CUDA it asks the plugin not to
+// preallocate: by default PJRT reserves 75% of the GPU's memory at start-up,
+// which starves the desktop and any other program on a designer's GPU; Kata
+// lets the pool grow as graphs need it instead.
 func newXLA(plugin string) (backends.Backend, error) {
 	xla.EnableAutoInstall(false)
-	return xla.New(plugin)
+	var options pjrt.NamedValuesMap
+	if plugin == "cuda" {
+		options = pjrt.NamedValuesMap{"preallocate": false}
+	}
+	return xla.NewWithOptions(plugin, options)
 }

@@ -31,7 +31,7 @@ func TestTextualInversionGradient(t *testing.T) {
 	}
 	for _, layout := range layouts {
 		t.Run(layout, func(t *testing.T) {
-			out, err := context.ExecOnceN(goBackend(t), tinyModel(t, layout).Ctx, fn, ids, v, noisy, step, noise)
+			out, err := context.ExecOnceN(fixtureBackend(t), tinyModel(t, layout).Ctx, fn, ids, v, noisy, step, noise)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestPPlusGradient(t *testing.T) {
 	if n := m.UNet.NumCrossAttentionLayers(); n != 16 {
 		t.Fatalf("%d cross-attention layers, want 16", n)
 	}
-	out, err := context.ExecOnceN(goBackend(t), m.Ctx, fn, ids, v, noisy, step, noise)
+	out, err := context.ExecOnceN(fixtureBackend(t), m.Ctx, fn, ids, v, noisy, step, noise)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +75,13 @@ func TestAttentionChunking(t *testing.T) {
 		loss := diffusionLoss(ctx, noisy, step, noise, []*Node{states})
 		return loss, Gradient(ReduceAllSum(loss), v)[0]
 	}
-	out, err := context.ExecOnceN(goBackend(t), tinyModel(t, "diffusers").Ctx, fn, ids, v, noisy, step, noise)
+	out, err := context.ExecOnceN(fixtureBackend(t), tinyModel(t, "diffusers").Ctx, fn, ids, v, noisy, step, noise)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRel(t, "ti_loss", out[0], refTensor(t, "ti_loss"), 1e-4)
 	checkRel(t, "ti_grad", out[1], refTensor(t, "ti_grad"), 1e-4)
-	dec, err := context.ExecOnce(goBackend(t), tinyModel(t, "diffusers").Ctx, VAEDecode, refTensor(t, "vae_decode_latent"))
+	dec, err := context.ExecOnce(fixtureBackend(t), tinyModel(t, "diffusers").Ctx, VAEDecode, refTensor(t, "vae_decode_latent"))
 	if err != nil {
 		t.Fatal(err)
 	}

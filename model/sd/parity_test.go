@@ -28,9 +28,11 @@ var (
 	tinyModels = map[string]*Model{}
 )
 
-func goBackend(t testing.TB) backends.Backend {
+// fixtureBackend is the backend the parity tests run on: pure Go unless
+// sdtest.EnvBackend says otherwise.
+func fixtureBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	testBackendOnce.Do(func() { testBackend, testBackendErr = backend.New("go") })
+	testBackendOnce.Do(func() { testBackend, testBackendErr = backend.New(sdtest.Backend()) })
 	if testBackendErr != nil {
 		t.Fatal(testBackendErr)
 	}
@@ -118,7 +120,7 @@ func TestTextEncoderParity(t *testing.T) {
 	for _, layout := range layouts {
 		t.Run(layout, func(t *testing.T) {
 			m := tinyModel(t, layout)
-			got, err := context.ExecOnce(goBackend(t), m.Ctx, EncodeText, ids)
+			got, err := context.ExecOnce(fixtureBackend(t), m.Ctx, EncodeText, ids)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +141,7 @@ func TestUNetParity(t *testing.T) {
 	} {
 		t.Run(c.layout, func(t *testing.T) {
 			m := tinyModel(t, c.layout)
-			got, err := context.ExecOnce(goBackend(t), m.Ctx, unet, latent, steps, states)
+			got, err := context.ExecOnce(fixtureBackend(t), m.Ctx, unet, latent, steps, states)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,13 +157,13 @@ func TestVAEParity(t *testing.T) {
 	for _, layout := range layouts {
 		t.Run(layout, func(t *testing.T) {
 			m := tinyModel(t, layout)
-			out, err := context.ExecOnceN(goBackend(t), m.Ctx, encode, image)
+			out, err := context.ExecOnceN(fixtureBackend(t), m.Ctx, encode, image)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkRel(t, "vae_posterior_mean", out[0], refTensor(t, "vae_posterior_mean"), 1e-4)
 			checkRel(t, "vae_posterior_logvar", out[1], refTensor(t, "vae_posterior_logvar"), 1e-4)
-			dec, err := context.ExecOnce(goBackend(t), m.Ctx, VAEDecode, latent)
+			dec, err := context.ExecOnce(fixtureBackend(t), m.Ctx, VAEDecode, latent)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	wantSteps := tensors.MustCopyFlatData[float32](refTensor(t, "e2e_latents_per_step"))
 	for _, layout := range layouts {
 		t.Run(layout, func(t *testing.T) {
-			p, err := NewPipeline(goBackend(t), tinyModel(t, layout))
+			p, err := NewPipeline(fixtureBackend(t), tinyModel(t, layout))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 // TestPipelineSeeds checks that a seed reproduces an image exactly, that
 // another seed changes it, and that image-to-image and cancellation work.
 func TestPipelineSeeds(t *testing.T) {
-	p, err := NewPipeline(goBackend(t), tinyModel(t, "diffusers"))
+	p, err := NewPipeline(fixtureBackend(t), tinyModel(t, "diffusers"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestPipelineSeeds(t *testing.T) {
 // single vector (textual inversion) and as 16 equal per-layer vectors (P+).
 func TestPipelineIdentifiers(t *testing.T) {
 	m := tinyModel(t, "diffusers")
-	p, err := NewPipeline(goBackend(t), m)
+	p, err := NewPipeline(fixtureBackend(t), m)
 	if err != nil {
 		t.Fatal(err)
 	}

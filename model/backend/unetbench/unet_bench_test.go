@@ -112,12 +112,19 @@ func BenchmarkTinyUNet(b *testing.B) {
 	b.Run("forward+backward", func(b *testing.B) { unetStep(b, cfg, 2, 32, 77, true, 1) })
 }
 
-// BenchmarkSD15UNet runs one SD 1.5-size UNet step (batch 1, 32 x 32 latents =
-// 256 px, 77 tokens) with Kata's kernels only (stock takes hours). It needs
-// ~15 GB of memory and is skipped unless KATA_BENCH_SD15=1.
+// BenchmarkSD15UNet runs one SD 1.5-size UNet step (random weights, batch 1,
+// 64 x 64 latents = 512 px, 77 tokens), forward and forward plus the gradient
+// w.r.t. the text states. It needs ~20 GB of memory and is skipped unless
+// KATA_BENCH_SD15=1. Stock GoMLX takes most of an hour per step here, so it is
+// timed only with KATA_BENCH_SD15_STOCK=1.
 func BenchmarkSD15UNet(b *testing.B) {
 	if os.Getenv("KATA_BENCH_SD15") != "1" {
-		b.Skip("set KATA_BENCH_SD15=1 to run (needs ~15 GB)")
+		b.Skip("set KATA_BENCH_SD15=1 to run (needs ~20 GB)")
 	}
-	b.Run("forward+backward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 32, 77, true, 0) })
+	stock := 0
+	if os.Getenv("KATA_BENCH_SD15_STOCK") == "1" {
+		stock = 1
+	}
+	b.Run("forward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 64, 77, false, stock) })
+	b.Run("forward+backward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 64, 77, true, stock) })
 }

@@ -3,6 +3,7 @@
 package sdtest
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 )
@@ -28,3 +29,16 @@ func TinySingleFile() string { return filepath.Join(TinyDir(), "sd-tiny-single.s
 
 // SD15Layout is the JSON listing of every SD 1.5 tensor name and shape.
 func SD15Layout() string { return filepath.Join(Dir(), "sd15-layout.json") }
+
+// EnvBackend names the backend the fixture tests run on: unset means "go"
+// (the pure-Go backend with Kata's kernels, as CI runs them); "xla:cuda" runs
+// the same parity checks through a PJRT plugin on a GPU machine.
+const EnvBackend = "KATA_TEST_BACKEND"
+
+// Backend is the backend setting (see backend.Resolve) for fixture tests.
+func Backend() string {
+	if s := os.Getenv(EnvBackend); s != "" {
+		return s
+	}
+	return "go"
+}
