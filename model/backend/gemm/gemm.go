@@ -105,13 +105,17 @@ func multiply(m, n, k int, a, b, c Matrix, workers int) error {
 	if multiplyNarrow(m, n, k, a, b, c, workers) {
 		return nil
 	}
-	// Solve C^T = B^T A^T instead when that wastes fewer padded tile rows and
-	// columns (e.g. attention's probs x V with a narrow head dimension), or when
-	// only C^T has unit column stride.
+	// Solve C^T = B^T A^T instead when only C^T has unit column stride: tiles
+	// of any other C are scattered element by element through a scratch tile,
+	// which costs more than the products themselves at the small contraction
+	// sizes of convolutions (k = 9 x channels) and attention (k = head width).
+	// When both or neither have it, take the one that wastes fewer padded tile
+	// rows and columns (e.g. attention's probs x V with a narrow head dimension).
 	padded := func(m, n int) int {
 		return ((m + kern.mr - 1) / kern.mr * kern.mr) * ((n + kern.nr - 1) / kern.nr * kern.nr)
 	}
-	if pm, pt := padded(m, n), padded(n, m); pt < pm || (pt == pm && c.ColStride != 1 && c.RowStride == 1) {
+	unitC, unitCT := c.ColStride == 1, c.RowStride == 1
+	if (unitCT && !unitC) || (unitC == unitCT && padded(n, m) < padded(m, n)) {
 		m, n, a, b, c = n, m, b.T(), a.T(), c.T()
 	}
 	// Split the larger output dimension into one band per worker, aligned to tiles.
