@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	kbackend "kata/model/backend"
 	"kata/model/sd"
 )
 
@@ -41,6 +42,8 @@ type LossFunc struct {
 	ctx     *context.Context
 	exec    *context.Exec
 	mu      sync.Mutex
+	// perCall > 0 splits a batch into executions of at most that many samples.
+	perCall int
 }
 
 // NewLossFunc prepares the loss/gradient graph for the model whose weights
@@ -48,6 +51,13 @@ type LossFunc struct {
 // used with Reuse: the graph reads the weights and never writes them.
 func NewLossFunc(backend backends.Backend, ctx *context.Context) (*LossFunc, error) {
 	lf := &LossFunc{backend: backend, ctx: ctx.Reuse()}
+	if kbackend.PureGo(backend) {
+		// The CPU kernels already use every core on one sample, while the
+		// activations kept for the backward pass grow with the batch: an ADI
+		// step of SD 1.5 at 512 px (anchor, positive and negative) needs over
+		// 24 GB as one batch of 3, and about 13 GB per sample.
+		lf.perCall = 1
+	}
 	exec, err := context.NewExec(backend, lf.ctx, lossGraph)
 	if err != nil {
 		return nil, fmt.Errorf("loss graph: %w", err)
@@ -122,6 +132,35 @@ func (lf *LossFunc) Compute(b LossBatch) (LossResult, error) {
 	}
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
+	if lf.perCall <= 0 || b.B <= lf.perCall {
+		return lf.run(b, d)
+	}
+	var res LossResult
+	for lo := 0; lo < b.B; lo += lf.perCall {
+		part, err := lf.run(b.samples(lo, min(lo+lf.perCall, b.B)), d)
+		if err != nil {
+			return LossResult{}, err
+		}
+		res.Losses = append(res.Losses, part.Losses...)
+		res.Grads = append(res.Grads, part.Grads...)
+	}
+	return res, nil
+}
+
+// samples returns samples [lo, hi) of a validated batch.
+func (b LossBatch) samples(lo, hi int) LossBatch {
+	lat := b.LatentDim[0] * b.LatentDim[1] * b.LatentDim[2]
+	vec := len(b.Vectors) / b.B
+	return LossBatch{
+		Noisy: b.Noisy[lo*lat : hi*lat], Noise: b.Noise[lo*lat : hi*lat], Timesteps: b.Timesteps[lo:hi],
+		IDs: b.IDs[lo*b.T : hi*b.T], Slots: b.Slots[lo*b.T : hi*b.T], Vectors: b.Vectors[lo*vec : hi*vec],
+		B: hi - lo, T: b.T, Lv: b.Lv, LatentDim: b.LatentDim,
+	}
+}
+
+// run executes the graph on a validated batch with vectors of width d.
+func (lf *LossFunc) run(b LossBatch, d int) (LossResult, error) {
+	c, h, w := b.LatentDim[0], b.LatentDim[1], b.LatentDim[2]
 	var res LossResult
 	err := exceptionsTry(func() error {
 		outs, err := lf.exec.Exec(

@@ -1,6 +1,7 @@
 package adi
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -139,14 +140,22 @@ func TestLossBatchPerSample(t *testing.T) {
 		batch.Slots = append(batch.Slots, s.Slots...)
 		batch.Vectors = append(batch.Vectors, s.Vectors...)
 	}
-	res, err := lf.Compute(batch)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := len(v)
-	for k, s := range singles {
-		closeRel(t, "batched loss", res.Losses[k:k+1], s.Losses, 1e-5)
-		closeRel(t, "batched gradient", res.Grads[k*n:(k+1)*n], s.Grads, 1e-4)
+	// One execution of the whole batch, one per sample (what the pure-Go
+	// backend does), and an uneven split.
+	for _, perCall := range []int{0, 1, 2} {
+		lf.perCall = perCall
+		res, err := lf.Compute(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Losses) != 3 || len(res.Grads) != 3*n {
+			t.Fatalf("perCall %d: %d losses, %d gradient values; want 3, %d", perCall, len(res.Losses), len(res.Grads), 3*n)
+		}
+		for k, s := range singles {
+			closeRel(t, fmt.Sprintf("perCall %d: loss %d", perCall, k), res.Losses[k:k+1], s.Losses, 1e-5)
+			closeRel(t, fmt.Sprintf("perCall %d: gradient %d", perCall, k), res.Grads[k*n:(k+1)*n], s.Grads, 1e-4)
+		}
 	}
 	if _, err := lf.Compute(LossBatch{B: 1}); err == nil {
 		t.Errorf("empty batch: no error")

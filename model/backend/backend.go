@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
 )
 
 // EnvBackend is the environment variable read when New or Resolve get an empty setting.
@@ -57,6 +58,17 @@ func New(setting string) (backends.Backend, error) {
 		return b, nil
 	}
 	return newGo()
+}
+
+// PureGo reports whether b is the pure-Go backend New creates (or GoMLX's
+// simplego itself): callers size their work for the CPU on it, e.g. run a batch
+// one sample at a time to bound memory.
+func PureGo(b backends.Backend) bool {
+	switch b.(type) {
+	case *goBackend, *simplego.Backend:
+		return true
+	}
+	return false
 }
 
 func effectiveSetting(setting string) string {

@@ -274,6 +274,10 @@ func TestElementwiseMatchesStock(t *testing.T) {
 			e := Neg(Exp(x))
 			return Add(Mul(Neg(MulScalar(x, 2)), Sub(x, e)), Div(Neg(x), AddScalar(Exp(x), 1)))
 		}},
+		{"stream-stores", []int{2, 1024, 4096}, func(x *Node) *Node {
+			// 32 MiB outputs that overlap no operand: non-temporal stores.
+			return Add(Mul(x, x), Sub(x, ReduceAndKeep(x, ReduceMax, -1)))
+		}},
 		{"reduce-outer", []int{5, 6, 16}, func(x *Node) *Node {
 			return Concatenate([]*Node{ReduceSum(x, 0), ReduceMax(x, 0)}, 0)
 		}},

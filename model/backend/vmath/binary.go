@@ -13,7 +13,15 @@ const (
 
 // Binary sets dst[i] = a[i] op b[i] for i < len(dst); an a or b of length 1 is
 // broadcast (a scalar). Results are those of the Go float32 operators.
-func Binary(op Op, dst, a, b []float32) {
+func Binary(op Op, dst, a, b []float32) { binary(op, dst, a, b, false) }
+
+// BinaryStream is Binary with non-temporal stores where the CPU has them and
+// dst is 32-byte aligned: dst's cache lines are written without being read
+// first. Use it for outputs much larger than the caches that no operand
+// overlaps; for anything that fits in cache it is slower.
+func BinaryStream(op Op, dst, a, b []float32) { binary(op, dst, a, b, true) }
+
+func binary(op Op, dst, a, b []float32, stream bool) {
 	n := len(dst)
 	sa, sb := len(a) == 1, len(b) == 1
 	if !sa {
@@ -22,7 +30,7 @@ func Binary(op Op, dst, a, b []float32) {
 	if !sb {
 		b = b[:n]
 	}
-	done := binarySIMD(op, dst, a, b, sa, sb)
+	done := binarySIMD(op, dst, a, b, sa, sb, stream)
 	switch {
 	case sa && sb:
 		for i := done; i < n; i++ {

@@ -25,8 +25,16 @@ var binaryKernels = [4][3]func(n int, dst, a, b *float32){
 	{binDivVV, binDivVS, binDivSV},
 }
 
+// streamKernels are binaryKernels with non-temporal stores.
+var streamKernels = [4][3]func(n int, dst, a, b *float32){
+	{binAddVVNT, binAddVSNT, binAddSVNT},
+	{binSubVVNT, binSubVSNT, binSubSVNT},
+	{binMulVVNT, binMulVSNT, binMulSVNT},
+	{binDivVVNT, binDivVSNT, binDivSVNT},
+}
+
 // binarySIMD handles the longest multiple-of-8 prefix and returns its length.
-func binarySIMD(op Op, dst, a, b []float32, scalarA, scalarB bool) int {
+func binarySIMD(op Op, dst, a, b []float32, scalarA, scalarB, stream bool) int {
 	n := len(dst) &^ 7
 	if !hasSIMD || n == 0 || (scalarA && scalarB) || op < Add || op > Div {
 		return 0
@@ -38,7 +46,11 @@ func binarySIMD(op Op, dst, a, b []float32, scalarA, scalarB bool) int {
 	case scalarA:
 		mode = 2
 	}
-	binaryKernels[op][mode](n, unsafe.SliceData(dst), unsafe.SliceData(a), unsafe.SliceData(b))
+	kernels := &binaryKernels
+	if stream && uintptr(unsafe.Pointer(unsafe.SliceData(dst)))%32 == 0 {
+		kernels = &streamKernels
+	}
+	kernels[op][mode](n, unsafe.SliceData(dst), unsafe.SliceData(a), unsafe.SliceData(b))
 	return n
 }
 

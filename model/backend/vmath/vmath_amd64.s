@@ -229,6 +229,31 @@ binAddVV_done:
 	VZEROUPPER
 	RET
 
+// func binAddVVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binAddVVNT(SB), NOSPLIT, $0-32
+	MOVQ  n+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  a+16(FP), DX
+	MOVQ  b+24(FP), BX
+	TESTQ AX, AX
+	JZ    binAddVVNT_done
+
+binAddVVNT_loop:
+	VMOVUPS  (DX), Y0
+	VADDPS   (BX), Y0, Y2
+	ADDQ     $0x00000020, DX
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binAddVVNT_loop
+
+binAddVVNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binAddVS(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binAddVS(SB), NOSPLIT, $0-32
@@ -250,6 +275,31 @@ binAddVS_loop:
 	JNZ     binAddVS_loop
 
 binAddVS_done:
+	VZEROUPPER
+	RET
+
+// func binAddVSNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binAddVSNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (BX), Y1
+	TESTQ        AX, AX
+	JZ           binAddVSNT_done
+
+binAddVSNT_loop:
+	VMOVUPS  (DX), Y0
+	VADDPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, DX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binAddVSNT_loop
+
+binAddVSNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -277,6 +327,31 @@ binAddSV_done:
 	VZEROUPPER
 	RET
 
+// func binAddSVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binAddSVNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (DX), Y0
+	TESTQ        AX, AX
+	JZ           binAddSVNT_done
+
+binAddSVNT_loop:
+	VMOVUPS  (BX), Y1
+	VADDPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binAddSVNT_loop
+
+binAddSVNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binSubVV(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binSubVV(SB), NOSPLIT, $0-32
@@ -298,6 +373,31 @@ binSubVV_loop:
 	JNZ     binSubVV_loop
 
 binSubVV_done:
+	VZEROUPPER
+	RET
+
+// func binSubVVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binSubVVNT(SB), NOSPLIT, $0-32
+	MOVQ  n+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  a+16(FP), DX
+	MOVQ  b+24(FP), BX
+	TESTQ AX, AX
+	JZ    binSubVVNT_done
+
+binSubVVNT_loop:
+	VMOVUPS  (DX), Y0
+	VSUBPS   (BX), Y0, Y2
+	ADDQ     $0x00000020, DX
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binSubVVNT_loop
+
+binSubVVNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -325,6 +425,31 @@ binSubVS_done:
 	VZEROUPPER
 	RET
 
+// func binSubVSNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binSubVSNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (BX), Y1
+	TESTQ        AX, AX
+	JZ           binSubVSNT_done
+
+binSubVSNT_loop:
+	VMOVUPS  (DX), Y0
+	VSUBPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, DX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binSubVSNT_loop
+
+binSubVSNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binSubSV(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binSubSV(SB), NOSPLIT, $0-32
@@ -346,6 +471,31 @@ binSubSV_loop:
 	JNZ     binSubSV_loop
 
 binSubSV_done:
+	VZEROUPPER
+	RET
+
+// func binSubSVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binSubSVNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (DX), Y0
+	TESTQ        AX, AX
+	JZ           binSubSVNT_done
+
+binSubSVNT_loop:
+	VMOVUPS  (BX), Y1
+	VSUBPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binSubSVNT_loop
+
+binSubSVNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -373,6 +523,31 @@ binMulVV_done:
 	VZEROUPPER
 	RET
 
+// func binMulVVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binMulVVNT(SB), NOSPLIT, $0-32
+	MOVQ  n+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  a+16(FP), DX
+	MOVQ  b+24(FP), BX
+	TESTQ AX, AX
+	JZ    binMulVVNT_done
+
+binMulVVNT_loop:
+	VMOVUPS  (DX), Y0
+	VMULPS   (BX), Y0, Y2
+	ADDQ     $0x00000020, DX
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binMulVVNT_loop
+
+binMulVVNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binMulVS(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binMulVS(SB), NOSPLIT, $0-32
@@ -394,6 +569,31 @@ binMulVS_loop:
 	JNZ     binMulVS_loop
 
 binMulVS_done:
+	VZEROUPPER
+	RET
+
+// func binMulVSNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binMulVSNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (BX), Y1
+	TESTQ        AX, AX
+	JZ           binMulVSNT_done
+
+binMulVSNT_loop:
+	VMOVUPS  (DX), Y0
+	VMULPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, DX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binMulVSNT_loop
+
+binMulVSNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -421,6 +621,31 @@ binMulSV_done:
 	VZEROUPPER
 	RET
 
+// func binMulSVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binMulSVNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (DX), Y0
+	TESTQ        AX, AX
+	JZ           binMulSVNT_done
+
+binMulSVNT_loop:
+	VMOVUPS  (BX), Y1
+	VMULPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binMulSVNT_loop
+
+binMulSVNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binDivVV(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binDivVV(SB), NOSPLIT, $0-32
@@ -442,6 +667,31 @@ binDivVV_loop:
 	JNZ     binDivVV_loop
 
 binDivVV_done:
+	VZEROUPPER
+	RET
+
+// func binDivVVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binDivVVNT(SB), NOSPLIT, $0-32
+	MOVQ  n+0(FP), AX
+	MOVQ  dst+8(FP), CX
+	MOVQ  a+16(FP), DX
+	MOVQ  b+24(FP), BX
+	TESTQ AX, AX
+	JZ    binDivVVNT_done
+
+binDivVVNT_loop:
+	VMOVUPS  (DX), Y0
+	VDIVPS   (BX), Y0, Y2
+	ADDQ     $0x00000020, DX
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binDivVVNT_loop
+
+binDivVVNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 
@@ -469,6 +719,31 @@ binDivVS_done:
 	VZEROUPPER
 	RET
 
+// func binDivVSNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binDivVSNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (BX), Y1
+	TESTQ        AX, AX
+	JZ           binDivVSNT_done
+
+binDivVSNT_loop:
+	VMOVUPS  (DX), Y0
+	VDIVPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, DX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binDivVSNT_loop
+
+binDivVSNT_done:
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func binDivSV(n int, dst *float32, a *float32, b *float32)
 // Requires: AVX
 TEXT ·binDivSV(SB), NOSPLIT, $0-32
@@ -490,6 +765,31 @@ binDivSV_loop:
 	JNZ     binDivSV_loop
 
 binDivSV_done:
+	VZEROUPPER
+	RET
+
+// func binDivSVNT(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, MMX+
+TEXT ·binDivSVNT(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         a+16(FP), DX
+	MOVQ         b+24(FP), BX
+	VBROADCASTSS (DX), Y0
+	TESTQ        AX, AX
+	JZ           binDivSVNT_done
+
+binDivSVNT_loop:
+	VMOVUPS  (BX), Y1
+	VDIVPS   Y1, Y0, Y2
+	ADDQ     $0x00000020, BX
+	VMOVNTPS Y2, (CX)
+	ADDQ     $0x00000020, CX
+	SUBQ     $0x00000008, AX
+	JNZ      binDivSVNT_loop
+
+binDivSVNT_done:
+	SFENCE
 	VZEROUPPER
 	RET
 

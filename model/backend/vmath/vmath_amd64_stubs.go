@@ -14,60 +14,120 @@ func expAVX2(n int, dst *float32, src *float32)
 //go:noescape
 func binAddVV(n int, dst *float32, a *float32, b *float32)
 
+// binAddVVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binAddVVNT(n int, dst *float32, a *float32, b *float32)
+
 // binAddVS sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binAddVS(n int, dst *float32, a *float32, b *float32)
+
+// binAddVSNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binAddVSNT(n int, dst *float32, a *float32, b *float32)
 
 // binAddSV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binAddSV(n int, dst *float32, a *float32, b *float32)
 
+// binAddSVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binAddSVNT(n int, dst *float32, a *float32, b *float32)
+
 // binSubVV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binSubVV(n int, dst *float32, a *float32, b *float32)
+
+// binSubVVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binSubVVNT(n int, dst *float32, a *float32, b *float32)
 
 // binSubVS sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binSubVS(n int, dst *float32, a *float32, b *float32)
 
+// binSubVSNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binSubVSNT(n int, dst *float32, a *float32, b *float32)
+
 // binSubSV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binSubSV(n int, dst *float32, a *float32, b *float32)
+
+// binSubSVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binSubSVNT(n int, dst *float32, a *float32, b *float32)
 
 // binMulVV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binMulVV(n int, dst *float32, a *float32, b *float32)
 
+// binMulVVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binMulVVNT(n int, dst *float32, a *float32, b *float32)
+
 // binMulVS sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binMulVS(n int, dst *float32, a *float32, b *float32)
+
+// binMulVSNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binMulVSNT(n int, dst *float32, a *float32, b *float32)
 
 // binMulSV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binMulSV(n int, dst *float32, a *float32, b *float32)
 
+// binMulSVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binMulSVNT(n int, dst *float32, a *float32, b *float32)
+
 // binDivVV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binDivVV(n int, dst *float32, a *float32, b *float32)
+
+// binDivVVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binDivVVNT(n int, dst *float32, a *float32, b *float32)
 
 // binDivVS sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binDivVS(n int, dst *float32, a *float32, b *float32)
 
+// binDivVSNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binDivVSNT(n int, dst *float32, a *float32, b *float32)
+
 // binDivSV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape
 func binDivSV(n int, dst *float32, a *float32, b *float32)
+
+// binDivSVNT sets dst[i] = a op b over n floats with non-temporal stores (n a multiple of 8, dst 32-byte aligned; needs AVX).
+//
+//go:noescape
+func binDivSVNT(n int, dst *float32, a *float32, b *float32)
 
 // rowSumAVX2 returns the sum of n floats (n a multiple of 32; needs AVX).
 //
