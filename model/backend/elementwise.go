@@ -497,19 +497,14 @@ var vmathOps = map[backends.OpType]vmath.Op{
 	backends.OpTypeMul: vmath.Mul, backends.OpTypeDiv: vmath.Div,
 }
 
-// streamBytes is the output size from which binary ops write with
-// non-temporal stores (vmath.BinaryStream): well above the last-level cache a
-// core can count on, so the output would leave the cache before it is read.
-// On sd-tiny's 64 MB attention maps this took a training step from 0.45-0.49 s
-// to 0.43-0.46 s (four interleaved pairs of runs).
-const streamBytes = 32 << 20
-
 // binaryFunc picks vmath.BinaryStream for a fresh output of at least
-// streamBytes, else vmath.Binary (outputs written over an operand are already
-// in cache line by line).
+// vmath.StreamBytes, else vmath.Binary (outputs written over an operand are
+// already in cache line by line). On sd-tiny's 64 MB attention maps streaming
+// took a training step from 0.45-0.49 s to 0.43-0.46 s (four interleaved
+// pairs of runs).
 func binaryFunc(dst, a, b []float32) func(op vmath.Op, dst, a, b []float32) {
 	fresh := &dst[0] != &a[0] && &dst[0] != &b[0]
-	if fresh && len(dst)*4 >= streamBytes {
+	if fresh && len(dst)*4 >= vmath.StreamBytes {
 		return vmath.BinaryStream
 	}
 	return vmath.Binary

@@ -15,6 +15,11 @@ const (
 // broadcast (a scalar). Results are those of the Go float32 operators.
 func Binary(op Op, dst, a, b []float32) { binary(op, dst, a, b, false) }
 
+// StreamBytes is the output size from which Kata's kernels write with
+// non-temporal stores: well above the last-level cache a core can count on,
+// so the output would leave the cache before anything reads it.
+const StreamBytes = 32 << 20
+
 // BinaryStream is Binary with non-temporal stores where the CPU has them and
 // dst is 32-byte aligned: dst's cache lines are written without being read
 // first. Use it for outputs much larger than the caches that no operand
