@@ -31,7 +31,7 @@ test: deps
 # runs on machines with 20 GB or more; KATA_BENCH_SD15_STOCK=1 also times it
 # on GoMLX's executors, which takes most of an hour.
 bench: check-go
-	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 30m ./model/backend/...
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 
 # Test binaries (cgo, XLA/PJRT) for the GPU checks in
 # model/backend/gpucheck/run.sh, compressed to travel light.
