@@ -118,8 +118,8 @@ func BenchmarkTinyUNet(b *testing.B) {
 // 64 x 64 latents = 512 px, 77 tokens), forward and forward plus the gradient
 // w.r.t. the text states. It needs about 13 GB of memory: it runs when the
 // machine has 20 GB or KATA_BENCH_SD15=1, and never with KATA_BENCH_SD15=0.
-// Stock GoMLX took 15 minutes for the forward and 31 for forward + backward here, so it is timed only with
-// KATA_BENCH_SD15_STOCK=1.
+// Stock GoMLX took 15 minutes for the forward and 31 for forward + backward
+// on a 2-core machine, so it is timed only with KATA_BENCH_SD15_STOCK=1.
 func BenchmarkSD15UNet(b *testing.B) {
 	switch os.Getenv("KATA_BENCH_SD15") {
 	case "0":
