@@ -18,35 +18,31 @@ import (
 
 // Add implements backends.Builder, reading size-1 broadcasts directly (see above).
 func (b *goBuilder) Add(lhs, rhs backends.Op) (backends.Op, error) {
-	lhs, rhs = b.unbroadcastPair(lhs, rhs)
-	return b.Builder.Add(lhs, rhs)
+	return b.binary(b.Builder.Add, lhs, rhs)
 }
 
 // Sub implements backends.Builder, reading size-1 broadcasts directly.
 func (b *goBuilder) Sub(lhs, rhs backends.Op) (backends.Op, error) {
-	lhs, rhs = b.unbroadcastPair(lhs, rhs)
-	return b.Builder.Sub(lhs, rhs)
+	return b.binary(b.Builder.Sub, lhs, rhs)
 }
 
 // Mul implements backends.Builder, reading size-1 broadcasts directly.
 func (b *goBuilder) Mul(lhs, rhs backends.Op) (backends.Op, error) {
-	lhs, rhs = b.unbroadcastPair(lhs, rhs)
-	return b.Builder.Mul(lhs, rhs)
+	return b.binary(b.Builder.Mul, lhs, rhs)
 }
 
 // Div implements backends.Builder, reading size-1 broadcasts directly.
 func (b *goBuilder) Div(lhs, rhs backends.Op) (backends.Op, error) {
-	lhs, rhs = b.unbroadcastPair(lhs, rhs)
-	return b.Builder.Div(lhs, rhs)
+	return b.binary(b.Builder.Div, lhs, rhs)
 }
 
-// unbroadcastPair unbroadcasts at most one operand: the other must keep the
-// output's full shape.
-func (b *goBuilder) unbroadcastPair(lhs, rhs backends.Op) (backends.Op, backends.Op) {
+// binary builds op on the operands, at most one of them unbroadcast: the
+// other must keep the output's full shape.
+func (b *goBuilder) binary(op func(lhs, rhs backends.Op) (backends.Op, error), lhs, rhs backends.Op) (backends.Op, error) {
 	if u := b.unbroadcast(lhs, rhs); u != lhs {
-		return u, rhs
+		return op(u, rhs)
 	}
-	return lhs, b.unbroadcast(rhs, lhs)
+	return op(lhs, b.unbroadcast(rhs, lhs))
 }
 
 // unbroadcast returns the operand of op when op is a BroadcastInDim that only
