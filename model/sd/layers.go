@@ -104,16 +104,24 @@ func quickGELU(x *Node) *Node { return Mul(x, Sigmoid(MulScalar(x, 1.702))) }
 // hold [2, 8, 4096, 4096] scores (1 GiB) per attention layer.
 var attentionChunkElems = 1 << 25
 
-// softmax is graph.Softmax over the last axis, with the division by the row
-// sums written as a product with their reciprocals. The values are the same
-// (within rounding); the gradient is cheaper: GoMLX differentiates a/b as
-// v/b and -v*a/b^2 on full-size tensors (five passes over the scores, plus
-// b broadcast to full size), a*r as v*r and v*a (two passes). On sd-tiny's
-// attention maps these passes are most of a training step's memory traffic.
+// softmax is graph.Softmax over the last axis with a hand-written gradient.
+// The value is exp(x - max - log(sum(exp(x - max)))); the gradient,
+// p * (g - sum(g * p)), needs only p. GoMLX's own differentiation of
+// exp(x - max) / sum(...) keeps both the exponentials and p for the backward
+// pass and spends five full-size passes on the division's gradient; on
+// attention maps, the largest tensors of a step, that is most of the memory
+// and the memory traffic. Exp's gradient supplies v = g * p at z; the custom
+// gradient of the identity on z subtracts the row sums' share, p * sum(v).
 func softmax(x *Node) *Node {
 	rowMax := StopGradient(ReduceAndKeep(x, ReduceMax, -1))
-	e := Exp(Sub(x, rowMax))
-	return Mul(e, Reciprocal(ReduceAndKeep(e, ReduceSum, -1)))
+	shifted := Sub(x, rowMax)
+	logSum := StopGradient(Log(ReduceAndKeep(Exp(shifted), ReduceSum, -1)))
+	var p *Node
+	z := IdentityWithCustomGradient(Sub(shifted, logSum), func(_, v *Node) *Node {
+		return Sub(v, Mul(p, ReduceAndKeep(v, ReduceSum, -1)))
+	})
+	p = Exp(z)
+	return p
 }
 
 // multiHeadAttention computes softmax(q k^T / sqrt(d)) v for q [B, Lq, H*d],
