@@ -27,7 +27,7 @@ test: deps
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
-# the same run (docs/PERFORMANCE.md). The SD 1.5-size UNet step (about 13 GB)
+# the same run (docs/PERFORMANCE.md). The SD 1.5-size UNet step (about 11 GB)
 # runs on machines with 20 GB or more; KATA_BENCH_SD15_STOCK=1 also times it
 # on GoMLX's executors, which takes most of an hour.
 bench: check-go

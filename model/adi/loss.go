@@ -55,7 +55,7 @@ func NewLossFunc(backend backends.Backend, ctx *context.Context) (*LossFunc, err
 		// The CPU kernels already use every core on one sample, while the
 		// activations kept for the backward pass grow with the batch: an ADI
 		// step of SD 1.5 at 512 px (anchor, positive and negative) passed
-		// 24 GB as one batch of 3; one sample at a time it peaks at 14.2 GB
+		// 24 GB as one batch of 3; one sample at a time it peaks at 12.4 GB
 		// (BenchmarkSD15Train on the pure-Go backend, 2026-11-26).
 		lf.perCall = 1
 	}

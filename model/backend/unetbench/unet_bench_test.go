@@ -116,7 +116,7 @@ func BenchmarkTinyUNet(b *testing.B) {
 
 // BenchmarkSD15UNet runs one SD 1.5-size UNet step (random weights, batch 1,
 // 64 x 64 latents = 512 px, 77 tokens), forward and forward plus the gradient
-// w.r.t. the text states. It needs about 13 GB of memory: it runs when the
+// w.r.t. the text states. It needs about 11 GB of memory: it runs when the
 // machine has 20 GB or KATA_BENCH_SD15=1, and never with KATA_BENCH_SD15=0.
 // Stock GoMLX took 15 minutes for the forward and 31 for forward + backward
 // on a 2-core machine, so it is timed only with KATA_BENCH_SD15_STOCK=1.
@@ -127,7 +127,7 @@ func BenchmarkSD15UNet(b *testing.B) {
 	case "1":
 	default:
 		if gb := memTotalGB(); gb < 20 {
-			b.Skipf("%.0f GB of memory; the SD 1.5 step needs about 13 GB (KATA_BENCH_SD15=1 runs it anyway)", gb)
+			b.Skipf("%.0f GB of memory; the SD 1.5 step needs about 11 GB (KATA_BENCH_SD15=1 runs it anyway)", gb)
 		}
 	}
 	stock := 0
