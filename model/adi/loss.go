@@ -162,16 +162,27 @@ func (b LossBatch) samples(lo, hi int) LossBatch {
 // run executes the graph on a validated batch with vectors of width d.
 func (lf *LossFunc) run(b LossBatch, d int) (LossResult, error) {
 	c, h, w := b.LatentDim[0], b.LatentDim[1], b.LatentDim[2]
-	var res LossResult
+	outs, err := execFloats(lf.exec,
+		tensors.FromFlatDataAndDimensions(b.Noisy, b.B, c, h, w),
+		tensors.FromFlatDataAndDimensions(b.Noise, b.B, c, h, w),
+		tensors.FromFlatDataAndDimensions(b.Timesteps, b.B),
+		tensors.FromFlatDataAndDimensions(b.IDs, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(b.Slots, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(b.Vectors, b.B, b.Lv, d),
+	)
+	if err != nil {
+		return LossResult{}, fmt.Errorf("loss and gradient: %w", err)
+	}
+	return LossResult{Losses: outs[0], Grads: outs[1]}, nil
+}
+
+// execFloats runs exec and returns its outputs as float32 slices, freeing
+// the device buffers; a panic while running (GoMLX's way of reporting shape
+// errors) becomes an error.
+func execFloats(exec *context.Exec, args ...any) ([][]float32, error) {
+	var out [][]float32
 	err := exceptionsTry(func() error {
-		outs, err := lf.exec.Exec(
-			tensors.FromFlatDataAndDimensions(b.Noisy, b.B, c, h, w),
-			tensors.FromFlatDataAndDimensions(b.Noise, b.B, c, h, w),
-			tensors.FromFlatDataAndDimensions(b.Timesteps, b.B),
-			tensors.FromFlatDataAndDimensions(b.IDs, b.B, b.T),
-			tensors.FromFlatDataAndDimensions(b.Slots, b.B, b.T),
-			tensors.FromFlatDataAndDimensions(b.Vectors, b.B, b.Lv, d),
-		)
+		outs, err := exec.Exec(args...)
 		if err != nil {
 			return err
 		}
@@ -180,16 +191,16 @@ func (lf *LossFunc) run(b LossBatch, d int) (LossResult, error) {
 				o.FinalizeAll()
 			}
 		}()
-		if res.Losses, err = tensors.CopyFlatData[float32](outs[0]); err != nil {
-			return err
+		for _, o := range outs {
+			v, err := tensors.CopyFlatData[float32](o)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
 		}
-		res.Grads, err = tensors.CopyFlatData[float32](outs[1])
-		return err
+		return nil
 	})
-	if err != nil {
-		return LossResult{}, fmt.Errorf("loss and gradient: %w", err)
-	}
-	return res, nil
+	return out, err
 }
 
 // exceptionsTry turns a panic raised while building or running a graph (GoMLX

@@ -53,33 +53,17 @@ func (e *latentEncoder) encodePair(img *image.NRGBA) ([2]latent, error) {
 func (e *latentEncoder) encode(img *image.NRGBA, flip bool) (latent, error) {
 	b := img.Bounds()
 	x := tensors.FromFlatDataAndDimensions(ImageCHW(img, flip), 1, 3, b.Dy(), b.Dx())
-	var l latent
-	err := exceptionsTry(func() error {
-		outs, err := e.exec.Exec(x)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			for _, o := range outs {
-				o.FinalizeAll()
-			}
-		}()
-		if l.mean, err = tensors.CopyFlatData[float32](outs[0]); err != nil {
-			return err
-		}
-		logvar, err := tensors.CopyFlatData[float32](outs[1])
-		if err != nil {
-			return err
-		}
-		l.std = make([]float32, len(logvar))
-		for i, v := range logvar {
-			// diffusers clamps the log-variance to [-30, 20].
-			lv := math.Min(math.Max(float64(v), -30), 20)
-			l.std[i] = float32(math.Exp(0.5 * lv))
-		}
-		return nil
-	})
-	return l, err
+	outs, err := execFloats(e.exec, x)
+	if err != nil {
+		return latent{}, err
+	}
+	l := latent{mean: outs[0], std: make([]float32, len(outs[1]))}
+	for i, v := range outs[1] {
+		// diffusers clamps the log-variance to [-30, 20].
+		lv := math.Min(math.Max(float64(v), -30), 20)
+		l.std[i] = float32(math.Exp(0.5 * lv))
+	}
+	return l, nil
 }
 
 // sample draws x0 = (mean + std*eps) * scale with eps from rng.
