@@ -51,8 +51,7 @@ func (b *goBuilder) binary(op func(lhs, rhs backends.Op) (backends.Op, error), l
 // Otherwise, or when simplego's node layout could not be verified, it returns
 // op itself.
 func (b *goBuilder) unbroadcast(op, other backends.Op) backends.Op {
-	installKernels()
-	if installError != nil {
+	if !layoutVerified.Load() {
 		return op
 	}
 	node, ok := op.(*simplego.Node)

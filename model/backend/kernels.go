@@ -2,10 +2,13 @@ package backend
 
 import (
 	"fmt"
+	"log"
+	"maps"
 	"os"
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +21,8 @@ import (
 	"kata/model/backend/gemm"
 )
 
-// EnvKernels is the environment variable that, set to "stock", keeps GoMLX's own
-// DotGeneral and ConvGeneral executors instead of Kata's GEMM-based ones.
+// EnvKernels is the environment variable that, set to "stock", runs every op on
+// GoMLX's own executors instead of Kata's (GEMM, convolution, elementwise).
 const EnvKernels = "KATA_KERNELS"
 
 // pinnedGoMLX is the only GoMLX version whose internals the executors below are
@@ -62,34 +65,50 @@ var (
 
 	installOnce  sync.Once
 	installError error
+	// layoutVerified is set once checkGoMLX passed: simplego's nodes may be read
+	// through nodeMirror (the builder does so while the self-check builds graphs,
+	// inside installOnce).
+	layoutVerified atomic.Bool
+	// selfCheckFailed holds the ops whose Kata executor disagreed with GoMLX's
+	// at start-up, and why; GoMLX's executor runs them.
+	selfCheckFailed map[backends.OpType]error
 )
 
-// installKernels patches simplego's DotGeneral and ConvGeneral executors, unless
-// KATA_KERNELS=stock or the guard rails fail (then the reason is kept in
-// installError and GoMLX's executors stay).
+// installKernels patches simplego's executors with Kata's, unless the guard
+// rails fail (then the reason is kept in installError and GoMLX's executors
+// stay); selfCheck then puts GoMLX's back for any that disagree on this machine.
+// KATA_KERNELS=stock leaves Kata's executors installed but switched off.
 func installKernels() {
 	installOnce.Do(func() {
 		if err := checkGoMLX(); err != nil {
 			installError = err
 			return
 		}
-		stockDotGeneral = nodeExecutors[backends.OpTypeDotGeneral]
-		stockConvGeneral = nodeExecutors[backends.OpTypeConvGeneral]
-		if stockDotGeneral == nil || stockConvGeneral == nil {
-			installError = fmt.Errorf("simplego executor table has no DotGeneral/ConvGeneral entries")
-			return
+		layoutVerified.Store(true)
+		kata := map[backends.OpType]nodeExecutor{
+			backends.OpTypeDotGeneral:  execDotGeneral,
+			backends.OpTypeConvGeneral: execConvGeneral,
 		}
-		for op := range elementwiseExecutors {
+		maps.Copy(kata, elementwiseExecutors)
+		for op := range kata {
 			if nodeExecutors[op] == nil {
 				installError = fmt.Errorf("simplego executor table has no %s entry", op)
 				return
 			}
-		}
-		nodeExecutors[backends.OpTypeDotGeneral] = execDotGeneral
-		nodeExecutors[backends.OpTypeConvGeneral] = execConvGeneral
-		for op, exec := range elementwiseExecutors {
 			stockExecutors[op] = nodeExecutors[op]
-			nodeExecutors[op] = exec
+		}
+		stockDotGeneral = stockExecutors[backends.OpTypeDotGeneral]
+		stockConvGeneral = stockExecutors[backends.OpTypeConvGeneral]
+		inner, err := simplego.New("ops_sequential")
+		if err != nil {
+			installError = fmt.Errorf("self-check backend: %w", err)
+			return
+		}
+		defer inner.Finalize()
+		kernelsOn.Store(true)
+		selfCheckFailed = selfCheck(&goBackend{Backend: inner}, kata)
+		for _, err := range selfCheckFailed {
+			log.Printf("kata: self-check: %v; GoMLX's executor stays for this op", err)
 		}
 		kernelsOn.Store(!strings.EqualFold(os.Getenv(EnvKernels), "stock"))
 	})
@@ -162,10 +181,9 @@ func checkCached(actual, mirrored reflect.Type) error {
 }
 
 // UseKernels switches every pure-Go backend in the process between Kata's
-// DotGeneral/ConvGeneral executors (true) and GoMLX's own (false), like
-// KATA_KERNELS=stock but at run time (benchmarks compare both in one run). It
-// returns the previous setting; without installed kernels it does nothing and
-// returns false.
+// executors (true) and GoMLX's own (false), like KATA_KERNELS=stock but at run
+// time (benchmarks compare both in one run). It returns the previous setting;
+// without installed kernels it does nothing and returns false.
 func UseKernels(on bool) (previous bool) {
 	installKernels()
 	if installError != nil {
@@ -184,14 +202,22 @@ func KernelsStatus() string {
 	case !kernelsOn.Load():
 		return "stock GoMLX kernels (" + EnvKernels + "=stock)"
 	}
+	status := "portable Go GEMM kernels"
 	switch gemm.Kernel() {
 	case "avx512":
-		return "AVX-512 kernels"
+		status = "AVX-512 kernels"
 	case "avx2":
-		return "AVX2+FMA kernels"
-	default:
-		return "portable Go GEMM kernels"
+		status = "AVX2+FMA kernels"
 	}
+	if len(selfCheckFailed) > 0 {
+		ops := make([]string, 0, len(selfCheckFailed))
+		for op := range selfCheckFailed {
+			ops = append(ops, op.String())
+		}
+		slices.Sort(ops)
+		status += "; GoMLX's for " + strings.Join(ops, ", ") + " (failed the self-check)"
+	}
+	return status
 }
 
 func goBackendName() string { return "go (pure Go, " + KernelsStatus() + ")" }

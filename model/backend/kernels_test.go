@@ -86,6 +86,9 @@ func TestKernelsInstalled(t *testing.T) {
 	if installError != nil {
 		t.Fatalf("kernels not installed: %v", installError)
 	}
+	if len(selfCheckFailed) > 0 {
+		t.Fatalf("self-check put back GoMLX's executors: %v", selfCheckFailed)
+	}
 	status := KernelsStatus()
 	if gemm.Kernel() == "avx512" && !strings.Contains(status, "AVX-512") {
 		t.Errorf("KernelsStatus() = %q with the avx512 micro-kernel", status)
