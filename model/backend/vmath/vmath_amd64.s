@@ -4,25 +4,25 @@
 
 #include "textflag.h"
 
-DATA expOverflow<>+0(SB)/4, $0x42b17218
-DATA expOverflow<>+4(SB)/4, $0x42b17218
-DATA expOverflow<>+8(SB)/4, $0x42b17218
-DATA expOverflow<>+12(SB)/4, $0x42b17218
-DATA expOverflow<>+16(SB)/4, $0x42b17218
-DATA expOverflow<>+20(SB)/4, $0x42b17218
-DATA expOverflow<>+24(SB)/4, $0x42b17218
-DATA expOverflow<>+28(SB)/4, $0x42b17218
-GLOBL expOverflow<>(SB), RODATA|NOPTR, $32
+DATA expLo<>+0(SB)/4, $0xc2d00000
+DATA expLo<>+4(SB)/4, $0xc2d00000
+DATA expLo<>+8(SB)/4, $0xc2d00000
+DATA expLo<>+12(SB)/4, $0xc2d00000
+DATA expLo<>+16(SB)/4, $0xc2d00000
+DATA expLo<>+20(SB)/4, $0xc2d00000
+DATA expLo<>+24(SB)/4, $0xc2d00000
+DATA expLo<>+28(SB)/4, $0xc2d00000
+GLOBL expLo<>(SB), RODATA|NOPTR, $32
 
-DATA expUnderflow<>+0(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+4(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+8(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+12(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+16(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+20(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+24(SB)/4, $0xc2cff1b4
-DATA expUnderflow<>+28(SB)/4, $0xc2cff1b4
-GLOBL expUnderflow<>(SB), RODATA|NOPTR, $32
+DATA expHi<>+0(SB)/4, $0x42b20000
+DATA expHi<>+4(SB)/4, $0x42b20000
+DATA expHi<>+8(SB)/4, $0x42b20000
+DATA expHi<>+12(SB)/4, $0x42b20000
+DATA expHi<>+16(SB)/4, $0x42b20000
+DATA expHi<>+20(SB)/4, $0x42b20000
+DATA expHi<>+24(SB)/4, $0x42b20000
+DATA expHi<>+28(SB)/4, $0x42b20000
+GLOBL expHi<>(SB), RODATA|NOPTR, $32
 
 DATA expLog2e<>+0(SB)/4, $0x3fb8aa3b
 DATA expLog2e<>+4(SB)/4, $0x3fb8aa3b
@@ -134,72 +134,105 @@ DATA expBias<>+24(SB)/4, $0x0000007f
 DATA expBias<>+28(SB)/4, $0x0000007f
 GLOBL expBias<>(SB), RODATA|NOPTR, $32
 
-DATA expInf<>+0(SB)/4, $0x7f800000
-DATA expInf<>+4(SB)/4, $0x7f800000
-DATA expInf<>+8(SB)/4, $0x7f800000
-DATA expInf<>+12(SB)/4, $0x7f800000
-DATA expInf<>+16(SB)/4, $0x7f800000
-DATA expInf<>+20(SB)/4, $0x7f800000
-DATA expInf<>+24(SB)/4, $0x7f800000
-DATA expInf<>+28(SB)/4, $0x7f800000
-GLOBL expInf<>(SB), RODATA|NOPTR, $32
-
-DATA expZero<>+0(SB)/4, $0x00000000
-DATA expZero<>+4(SB)/4, $0x00000000
-DATA expZero<>+8(SB)/4, $0x00000000
-DATA expZero<>+12(SB)/4, $0x00000000
-DATA expZero<>+16(SB)/4, $0x00000000
-DATA expZero<>+20(SB)/4, $0x00000000
-DATA expZero<>+24(SB)/4, $0x00000000
-DATA expZero<>+28(SB)/4, $0x00000000
-GLOBL expZero<>(SB), RODATA|NOPTR, $32
-
 // func expAVX2(n int, dst *float32, src *float32)
 // Requires: AVX, AVX2, FMA3
 TEXT ·expAVX2(SB), NOSPLIT, $0-24
-	MOVQ  n+0(FP), AX
-	MOVQ  dst+8(FP), CX
-	MOVQ  src+16(FP), DX
-	TESTQ AX, AX
-	JZ    exp_done
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Y14
+	VMOVUPS expHi<>+0(SB), Y15
+	CMPQ    AX, $0x10
+	JB      exp_tail
 
 exp_loop:
 	VMOVUPS      (DX), Y0
-	VCMPPS       $0x1e, expOverflow<>+0(SB), Y0, Y4
-	VCMPPS       $0x11, expUnderflow<>+0(SB), Y0, Y7
-	VCMPPS       $0x03, Y0, Y0, Y5
-	VMINPS       expOverflow<>+0(SB), Y0, Y1
-	VMAXPS       expUnderflow<>+0(SB), Y1, Y1
-	VMULPS       expLog2e<>+0(SB), Y1, Y2
-	VROUNDPS     $0x00, Y2, Y2
-	VFNMADD231PS expC1<>+0(SB), Y2, Y1
-	VFNMADD231PS expC2<>+0(SB), Y2, Y1
-	VMOVUPS      expP0<>+0(SB), Y3
-	VFMADD213PS  expP1<>+0(SB), Y1, Y3
-	VFMADD213PS  expP2<>+0(SB), Y1, Y3
-	VFMADD213PS  expP3<>+0(SB), Y1, Y3
-	VFMADD213PS  expP4<>+0(SB), Y1, Y3
-	VFMADD213PS  expP5<>+0(SB), Y1, Y3
-	VMULPS       Y1, Y1, Y6
-	VFMADD213PS  Y1, Y6, Y3
-	VADDPS       expOne<>+0(SB), Y3, Y3
-	VCVTPS2DQ    Y2, Y2
-	VPSRAD       $0x01, Y2, Y8
-	VPSUBD       Y8, Y2, Y9
-	VPADDD       expBias<>+0(SB), Y8, Y8
-	VPADDD       expBias<>+0(SB), Y9, Y9
-	VPSLLD       $0x17, Y8, Y8
-	VPSLLD       $0x17, Y9, Y9
-	VMULPS       Y8, Y3, Y3
-	VMULPS       Y9, Y3, Y3
-	VBLENDVPS    Y4, expInf<>+0(SB), Y3, Y3
-	VBLENDVPS    Y7, expZero<>+0(SB), Y3, Y3
-	VBLENDVPS    Y5, Y0, Y3, Y3
-	VMOVUPS      Y3, (CX)
-	ADDQ         $0x00000020, DX
-	ADDQ         $0x00000020, CX
-	SUBQ         $0x00000008, AX
-	JNZ          exp_loop
+	VMINPS       Y0, Y15, Y0
+	VMAXPS       Y0, Y14, Y0
+	VMULPS       expLog2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VFNMADD231PS expC1<>+0(SB), Y1, Y0
+	VFNMADD231PS expC2<>+0(SB), Y1, Y0
+	VMOVUPS      expP0<>+0(SB), Y2
+	VFMADD213PS  expP1<>+0(SB), Y0, Y2
+	VFMADD213PS  expP2<>+0(SB), Y0, Y2
+	VFMADD213PS  expP3<>+0(SB), Y0, Y2
+	VFMADD213PS  expP4<>+0(SB), Y0, Y2
+	VFMADD213PS  expP5<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y3
+	VFMADD213PS  Y0, Y3, Y2
+	VADDPS       expOne<>+0(SB), Y2, Y2
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y4
+	VPSUBD       Y4, Y1, Y5
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y5, Y2, Y2
+	VMOVUPS      Y2, (CX)
+	VMOVUPS      32(DX), Y6
+	VMINPS       Y6, Y15, Y6
+	VMAXPS       Y6, Y14, Y6
+	VMULPS       expLog2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x00, Y7, Y7
+	VFNMADD231PS expC1<>+0(SB), Y7, Y6
+	VFNMADD231PS expC2<>+0(SB), Y7, Y6
+	VMOVUPS      expP0<>+0(SB), Y8
+	VFMADD213PS  expP1<>+0(SB), Y6, Y8
+	VFMADD213PS  expP2<>+0(SB), Y6, Y8
+	VFMADD213PS  expP3<>+0(SB), Y6, Y8
+	VFMADD213PS  expP4<>+0(SB), Y6, Y8
+	VFMADD213PS  expP5<>+0(SB), Y6, Y8
+	VMULPS       Y6, Y6, Y9
+	VFMADD213PS  Y6, Y9, Y8
+	VADDPS       expOne<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y10
+	VPSUBD       Y10, Y7, Y11
+	VPADDD       expBias<>+0(SB), Y10, Y10
+	VPADDD       expBias<>+0(SB), Y11, Y11
+	VPSLLD       $0x17, Y10, Y10
+	VPSLLD       $0x17, Y11, Y11
+	VMULPS       Y10, Y8, Y8
+	VMULPS       Y11, Y8, Y8
+	VMOVUPS      Y8, 32(CX)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, CX
+	SUBQ         $0x10, AX
+	CMPQ         AX, $0x10
+	JAE          exp_loop
+
+exp_tail:
+	TESTQ        AX, AX
+	JZ           exp_done
+	VMOVUPS      (DX), Y0
+	VMINPS       Y0, Y15, Y0
+	VMAXPS       Y0, Y14, Y0
+	VMULPS       expLog2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VFNMADD231PS expC1<>+0(SB), Y1, Y0
+	VFNMADD231PS expC2<>+0(SB), Y1, Y0
+	VMOVUPS      expP0<>+0(SB), Y2
+	VFMADD213PS  expP1<>+0(SB), Y0, Y2
+	VFMADD213PS  expP2<>+0(SB), Y0, Y2
+	VFMADD213PS  expP3<>+0(SB), Y0, Y2
+	VFMADD213PS  expP4<>+0(SB), Y0, Y2
+	VFMADD213PS  expP5<>+0(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y3
+	VFMADD213PS  Y0, Y3, Y2
+	VADDPS       expOne<>+0(SB), Y2, Y2
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y4
+	VPSUBD       Y4, Y1, Y5
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y2, Y2
+	VMULPS       Y5, Y2, Y2
+	VMOVUPS      Y2, (CX)
 
 exp_done:
 	VZEROUPPER
