@@ -27,9 +27,9 @@ test: deps
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
-# the same run (docs/PERFORMANCE.md). The SD 1.5-size UNet step (about 11 GB)
-# runs on machines with 20 GB or more; KATA_BENCH_SD15_STOCK=1 also times it
-# on GoMLX's executors, which takes most of an hour.
+# the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the
+# stock SD 1.5-size UNet step (about 11 GB; it runs on machines with 20 GB or
+# more). KATA_BENCH_SD15_STOCK=0 skips that stock timing (about 5 minutes).
 bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 

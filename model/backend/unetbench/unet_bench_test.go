@@ -116,10 +116,11 @@ func BenchmarkTinyUNet(b *testing.B) {
 
 // BenchmarkSD15UNet runs one SD 1.5-size UNet step (random weights, batch 1,
 // 64 x 64 latents = 512 px, 77 tokens), forward and forward plus the gradient
-// w.r.t. the text states. It needs about 11 GB of memory: it runs when the
-// machine has 20 GB or KATA_BENCH_SD15=1, and never with KATA_BENCH_SD15=0.
-// Stock GoMLX took 15 minutes for the forward and 31 for forward + backward
-// on a 2-core machine, so it is timed only with KATA_BENCH_SD15_STOCK=1.
+// w.r.t. the text states, each also on GoMLX's stock executors. It needs about
+// 11 GB of memory: it runs when the machine has 20 GB or KATA_BENCH_SD15=1,
+// and never with KATA_BENCH_SD15=0. The stock steps take most of an hour on a
+// 2-core machine (15 minutes forward, 31 forward + backward);
+// KATA_BENCH_SD15_STOCK=0 times Kata's alone.
 func BenchmarkSD15UNet(b *testing.B) {
 	switch os.Getenv("KATA_BENCH_SD15") {
 	case "0":
@@ -130,9 +131,9 @@ func BenchmarkSD15UNet(b *testing.B) {
 			b.Skipf("%.0f GB of memory; the SD 1.5 step needs about 11 GB (KATA_BENCH_SD15=1 runs it anyway)", gb)
 		}
 	}
-	stock := 0
-	if os.Getenv("KATA_BENCH_SD15_STOCK") == "1" {
-		stock = 1
+	stock := 1
+	if os.Getenv("KATA_BENCH_SD15_STOCK") == "0" {
+		stock = 0
 	}
 	b.Run("forward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 64, 77, false, stock) })
 	b.Run("forward+backward", func(b *testing.B) { unetStep(b, sd.SD15UNetConfig(), 1, 64, 77, true, stock) })
