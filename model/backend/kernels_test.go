@@ -23,18 +23,6 @@ func setKernels(on bool) (restore func()) {
 	return func() { UseKernels(prev) }
 }
 
-func randF32(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = 2*rng.Float32() - 1
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
-
 // compareWithStock runs fn with Kata's kernels and with GoMLX's executors and
 // requires every output to agree within 1e-5 of the largest reference magnitude.
 func compareWithStock(t *testing.T, backend backends.Backend, fn func(xs []*Node) []*Node, inputs ...*tensors.Tensor) {

@@ -139,15 +139,7 @@ func runSelfCheck(backend backends.Backend, c selfCheckCase, exec nodeExecutor) 
 	rng := rand.New(rand.NewPCG(uint64(c.op), 1))
 	args := make([]any, len(c.dims))
 	for i, dims := range c.dims {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		data := make([]float32, n)
-		for j := range data {
-			data[j] = 2*rng.Float32() - 1
-		}
-		args[i] = tensors.FromFlatDataAndDimensions(data, dims...)
+		args[i] = randF32(rng, dims...)
 	}
 	graphExec, err := graph.NewExec(backend, c.fn)
 	if err != nil {
@@ -201,4 +193,17 @@ func compareFlat(got, want []float32) error {
 		}
 	}
 	return nil
+}
+
+// randF32 returns a float32 tensor with values uniform in [-1, 1).
+func randF32(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = 2*rng.Float32() - 1
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
