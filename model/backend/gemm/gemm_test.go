@@ -119,3 +119,38 @@ func TestPeakGFLOPS(t *testing.T) {
 		t.Logf("%s: %.0f GFLOP/s", name, p)
 	}
 }
+
+// TestMultiplyWorkersAgree checks that splitting the blocked product over any
+// number of workers (more than this machine's cores included) gives exactly
+// the one-worker result, for shapes with several B blocks and with fewer row
+// panels than workers.
+func TestMultiplyWorkersAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, name := range Available() {
+		prev, _ := Use(name)
+		for _, sz := range [][3]int{{300, 1100, 600}, {20, 2000, 300}, {1500, 30, 520}, {13, 40, 9}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			for layout := range 4 {
+				a, b := view(rng, m, k, layout&1 != 0), view(rng, k, n, layout&2 != 0)
+				want := view(rng, m, n, false)
+				if err := multiply(m, n, k, a, b, want, 1); err != nil {
+					t.Fatal(err)
+				}
+				for _, workers := range []int{2, 3, 7, 16} {
+					got := view(rng, m, n, false)
+					if err := multiply(m, n, k, a, b, got, workers); err != nil {
+						t.Fatal(err)
+					}
+					for i := range m {
+						for j := range n {
+							if g, w := got.Data[got.at(i, j)], want.Data[want.at(i, j)]; g != w {
+								t.Fatalf("%s %dx%dx%d layout %d, %d workers: C[%d][%d] = %g, one worker %g", name, m, n, k, layout, workers, i, j, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+		Use(prev)
+	}
+}
