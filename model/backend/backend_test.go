@@ -83,7 +83,7 @@ func TestPad(t *testing.T) {
 	checkGradients(t, backend, func(xs []*Node) *Node {
 		return weightedSum(Pad(xs[0], xs[1],
 			backends.PadAxis{Start: 2, End: -1, Interior: 2}, backends.PadAxis{Start: -2, End: 1}))
-	}, []*tensors.Tensor{randTensor(rng, 4, 5), tensors.FromValue(0.25)}, 20)
+	}, []*tensors.Tensor{randUniform[float64](rng, 4, 5), tensors.FromValue(0.25)}, 20)
 }
 
 func TestReverse(t *testing.T) {
@@ -123,7 +123,7 @@ func TestReverse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	checkGradients(t, backend, func(xs []*Node) *Node {
 		return weightedSum(Reverse(xs[0], 0, 2))
-	}, []*tensors.Tensor{randTensor(rng, 3, 2, 19)}, 20)
+	}, []*tensors.Tensor{randUniform[float64](rng, 3, 2, 19)}, 20)
 }
 
 func TestFloat16RefusedWithError(t *testing.T) {

@@ -13,19 +13,6 @@ import (
 // lossFn builds a scalar loss from the inputs.
 type lossFn func(inputs []*Node) *Node
 
-// randTensor returns a float64 tensor with values uniform in [-1, 1).
-func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float64, n)
-	for i := range data {
-		data[i] = 2*rng.Float64() - 1
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
-
 // weightedSum makes a scalar from y with fixed pseudo-random weights, so that every
 // output element (and its position) matters for the gradient.
 func weightedSum(y *Node) *Node {
@@ -125,12 +112,12 @@ func TestConvGradients(t *testing.T) {
 			const batch, cin, cout, h, w = 2, 3, 4, 7, 6
 			var x, k *tensors.Tensor
 			if tc.channelsFirst {
-				x = randTensor(rng, batch, cin, h, w)
+				x = randUniform[float64](rng, batch, cin, h, w)
 			} else {
-				x = randTensor(rng, batch, h, w, cin)
+				x = randUniform[float64](rng, batch, h, w, cin)
 			}
-			k = randTensor(rng, tc.kernel, tc.kernel, cin, cout)
-			bias := randTensor(rng, cout)
+			k = randUniform[float64](rng, tc.kernel, tc.kernel, cin, cout)
+			bias := randUniform[float64](rng, cout)
 			loss := func(xs []*Node) *Node {
 				conv := Convolve(xs[0], xs[1]).Strides(tc.stride)
 				if tc.channelsFirst {
@@ -163,7 +150,7 @@ func TestConvWithoutExplicitStrides(t *testing.T) {
 	// GoMLX's conv gradient builds convolutions without strides; the bare builder call must work too.
 	backend := newGoBackend(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	x, k := randTensor(rng, 1, 5, 5, 2), randTensor(rng, 3, 3, 2, 2)
+	x, k := randUniform[float64](rng, 1, 5, 5, 2), randUniform[float64](rng, 3, 3, 2, 2)
 	checkGradients(t, backend, func(xs []*Node) *Node {
 		return weightedSum(Convolve(xs[0], xs[1]).PadSame().Done())
 	}, []*tensors.Tensor{x, k}, 16)
@@ -186,13 +173,13 @@ func TestDotGeneralGradients(t *testing.T) {
 		t.Run(tc.eq, func(t *testing.T) {
 			checkGradients(t, backend, func(xs []*Node) *Node {
 				return weightedSum(Einsum(tc.eq, xs[0], xs[1]))
-			}, []*tensors.Tensor{randTensor(rng, tc.lhs...), randTensor(rng, tc.rhs...)}, 20)
+			}, []*tensors.Tensor{randUniform[float64](rng, tc.lhs...), randUniform[float64](rng, tc.rhs...)}, 20)
 		})
 	}
 	t.Run("multi-contracting", func(t *testing.T) {
 		checkGradients(t, backend, func(xs []*Node) *Node {
 			return weightedSum(DotGeneral(xs[0], []int{3, 1}, []int{0}, xs[1], []int{1, 2}, []int{0}))
-		}, []*tensors.Tensor{randTensor(rng, 2, 3, 5, 4), randTensor(rng, 2, 4, 3, 6)}, 20)
+		}, []*tensors.Tensor{randUniform[float64](rng, 2, 3, 5, 4), randUniform[float64](rng, 2, 4, 3, 6)}, 20)
 	})
 }
 
@@ -200,9 +187,9 @@ func TestNormSoftmaxGatherGradients(t *testing.T) {
 	backend := newGoBackend(t)
 	rng := rand.New(rand.NewPCG(9, 10))
 	const b, c, h, w, groups = 2, 6, 3, 4, 3
-	x := randTensor(rng, b, c, h, w)
-	gain := randTensor(rng, c)
-	table := randTensor(rng, 10, 4)
+	x := randUniform[float64](rng, b, c, h, w)
+	gain := randUniform[float64](rng, c)
+	table := randUniform[float64](rng, 10, 4)
 	ids := tensors.FromValue([][]int32{{3}, {0}, {7}, {3}})
 	loss := func(xs []*Node) *Node {
 		// Group norm over [c/groups, h, w] per group, then a per-channel gain.
@@ -222,7 +209,7 @@ func TestNormSoftmaxGatherGradients(t *testing.T) {
 func TestSliceAndRsqrtGradients(t *testing.T) {
 	backend := newGoBackend(t)
 	rng := rand.New(rand.NewPCG(11, 12))
-	x := randTensor(rng, 4, 9)
+	x := randUniform[float64](rng, 4, 9)
 	checkGradients(t, backend, func(xs []*Node) *Node {
 		s := SliceAxis(xs[0], 1, AxisRange(1, 8).Stride(3)) // strided slice: gradient uses interior padding
 		r := Rsqrt(AddScalar(Square(xs[0]), 1))

@@ -195,15 +195,18 @@ func compareFlat(got, want []float32) error {
 	return nil
 }
 
-// randF32 returns a float32 tensor with values uniform in [-1, 1).
-func randF32(rng *rand.Rand, dims ...int) *tensors.Tensor {
+// randUniform returns a tensor with values uniform in [-1, 1).
+func randUniform[T float32 | float64](rng *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
 	for _, d := range dims {
 		n *= d
 	}
-	data := make([]float32, n)
+	data := make([]T, n)
 	for i := range data {
-		data[i] = 2*rng.Float32() - 1
+		data[i] = T(2*rng.Float64() - 1)
 	}
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
+
+// randF32 returns a float32 tensor with values uniform in [-1, 1).
+var randF32 = randUniform[float32]
