@@ -139,8 +139,22 @@ func TestFloat16RefusedWithError(t *testing.T) {
 func TestKernelsStockEnv(t *testing.T) {
 	if os.Getenv("KATA_TEST_CHILD") == "1" {
 		// Child process: KATA_KERNELS=stock is set before the backend is created.
-		if got := Resolve("go").Name; !strings.Contains(got, "stock GoMLX kernels") {
+		if got := Resolve("go").Name; !strings.Contains(got, "stock GoMLX kernels ("+EnvKernels+"=stock)") {
 			t.Fatalf("with %s=stock: Resolve(go) = %q", EnvKernels, got)
+		}
+		// Nothing of Kata's runs, not even when asked for at run time.
+		if UseKernels(true) {
+			t.Fatal("UseKernels reports kernels that were on")
+		}
+		calls := fastCalls.Load()
+		if _, err := ExecOnce(newGoBackend(t), func(g *Graph) *Node {
+			x := IotaFull(g, shapes.Make(dtypes.Float32, 40, 40))
+			return Exp(Dot(x, x))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := fastCalls.Load() - calls; n != 0 {
+			t.Fatalf("%d ops ran on Kata's executors with %s=stock", n, EnvKernels)
 		}
 		return
 	}

@@ -22,7 +22,9 @@ import (
 )
 
 // EnvKernels is the environment variable that, set to "stock", runs every op on
-// GoMLX's own executors instead of Kata's (GEMM, convolution, elementwise).
+// GoMLX's own executors instead of Kata's (GEMM, convolution, elementwise):
+// simplego's executor table is left as it is and no Kata executor runs, not
+// even the start-up self-check.
 const EnvKernels = "KATA_KERNELS"
 
 // pinnedGoMLX is the only GoMLX version whose internals the executors below are
@@ -74,10 +76,10 @@ var (
 	selfCheckFailed map[backends.OpType]error
 )
 
-// installKernels patches simplego's executors with Kata's, unless the guard
-// rails fail (then the reason is kept in installError and GoMLX's executors
-// stay); selfCheck then puts GoMLX's back for any that disagree on this machine.
-// KATA_KERNELS=stock leaves Kata's executors installed but switched off.
+// installKernels patches simplego's executors with Kata's, unless
+// KATA_KERNELS=stock or the guard rails fail (then the reason is kept in
+// installError and GoMLX's executors stay); selfCheck then puts GoMLX's back
+// for any that disagree on this machine.
 func installKernels() {
 	installOnce.Do(func() {
 		if err := checkGoMLX(); err != nil {
@@ -85,6 +87,12 @@ func installKernels() {
 			return
 		}
 		layoutVerified.Store(true)
+		if strings.EqualFold(os.Getenv(EnvKernels), "stock") {
+			// Nothing of Kata's runs, not even the self-check: the stock path
+			// must not depend on the code it is compared with.
+			installError = fmt.Errorf("%s=stock", EnvKernels)
+			return
+		}
 		kata := map[backends.OpType]nodeExecutor{
 			backends.OpTypeDotGeneral:  execDotGeneral,
 			backends.OpTypeConvGeneral: execConvGeneral,
@@ -110,7 +118,6 @@ func installKernels() {
 		for _, err := range selfCheckFailed {
 			log.Printf("kata: self-check: %v; GoMLX's executor stays for this op", err)
 		}
-		kernelsOn.Store(!strings.EqualFold(os.Getenv(EnvKernels), "stock"))
 	})
 }
 
@@ -200,7 +207,7 @@ func KernelsStatus() string {
 	case installError != nil:
 		return "stock GoMLX kernels (" + installError.Error() + ")"
 	case !kernelsOn.Load():
-		return "stock GoMLX kernels (" + EnvKernels + "=stock)"
+		return "stock GoMLX kernels (switched off with UseKernels)"
 	}
 	status := "portable Go GEMM kernels"
 	switch gemm.Kernel() {
