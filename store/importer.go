@@ -151,18 +151,7 @@ func (l *Library) ensureAction(ctx context.Context, name string) (Action, error)
 // importFile adds one picture; problems with the file land in res, problems
 // with the library are returned.
 func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, path, caption string, lim Limits, maxSide int) error {
-	// Opening a FIFO or device would block or read forever.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		res.Failed = append(res.Failed, &FileError{path, fmt.Errorf("not a regular file (%v)", st.Mode().Type())})
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		res.Failed = append(res.Failed, &FileError{path, unwrapPathError(err)})
-		return nil
-	}
-	img, _, err := DecodeImage(f, lim)
-	f.Close()
+	img, err := DecodeFile(path, lim)
 	if err != nil {
 		res.Failed = append(res.Failed, &FileError{path, err})
 		return nil
