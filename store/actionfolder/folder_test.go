@@ -3,14 +3,13 @@ package actionfolder
 import (
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kata/store/actionfolder/actionfoldertest"
 )
 
 func write(t testing.TB, path, content string) {
@@ -23,40 +22,8 @@ func write(t testing.TB, path, content string) {
 	}
 }
 
-// WriteActionBench writes dir in exactly ActionBench's layout: 01.jpg ..
-// 10.jpg (real JPEGs), NN.txt with the full caption (the action in words)
-// and a text.json object mapping each file name to a LIST of templates. It
-// returns the template of each picture in order.
-func writeActionBench(t testing.TB, dir string) []string {
-	t.Helper()
-	var want []string
-	entries := []string{}
-	for i := 1; i <= 10; i++ {
-		img := image.NewRGBA(image.Rect(0, 0, 64, 80))
-		for p := range img.Pix {
-			img.Pix[p] = uint8(i * 20)
-		}
-		img.Set(0, 0, color.RGBA{255, 0, 0, 255})
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%02d.jpg", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := jpeg.Encode(f, img, nil); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		tmpl := fmt.Sprintf("person %d {} in studio", i)
-		want = append(want, tmpl)
-		write(t, filepath.Join(dir, fmt.Sprintf("%02d.txt", i)), strings.ReplaceAll(tmpl, "{}", "doing a handstand")+"\n")
-		entries = append(entries, fmt.Sprintf("%q: [%q]", fmt.Sprintf("%02d.jpg", i), tmpl))
-	}
-	write(t, filepath.Join(dir, "text.json"), "{"+strings.Join(entries, ", ")+"}")
-	return want
-}
-
 func TestReadActionBench(t *testing.T) {
-	dir := t.TempDir()
-	want := writeActionBench(t, dir)
+	dir := actionfoldertest.Write(t, t.TempDir(), "handstand", 10)
 	f, err := Read(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +32,8 @@ func TestReadActionBench(t *testing.T) {
 		t.Fatalf("%d pictures, others %v", len(f.Pictures), f.Others)
 	}
 	for i, p := range f.Pictures {
-		if filepath.Base(p.Path) != fmt.Sprintf("%02d.jpg", i+1) || p.Template != want[i] {
-			t.Errorf("picture %d: %s %q, want %q", i, p.Path, p.Template, want[i])
+		if want := actionfoldertest.Template(i + 1); filepath.Base(p.Path) != fmt.Sprintf("%02d.jpg", i+1) || p.Template != want {
+			t.Errorf("picture %d: %s %q, want %q", i, p.Path, p.Template, want)
 		}
 	}
 }
