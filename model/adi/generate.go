@@ -9,7 +9,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/model/sd"
-	"kata/model/tokenizer"
 )
 
 // LoadIdentifiers reads identifier files (Kata's or the AUTOMATIC1111 /
@@ -88,8 +87,8 @@ type BaseOptions struct {
 	Pipeline *sd.Pipeline
 }
 
-// NewBase prepares a training base for model m: its tokenizer, and, through
-// an sd.Pipeline, image-to-image for ADI's negatives and previews.
+// NewBase prepares a training base for model m: through an sd.Pipeline,
+// image-to-image for ADI's negatives and previews.
 func NewBase(backend backends.Backend, m *sd.Model, bo BaseOptions) (Base, error) {
 	if bo.Img2ImgSteps <= 0 {
 		bo.Img2ImgSteps = 20
@@ -100,18 +99,9 @@ func NewBase(backend backends.Backend, m *sd.Model, bo BaseOptions) (Base, error
 	if bo.PreviewPrompt == "" {
 		bo.PreviewPrompt = DefaultCaption
 	}
-	var tok *tokenizer.Tokenizer
-	var err error
-	if m.TokenizerDir == "" {
-		tok, err = tokenizer.Default()
-	} else {
-		tok, err = tokenizer.Load(m.TokenizerDir)
-	}
-	if err != nil {
-		return Base{}, err
-	}
 	p := bo.Pipeline
 	if p == nil {
+		var err error
 		if p, err = sd.NewPipeline(backend, m); err != nil {
 			return Base{}, err
 		}
@@ -133,5 +123,5 @@ func NewBase(backend backends.Backend, m *sd.Model, bo BaseOptions) (Base, error
 		}
 		return res.Image, nil
 	}
-	return Base{Model: m, Backend: backend, Tokenizer: tok, Img2Img: img2img, Preview: preview}, nil
+	return Base{Model: m, Backend: backend, Img2Img: img2img, Preview: preview}, nil
 }

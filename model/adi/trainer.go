@@ -2,15 +2,12 @@ package adi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -62,9 +59,8 @@ type Options struct {
 
 // Base is the frozen model a run trains on, with optional renderers.
 type Base struct {
-	Model     *sd.Model
-	Backend   backends.Backend
-	Tokenizer *tokenizer.Tokenizer // the model's tokenizer (placeholders get added to it)
+	Model   *sd.Model
+	Backend backends.Backend
 	// Img2Img synthesises ADI's negatives (nil: only user contrast images are used).
 	Img2Img Img2Img
 	// Preview renders the identifier in a prompt for progress events (optional).
@@ -156,6 +152,7 @@ func (o Options) withDefaults() (Options, error) {
 // trainer holds a prepared run.
 type trainer struct {
 	base     Base
+	tok      *tokenizer.Tokenizer // the model's, with the placeholder added
 	opts     Options
 	trigger  string
 	layers   int // UNet cross-attention layers
@@ -193,137 +190,9 @@ func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, o
 	return t.run(ctx)
 }
 
-func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onEvent func(Event)) (*trainer, error) {
-	o, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	if base.Model == nil || base.Backend == nil || base.Tokenizer == nil {
-		return nil, fmt.Errorf("training needs a loaded model, a backend and a tokenizer")
-	}
-	m := base.Model
-	t := &trainer{base: base, opts: o, onEvent: onEvent}
-	if t.trigger, err = TriggerFor(o.Name); err != nil {
-		return nil, err
-	}
-	t.layers = m.UNet.NumCrossAttentionLayers()
-	t.width = m.Text.HiddenSize
-	t.lv = 1
-	if o.Method.LayerWise() {
-		t.lv = t.layers
-	}
-	if o.Init != nil {
-		if _, err := CheckCompat(o.Init, t.width, t.layers, ""); err != nil {
-			return nil, err
-		}
-		if len(o.Init.Vectors) > t.lv {
-			return nil, fmt.Errorf("identifier %s has %d layer vectors; a %s run learns one", o.Init.Trigger, len(o.Init.Vectors), o.Method)
-		}
-	}
-	factor := 1 << (len(m.VAE.BlockOutChannels) - 1)
-	if o.Resolution <= 0 {
-		o.Resolution = m.UNet.SampleSize * factor
-		t.opts.Resolution = o.Resolution
-	}
-	if o.Resolution%(factor*(1<<(len(m.UNet.BlockOutChannels)-1))) != 0 {
-		return nil, fmt.Errorf("resolution %d is not a multiple of %d", o.Resolution, factor*(1<<(len(m.UNet.BlockOutChannels)-1)))
-	}
-	h := o.Resolution / factor
-	t.latDim = [3]int{m.VAE.LatentChannels, h, h}
-
-	cfg := scheduler.DefaultConfig()
-	if m.SchedulerConfig != nil {
-		if cfg, err = scheduler.ParseConfig(m.SchedulerConfig); err != nil {
-			return nil, err
-		}
-	}
-	if t.schedule, err = scheduler.NewSchedule(cfg); err != nil {
-		return nil, err
-	}
-
-	onEvent(Event{Kind: EventPrepare, Message: "reading exemplars"})
-	exemplars, err := fitExemplars(given, t.trigger, o.Resolution, o.Fit, o.Caption)
-	if err != nil {
-		return nil, err
-	}
-	if o.Method == MethodADI && len(exemplars) < 2 {
-		return nil, fmt.Errorf("adi needs at least 2 exemplars (the positive of a triple is another exemplar); got %d", len(exemplars))
-	}
-	if _, err := base.Tokenizer.AddToken(t.trigger); err != nil {
-		return nil, fmt.Errorf("placeholder %s: %w", t.trigger, err)
-	}
-	set := &Identifiers{list: []*Identifier{{Metadata: Metadata{Trigger: t.trigger}, Vectors: [][]float32{{0}}}}}
-	for _, e := range exemplars {
-		ep, err := set.Encode(base.Tokenizer, Fill(e.template, t.trigger), tokenizer.SDLength)
-		if err != nil {
-			return nil, fmt.Errorf("caption of %s: %w", e.name, err)
-		}
-		ids := make([]int32, len(ep.IDs))
-		slot := make([]float32, len(ep.IDs))
-		for i, v := range ep.IDs {
-			ids[i] = int32(v)
-		}
-		for _, p := range ep.Positions {
-			slot[p] = 1
-		}
-		t.ids, t.slots = append(t.ids, ids), append(t.slots, slot)
-	}
-
-	enc, err := newLatentEncoder(base.Backend, m)
-	if err != nil {
-		return nil, err
-	}
-	for i, e := range exemplars {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		onEvent(Event{Kind: EventPrepare, Message: "encoding exemplars", Done: i, Total: len(exemplars)})
-		pair, err := enc.encodePair(e.image)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.name, err)
-		}
-		t.anchors = append(t.anchors, pair)
-	}
-	if o.Method == MethodADI {
-		action := strings.Trim(t.trigger, "<>")
-		negImgs, err := prepareContrast(ctx, exemplars, action, o.Contrast, m.SHA256, o.Fit, base.Img2Img, func(done, total int) {
-			onEvent(Event{Kind: EventPrepare, Message: "synthesising contrast images", Done: done, Total: total})
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, imgs := range negImgs {
-			var pairs [][2]latent
-			for _, img := range imgs {
-				pair, err := enc.encodePair(img)
-				if err != nil {
-					return nil, fmt.Errorf("encode contrast image: %w", err)
-				}
-				pairs = append(pairs, pair)
-			}
-			t.negs = append(t.negs, pairs)
-		}
-	}
-	if t.lossFn, err = NewLossFunc(base.Backend, m.Ctx); err != nil {
-		return nil, err
-	}
-	// What must match for a checkpoint to continue this run exactly.
-	h256 := sha256.New()
-	fmt.Fprintf(h256, "%s|%s|%s|%d|%d|%d|%d|%g|%g|%s|%d|%s|%v|%s|%s", m.SHA256, o.Method, t.trigger, t.lv, t.width,
-		o.BatchSize, o.GradAccum, o.Mask.Beta, o.AdamW.LR, o.Mask.Scope, o.Seed, o.Fit, o.NoFlip, o.InitWord, o.Caption)
-	if o.Init != nil {
-		fmt.Fprintf(h256, "|%v", o.Init.Vectors)
-	}
-	for _, e := range exemplars {
-		fmt.Fprintf(h256, "|%s|%s", e.hash, e.template)
-	}
-	t.fp = hex.EncodeToString(h256.Sum(nil)[:12])
-	return t, nil
-}
-
 // initVector returns the mean token embedding of word's tokens.
 func (t *trainer) initVector() ([]float32, error) {
-	ids := t.base.Tokenizer.Encode(t.opts.InitWord)
+	ids := t.tok.Encode(t.opts.InitWord)
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("init word %q has no tokens", t.opts.InitWord)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/scheduler"
-	"kata/model/tokenizer"
 )
 
 // Pipeline generates images from prompts with a loaded model: text encoding,
@@ -30,32 +29,19 @@ type Pipeline struct {
 	mu               sync.Mutex
 	unetExec, decode *context.Exec
 	encodeImage      *context.Exec
-	tokenizerDir     string
-	baseTokenizer    *tokenizer.Tokenizer
 	textExecs        map[string]*context.Exec
 }
 
-// NewPipeline prepares generation with m on backend. The scheduler config
-// comes from the model's diffusers folder, else SD 1.x's.
+// NewPipeline prepares generation with m on backend, with the model's
+// scheduler config (Model.Scheduler) and tokenizer.
 func NewPipeline(backend backends.Backend, m *Model) (*Pipeline, error) {
 	if m.UNet.InChannels != m.VAE.LatentChannels || m.UNet.OutChannels != m.VAE.LatentChannels {
 		// Inpainting UNets take 9 channels (latent, mask, masked image).
 		return nil, fmt.Errorf("pipeline: the UNet takes %d channels and the VAE makes %d: inpainting models are not supported",
 			m.UNet.InChannels, m.VAE.LatentChannels)
 	}
-	cfg := scheduler.DefaultConfig()
-	if m.SchedulerConfig != nil {
-		var err error
-		if cfg, err = scheduler.ParseConfig(m.SchedulerConfig); err != nil {
-			return nil, fmt.Errorf("pipeline: %w", err)
-		}
-	}
-	tok, err := loadTokenizer(m.TokenizerDir)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	p := &Pipeline{Model: m, Backend: backend, Scheduler: cfg, tokenizerDir: m.TokenizerDir,
-		baseTokenizer: tok, textExecs: map[string]*context.Exec{}}
+	p := &Pipeline{Model: m, Backend: backend, Scheduler: m.Scheduler, textExecs: map[string]*context.Exec{}}
+	var err error
 	p.unetExec, err = context.NewExec(backend, m.Ctx, guidedUNet)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -87,13 +73,6 @@ func (p *Pipeline) Finalize() {
 		e.Finalize()
 	}
 	p.textExecs = map[string]*context.Exec{}
-}
-
-func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
-	if dir == "" {
-		return tokenizer.Default()
-	}
-	return tokenizer.Load(dir)
 }
 
 // guidedUNet takes inputs [latents [1,C,h,w], timestep [1], guidance [],
