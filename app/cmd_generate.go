@@ -8,6 +8,7 @@ import (
 	"image"
 	_ "image/jpeg" // init images may be JPEG
 	_ "image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/sd"
+	"kata/store/atomicfile"
 	"kata/store/imagemeta"
 )
 
@@ -210,31 +212,8 @@ func readImage(path string) (image.Image, error) {
 	return img, nil
 }
 
-// writePNG writes the image with its settings next to path and renames it
-// into place, so an interrupted run never leaves a truncated PNG.
-func writePNG(path string, img image.Image, s imagemeta.Settings) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".kata-*.png.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = imagemeta.EncodePNG(f, img, s); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes 0600 files; images are for sharing.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// writePNG writes the image with its settings to path atomically, so an
+// interrupted run never leaves a truncated PNG.
+func writePNG(path string, img image.Image, s imagemeta.Settings) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return imagemeta.EncodePNG(w, img, s) })
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -163,19 +164,11 @@ func (k *Kata) pausedRun(ctx context.Context, actionID int64) (*PausedRun, error
 // saveIdentifier stores a trained identifier as a new version of the
 // action's identifier for that method.
 func (k *Kata) saveIdentifier(ctx context.Context, a store.Action, eng *engine, id *adi.Identifier, opts adi.Options) error {
-	tmp, err := os.CreateTemp("", "kata-identifier-*.safetensors")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := adi.Encode(&buf, id); err != nil {
 		return err
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := adi.Save(tmp.Name(), id); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(tmp.Name())
-	if err != nil {
-		return err
-	}
+	data := buf.Bytes()
 	ids, err := k.lib.Identifiers(ctx, a.ID)
 	if err != nil {
 		return err

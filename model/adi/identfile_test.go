@@ -1,6 +1,7 @@
 package adi
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -185,5 +186,31 @@ func TestTriggerFor(t *testing.T) {
 		if _, err := TriggerFor(bad); err == nil {
 			t.Errorf("TriggerFor(%q): no error", bad)
 		}
+	}
+}
+
+// TestEncodeIsSave checks that Encode writes the bytes Save puts in a file,
+// with the file's permissions readable by the user's other programs.
+func TestEncodeIsSave(t *testing.T) {
+	for _, m := range []Method{MethodTI, MethodADI} {
+		id := testIdentifier(t, m, 16, 8)
+		p := filepath.Join(t.TempDir(), "id.safetensors")
+		if err := Save(p, id); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Encode(&buf, id); err != nil {
+			t.Fatal(err)
+		}
+		file, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(file, buf.Bytes()) {
+			t.Errorf("%s: Encode gave %d bytes, Save %d (%v)", m, buf.Len(), len(file), err)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: identifier file mode %v, %v", m, st.Mode().Perm(), err)
+		}
+	}
+	if err := Encode(&bytes.Buffer{}, &Identifier{}); err == nil {
+		t.Errorf("invalid identifier: no error")
 	}
 }

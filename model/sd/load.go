@@ -1,11 +1,8 @@
 package sd
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +15,7 @@ import (
 	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/tokenizer"
+	"kata/store/contenthash"
 )
 
 // Model is a loaded Stable Diffusion 1.x model: its configs and a context
@@ -164,7 +162,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			return component + "/" + name, true
 		}})
 		if c.component == ComponentUNet {
-			if m.SHA256, err = fileSHA256(p); err != nil {
+			if m.SHA256, err = contenthash.File(p); err != nil {
 				return nil, err
 			}
 		}
@@ -253,7 +251,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	if err := m.loadVariables([]tensorSource{src}, opts.Progress); err != nil {
 		return nil, err
 	}
-	if m.SHA256, err = fileSHA256(path); err != nil {
+	if m.SHA256, err = contenthash.File(path); err != nil {
 		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
@@ -327,19 +325,6 @@ func (m *Model) loadVariables(sources []tensorSource, progress func(done, total 
 	}
 	m.Ctx = ctx.Reuse()
 	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // singleFileShape converts the shape of a single-file tensor to the shape of
