@@ -15,10 +15,13 @@ import (
 	"kata/store"
 )
 
+// DefaultTrainSteps is the step count the window offers for a training run.
+const DefaultTrainSteps = adi.DefaultSteps
+
 // TrainSettings are the choices the window offers for a training run.
 type TrainSettings struct {
 	Method string // "adi" (default), "p+" or "ti"
-	Steps  int    // default 500
+	Steps  int    // default adi.DefaultSteps
 	Seed   uint64
 }
 
@@ -59,7 +62,7 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	if s.Steps <= 0 {
-		s.Steps = 500
+		s.Steps = adi.DefaultSteps
 	}
 	a, err := k.lib.Action(ctx, actionID)
 	if err != nil {

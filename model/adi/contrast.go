@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"kata/model/placeholder"
 	"kata/store/atomicfile"
 
 	"github.com/disintegration/imaging"
@@ -133,7 +134,7 @@ func prepareContrast(ctx context.Context, exemplars []fitted, action string, opt
 				return nil, err
 			}
 			act := opts.Actions[(i*opts.PerExemplar+k)%len(opts.Actions)]
-			prompt := Fill(e.template, act)
+			prompt := placeholder.Fill(e.template, act)
 			seed := opts.Seed + uint64(i)*1000 + uint64(k)
 			img, err := synthesise(ctx, e, prompt, seed, size, fit, modelHash, opts, render)
 			if err != nil {

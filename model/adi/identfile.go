@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"kata/model/placeholder"
 	"kata/model/safetensors"
 )
 
@@ -222,7 +223,7 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 			meta.Trigger = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		}
 	}
-	if meta.Trigger, err = TriggerFor(meta.Trigger); err != nil {
+	if meta.Trigger, err = placeholder.For(meta.Trigger); err != nil {
 		return nil, err
 	}
 	if meta.TextWidth != 0 && meta.TextWidth != shape[1] {

@@ -176,19 +176,6 @@ func TestIdentifierTruncated(t *testing.T) {
 	}
 }
 
-func TestTriggerFor(t *testing.T) {
-	for in, want := range map[string]string{"handstand": "<handstand>", "<salute>": "<salute>", " pray ": "<pray>", "hand-stand_2": "<hand-stand_2>"} {
-		if got, err := TriggerFor(in); err != nil || got != want {
-			t.Errorf("TriggerFor(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "two words", "<a<b>", "hand>stand"} {
-		if _, err := TriggerFor(bad); err == nil {
-			t.Errorf("TriggerFor(%q): no error", bad)
-		}
-	}
-}
-
 // TestEncodeIsSave checks that Encode writes the bytes Save puts in a file,
 // with the file's permissions readable by the user's other programs.
 func TestEncodeIsSave(t *testing.T) {

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"kata/model/placeholder"
 	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/model/tokenizer"
@@ -63,7 +66,7 @@ func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onE
 func (t *trainer) shapes() error {
 	o, m := &t.opts, t.base.Model
 	var err error
-	if t.trigger, err = TriggerFor(o.Name); err != nil {
+	if t.trigger, err = placeholder.For(o.Name); err != nil {
 		return err
 	}
 	t.layers = m.UNet.NumCrossAttentionLayers()
@@ -101,7 +104,7 @@ func (t *trainer) encodeCaptions(exemplars []fitted) error {
 		return fmt.Errorf("placeholder %s: %w", t.trigger, err)
 	}
 	for _, e := range exemplars {
-		ids, slots, err := captionSlots(t.tok, Fill(e.template, t.trigger), id)
+		ids, slots, err := captionSlots(t.tok, placeholder.Fill(e.template, t.trigger), id)
 		if err != nil {
 			return fmt.Errorf("caption of %s: %w", e.name, err)
 		}
@@ -184,4 +187,41 @@ func (t *trainer) fingerprint(exemplars []fitted) string {
 		fmt.Fprintf(h, "|%s|%s", e.hash, e.template)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// TokenEmbeddingRows returns the mean of the text encoder's token embedding
+// rows ids (the initial value of a new identifier), [D].
+func TokenEmbeddingRows(m *sd.Model, ids []int) ([]float32, error) {
+	v := m.Ctx.InspectVariable("/text_encoder/text_model/embeddings/token_embedding", "weight")
+	if v == nil {
+		return nil, fmt.Errorf("model has no token embedding table")
+	}
+	t, err := v.Value()
+	if err != nil {
+		return nil, err
+	}
+	dims := t.Shape().Dimensions
+	if len(dims) != 2 {
+		return nil, fmt.Errorf("token embedding shaped %v", dims)
+	}
+	rows, d := dims[0], dims[1]
+	out := make([]float32, d)
+	err = tensors.ConstFlatData(t, func(flat []float32) {
+		for _, id := range ids {
+			if id < 0 || id >= rows {
+				err = fmt.Errorf("token id %d outside the embedding table (%d rows)", id, rows)
+				return
+			}
+			for j := range d {
+				out[j] += flat[id*d+j]
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j := range out {
+		out[j] /= float32(len(ids))
+	}
+	return out, nil
 }

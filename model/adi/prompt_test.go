@@ -1,7 +1,6 @@
 package adi
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -10,16 +9,6 @@ import (
 
 // sdTiny is the fixture model copied by model/sd's tests.
 const sdTiny = "../sd/testdata/sd-tiny"
-
-func TestPlaceholders(t *testing.T) {
-	got := Placeholders("a panda <Handstand> next to a robot <salute>, another <handstand>")
-	if !slices.Equal(got, []string{"<handstand>", "<salute>"}) {
-		t.Errorf("Placeholders = %v", got)
-	}
-	if got := Placeholders("a < b and c > d"); len(got) != 0 {
-		t.Errorf("no placeholder expected, got %v", got)
-	}
-}
 
 func TestCaptionSlotsAndCheck(t *testing.T) {
 	tok, err := tokenizer.Load(sdTiny + "/tokenizer")

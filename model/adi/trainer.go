@@ -10,12 +10,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"kata/model/scheduler"
-	"kata/model/sd"
 	"kata/model/tokenizer"
 )
+
+// DefaultSteps is a run's optimiser step count unless Options.Steps says otherwise.
+const DefaultSteps = 500
 
 // Options configures a training run. Zero values take the defaults noted.
 type Options struct {
@@ -26,7 +26,7 @@ type Options struct {
 	// InitWord (a TI vector is copied to every layer of a layer-wise run).
 	Init *Identifier
 
-	Steps     int    // optimiser steps; default 500
+	Steps     int    // optimiser steps; default DefaultSteps
 	BatchSize int    // anchors per micro-batch; default 1
 	GradAccum int    // micro-batches per step; default 1
 	Seed      uint64 // seeds sampling, flips, timesteps and noise
@@ -39,7 +39,7 @@ type Options struct {
 	Resolution int     // training image size in pixels; default the model's native one
 	Fit        FitMode // how exemplars reach the resolution; default FitCrop
 	NoFlip     bool    // disable random horizontal flips
-	Caption    string  // default caption template for images without one; default DefaultCaption
+	Caption    string  // default caption template for images without one; default placeholder.DefaultCaption
 
 	// Contrast configures ADI's action-different samples.
 	Contrast ContrastOptions
@@ -55,16 +55,6 @@ type Options struct {
 	PreviewEvery int
 	// Smoothing is the weight of a new loss in the smoothed loss; default 0.05.
 	Smoothing float64
-}
-
-// Base is the frozen model a run trains on, with optional renderers.
-type Base struct {
-	Model   *sd.Model
-	Backend backends.Backend
-	// Img2Img synthesises ADI's negatives (nil: only user contrast images are used).
-	Img2Img Img2Img
-	// Preview renders the identifier in a prompt for progress events (optional).
-	Preview func(ctx context.Context, id *Identifier) (image.Image, error)
 }
 
 // EventKind tells what a progress Event reports.
@@ -109,7 +99,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.InitWord = "person"
 	}
 	if o.Steps <= 0 {
-		o.Steps = 500
+		o.Steps = DefaultSteps
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1
@@ -173,7 +163,7 @@ type trainer struct {
 // with caption templates; at least 2 for ADI) on the frozen base model. Each
 // photo is brought to Options.Resolution (default the model's native size)
 // with Options.Fit; an empty template takes Options.Caption (default
-// DefaultCaption). It reports progress to onEvent (may be nil) from
+// placeholder.DefaultCaption). It reports progress to onEvent (may be nil) from
 // the calling goroutine, stops when ctx is cancelled (writing a checkpoint
 // first when CheckpointPath is set) and returns the identifier with its
 // metadata filled in. It is safe to call from a goroutine; one Base must not

@@ -91,18 +91,26 @@ func guidedUNet(ctx *context.Context, inputs []*Node) *Node {
 	return Add(uncond, Mul(scale, Sub(cond, uncond)))
 }
 
+// Generation defaults of the pipeline (zero GenerateOptions fields).
+const (
+	DefaultSteps    = 20
+	DefaultSampler  = "ddim"
+	DefaultCFG      = 7.5
+	DefaultStrength = 0.75 // image-to-image
+)
+
 // GenerateOptions describe one image. Zero values take the defaults noted.
 type GenerateOptions struct {
 	Prompt, Negative string
-	Steps            int     // 20
-	Sampler          string  // "ddim"; canonical or AUTOMATIC1111 names
-	CFG              float64 // 7.5; at most 1 disables guidance (no negative prompt pass)
+	Steps            int     // DefaultSteps
+	Sampler          string  // DefaultSampler; canonical or AUTOMATIC1111 names
+	CFG              float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
 	Seed             uint64
 	Width, Height    int // the UNet's native size, 512 for SD 1.x; multiples of 8
 	// ClipSkip is AUTOMATIC1111's "Clip skip" (0 or 1: the full text encoder).
 	ClipSkip int
 	// InitImage starts image-to-image from this picture (resized to
-	// Width x Height) at Strength in (0, 1] (0.75 when zero).
+	// Width x Height) at Strength in (0, 1] (DefaultStrength when zero).
 	InitImage image.Image
 	Strength  float64
 	// InitNoise replaces the seeded starting noise (text-to-image only),
@@ -126,13 +134,13 @@ type Result struct {
 
 func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 	if o.Steps == 0 {
-		o.Steps = 20
+		o.Steps = DefaultSteps
 	}
 	if o.Sampler == "" {
-		o.Sampler = "ddim"
+		o.Sampler = DefaultSampler
 	}
 	if o.CFG == 0 {
-		o.CFG = 7.5
+		o.CFG = DefaultCFG
 	}
 	native := p.Model.UNet.SampleSize * 8
 	if o.Width == 0 {
@@ -145,7 +153,7 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 		o.ClipSkip = 1
 	}
 	if o.InitImage != nil && o.Strength == 0 {
-		o.Strength = 0.75
+		o.Strength = DefaultStrength
 	}
 	mult := 1 << (len(p.Model.VAE.BlockOutChannels) - 1)
 	switch {
