@@ -41,8 +41,8 @@ type TrainProgress struct {
 	Preview        image.Image // a sample of the identifier so far, when rendered
 }
 
-// workDir is where an action's training checkpoints live inside the library. It is derived data: deleting it costs
-// only recomputation.
+// workDir is where an action's training checkpoints live inside the
+// library. It is derived data: deleting it costs only recomputation.
 func (k *Kata) workDir(actionID int64) string {
 	return filepath.Join(k.lib.Dir(), "work", fmt.Sprintf("action-%d", actionID))
 }

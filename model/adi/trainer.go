@@ -159,15 +159,19 @@ type trainer struct {
 	onEvent  func(Event)
 }
 
-// Train learns an identifier from the exemplars (photos in memory, any size,
-// with caption templates; at least 2 for ADI) on the frozen base model. Each
-// photo is brought to Options.Resolution (default the model's native size)
-// with Options.Fit; an empty template takes Options.Caption (default
-// placeholder.DefaultCaption). It reports progress to onEvent (may be nil) from
-// the calling goroutine, stops when ctx is cancelled (writing a checkpoint
-// first when CheckpointPath is set) and returns the identifier with its
-// metadata filled in. It is safe to call from a goroutine; one Base must not
-// be shared by concurrent runs.
+// Train learns an identifier from exemplars, photos in memory with caption
+// templates (at least 2 for ADI), on the frozen base model. Each photo, of
+// any size, is brought to Options.Resolution x Options.Resolution (default
+// the model's native size: 512 for SD 1.x) with Options.Fit (default
+// FitCrop); each template is normalised (NormalizeTemplate), an empty one
+// taking Options.Caption (default placeholder.DefaultCaption). The result
+// has Vectors [L][D]: L = 1 for TI, the UNet's cross-attention layer count
+// (16 for SD 1.x) for P+ and ADI; D = the text encoder's width (768). It
+// reports progress to onEvent (may be nil) from the calling goroutine,
+// stops when ctx is cancelled (writing a checkpoint first when
+// CheckpointPath is set) and returns the identifier with its metadata
+// filled in. It is safe to call from a goroutine; one Base must not be
+// shared by concurrent runs.
 func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
