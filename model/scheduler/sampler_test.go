@@ -182,6 +182,8 @@ func sigmaAt(t *testing.T, s Sampler, i int) (float64, bool) {
 		return v.sigmas[i], false
 	case *DPMPP2M:
 		return v.sigmas[i], true
+	case *KDiffusion:
+		return v.evals[i].sigma, false
 	}
 	t.Fatalf("unknown sampler %T", s)
 	return 0, false
