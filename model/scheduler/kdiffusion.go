@@ -19,8 +19,11 @@ import (
 // Timesteps count model evaluations, so a Heun run of 20 steps has 39, as
 // in AUTOMATIC1111; the sample Step returns after a step's first evaluation
 // is the point of the second one. The stochastic methods draw their noise
-// from the rng passed to Step (k-diffusion's default noise sampler; A1111's
-// Brownian-tree noise for the SDE methods is not reproduced).
+// from the rng passed to Step. k-diffusion's SDE samplers take Brownian-tree
+// noise: the same in distribution as independent normals for one draw per
+// step; DPM++ SDE's two draws per step are made as the two nested Brownian
+// increments they are. The values differ from AUTOMATIC1111's (torchsde's
+// tree from the seed), the distribution does not.
 type KDiffusion struct {
 	cfg              Config
 	method, schedule string // schedule as asked for ("automatic" or an id)
@@ -32,6 +35,7 @@ type KDiffusion struct {
 	// state of the current step and history
 	xStart, denoised []float32
 	d                []float64
+	noise            []float64   // DPM++ SDE: the first evaluation's unit noise
 	ds               [][]float64 // LMS: derivatives of the last steps, newest last
 	prev             []float32   // DPM++ 2M (SDE): previous step's denoised
 	prevStep         int
@@ -199,7 +203,7 @@ func (k *KDiffusion) ScaleModelInput(x []float32, i int) []float32 {
 
 // Reset forgets the step state and multistep history.
 func (k *KDiffusion) Reset() {
-	k.xStart, k.denoised, k.d, k.ds, k.prev, k.prevStep, k.hLast = nil, nil, nil, nil, nil, -2, 0
+	k.xStart, k.denoised, k.d, k.noise, k.ds, k.prev, k.prevStep, k.hLast = nil, nil, nil, nil, nil, nil, -2, 0
 }
 
 // PredictOriginal returns the denoised estimate at evaluation i.
@@ -311,10 +315,11 @@ func (k *KDiffusion) Step(modelOut []float32, i int, x []float32, rng *rand.Rand
 			break
 		}
 		down, up := ancestral(s, k.evals[i+1].sigma)
+		k.noise = make([]float64, len(x))
 		for j := range x {
-			out[j] = float32(down/s*float64(x[j]) - (down/s-1)*float64(den[j]))
+			k.noise[j] = rng.NormFloat64()
+			out[j] = float32(down/s*float64(x[j])-(down/s-1)*float64(den[j])) + float32(up*k.noise[j])
 		}
-		addNoise(up)
 	case "lms":
 		k.ds = append(k.ds, d)
 		if len(k.ds) > 4 {
@@ -372,12 +377,17 @@ func (k *KDiffusion) second(den2 []float32, e kEval, x2 []float32, rng *rand.Ran
 		}
 	case "dpmpp_sde":
 		// r = 1/2, so fac = 1/(2r) = 1 and the combined denoised is den2.
+		// The noise is the Brownian increment over [σ', σ] normalised,
+		// which contains the first evaluation's increment over [σ_mid, σ]
+		// (k-diffusion's BrownianTreeNoiseSampler, in distribution).
 		down, up := ancestral(s, next)
+		a, b := math.Sqrt(s-mid), math.Sqrt(mid-next)
 		for j := range out {
-			out[j] = float32(down/s*float64(k.xStart[j])-(down/s-1)*float64(den2[j])) + float32(up*rng.NormFloat64())
+			n := (a*k.noise[j] + b*rng.NormFloat64()) / math.Sqrt(s-next)
+			out[j] = float32(down/s*float64(k.xStart[j])-(down/s-1)*float64(den2[j])) + float32(up*n)
 		}
 	}
-	k.xStart, k.denoised, k.d = nil, nil, nil
+	k.xStart, k.denoised, k.d, k.noise = nil, nil, nil, nil
 	return out
 }
 
