@@ -29,22 +29,26 @@ type Patch struct {
 }
 
 // Target returns the model weight key a LoRA layer name refers to, given
-// the model's weight keys (sd.Model.WeightDims), and whether one matches.
-// kohya names ("lora_unet_<module>", "lora_te_<module>") are compared with
-// "." replaced by "_" in the model's module paths; diffusers/PEFT names
-// ("unet.<module>", "text_encoder.<module>", optionally behind
+// the model's weight keys (sd.Model.WeightDims) and UNet config, and
+// whether one matches. kohya names ("lora_unet_<module>",
+// "lora_te_<module>") are compared with "." replaced by "_" in the model's
+// diffusers module paths, or, for UNet layers named after the LDM modules
+// ("lora_unet_input_blocks_1_1_proj_in"), translated with the model's
+// single-file name mapping (unet may be nil to skip those); diffusers/PEFT
+// names ("unet.<module>", "text_encoder.<module>", optionally behind
 // "base_model.model.") are compared as they are.
-func Target(layer string, weights map[string][]int) (string, bool) {
-	return newIndex(weights).target(layer)
+func Target(layer string, weights map[string][]int, unet *sd.UNetConfig) (string, bool) {
+	return newIndex(weights, unet).target(layer)
 }
 
 type index struct {
 	weights map[string][]int
+	unet    *sd.UNetConfig
 	kohya   map[string]string // "lora_unet_down_blocks_0_..." -> key
 }
 
-func newIndex(weights map[string][]int) *index {
-	ix := &index{weights: weights, kohya: map[string]string{}}
+func newIndex(weights map[string][]int, unet *sd.UNetConfig) *index {
+	ix := &index{weights: weights, unet: unet, kohya: map[string]string{}}
 	for key, dims := range weights {
 		if !strings.HasSuffix(key, ".weight") || (len(dims) != 2 && len(dims) != 4) {
 			continue
@@ -66,6 +70,9 @@ func newIndex(weights map[string][]int) *index {
 
 func (ix *index) target(layer string) (string, bool) {
 	if key, ok := ix.kohya[layer]; ok {
+		return key, true
+	}
+	if key, ok := ix.ldmTarget(layer); ok {
 		return key, true
 	}
 	name := strings.TrimPrefix(layer, "base_model.model.")
@@ -90,7 +97,7 @@ func (ix *index) target(layer string) (string, bool) {
 // that match nothing while others do are listed in Patch.Ignored. m must
 // not be generating while Apply or Restore runs.
 func Apply(m *sd.Model, uses ...Use) (*Patch, error) {
-	ix := newIndex(m.WeightDims())
+	ix := newIndex(m.WeightDims(), m.UNet)
 	type job struct {
 		layer  *Layer
 		key    string

@@ -390,6 +390,43 @@ func TestApplyMatchErrors(t *testing.T) {
 	}
 }
 
+// Every UNet weight of the single-file fixture, named as a kohya LoRA
+// with LDM module names ("lora_unet_" + the LDM path with "_"), maps to
+// the diffusers key the single-file loader gives that tensor.
+func TestTargetLDMNames(t *testing.T) {
+	m := tiny(t)
+	weights := m.WeightDims()
+	f, err := safetensors.Open(sdtest.TinySingleFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const prefix = "model.diffusion_model."
+	checked := 0
+	for _, name := range f.Names() {
+		info, _ := f.Info(name)
+		if !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, ".weight") || (len(info.Shape) != 2 && len(info.Shape) != 4) {
+			continue
+		}
+		c, d, ok := sd.SingleFileName(name, m.UNet, m.VAE)
+		if !ok {
+			continue
+		}
+		layer := "lora_unet_" + strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(name, prefix), ".weight"), ".", "_")
+		got, ok := Target(layer, weights, m.UNet)
+		if want := c + "/" + d; !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", layer, got, ok, want)
+		}
+		checked++
+	}
+	if checked < 50 {
+		t.Errorf("only %d UNet weights checked", checked)
+	}
+	if _, ok := Target("lora_unet_input_blocks_99_1_proj_in", weights, m.UNet); ok {
+		t.Error("a block sd-tiny lacks matched")
+	}
+}
+
 func TestTarget(t *testing.T) {
 	weights := map[string][]int{
 		"unet/down_blocks.0.attentions.0.proj_in.weight":                   {32, 32, 1, 1},
@@ -407,7 +444,7 @@ func TestTarget(t *testing.T) {
 		"lora_vae_decoder_conv_in":                                  "",
 		"unet.down_blocks.0.attentions.0.proj_out":                  "",
 	} {
-		got, ok := Target(layer, weights)
+		got, ok := Target(layer, weights, nil)
 		if (want == "") == ok || (ok && got != want) {
 			t.Errorf("%s -> %q %v, want %q", layer, got, ok, want)
 		}
