@@ -10,7 +10,8 @@ import (
 // KDiffusion runs the samplers of Katherine Crowson's k-diffusion
 // (k_diffusion/sampling.py), which AUTOMATIC1111 uses, on any schedule
 // type: "euler", "euler_a", "heun", "dpm2", "dpm2_a", "lms", "dpmpp_2m",
-// "dpmpp_sde" and "dpmpp_2m_sde" (η = 1, s_noise = 1, midpoint solver). Samples
+// "dpmpp_sde", "dpmpp_2m_sde" (midpoint solver) and "dpmpp_2m_sde_heun"
+// (η = 1, s_noise = 1). Samples
 // are variance exploding (x = x0 + σ ε), start as noise times σ_max, and
 // reach the model as x / sqrt(σ²+1) at the fractional timestep t(σ).
 //
@@ -58,6 +59,7 @@ var kMethods = map[string]struct {
 	"euler": {"uniform", false}, "euler_a": {"uniform", false}, "heun": {"uniform", false},
 	"lms": {"uniform", false}, "dpm2": {"karras", true}, "dpm2_a": {"karras", true},
 	"dpmpp_2m": {"karras", false}, "dpmpp_sde": {"karras", false}, "dpmpp_2m_sde": {"exponential", false},
+	"dpmpp_2m_sde_heun": {"exponential", false},
 }
 
 // NewKDiffusion builds k-diffusion's method on schedule type schedule (an
@@ -252,7 +254,7 @@ func (k *KDiffusion) AddNoise(x0, noise []float32, i int) ([]float32, error) {
 
 func (k *KDiffusion) stochastic() bool {
 	switch k.method {
-	case "euler_a", "dpm2_a", "dpmpp_sde", "dpmpp_2m_sde":
+	case "euler_a", "dpm2_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun":
 		return true
 	}
 	return false
@@ -339,7 +341,7 @@ func (k *KDiffusion) Step(modelOut []float32, i int, x []float32, rng *rand.Rand
 		}
 	case "dpmpp_2m":
 		k.dpmpp2m(den, e.step, x, out)
-	case "dpmpp_2m_sde":
+	case "dpmpp_2m_sde", "dpmpp_2m_sde_heun":
 		k.dpmpp2mSDE(den, e.step, x, out, rng)
 	}
 	return out, nil
@@ -415,7 +417,8 @@ func (k *KDiffusion) dpmpp2m(den []float32, i int, x, out []float32) {
 	k.prev, k.prevStep = den, i
 }
 
-// dpmpp2mSDE is sample_dpmpp_2m_sde's step i (η = 1, midpoint).
+// dpmpp2mSDE is sample_dpmpp_2m_sde's step i (η = 1; solver "midpoint",
+// or "heun" for DPM++ 2M SDE Heun).
 func (k *KDiffusion) dpmpp2mSDE(den []float32, i int, x, out []float32, rng *rand.Rand) {
 	s, next := k.sigmas[i], k.sigmas[i+1]
 	if next == 0 {
@@ -430,7 +433,11 @@ func (k *KDiffusion) dpmpp2mSDE(den []float32, i int, x, out []float32, rng *ran
 			v := a*float64(x[j]) + b*float64(den[j])
 			if useOld {
 				r := k.hLast / h
-				v += 0.5 * b * (1 / r) * (float64(den[j]) - float64(k.prev[j]))
+				c := 0.5 * b // midpoint
+				if k.method == "dpmpp_2m_sde_heun" {
+					c = b/(-2*h) + 1
+				}
+				v += c * (1 / r) * (float64(den[j]) - float64(k.prev[j]))
 			}
 			out[j] = float32(v + noise*rng.NormFloat64())
 		}

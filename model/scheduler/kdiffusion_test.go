@@ -232,7 +232,7 @@ func TestKDiffusionGaussianSDE(t *testing.T) {
 			t.Errorf("euler_a %s: mean %g variance %g, want 0 and %g", sched, mean, v, want)
 		}
 	}
-	for _, method := range []string{"dpm2_a", "dpmpp_sde", "dpmpp_2m_sde"} {
+	for _, method := range []string{"dpm2_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun"} {
 		for _, c := range []struct {
 			steps int
 			tol   float64
@@ -312,7 +312,7 @@ func TestKDiffusionEvaluations(t *testing.T) {
 	if _, err := NewKDiffusion(DefaultConfig(), "plms", "", 10); err == nil {
 		t.Error("unknown method accepted")
 	}
-	if _, err := NewKDiffusion(DefaultConfig(), "heun", "beta", 10); err == nil {
+	if _, err := NewKDiffusion(DefaultConfig(), "heun", "cosine", 10); err == nil {
 		t.Error("unknown schedule accepted")
 	}
 }
@@ -329,5 +329,87 @@ func TestImg2ImgStartCountsSteps(t *testing.T) {
 	}
 	if _, err := h.AddNoise([]float32{1}, []float32{1}, start); err != nil {
 		t.Error(err)
+	}
+}
+
+// The stochastic updates by hand, with the noise drawn from a copy of the
+// same random stream: DPM++ 2M SDE's first two steps (midpoint and Heun
+// corrections), one DPM++ SDE step with its nested Brownian increments,
+// and one Euler a step.
+func TestKDiffusionStochasticByHand(t *testing.T) {
+	const s2, x0 = 0.25, 3.0
+	den := gaussDenoiser(s2)
+	c := func(sig float64) float64 { return s2 / (s2 + sig*sig) }
+	for _, method := range []string{"dpmpp_2m_sde", "dpmpp_2m_sde_heun"} {
+		k := newK(t, method, "karras", 6)
+		sg := k.sigmas
+		ref := NewRNG(5)
+		h0 := math.Log(sg[0]) - math.Log(sg[1])
+		x1 := sg[1]/sg[0]*math.Exp(-h0)*x0 + -math.Expm1(-2*h0)*c(sg[0])*x0 + sg[1]*math.Sqrt(-math.Expm1(-2*h0))*ref.NormFloat64()
+		h1 := math.Log(sg[1]) - math.Log(sg[2])
+		b1 := -math.Expm1(-2 * h1)
+		x2 := sg[2]/sg[1]*math.Exp(-h1)*x1 + b1*c(sg[1])*x1
+		corr := 0.5 * b1
+		if method == "dpmpp_2m_sde_heun" {
+			corr = b1/(-2*h1) + 1
+		}
+		x2 += corr * (h1 / h0) * (c(sg[1])*x1 - c(sg[0])*x0)
+		x2 += sg[2] * math.Sqrt(b1) * ref.NormFloat64()
+		rng := NewRNG(5)
+		x := []float32{x0}
+		var err error
+		if x, err = k.Step(epsFor(k, 0, x, den), 0, x, rng); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(float64(x[0])-x1) > 1e-5 {
+			t.Errorf("%s step 1: %.7g, by hand %.7g", method, x[0], x1)
+		}
+		x = []float32{float32(x1)}
+		if x, err = k.Step(epsFor(k, 1, x, den), 1, x, rng); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(float64(x[0])-x2) > 1e-5 {
+			t.Errorf("%s step 2: %.7g, by hand %.7g", method, x[0], x2)
+		}
+	}
+
+	// DPM++ SDE: to σ_m = sqrt(σσ') then to σ', each an ancestral
+	// DPM-Solver++ step from σ; the second noise is the normalised sum of
+	// the increments over [σ_m, σ] and [σ', σ_m].
+	k := newK(t, "dpmpp_sde", "karras", 6)
+	s, n := k.sigmas[0], k.sigmas[1]
+	mid := math.Sqrt(s * n)
+	anc := func(from, to float64) (float64, float64) {
+		up := math.Sqrt(to * to * (from*from - to*to) / (from * from))
+		return math.Sqrt(to*to - up*up), up
+	}
+	ref := NewRNG(9)
+	z1, z2 := ref.NormFloat64(), ref.NormFloat64()
+	d1, u1 := anc(s, mid)
+	xm := d1/s*x0 - (d1/s-1)*c(s)*x0 + u1*z1
+	d2, u2 := anc(s, n)
+	noise := (math.Sqrt(s-mid)*z1 + math.Sqrt(mid-n)*z2) / math.Sqrt(s-n)
+	want := d2/s*x0 - (d2/s-1)*c(mid)*xm + u2*noise
+	rng := NewRNG(9)
+	x := []float32{x0}
+	x, _ = k.Step(epsFor(k, 0, x, den), 0, x, rng)
+	if math.Abs(float64(x[0])-xm) > 1e-5 {
+		t.Errorf("dpmpp_sde midpoint: %.7g, by hand %.7g", x[0], xm)
+	}
+	x = []float32{float32(xm)}
+	x, _ = k.Step(epsFor(k, 1, x, den), 1, x, rng)
+	if math.Abs(float64(x[0])-want) > 1e-5 {
+		t.Errorf("dpmpp_sde step: %.7g, by hand %.7g", x[0], want)
+	}
+
+	// Euler a: Euler to σ_down, then σ_up noise.
+	e := newK(t, "euler_a", "karras", 6)
+	s, n = e.sigmas[0], e.sigmas[1]
+	down, up := anc(s, n)
+	ref = NewRNG(2)
+	wantE := x0 + (x0-c(s)*x0)/s*(down-s) + up*ref.NormFloat64()
+	x, _ = e.Step(epsFor(e, 0, []float32{x0}, den), 0, []float32{x0}, NewRNG(2))
+	if math.Abs(float64(x[0])-wantE) > 1e-5 {
+		t.Errorf("euler_a step: %.7g, by hand %.7g", x[0], wantE)
 	}
 }

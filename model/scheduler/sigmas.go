@@ -14,7 +14,7 @@ type ScheduleType struct {
 }
 
 // scheduleTypes lists the schedule types in AUTOMATIC1111's order
-// (modules/sd_schedulers.py); "beta" (Beta) is not implemented.
+// (modules/sd_schedulers.py).
 var scheduleTypes = []ScheduleType{
 	{"automatic", "Automatic"},
 	{"uniform", "Uniform"},
@@ -27,6 +27,7 @@ var scheduleTypes = []ScheduleType{
 	{"simple", "Simple"},
 	{"normal", "Normal"},
 	{"ddim", "DDIM"},
+	{"beta", "Beta"},
 }
 
 // ScheduleTypes returns the schedule types Kata offers, in AUTOMATIC1111's
@@ -149,6 +150,8 @@ func scheduleSigmas(id string, n int, d *discrete) ([]float64, error) {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]
 		}
+	case "beta":
+		return betaSigmas(n, lo, hi, BetaScheduleAlpha, BetaScheduleBeta), nil
 	default:
 		return nil, fmt.Errorf("scheduler: unknown schedule type %q", id)
 	}

@@ -63,7 +63,7 @@ func TestScheduleSigmas(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"beta", "automatic", "x"} {
+	for _, bad := range []string{"automatic", "x"} {
 		if _, err := scheduleSigmas(bad, 5, d); err == nil {
 			t.Errorf("schedule %q accepted", bad)
 		}
@@ -90,7 +90,42 @@ func TestScheduleNames(t *testing.T) {
 	if id, _ := CanonicalSchedule("SGMUniform"); id != "sgm_uniform" {
 		t.Errorf("SGMUniform -> %q", id)
 	}
-	if _, ok := CanonicalSchedule("Beta"); ok {
-		t.Error("Beta accepted (not implemented)")
+	if _, ok := CanonicalSchedule("Cosine"); ok {
+		t.Error("Cosine accepted")
+	}
+}
+
+// The Beta quantile against closed forms: Beta(1, 1) is uniform,
+// Beta(1/2, 1/2) is the arcsine law (q = sin²(πp/2)), Beta(2, 1) has
+// q = sqrt(p); and Beta(0.6, 0.6), AUTOMATIC1111's default, is symmetric.
+func TestBetaSchedule(t *testing.T) {
+	for _, p := range []float64{0.01, 0.2, 0.5, 0.77, 0.999} {
+		for _, c := range []struct{ a, b, want float64 }{
+			{1, 1, p},
+			{0.5, 0.5, math.Pow(math.Sin(math.Pi*p/2), 2)},
+			{2, 1, math.Sqrt(p)},
+		} {
+			if got := betaQuantile(p, c.a, c.b); math.Abs(got-c.want) > 1e-10 {
+				t.Errorf("Beta(%g, %g) quantile of %g = %.12g, want %.12g", c.a, c.b, p, got, c.want)
+			}
+		}
+		q, r := betaQuantile(p, 0.6, 0.6), betaQuantile(1-p, 0.6, 0.6)
+		if math.Abs(q+r-1) > 1e-10 {
+			t.Errorf("Beta(0.6, 0.6) not symmetric at %g: %g + %g", p, q, r)
+		}
+	}
+	d := trainDiscrete(t)
+	got, err := scheduleSigmas("beta", 5, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := d.min(), d.max()
+	if len(got) != 6 || !near(got[0], hi, 1e-12) || !near(got[2], (lo+hi)/2, 1e-9) || !near(got[4], lo, 1e-12) || got[5] != 0 {
+		t.Errorf("beta sigmas %v", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if !(got[i] < got[i-1]) {
+			t.Errorf("beta sigmas not decreasing: %v", got)
+		}
 	}
 }

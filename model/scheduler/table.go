@@ -64,6 +64,7 @@ var samplers = []samplerSpec{
 		}},
 	{id: "dpmpp_sde", display: "DPM++ SDE", aliases: []string{"k_dpmpp_sde"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m_sde", display: "DPM++ 2M SDE", aliases: []string{"k_dpmpp_2m_sde"}, stochastic: true, kdiffusion: true},
+	{id: "dpmpp_2m_sde_heun", display: "DPM++ 2M SDE Heun", aliases: []string{"k_dpmpp_2m_sde_heun"}, stochastic: true, kdiffusion: true},
 	{id: "unipc", display: "UniPC", native: func(cfg Config, steps int, sched string) (Sampler, bool, error) {
 		if sched != "automatic" {
 			return nil, false, nil

@@ -41,6 +41,10 @@ func TestSamplerTable(t *testing.T) {
 		{"DPM2 a Karras", "", "dpm2_a_karras", true},
 		{"dpm2_a", "KL Optimal", "dpm2_a_kl_optimal", true},
 		{"Euler", "Automatic", "euler", false},
+		{"Euler a", "Beta", "euler_a_beta", true},
+		{"UniPC", "", "unipc", false},
+		{"DPM++ 2M SDE Heun", "", "dpmpp_2m_sde_heun", true},
+		{"DPM++ 2M SDE Heun Karras", "", "dpmpp_2m_sde_heun_karras", true},
 	}
 	for _, c := range cases {
 		got, err := Canonical(c.name, c.schedule)
@@ -68,7 +72,7 @@ func TestSamplerTable(t *testing.T) {
 		}
 	}
 	for _, bad := range [][2]string{
-		{"plms", ""}, {"DDIM", "Karras"}, {"DPM++ 2M Karras", "Exponential"}, {"Euler", "Beta"}, {"DPM++ 2M SDE Heun", ""},
+		{"plms", ""}, {"DDIM", "Karras"}, {"DPM++ 2M Karras", "Exponential"}, {"Euler", "Cosine"}, {"UniPC", "Karras"}, {"DPM++ 3M SDE", ""},
 	} {
 		if _, err := NewScheduled(bad[0], bad[1], DefaultConfig(), 10); err == nil {
 			t.Errorf("%q / %q accepted", bad[0], bad[1])
