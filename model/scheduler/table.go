@@ -160,14 +160,20 @@ func CanonicalName(name string) (string, bool) {
 
 // DisplayName returns the AUTOMATIC1111 name of a canonical sampler name in
 // the form before schedule types ("DPM++ 2M Karras"), as older
-// AUTOMATIC1111 versions and most tools read it; an unknown name is
-// returned as it is.
+// AUTOMATIC1111 versions and most tools read it. A k-diffusion sampler on
+// its automatic schedule is written with the schedule it resolves to
+// unless that is Uniform ("dpmpp_sde" gives "DPM++ SDE Karras"), since
+// AUTOMATIC1111 before 1.9 read the bare name as Uniform. An unknown name
+// is returned as it is.
 func DisplayName(canonical string) string {
 	spec, st, ok := parseName(canonical)
 	if !ok {
 		return canonical
 	}
-	if st == "automatic" {
+	if st == "automatic" && spec.native == nil {
+		st = kMethods[spec.id].automatic
+	}
+	if st == "automatic" || (st == "uniform" && spec.native == nil) {
 		return spec.display
 	}
 	return spec.display + " " + ScheduleLabel(st)

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -60,9 +62,10 @@ func TestSamplerTable(t *testing.T) {
 		if _, isK := s.(*KDiffusion); isK != c.kdiffusion || s.Name() != c.canonical {
 			t.Errorf("%s / %s: %T named %q, want k-diffusion %v named %q", c.name, c.schedule, s, s.Name(), c.kdiffusion, c.canonical)
 		}
-		// names round-trip through the display name
-		if back, ok := CanonicalName(DisplayName(c.canonical)); !ok || back != c.canonical {
-			t.Errorf("%s: display name %q reads back as %q", c.canonical, DisplayName(c.canonical), back)
+		// names round-trip through the display name to the same sampler
+		back, err := New(DisplayName(c.canonical), DefaultConfig(), 10)
+		if err != nil || !sameSchedule(back, s) {
+			t.Errorf("%s: display name %q reads back as another sampler (%v)", c.canonical, DisplayName(c.canonical), err)
 		}
 		// and through AUTOMATIC1111 1.9's (sampler, schedule type) pair,
 		// except where a native automatic schedule is written as its label
@@ -76,6 +79,30 @@ func TestSamplerTable(t *testing.T) {
 	} {
 		if _, err := NewScheduled(bad[0], bad[1], DefaultConfig(), 10); err == nil {
 			t.Errorf("%q / %q accepted", bad[0], bad[1])
+		}
+	}
+}
+
+// sameSchedule reports whether two samplers are the same algorithm on the
+// same model timesteps.
+func sameSchedule(a, b Sampler) bool {
+	ka, aok := a.(*KDiffusion)
+	kb, bok := b.(*KDiffusion)
+	if aok != bok || (aok && ka.method != kb.method) || fmt.Sprintf("%T", a) != fmt.Sprintf("%T", b) {
+		return false
+	}
+	return reflect.DeepEqual(a.Timesteps(), b.Timesteps())
+}
+
+func TestDisplayNames(t *testing.T) {
+	for canonical, want := range map[string]string{
+		"ddim": "DDIM", "euler": "Euler", "euler_karras": "Euler Karras", "dpmpp_2m": "DPM++ 2M",
+		"heun": "Heun", "lms": "LMS", "lms_karras": "LMS Karras", "dpm2": "DPM2 Karras", "dpm2_a": "DPM2 a Karras",
+		"dpmpp_sde": "DPM++ SDE Karras", "dpmpp_2m_sde": "DPM++ 2M SDE Exponential", "heun_uniform": "Heun",
+		"dpmpp_sde_uniform": "DPM++ SDE", "unipc": "UniPC", "euler_a_sgm_uniform": "Euler a SGM Uniform", "what": "what",
+	} {
+		if got := DisplayName(canonical); got != want {
+			t.Errorf("DisplayName(%s) = %q, want %q", canonical, got, want)
 		}
 	}
 }
