@@ -120,3 +120,25 @@ func Segments(spans []Span, encode func(text string) []int) []Segment {
 	}
 	return out
 }
+
+// EmptyChunk is the chunk of an empty prompt: BOS, Length+1 EOS, all of
+// weight 1 (AUTOMATIC1111's empty_chunk).
+func EmptyChunk(opt ChunkOptions) Chunk {
+	c, _ := SplitChunks(nil, opt)
+	if len(c) == 0 {
+		return Chunk{}
+	}
+	return c[0]
+}
+
+// PadChunks appends empty chunks to chunks until there are n, as
+// AUTOMATIC1111 pads the prompts of one batch (and, with its "pad prompt/
+// negative prompt" option, a prompt and its negative) to one length; a
+// prompt with n or more chunks is returned as it is.
+func PadChunks(chunks []Chunk, n int, opt ChunkOptions) []Chunk {
+	out := append([]Chunk(nil), chunks...)
+	for len(out) < n {
+		out = append(out, EmptyChunk(opt))
+	}
+	return out
+}

@@ -131,3 +131,19 @@ func TestSegments(t *testing.T) {
 		t.Errorf("segments %+v\nwant %+v (spans %+v)", segs, want, spans)
 	}
 }
+
+func TestPadChunks(t *testing.T) {
+	o := ChunkOptions{BOS: bos, EOS: eos, Comma: comma, Length: 3}
+	one, _ := SplitChunks([]Segment{plain(1, 2, 1.5)}, o)
+	got := PadChunks(one, 3, o)
+	empty := Chunk{IDs: []int{bos, eos, eos, eos, eos}, Weights: []float64{1, 1, 1, 1, 1}}
+	if len(got) != 3 || !reflect.DeepEqual(got[0], one[0]) || !reflect.DeepEqual(got[1], empty) || !reflect.DeepEqual(got[2], empty) {
+		t.Errorf("padded %+v", got)
+	}
+	if len(PadChunks(got, 2, o)) != 3 {
+		t.Error("a longer prompt was cut")
+	}
+	if !reflect.DeepEqual(EmptyChunk(o), empty) {
+		t.Errorf("empty chunk %+v", EmptyChunk(o))
+	}
+}
