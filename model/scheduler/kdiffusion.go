@@ -10,12 +10,13 @@ import (
 // KDiffusion runs the samplers of Katherine Crowson's k-diffusion
 // (k_diffusion/sampling.py), which AUTOMATIC1111 uses, on any schedule
 // type: "euler", "euler_a", "heun", "dpm2", "dpm2_a", "lms", "dpmpp_2m",
+// "dpmpp_2s_a",
 // "dpmpp_sde", "dpmpp_2m_sde" (midpoint solver) and "dpmpp_2m_sde_heun"
 // (η = 1, s_noise = 1). Samples
 // are variance exploding (x = x0 + σ ε), start as noise times σ_max, and
 // reach the model as x / sqrt(σ²+1) at the fractional timestep t(σ).
 //
-// Second-order methods (Heun, DPM2, DPM2 a, DPM++ SDE) evaluate the model
+// Second-order methods (Heun, DPM2, DPM2 a, DPM++ 2S a, DPM++ SDE) evaluate the model
 // twice per step (except at the last step, which is an Euler step): Len and
 // Timesteps count model evaluations, so a Heun run of 20 steps has 39, as
 // in AUTOMATIC1111; the sample Step returns after a step's first evaluation
@@ -59,7 +60,7 @@ var kMethods = map[string]struct {
 	"euler": {"uniform", false}, "euler_a": {"uniform", false}, "heun": {"uniform", false},
 	"lms": {"uniform", false}, "dpm2": {"karras", true}, "dpm2_a": {"karras", true},
 	"dpmpp_2m": {"karras", false}, "dpmpp_sde": {"karras", false}, "dpmpp_2m_sde": {"exponential", false},
-	"dpmpp_2m_sde_heun": {"exponential", false},
+	"dpmpp_2m_sde_heun": {"exponential", false}, "dpmpp_2s_a": {"karras", false},
 }
 
 // NewKDiffusion builds k-diffusion's method on schedule type schedule (an
@@ -136,6 +137,9 @@ func (k *KDiffusion) secondSigma(i int) (float64, bool) {
 		return math.Exp((math.Log(s) + math.Log(down)) / 2), true
 	case "dpmpp_sde":
 		return math.Sqrt(s * next), true // σ(t + h/2) with t = -log σ
+	case "dpmpp_2s_a":
+		down, _ := ancestral(s, next)
+		return math.Sqrt(s * down), true
 	}
 	return 0, false
 }
@@ -254,7 +258,7 @@ func (k *KDiffusion) AddNoise(x0, noise []float32, i int) ([]float32, error) {
 
 func (k *KDiffusion) stochastic() bool {
 	switch k.method {
-	case "euler_a", "dpm2_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun":
+	case "euler_a", "dpm2_a", "dpmpp_2s_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun":
 		return true
 	}
 	return false
@@ -310,6 +314,18 @@ func (k *KDiffusion) Step(modelOut []float32, i int, x []float32, rng *rand.Rand
 		} else {
 			euler(down)
 			addNoise(up)
+		}
+	case "dpmpp_2s_a":
+		if !twoStage {
+			down, up := ancestral(s, next)
+			euler(down)
+			addNoise(up)
+			break
+		}
+		// DPM-Solver++(2S) half step to σ_m = sqrt(σ σ_down)
+		mid := k.evals[i+1].sigma
+		for j := range x {
+			out[j] = float32(mid/s*float64(x[j]) - (mid/s-1)*float64(den[j]))
 		}
 	case "dpmpp_sde":
 		if !twoStage {
@@ -376,6 +392,11 @@ func (k *KDiffusion) second(den2 []float32, e kEval, x2 []float32, rng *rand.Ran
 		for j := range out {
 			d2 := (float64(x2[j]) - float64(den2[j])) / mid
 			out[j] = float32(float64(k.xStart[j])+d2*(down-s)) + float32(up*rng.NormFloat64())
+		}
+	case "dpmpp_2s_a":
+		down, up := ancestral(s, next)
+		for j := range out {
+			out[j] = float32(down/s*float64(k.xStart[j])-(down/s-1)*float64(den2[j])) + float32(up*rng.NormFloat64())
 		}
 	case "dpmpp_sde":
 		// r = 1/2, so fac = 1/(2r) = 1 and the combined denoised is den2.

@@ -232,7 +232,7 @@ func TestKDiffusionGaussianSDE(t *testing.T) {
 			t.Errorf("euler_a %s: mean %g variance %g, want 0 and %g", sched, mean, v, want)
 		}
 	}
-	for _, method := range []string{"dpm2_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun"} {
+	for _, method := range []string{"dpm2_a", "dpmpp_2s_a", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_2m_sde_heun"} {
 		for _, c := range []struct {
 			steps int
 			tol   float64
@@ -400,6 +400,26 @@ func TestKDiffusionStochasticByHand(t *testing.T) {
 	x, _ = k.Step(epsFor(k, 1, x, den), 1, x, rng)
 	if math.Abs(float64(x[0])-want) > 1e-5 {
 		t.Errorf("dpmpp_sde step: %.7g, by hand %.7g", x[0], want)
+	}
+
+	// DPM++ 2S a: a DPM-Solver++ half step to σ_m = sqrt(σ σ_down), the
+	// full step to σ_down with the denoised value there, then σ_up noise.
+	a2 := newK(t, "dpmpp_2s_a", "karras", 6)
+	s, n = a2.sigmas[0], a2.sigmas[1]
+	dn, upn := anc(s, n)
+	m2 := math.Sqrt(s * dn)
+	xh := m2/s*x0 - (m2/s-1)*c(s)*x0
+	ref = NewRNG(4)
+	want2 := dn/s*x0 - (dn/s-1)*c(m2)*xh + upn*ref.NormFloat64()
+	rng = NewRNG(4)
+	x, _ = a2.Step(epsFor(a2, 0, []float32{x0}, den), 0, []float32{x0}, rng)
+	if math.Abs(float64(x[0])-xh) > 1e-5 {
+		t.Errorf("dpmpp_2s_a half step: %.7g, by hand %.7g", x[0], xh)
+	}
+	x = []float32{float32(xh)}
+	x, _ = a2.Step(epsFor(a2, 1, x, den), 1, x, rng)
+	if math.Abs(float64(x[0])-want2) > 1e-5 {
+		t.Errorf("dpmpp_2s_a step: %.7g, by hand %.7g", x[0], want2)
 	}
 
 	// Euler a: Euler to σ_down, then σ_up noise.

@@ -62,6 +62,7 @@ var samplers = []samplerSpec{
 			s, err := NewDPMPP2M(cfg, steps, sched == "karras")
 			return s, true, err
 		}},
+	{id: "dpmpp_2s_a", display: "DPM++ 2S a", aliases: []string{"k_dpmpp_2s_a"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_sde", display: "DPM++ SDE", aliases: []string{"k_dpmpp_sde"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m_sde", display: "DPM++ 2M SDE", aliases: []string{"k_dpmpp_2m_sde"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m_sde_heun", display: "DPM++ 2M SDE Heun", aliases: []string{"k_dpmpp_2m_sde_heun"}, stochastic: true, kdiffusion: true},

@@ -45,6 +45,8 @@ func TestSamplerTable(t *testing.T) {
 		{"Euler", "Automatic", "euler", false},
 		{"Euler a", "Beta", "euler_a_beta", true},
 		{"UniPC", "", "unipc", false},
+		{"DPM++ 2S a", "", "dpmpp_2s_a", true},
+		{"DPM++ 2S a Karras", "", "dpmpp_2s_a_karras", true},
 		{"DPM++ 2M SDE Heun", "", "dpmpp_2m_sde_heun", true},
 		{"DPM++ 2M SDE Heun Karras", "", "dpmpp_2m_sde_heun_karras", true},
 	}
