@@ -103,7 +103,10 @@ func SplitChunks(segments []Segment, opt ChunkOptions) ([]Chunk, error) {
 
 // Segments tokenises spans with encode (token ids without BOS/EOS, such as
 // model/tokenizer's Tokenizer.Encode) and gives each token its span's
-// weight; BREAK spans become Break segments.
+// weight; BREAK spans become Break segments. A BREAK inside brackets also
+// breaks here; AUTOMATIC1111 compares its weight with -1 and would encode
+// the word "BREAK" with the negative weight -1.1 instead, an artefact this
+// package does not copy.
 func Segments(spans []Span, encode func(text string) []int) []Segment {
 	out := make([]Segment, 0, len(spans))
 	for _, s := range spans {
