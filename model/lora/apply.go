@@ -75,7 +75,7 @@ func (ix *index) target(layer string) (string, bool) {
 	if key, ok := ix.ldmTarget(layer); ok {
 		return key, true
 	}
-	name := strings.TrimPrefix(layer, "base_model.model.")
+	name := diffusersModule(strings.TrimPrefix(layer, "base_model.model."))
 	for _, c := range []struct{ prefix, component string }{
 		{"unet.", sd.ComponentUNet}, {"text_encoder.", sd.ComponentText},
 	} {
@@ -85,7 +85,31 @@ func (ix *index) target(layer string) (string, bool) {
 			return key, found
 		}
 	}
+	// Attention-processor files name UNet modules without a prefix.
+	for _, component := range []string{sd.ComponentUNet, sd.ComponentText} {
+		key := component + "/" + name + ".weight"
+		if _, found := ix.weights[key]; found {
+			return key, true
+		}
+	}
 	return "", false
+}
+
+// diffusersModule turns the layer names of diffusers' pre-PEFT layouts
+// into module paths: "x.to_q.lora" and "x.q_proj.lora_linear_layer" lose
+// their last part, "attn1.processor.to_q_lora" becomes "attn1.to_q" and
+// "to_out_lora" "to_out.0".
+func diffusersModule(name string) string {
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".lora_linear_layer"), ".lora")
+	attn, proc, ok := strings.Cut(name, ".processor.")
+	if !ok {
+		return name
+	}
+	proc = strings.TrimSuffix(proc, "_lora")
+	if proc == "to_out" {
+		proc = "to_out.0"
+	}
+	return attn + "." + proc
 }
 
 // Apply merges the LoRAs of uses into m's weights, in order, each layer as

@@ -13,7 +13,11 @@
 //     module path with "." replaced by "_" (kohya's sd-scripts networks/lora.py);
 //   - diffusers / PEFT: "unet.<module>.lora_A.weight" (down),
 //     "unet.<module>.lora_B.weight" (up) and "text_encoder.<module>...",
-//     optionally with "<module>.alpha"; without alpha the scale is 1.
+//     optionally with "<module>.alpha"; without alpha the scale is 1. The
+//     layouts diffusers wrote before PEFT are read too:
+//     "<module>.lora.down.weight", "<module>.lora_linear_layer.down.weight"
+//     and "<attention>.processor.to_q_lora.down.weight" (attention
+//     processors; "to_out_lora" is to_out.0).
 package lora
 
 import (
@@ -95,6 +99,10 @@ var (
 	kohyaDown, kohyaUp = ".lora_down.weight", ".lora_up.weight"
 	peftDown, peftUp   = ".lora_A.weight", ".lora_B.weight"
 	alphaSuffix        = ".alpha"
+	// diffusers before PEFT: "<module>.lora.down.weight",
+	// "<module>.lora_linear_layer.down.weight" (text encoder) and attention
+	// processors "<attention>.processor.to_q_lora.down.weight"
+	oldDown, oldUp = ".down.weight", ".up.weight"
 )
 
 // Load reads a LoRA .safetensors file. Every layer must have both factors
@@ -142,6 +150,10 @@ func read(f *safetensors.File) (*LoRA, error) {
 			get(strings.TrimSuffix(n, peftUp)).up = n
 		case strings.HasSuffix(n, alphaSuffix):
 			get(strings.TrimSuffix(n, alphaSuffix)).alpha = n
+		case strings.HasSuffix(n, oldDown):
+			get(strings.TrimSuffix(n, oldDown)).down = n
+		case strings.HasSuffix(n, oldUp):
+			get(strings.TrimSuffix(n, oldUp)).up = n
 		default:
 			out.Unsupported = append(out.Unsupported, n)
 		}

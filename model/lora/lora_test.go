@@ -225,6 +225,31 @@ func TestLoadLayouts(t *testing.T) {
 	}
 }
 
+// diffusers' attention-processor layout (before PEFT):
+// "<attention>.processor.to_q_lora.down.weight" [rank, in] and ".up.weight".
+func TestLoadAttnProcs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "procs.safetensors")
+	one := make([]float32, 2*32)
+	err := safetensors.Write(p, []safetensors.Tensor{
+		safetensors.F32Tensor("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.down.weight", []int{2, 32}, one),
+		safetensors.F32Tensor("down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_q_lora.up.weight", []int{32, 2}, one),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := Apply(tiny(t), Use{l, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(patch.Changed) != 1 || patch.Changed[0] != "unet/down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight" {
+		t.Errorf("changed %v", patch.Changed)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, ts ...safetensors.Tensor) string {
@@ -429,10 +454,12 @@ func TestTargetLDMNames(t *testing.T) {
 
 func TestTarget(t *testing.T) {
 	weights := map[string][]int{
-		"unet/down_blocks.0.attentions.0.proj_in.weight":                   {32, 32, 1, 1},
-		"unet/down_blocks.0.attentions.0.proj_in.bias":                     {32},
-		"text_encoder/text_model.encoder.layers.0.self_attn.q_proj.weight": {32, 32},
-		"vae/decoder.conv_in.weight":                                       {32, 4, 3, 3},
+		"unet/down_blocks.0.attentions.0.proj_in.weight":                             {32, 32, 1, 1},
+		"unet/down_blocks.0.attentions.0.proj_in.bias":                               {32},
+		"text_encoder/text_model.encoder.layers.0.self_attn.q_proj.weight":           {32, 32},
+		"unet/down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight":     {32, 32},
+		"unet/down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.weight": {32, 32},
+		"vae/decoder.conv_in.weight":                                                 {32, 4, 3, 3},
 	}
 	for layer, want := range map[string]string{
 		"lora_unet_down_blocks_0_attentions_0_proj_in":              "unet/down_blocks.0.attentions.0.proj_in.weight",
