@@ -477,3 +477,33 @@ func TestTarget(t *testing.T) {
 		}
 	}
 }
+
+// A model loaded from the single-file checkpoint (LDM names) takes the same
+// LoRA onto the same diffusers-named weights.
+func TestApplySingleFile(t *testing.T) {
+	single, err := sd.Load(sdtest.TinySingleFile(), &sd.LoadOptions{ConfigDir: sdtest.TinyDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Finalize()
+	fs := fixtureFactors(4)
+	p := filepath.Join(t.TempDir(), "k.safetensors")
+	writeKohya(t, p, fs)
+	l, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(single, Use{l, 0.7, 0.7}); err != nil {
+		t.Fatal(err)
+	}
+	merged := tiny(t)
+	handMerge(t, merged, fs, 0.7, true)
+	for _, f := range fs {
+		key := f.component + "/" + f.module + ".weight"
+		a, _, _ := single.Weight(key)
+		b, _, _ := merged.Weight(key)
+		if d := maxDiff(a, b); d > 1e-5 {
+			t.Errorf("%s: single-file model with LoRA differs from the hand merge by %g", key, d)
+		}
+	}
+}
