@@ -330,6 +330,29 @@ func TestImg2ImgStartCountsSteps(t *testing.T) {
 	if _, err := h.AddNoise([]float32{1}, []float32{1}, start); err != nil {
 		t.Error(err)
 	}
+	// From there, with the image's own noise predicted, every multistep and
+	// two-evaluation method lands on the image.
+	x0 := []float32{0.5, -0.25}
+	for _, method := range []string{"heun", "lms", "dpmpp_2m", "dpm2", "dpmpp_2m_sde"} {
+		k := newK(t, method, "karras", 10)
+		start, x, err := Img2ImgLatents(k, x0, 0.5, NewRNG(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := NewRNG(4)
+		for i := start; i < k.Len(); i++ {
+			eps := make([]float32, len(x))
+			for j := range x {
+				eps[j] = float32((float64(x[j]) - float64(x0[j])) / k.evals[i].sigma)
+			}
+			if x, err = k.Step(eps, i, x, rng); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := maxAbsDiff(x, x0); d > 1e-5 {
+			t.Errorf("%s img2img: ends %g from the image", method, d)
+		}
+	}
 }
 
 // The stochastic updates by hand, with the noise drawn from a copy of the

@@ -145,13 +145,14 @@ func (u *UniPC) Step(modelOut []float32, i int, x []float32, _ *rand.Rand) ([]fl
 		return nil, err
 	}
 	xc := x
-	if i > 0 {
-		if u.prevStep != i-1 || len(u.histM) == 0 {
-			return nil, fmt.Errorf("scheduler unipc: step %d without step %d before it (Reset starts a new image at step 0)", i, i-1)
-		}
-		xc = u.update(u.prevX, u.times[i], u.prevOrder, m)
-	} else {
+	switch {
+	case i == 0 || u.prevStep < 0:
+		// a new image (image-to-image starts at a later step)
 		u.histT, u.histM = nil, nil
+	case u.prevStep != i-1:
+		return nil, fmt.Errorf("scheduler unipc: step %d after step %d (Reset starts a new image)", i, u.prevStep)
+	default:
+		xc = u.update(u.prevX, u.times[i], u.prevOrder, m)
 	}
 	u.histT = append(u.histT, u.times[i])
 	u.histM = append(u.histM, m)
@@ -159,7 +160,7 @@ func (u *UniPC) Step(modelOut []float32, i int, x []float32, _ *rand.Rand) ([]fl
 		u.histT, u.histM = u.histT[1:], u.histM[1:]
 	}
 	n := u.Len()
-	o := min(u.order, n-i, i+1)
+	o := min(u.order, n-i, len(u.histM))
 	next := u.update(xc, u.times[i+1], o, nil)
 	u.prevX, u.prevOrder, u.prevStep = xc, o, i
 	return next, nil

@@ -149,6 +149,41 @@ func TestUniPCVariants(t *testing.T) {
 	}
 }
 
+// Image-to-image starts UniPC at a later step with an empty history.
+func TestUniPCImg2Img(t *testing.T) {
+	u, err := NewUniPC(DefaultConfig(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x0 := []float32{0.5, -0.25}
+	start, x, err := Img2ImgLatents(u, x0, 0.6, NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start != 4 {
+		t.Errorf("start %d, want 4", start)
+	}
+	// the model predicts exactly the image's noise: UniPC must land on x0
+	// at the level of training timestep 0
+	a, s, _ := u.coeffs(u.times[start])
+	noise := make([]float32, len(x))
+	for j := range x {
+		noise[j] = float32((float64(x[j]) - a*float64(x0[j])) / s)
+	}
+	for i := start; i < u.Len(); i++ {
+		if x, err = u.Step(noise, i, x, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aN, sN, _ := u.coeffs(u.times[u.Len()])
+	for j := range x {
+		want := aN*float64(x0[j]) + sN*float64(noise[j])
+		if math.Abs(float64(x[j])-want) > 1e-5 {
+			t.Errorf("x[%d] = %g, want %g", j, x[j], want)
+		}
+	}
+}
+
 func TestUniPCGrid(t *testing.T) {
 	u, err := NewUniPC(DefaultConfig(), 4)
 	if err != nil {
