@@ -75,6 +75,29 @@ var samplers = []samplerSpec{
 	}},
 }
 
+// SamplerInfo describes one sampler of the table, for menus and help: a
+// menu offers Label, and a second menu of ScheduleTypes when Schedules is
+// set; NewScheduled(ID or Label, schedule type, ...) builds the choice.
+type SamplerInfo struct {
+	ID         string   // canonical id ("dpmpp_sde")
+	Label      string   // AUTOMATIC1111's sampler name ("DPM++ SDE")
+	Aliases    []string // other accepted spellings
+	Stochastic bool     // draws fresh noise at every step
+	Schedules  bool     // takes every schedule type (else only Automatic)
+}
+
+// Samplers returns the sampler table, one entry per sampler (13: DDIM,
+// Euler, Euler a, Heun, LMS, DPM2, DPM2 a, DPM++ 2M, DPM++ 2S a, DPM++ SDE,
+// DPM++ 2M SDE, DPM++ 2M SDE Heun, UniPC).
+func Samplers() []SamplerInfo {
+	out := make([]SamplerInfo, len(samplers))
+	for i, s := range samplers {
+		out[i] = SamplerInfo{ID: s.id, Label: s.display, Aliases: append([]string(nil), s.aliases...),
+			Stochastic: s.stochastic, Schedules: s.kdiffusion}
+	}
+	return out
+}
+
 // Names lists the canonical sampler names with their automatic schedule,
 // plus the "_karras" forms Kata had before schedule types ("euler_karras",
 // "dpmpp_2m_karras"); every k-diffusion sampler also takes any other

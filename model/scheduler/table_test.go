@@ -143,3 +143,27 @@ func TestInfotext(t *testing.T) {
 		}
 	}
 }
+
+func TestSamplersList(t *testing.T) {
+	list := Samplers()
+	if len(list) != 13 {
+		t.Fatalf("%d samplers", len(list))
+	}
+	for _, info := range list {
+		for _, name := range append([]string{info.ID, info.Label}, info.Aliases...) {
+			if c, err := Canonical(name, ""); err != nil || c != info.ID {
+				t.Errorf("%q reads as %q, %v; want %q", name, c, err, info.ID)
+			}
+		}
+		if Stochastic(info.ID) != info.Stochastic {
+			t.Errorf("%s: stochastic flags disagree", info.ID)
+		}
+		_, err := NewScheduled(info.Label, "Exponential", DefaultConfig(), 10)
+		if (err == nil) != info.Schedules {
+			t.Errorf("%s: Exponential schedule accepted %v, Schedules %v", info.ID, err == nil, info.Schedules)
+		}
+		if _, err := NewScheduled(info.Label, "Automatic", DefaultConfig(), 10); err != nil {
+			t.Errorf("%s: %v", info.ID, err)
+		}
+	}
+}
