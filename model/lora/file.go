@@ -89,8 +89,10 @@ type LoRA struct {
 	// (LyCORIS LoHa/LoKr factors, DoRA scales, ...); they are not applied.
 	Unsupported []string
 	// SHA256 is the hex SHA-256 of the tensor data after the safetensors
-	// header (kohya's and AUTOMATIC1111's "addnet" hash); Hash is its first
-	// 12 digits, the value AUTOMATIC1111 writes in "Lora hashes".
+	// header (kohya's and AUTOMATIC1111's "addnet" hash), or the
+	// sshs_model_hash the file's metadata records, which AUTOMATIC1111
+	// prefers; Hash is its first 12 digits, the value AUTOMATIC1111 writes
+	// in "Lora hashes".
 	SHA256, Hash string
 }
 
@@ -119,7 +121,11 @@ func Load(path string) (*LoRA, error) {
 	}
 	l.Path = path
 	l.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	if l.SHA256, err = AddnetHash(path); err != nil {
+	// kohya's sd-scripts store the hash in the metadata (sshs_model_hash),
+	// and AUTOMATIC1111 takes it from there when present.
+	if h := strings.ToLower(strings.TrimSpace(f.Metadata()["sshs_model_hash"])); len(h) == 64 && isHex(h) {
+		l.SHA256 = h
+	} else if l.SHA256, err = AddnetHash(path); err != nil {
 		return nil, err
 	}
 	l.Hash = l.SHA256[:12]
@@ -211,6 +217,11 @@ func checkFactors(l *Layer) error {
 		return fmt.Errorf("up %v is not a 1x1 convolution", u)
 	}
 	return nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // AddnetHash returns the hex SHA-256 of a safetensors file's bytes after

@@ -250,6 +250,33 @@ func TestLoadAttnProcs(t *testing.T) {
 	}
 }
 
+// A hash recorded in the metadata (kohya's sshs_model_hash) wins, as in
+// AUTOMATIC1111; a malformed one is ignored.
+func TestHashFromMetadata(t *testing.T) {
+	dir := t.TempDir()
+	ts := []safetensors.Tensor{
+		safetensors.F32Tensor("x.lora_A.weight", []int{1, 2}, []float32{1, 2}),
+		safetensors.F32Tensor("x.lora_B.weight", []int{2, 1}, []float32{1, 2}),
+	}
+	want := strings.Repeat("ab12", 16)
+	for meta, hash := range map[string]string{want: want, "xyz": ""} {
+		p := filepath.Join(dir, "m.safetensors")
+		if err := safetensors.Write(p, ts, map[string]string{"sshs_model_hash": meta}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hash == "" {
+			hash, _ = AddnetHash(p)
+		}
+		if l.SHA256 != hash || l.Hash != hash[:12] {
+			t.Errorf("metadata %q: hash %s, want %s", meta, l.SHA256, hash)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, ts ...safetensors.Tensor) string {
