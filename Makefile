@@ -32,6 +32,7 @@ test: deps
 # more). KATA_BENCH_SD15_STOCK=0 skips that stock timing (about 5 minutes).
 bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 
 # Test binaries (cgo, XLA/PJRT) for the GPU checks in
 # model/backend/gpucheck/run.sh, compressed to travel light.

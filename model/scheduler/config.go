@@ -1,10 +1,14 @@
 // Package scheduler holds the diffusion noise schedules and samplers of
 // Stable Diffusion 1.x on host float32 slices: the DDPM training schedule
-// (betas, alphas_cumprod, AddNoise) and the DDIM, Euler, Euler ancestral and
-// DPM++ 2M (optionally with Karras sigmas) samplers, following diffusers
-// v0.27 numerically. Latents are small (4x64x64 for a 512 px image), so no
-// accelerator is needed here; randomness is always passed in explicitly so
-// that a seed reproduces an image exactly.
+// (betas, alphas_cumprod, AddNoise); DDIM, Euler, Euler ancestral and
+// DPM++ 2M (optionally with Karras sigmas) following diffusers v0.27
+// numerically; k-diffusion's Euler, Euler a, Heun, LMS, DPM2, DPM2 a,
+// DPM++ 2M, DPM++ SDE and DPM++ 2M SDE on AUTOMATIC1111's schedule types
+// (KDiffusion, ScheduleTypes); and UniPC with AUTOMATIC1111's settings.
+// One table (table.go) names them all, in Kata's canonical ids and
+// AUTOMATIC1111's display names. Latents are small (4x64x64 for a 512 px
+// image), so no accelerator is needed here; randomness is always passed in
+// explicitly so that a seed reproduces an image exactly.
 package scheduler
 
 import (

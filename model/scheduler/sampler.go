@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 )
 
 // Sampler runs the reverse diffusion for a fixed number of steps. A
@@ -22,7 +21,8 @@ import (
 // layout: samplers work element-wise).
 type Sampler interface {
 	// Name returns the canonical name ("ddim", "euler", "euler_karras",
-	// "euler_a", "dpmpp_2m", "dpmpp_2m_karras").
+	// "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "heun", "dpmpp_sde_karras",
+	// ...; see Names and Canonical).
 	Name() string
 	// Len returns the number of denoising steps.
 	Len() int
@@ -49,89 +49,33 @@ type Sampler interface {
 	Reset()
 }
 
-// Names lists the canonical sampler names accepted by New.
-func Names() []string {
-	return []string{"ddim", "euler", "euler_karras", "euler_a", "dpmpp_2m", "dpmpp_2m_karras"}
-}
-
-// aliases maps AUTOMATIC1111 display names and common spellings (compared
-// case-insensitively) to canonical names.
-var aliases = map[string]string{
-	"ddim":            "ddim",
-	"euler":           "euler",
-	"euler_karras":    "euler_karras",
-	"euler karras":    "euler_karras",
-	"euler_a":         "euler_a",
-	"euler a":         "euler_a",
-	"euler_ancestral": "euler_a",
-	"dpmpp_2m":        "dpmpp_2m",
-	"dpm++ 2m":        "dpmpp_2m",
-	"dpmpp_2m_karras": "dpmpp_2m_karras",
-	"dpm++ 2m karras": "dpmpp_2m_karras",
-}
-
-// CanonicalName returns the canonical sampler name for a canonical or
-// AUTOMATIC1111 display name ("DDIM", "Euler", "Euler a", "DPM++ 2M",
-// "DPM++ 2M Karras").
-func CanonicalName(name string) (string, bool) {
-	c, ok := aliases[strings.ToLower(strings.TrimSpace(name))]
-	return c, ok
-}
-
-// DisplayName returns the AUTOMATIC1111 name of a canonical sampler name,
-// as written in PNG "parameters" chunks.
-func DisplayName(canonical string) string {
-	switch canonical {
-	case "ddim":
-		return "DDIM"
-	case "euler":
-		return "Euler"
-	case "euler_karras":
-		return "Euler Karras"
-	case "euler_a":
-		return "Euler a"
-	case "dpmpp_2m":
-		return "DPM++ 2M"
-	case "dpmpp_2m_karras":
-		return "DPM++ 2M Karras"
-	}
-	return canonical
-}
-
-// New builds the named sampler for steps denoising steps over the training
-// schedule of cfg. DDIM runs with eta 0; use NewDDIM for other values.
-func New(name string, cfg Config, steps int) (Sampler, error) {
-	c, ok := CanonicalName(name)
-	if !ok {
-		return nil, fmt.Errorf("scheduler: unknown sampler %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	switch c {
-	case "ddim":
-		return NewDDIM(cfg, steps, 0)
-	case "euler":
-		return NewEuler(cfg, steps, false)
-	case "euler_karras":
-		return NewEuler(cfg, steps, true)
-	case "euler_a":
-		return NewEulerAncestral(cfg, steps)
-	case "dpmpp_2m":
-		return NewDPMPP2M(cfg, steps, false)
-	default:
-		return NewDPMPP2M(cfg, steps, true)
-	}
+// multiEval is a sampler whose steps may take two model evaluations
+// (KDiffusion): Len counts evaluations, Steps the steps.
+type multiEval interface {
+	Steps() int
+	FirstEval(step int) int
 }
 
 // Img2ImgStart returns the first step to run for image-to-image at the given
 // strength in (0, 1], as diffusers' img2img pipelines choose it: the last
-// int(steps*strength) steps are run, the first ones skipped.
+// int(steps*strength) steps are run, the first ones skipped. For samplers
+// with two model evaluations per step it counts steps and returns the index
+// of the first evaluation of the first step to run.
 func Img2ImgStart(s Sampler, strength float64) (int, error) {
 	if !(strength > 0 && strength <= 1) {
 		return 0, fmt.Errorf("scheduler: img2img strength %g outside (0, 1]", strength)
 	}
 	n := s.Len()
+	ms, multi := s.(multiEval)
+	if multi {
+		n = ms.Steps()
+	}
 	run := min(int(float64(n)*strength), n)
 	if run == 0 {
 		return 0, fmt.Errorf("scheduler: strength %g leaves none of the %d steps to run", strength, n)
+	}
+	if multi {
+		return ms.FirstEval(n - run), nil
 	}
 	return n - run, nil
 }
