@@ -27,7 +27,8 @@ const libraryUsage = `[--library DIR] SUBCOMMAND [flags] [args]
 
 Subcommands:
   info                        counts of actions, exemplars, identifiers, subjects, generations
-  check [--repair]            verify database and files (exit 1 when problems remain)
+  check [--repair|--undo]     verify database and files (exit 1 when problems remain);
+                              --repair fixes (reversibly), --undo reverts the latest repair
   import [--action NAME] PATH...
                               add photos: files, action folders, ActionBench-style roots
   export [flags] images DIR   generation images (PNG with settings, or --format jpeg)
@@ -113,7 +114,10 @@ func libraryInfo(ctx context.Context, env Env, dir *string, args []string) error
 	fmt.Fprintf(w, "jobs         %d\n", c.Jobs)
 	fmt.Fprintf(w, "files        %d (%s)\n", c.Files, humanBytes(c.Bytes))
 	for _, p := range lib.OpenReport().Problems {
-		fmt.Fprintf(env.Stderr, "repaired at open: %s\n", p)
+		fmt.Fprintf(env.Stderr, "cleared at open: %s\n", p)
+	}
+	if err := lib.WriteErr(); err != nil {
+		fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 	}
 	return nil
 }
@@ -132,13 +136,20 @@ func humanBytes(n int64) string {
 }
 
 func libraryCheck(ctx context.Context, env Env, dir *string, args []string) error {
-	fs := subFlags(env, "check", "[--repair] [--library DIR]", dir)
-	repair := fs.Bool("repair", false, "fix what the check finds (needs the library to itself)")
+	fs := subFlags(env, "check", "[--repair | --undo] [--library DIR]", dir)
+	repair := fs.Bool("repair", false, "fix what the check finds (needs the library to itself; reversible with --undo)")
+	undo := fs.Bool("undo", false, "undo the latest --repair: database and moved files back as they were")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: check takes no arguments", ErrUsage)
+	}
+	if *repair && *undo {
+		return fmt.Errorf("%w: --repair and --undo exclude each other", ErrUsage)
+	}
+	if *undo {
+		return libraryUndo(env, *dir)
 	}
 	lib, err := openLibrary(ctx, *dir)
 	if err != nil {
@@ -167,7 +178,26 @@ func libraryCheck(ctx context.Context, env Env, dir *string, args []string) erro
 		}
 		return fmt.Errorf("%d problem(s) in %s%s", len(rep.Problems), lib.Dir(), hint)
 	}
+	if rep.Quarantine != "" {
+		fmt.Fprintf(env.Stdout, "the database as it was and the files moved are in %s; kata library check --undo puts them back\n", rep.Quarantine)
+	}
 	fmt.Fprintf(env.Stdout, "ok: %d files verified\n", rep.Blobs)
+	return nil
+}
+
+// libraryUndo undoes the latest repair of the library in dir.
+func libraryUndo(env Env, dir string) error {
+	if dir == "" {
+		var err error
+		if dir, err = store.DefaultDir(); err != nil {
+			return err
+		}
+	}
+	done, err := store.UndoRepair(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "repair undone; its folder is now %s\n", done)
 	return nil
 }
 

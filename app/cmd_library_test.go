@@ -113,10 +113,11 @@ func TestLibraryCommand(t *testing.T) {
 		t.Errorf("identifiers: %d %s %v", code, out, err)
 	}
 
-	// A file in the blobs folder without a row: check reports it, --repair fixes it.
-	// Open repairs that when alone, so another holder keeps the library open.
+	// A file in the blobs folder without a row: check reports it, --repair
+	// moves it aside, --undo puts it back.
 	l, _ = store.Open(lib)
-	os.WriteFile(filepath.Join(lib, "blobs", "stray"), []byte("x"), 0o644)
+	stray := filepath.Join(lib, "blobs", "stray")
+	os.WriteFile(stray, []byte("x"), 0o644)
 	code, out, errOut = runMain("library", "check")
 	if code != 1 || !strings.Contains(out, "orphan-file") || !strings.Contains(errOut, "--repair") {
 		t.Errorf("check with stray file: %d %s %s", code, out, errOut)
@@ -125,8 +126,26 @@ func TestLibraryCommand(t *testing.T) {
 		t.Errorf("repair while in use: %d %s", code, errOut)
 	}
 	l.Close()
-	if code, out, _ = runMain("library", "check", "--repair"); code != 0 {
+	if code, out, _ = runMain("library", "info"); code != 0 {
+		t.Errorf("info: %d %s", code, out)
+	}
+	if _, err := os.Stat(stray); err != nil {
+		t.Errorf("info changed the library: %v", err)
+	}
+	if code, out, _ = runMain("library", "check", "--repair"); code != 0 || !strings.Contains(out, "--undo") {
 		t.Errorf("repair: %d %s", code, out)
+	}
+	if _, err := os.Stat(stray); err == nil {
+		t.Errorf("repair left the stray file")
+	}
+	if code, out, errOut = runMain("library", "check", "--undo"); code != 0 {
+		t.Errorf("undo: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(stray); err != nil {
+		t.Errorf("undo did not put the stray file back: %v", err)
+	}
+	if code, _, _ = runMain("library", "check", "--repair", "--undo"); code != 2 {
+		t.Errorf("--repair --undo: exit %d, want 2", code)
 	}
 
 	for _, args := range [][]string{{"library"}, {"library", "frob"}, {"library", "export", "images"},

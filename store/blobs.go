@@ -132,6 +132,9 @@ func dropUnusedBlobs(ctx context.Context, tx *sql.Tx) ([]string, error) {
 // removeUnused), so checking for the file inside this one, and writing it
 // again when gone, closes the race.
 func (l *Library) addWithBlob(ctx context.Context, data []byte, kind string, fn func(tx *sql.Tx, hash string) error) (string, error) {
+	if l.writeErr != nil {
+		return "", l.writeErr
+	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	hash, err := l.putFile(data)

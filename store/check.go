@@ -16,10 +16,10 @@ import (
 const (
 	ProblemDatabase    = "database"        // SQLite integrity or foreign-key check failed
 	ProblemTempFile    = "temp-file"       // a write that never finished
-	ProblemOrphanFile  = "orphan-file"     // a file without a row (moved to lost+found)
-	ProblemMissingFile = "missing-file"    // a row whose file is gone (rows removed)
-	ProblemCorruptFile = "corrupt-file"    // a file whose bytes do not match its hash (moved aside, rows removed)
-	ProblemUnusedBlob  = "unused-blob"     // a file row nothing points at (removed)
+	ProblemOrphanFile  = "orphan-file"     // a file without a row (repair moves it to lost+found)
+	ProblemMissingFile = "missing-file"    // a row whose file is gone (repair removes the rows, keeping a backup)
+	ProblemCorruptFile = "corrupt-file"    // a file whose bytes do not match its hash (repair moves it aside, removes the rows)
+	ProblemUnusedBlob  = "unused-blob"     // a file row nothing points at (repair removes it)
 	ProblemInterrupted = "interrupted-job" // a job left running by a process that stopped
 )
 
@@ -50,6 +50,10 @@ func (p Problem) String() string {
 type Report struct {
 	Problems []Problem
 	Blobs    int // files checked
+	// Quarantine is the lost+found/repair-* folder where Repair put the
+	// database as it was and the files it moved; UndoRepair puts them back.
+	// Empty when Repair changed no row and moved no file.
+	Quarantine string
 }
 
 // OK reports whether nothing is left unrepaired.
@@ -76,12 +80,18 @@ func (l *Library) Check(ctx context.Context) (Report, error) {
 // Repair checks like Check and fixes what it finds: leftover temp files are
 // removed, files without rows go to lost+found, rows whose file is missing or
 // corrupt are removed, running jobs of dead processes become interrupted.
+// It is reversible: before the first change it copies the database into a
+// lost+found/repair-<time> folder (Report.Quarantine), moves files there
+// rather than deleting them, and UndoRepair puts both back.
 // It needs the library to itself and fails with ErrInUse otherwise.
 func (l *Library) Repair(ctx context.Context) (Report, error) {
 	return l.repair(ctx, true)
 }
 
 func (l *Library) repair(ctx context.Context, full bool) (Report, error) {
+	if l.writeErr != nil {
+		return Report{}, l.writeErr
+	}
 	if err := l.setLock(true); err != nil {
 		return Report{}, err
 	}
@@ -95,6 +105,7 @@ func (l *Library) repair(ctx context.Context, full bool) (Report, error) {
 // otherwise files are checked for presence and size only, as at open.
 func (l *Library) scan(ctx context.Context, full, fix bool) (Report, error) {
 	var rep Report
+	q := &quarantine{l: l}
 	if full {
 		if err := l.checkDatabase(ctx, &rep); err != nil {
 			return rep, err
@@ -151,7 +162,7 @@ func (l *Library) scan(ctx context.Context, full, fix bool) (Report, error) {
 			seen[name] = true
 			return nil
 		}
-		rep.add(ProblemOrphanFile, p, "no row refers to it", fix && l.moveToLostFound(p) == nil)
+		rep.add(ProblemOrphanFile, p, "no row refers to it", fix && q.move(ctx, p) == nil)
 		return nil
 	})
 	if err != nil {
@@ -163,7 +174,7 @@ func (l *Library) scan(ctx context.Context, full, fix bool) (Report, error) {
 		p := l.BlobPath(h)
 		rep.Blobs++
 		if !seen[h] {
-			rep.add(ProblemMissingFile, p, b.kind+" file is gone", fix)
+			rep.add(ProblemMissingFile, p, b.kind+" file is gone", fix && q.backup(ctx) == nil)
 			bad = append(bad, h)
 			continue
 		}
@@ -180,28 +191,33 @@ func (l *Library) scan(ctx context.Context, full, fix bool) (Report, error) {
 			}
 		}
 		if problem != "" {
-			rep.add(ProblemCorruptFile, p, problem, fix && l.moveToLostFound(p) == nil)
+			rep.add(ProblemCorruptFile, p, problem, fix && q.move(ctx, p) == nil)
 			bad = append(bad, h)
 		}
 	}
 	if fix {
-		if err := l.dropBlobs(ctx, bad, &rep); err != nil {
+		if q.err != nil {
+			return rep, fmt.Errorf("repair: %w", q.err)
+		}
+		if len(bad) > 0 {
+			if err := q.backup(ctx); err != nil {
+				return rep, fmt.Errorf("repair: %w", err)
+			}
+			if err := l.dropBlobs(ctx, q, bad, &rep); err != nil {
+				return rep, fmt.Errorf("repair: %w", err)
+			}
+		}
+		if err := l.markInterrupted(ctx, &rep); err != nil {
 			return rep, fmt.Errorf("repair: %w", err)
 		}
-		n, err := l.db.ExecContext(ctx, `UPDATE jobs SET state = ?, updated = ? WHERE state = ?`, JobInterrupted, now(), JobRunning)
-		if err != nil {
-			return rep, fmt.Errorf("repair jobs: %w", err)
-		}
-		if k, _ := n.RowsAffected(); k > 0 {
-			rep.add(ProblemInterrupted, "", fmt.Sprintf("%d running job(s) marked interrupted", k), true)
-		}
+		rep.Quarantine = q.dir
 	}
 	return rep, nil
 }
 
 // dropBlobs removes the rows of blobs whose files are lost, with every row
-// pointing at them, then any blob no row uses.
-func (l *Library) dropBlobs(ctx context.Context, hashes []string, rep *Report) error {
+// pointing at them, then any blob no row uses (its file goes to q).
+func (l *Library) dropBlobs(ctx context.Context, q *quarantine, hashes []string, rep *Report) error {
 	var unused []string
 	err := l.tx(ctx, func(tx *sql.Tx) error {
 		for _, h := range hashes {
@@ -221,10 +237,17 @@ func (l *Library) dropBlobs(ctx context.Context, hashes []string, rep *Report) e
 	if err != nil {
 		return err
 	}
+	// Repair has the library to itself: no other process can be storing
+	// these bytes again, and moving (not deleting) keeps UndoRepair whole.
 	for _, h := range unused {
-		rep.add(ProblemUnusedBlob, l.BlobPath(h), "", true)
+		p := l.BlobPath(h)
+		if _, err := os.Stat(p); err != nil {
+			rep.add(ProblemUnusedBlob, p, "", true)
+			continue
+		}
+		rep.add(ProblemUnusedBlob, p, "", q.move(ctx, p) == nil)
 	}
-	return l.removeUnused(ctx, unused)
+	return q.err
 }
 
 func (l *Library) checkDatabase(ctx context.Context, rep *Report) error {
@@ -257,14 +280,6 @@ func (l *Library) checkDatabase(ctx context.Context, rep *Report) error {
 		}
 	}
 	return r.Err()
-}
-
-func (l *Library) moveToLostFound(p string) error {
-	dst := filepath.Join(l.dir, lostFoundDir)
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	return os.Rename(p, filepath.Join(dst, filepath.Base(p)))
 }
 
 // Counts is what `kata library info` prints.

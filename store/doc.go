@@ -7,10 +7,11 @@
 //	kata.db (+ -wal, -shm)   the database
 //	blobs/ab/abcdef...       files named by the sha256 of their bytes
 //	tmp/                     files being written (removed at open)
-//	lost+found/              files found without a row, moved aside by repair
+//	lost+found/repair-<time> what one Repair moved aside: kata.db as it was, blobs/ (UndoRepair)
 //	lock                     advisory lock: shared while open, exclusive to repair
 //
 // Every write puts the file first (temp file, fsync, rename, fsync of the
 // directory) and then its rows in one transaction, so a crash leaves at worst
-// a file without a row, which the next Open moves to lost+found.
+// a file without a row. Open never changes rows or stored files; Check
+// reports such a file and Repair moves it to lost+found.
 package store

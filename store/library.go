@@ -29,6 +29,7 @@ type Library struct {
 
 	openReport Report
 	closed     bool
+	writeErr   error // why writes are refused (a damaged database); nil when they are not
 }
 
 // Sub-paths of a library directory.
@@ -40,9 +41,13 @@ const (
 	lockName     = "lock"
 )
 
-// Open opens the library in dir, creating it when absent, upgrading its
-// schema, and repairing what a crash may have left when no other process has
-// it open (see Repair and OpenReport).
+// Open opens the library in dir, creating it when absent and upgrading its
+// schema. Opening never removes a row or moves a stored file: when no other
+// process has the library open it only clears Kata's own leftovers of a crash
+// (unfinished temp files, jobs left running; see OpenReport); everything else
+// is for Check to report and Repair to fix. A library whose database exists
+// but whose blobs folder is gone is refused (ErrNoBlobs), and a database that
+// fails SQLite's quick check opens for reading only (see WriteErr).
 func Open(dir string) (*Library, error) {
 	return OpenContext(context.Background(), dir)
 }
@@ -56,10 +61,8 @@ func OpenContext(ctx context.Context, dir string) (_ *Library, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", dir, err)
 	}
-	for _, d := range []string{dir, filepath.Join(dir, blobsDir), filepath.Join(dir, tmpDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("open library: %w", err)
-		}
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
 	l := &Library{dir: dir}
 	defer func() {
@@ -95,13 +98,18 @@ func OpenContext(ctx context.Context, dir string) (_ *Library, err error) {
 	if err := l.db.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("open library database %s: %w", filepath.Join(dir, dbName), err)
 	}
-	if _, err := migrate(ctx, l.db, SchemaVersion); err != nil {
+	if l.writeErr, err = l.quickCheck(ctx); err != nil {
 		return nil, fmt.Errorf("open library %s: %w", dir, err)
 	}
-	if alone {
-		rep, err := l.repair(ctx, false)
+	if l.writeErr == nil {
+		if _, err := migrate(ctx, l.db, SchemaVersion); err != nil {
+			return nil, fmt.Errorf("open library %s: %w", dir, err)
+		}
+	}
+	if alone && l.writeErr == nil {
+		rep, err := l.recoverCrash(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("open library %s: repair: %w", dir, err)
+			return nil, fmt.Errorf("open library %s: %w", dir, err)
 		}
 		l.openReport = rep
 		if err := l.setLock(false); err != nil {
@@ -166,8 +174,8 @@ func (l *Library) Close() error {
 // Dir is the library's absolute directory.
 func (l *Library) Dir() string { return l.dir }
 
-// OpenReport is what Open found and repaired (empty when another process had
-// the library open and repair was skipped).
+// OpenReport is what Open cleared up (temp files, interrupted jobs; empty
+// when another process had the library open).
 func (l *Library) OpenReport() Report { return l.openReport }
 
 // DB exposes the database for read-only queries the store API lacks; writes
@@ -178,8 +186,12 @@ func now() int64 { return time.Now().UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms) }
 
-// tx runs fn in one write transaction.
+// tx runs fn in one write transaction; it refuses when the library is open
+// for reading only (WriteErr).
 func (l *Library) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if l.writeErr != nil {
+		return l.writeErr
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

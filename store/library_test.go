@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,33 +213,32 @@ func TestRepair(t *testing.T) {
 	data[len(data)/2] ^= 1
 	os.WriteFile(l.BlobPath(e2.Image), data, 0o644)
 
-	// Open repairs what it can see cheaply (presence, size, rows, temp files).
+	// Open clears only the temp file: rows and stored files stay as they are.
 	l, err = Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	kinds := map[string]int{}
-	for _, p := range l.OpenReport().Problems {
-		kinds[p.Kind]++
-		if !p.Fixed {
-			t.Errorf("not fixed at open: %v", p)
-		}
+	if ps := l.OpenReport().Problems; len(ps) != 1 || ps[0].Kind != ProblemTempFile || !ps[0].Fixed {
+		t.Errorf("open report %v", ps)
 	}
-	if kinds[ProblemOrphanFile] != 1 || kinds[ProblemTempFile] != 1 || kinds[ProblemMissingFile] != 1 || kinds[ProblemCorruptFile] != 0 {
-		t.Errorf("open report %v", l.OpenReport().Problems)
+	if _, err := os.Stat(orphan); err != nil {
+		t.Errorf("open moved the orphan: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, lostFoundDir, filepath.Base(orphan))); err != nil {
-		t.Errorf("orphan not in lost+found: %v", err)
+	if es, _ := l.Exemplars(ctx, a.ID); len(es) != 3 {
+		t.Errorf("open changed the exemplars: %d left", len(es))
 	}
-	// The flipped bit keeps the size: only the full check finds it.
 	rep, err := l.Check(ctx)
-	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemCorruptFile || rep.OK() {
+	kinds := map[string]int{}
+	for _, p := range rep.Problems {
+		kinds[p.Kind]++
+	}
+	if err != nil || kinds[ProblemOrphanFile] != 1 || kinds[ProblemMissingFile] != 1 || kinds[ProblemCorruptFile] != 1 || rep.OK() {
 		t.Fatalf("check: %v %v", rep.Problems, err)
 	}
 	rep, err = l.Repair(ctx)
-	if err != nil || !rep.OK() {
-		t.Fatalf("repair: %v %v", rep.Problems, err)
+	if err != nil || !rep.OK() || rep.Quarantine == "" {
+		t.Fatalf("repair: %v %q %v", rep.Problems, rep.Quarantine, err)
 	}
 	es, _ := l.Exemplars(ctx, a.ID)
 	if len(es) != 1 || es[0].ID != e3.ID {
@@ -245,6 +246,135 @@ func TestRepair(t *testing.T) {
 	}
 	if rep, _ := l.Check(ctx); len(rep.Problems) != 0 {
 		t.Errorf("problems after repair %v", rep.Problems)
+	}
+	if _, err := UndoRepair(dir); !errors.Is(err, ErrInUse) {
+		t.Errorf("undo while open: %v", err)
+	}
+	l.Close()
+
+	// Undo brings back the rows and the moved files as they were.
+	done, err := UndoRepair(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(filepath.Base(done), undonePrefix) {
+		t.Errorf("undone folder %s", done)
+	}
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if es, _ := l.Exemplars(ctx, a.ID); len(es) != 3 {
+		t.Errorf("exemplars after undo: %d", len(es))
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Errorf("orphan not back: %v", err)
+	}
+	if got, _ := os.ReadFile(l.BlobPath(e2.Image)); !bytes.Equal(got, data) {
+		t.Errorf("corrupt file not put back as it was")
+	}
+	if _, err := UndoRepair(dir); !errors.Is(err, ErrInUse) {
+		t.Errorf("second undo while open: %v", err)
+	}
+	l.Close()
+	if _, err := UndoRepair(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("undo with nothing to undo: %v", err)
+	}
+}
+
+// A library whose blobs folder is gone is refused, untouched, and whole again
+// once the folder is back.
+func TestOpenMissingBlobs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := l.CreateAction(ctx, Action{Name: "sit"})
+	for i := range 3 {
+		if _, err := l.AddExemplar(ctx, Exemplar{ActionID: a.ID}, solid(16, 16, color.NRGBA{uint8(i), 2, 3, 255})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	blobs := filepath.Join(dir, blobsDir)
+	aside := filepath.Join(t.TempDir(), "blobs")
+	if err := os.Rename(blobs, aside); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, dbName))
+	for range 2 {
+		if _, err := Open(dir); !errors.Is(err, ErrNoBlobs) || !strings.Contains(err.Error(), blobs) {
+			t.Fatalf("open without blobs: %v", err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, dbName)); !bytes.Equal(before, after) {
+		t.Errorf("open without blobs changed the database")
+	}
+	if _, err := os.Stat(blobs); err == nil {
+		t.Errorf("open without blobs made the folder")
+	}
+	os.Rename(aside, blobs)
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep, err := l.Check(ctx)
+	if err != nil || len(rep.Problems) != 0 || rep.Blobs != 3 {
+		t.Errorf("check after the folder is back: %v %d %v", rep.Problems, rep.Blobs, err)
+	}
+}
+
+// A database with damaged pages opens for reading and refuses writes.
+func TestOpenDamagedDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := l.CreateAction(ctx, Action{Name: fmt.Sprintf("action %03d %s", i, strings.Repeat("x", 200))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	db := filepath.Join(dir, dbName)
+	data, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	if len(data) < 8*page {
+		t.Fatalf("database only %d bytes", len(data))
+	}
+	// Scribble over the middle of the database's pages, keeping its header.
+	for i := 3 * page; i < 5*page; i++ {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(db, data, 0o644)
+	l, err = Open(dir)
+	if err != nil {
+		t.Fatalf("open damaged: %v", err)
+	}
+	defer l.Close()
+	if !errors.Is(l.WriteErr(), ErrDamaged) {
+		t.Fatalf("write error %v", l.WriteErr())
+	}
+	if _, err := l.CreateAction(ctx, Action{Name: "new"}); !errors.Is(err, ErrDamaged) {
+		t.Errorf("write to a damaged database: %v", err)
+	}
+	if _, err := l.AddExemplar(ctx, Exemplar{ActionID: 1}, solid(16, 16, color.NRGBA{1, 2, 3, 255})); !errors.Is(err, ErrDamaged) {
+		t.Errorf("exemplar into a damaged database: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, blobsDir)); len(ents) != 0 {
+		t.Errorf("a refused write left files: %v", ents)
+	}
+	if _, err := l.Repair(ctx); !errors.Is(err, ErrDamaged) {
+		t.Errorf("repair of a damaged database: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -35,6 +36,13 @@ func TestMigrateOldLibrary(t *testing.T) {
 		}
 	}
 	db.Close()
+	blob := filepath.Join(dir, blobsDir, hash[:2], hash)
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	l, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +53,13 @@ func TestMigrateOldLibrary(t *testing.T) {
 	if v != SchemaVersion || SchemaVersion < 2 {
 		t.Fatalf("schema %d after open, want %d", v, SchemaVersion)
 	}
-	// The generation's file was missing (the old library is handmade), so
-	// open removed it; the action survives with its fields.
 	if a, err := l.Action(ctx, 1); err != nil || a.Trigger != "<pray>" {
 		t.Errorf("action after upgrade %+v %v", a, err)
 	}
 	// Rows written by schema 1 read back with the new column's default.
-	l.DB().Exec(`INSERT INTO blobs(hash, size, kind, created) VALUES(?, 0, 'png', 1)`, hash)
+	if g, err := l.Generation(ctx, 5); err != nil || g.Strength != 0 || g.Seed != 42 {
+		t.Errorf("schema 1 generation %+v %v", g, err)
+	}
 	if _, err := l.DB().Exec(`INSERT INTO generations(id, prompt, seed, steps, cfg, width, height, image, created)
 		VALUES(6, 'x', 1, 1, 1, 8, 8, ?, 3)`, hash); err != nil {
 		t.Fatal(err)
