@@ -227,7 +227,7 @@ func libraryImport(ctx context.Context, env Env, dir *string, args []string) err
 			fmt.Fprintf(env.Stderr, "skipped %v\n", f)
 		}
 		for _, d := range res.Duplicates {
-			fmt.Fprintf(env.Stdout, "duplicate %s (exemplar %d)\n", d.Path, d.Existing.ID)
+			fmt.Fprintf(env.Stdout, "duplicate %s (exemplar %d)\n", store.Quote(d.Path), d.Existing.ID)
 		}
 		var names []string
 		for _, a := range res.Actions {

@@ -26,11 +26,11 @@ type Action struct {
 }
 
 // CreateAction adds an action; an empty Trigger becomes placeholder.For(Name),
-// and a name that makes no trigger is an error.
+// and a name that makes no trigger or fails CheckName is an error.
 func (l *Library) CreateAction(ctx context.Context, a Action) (Action, error) {
 	a.Name = strings.TrimSpace(a.Name)
-	if a.Name == "" {
-		return a, errors.New("create action: empty name")
+	if err := CheckName("action name", a.Name); err != nil {
+		return a, fmt.Errorf("create action: %w", err)
 	}
 	if a.Trigger == "" {
 		var err error
@@ -74,6 +74,9 @@ func (l *Library) Actions(ctx context.Context) ([]Action, error) {
 
 // UpdateAction saves Name, Trigger and Notes of an existing action.
 func (l *Library) UpdateAction(ctx context.Context, a Action) error {
+	if err := CheckName("action name", strings.TrimSpace(a.Name)); err != nil {
+		return fmt.Errorf("update action %d: %w", a.ID, err)
+	}
 	return l.update(ctx, "action", a.ID, `UPDATE actions SET name = ?, trigger_token = ?, notes = ? WHERE id = ?`,
 		strings.TrimSpace(a.Name), a.Trigger, a.Notes, a.ID)
 }

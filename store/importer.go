@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ type FileError struct {
 }
 
 // Error names the file and the reason.
-func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Error() string { return Quote(e.Path) + ": " + e.Err.Error() }
 
 // Unwrap gives the reason, for errors.Is with ErrEmptyFile and the others.
 func (e *FileError) Unwrap() error { return e.Err }
@@ -110,25 +111,40 @@ func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions)
 			}
 		}
 	}
+	// An action is made when its first picture decodes, and removed again at
+	// the end if this import made it and nothing landed in it (duplicates).
 	actions := map[string]Action{}
+	var made []Action
+	defer func() { l.dropEmpty(context.WithoutCancel(ctx), made) }()
 	for i, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		img, err := l.decodeForImport(j.path, opt.Limits, opt.MaxSide)
+		if err != nil {
+			res.Failed = append(res.Failed, &FileError{j.path, err})
+			if opt.Progress != nil {
+				opt.Progress(i+1, len(jobs), j.path)
+			}
+			continue
+		}
 		a, ok := actions[j.action]
 		if !ok {
-			var err error
-			if a, err = l.ensureAction(ctx, j.action); err != nil {
+			var isNew bool
+			if a, isNew, err = l.ensureAction(ctx, j.action); err != nil {
 				return res, fmt.Errorf("import: %w", err)
 			}
 			actions[j.action] = a
 			res.Actions = append(res.Actions, a)
+			if isNew {
+				made = append(made, a)
+			}
 		}
 		caption := placeholder.Fill(cmp.Or(j.template, placeholder.DefaultCaption), a.Trigger)
 		if t, err := placeholder.For(j.action); err == nil && t != a.Trigger {
 			caption = strings.ReplaceAll(caption, t, a.Trigger) // a caption that spells the trigger out
 		}
-		if err := l.importFile(ctx, res, a, j.path, caption, opt.Limits, opt.MaxSide); err != nil {
+		if err := l.importImage(ctx, res, a, j.path, caption, img); err != nil {
 			return res, err
 		}
 		if opt.Progress != nil {
@@ -138,24 +154,36 @@ func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions)
 	return res, nil
 }
 
-func (l *Library) ensureAction(ctx context.Context, name string) (Action, error) {
-	a, err := l.ActionByName(ctx, name)
+// dropEmpty removes the actions an import made that hold no exemplar.
+func (l *Library) dropEmpty(ctx context.Context, made []Action) {
+	for _, a := range made {
+		var n int
+		if l.db.QueryRowContext(ctx, `SELECT count(*) FROM exemplars WHERE action_id = ?`, a.ID).Scan(&n) == nil && n == 0 {
+			l.DeleteAction(ctx, a.ID)
+		}
+	}
+}
+
+// ensureAction returns the action called name, making it when absent (new
+// is true then).
+func (l *Library) ensureAction(ctx context.Context, name string) (a Action, made bool, err error) {
+	a, err = l.ActionByName(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		a, err = l.CreateAction(ctx, Action{Name: name})
+		made = err == nil
 		if errors.Is(err, ErrDuplicate) { // made meanwhile by another process
 			a, err = l.ActionByName(ctx, name)
 		}
 	}
-	return a, err
+	return a, made, err
 }
 
-// importFile adds one picture; problems with the file land in res, problems
-// with the library are returned.
-func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, path, caption string, lim Limits, maxSide int) error {
+// decodeForImport decodes the picture at path within lim and fits it into
+// maxSide (0: DefaultMaxSide, negative: no fitting).
+func (l *Library) decodeForImport(path string, lim Limits, maxSide int) (*image.NRGBA, error) {
 	img, err := DecodeFile(path, lim)
 	if err != nil {
-		res.Failed = append(res.Failed, &FileError{path, err})
-		return nil
+		return nil, err
 	}
 	if maxSide == 0 {
 		maxSide = DefaultMaxSide
@@ -163,6 +191,12 @@ func (l *Library) importFile(ctx context.Context, res *ImportResult, a Action, p
 	if b := img.Bounds(); maxSide > 0 && max(b.Dx(), b.Dy()) > maxSide {
 		img = imaging.Fit(img, maxSide, maxSide, imaging.Lanczos)
 	}
+	return img, nil
+}
+
+// importImage adds one decoded picture; a duplicate lands in res, problems
+// with the library are returned.
+func (l *Library) importImage(ctx context.Context, res *ImportResult, a Action, path, caption string, img *image.NRGBA) error {
 	abs, _ := filepath.Abs(path)
 	e, err := l.AddExemplar(ctx, Exemplar{ActionID: a.ID, Caption: caption, Source: abs}, img)
 	switch {
