@@ -6,10 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	_ "image/jpeg" // init images may be JPEG
-	_ "image/png"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,6 +16,7 @@ import (
 	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/sd"
+	"kata/store"
 	"kata/store/atomicfile"
 	"kata/store/imagemeta"
 )
@@ -189,13 +187,10 @@ func modelName(path string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
+// readImage decodes an init image with the library's limits (size, pixels,
+// formats, orientation, alpha flattened onto white), as import does.
 func readImage(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("init image: %w", err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	img, err := store.DecodeFile(path, store.DefaultLimits)
 	if err != nil {
 		return nil, fmt.Errorf("init image %s: %w", path, err)
 	}

@@ -19,7 +19,7 @@ func trainImages(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
 	for i := range n {
-		w, h := 40+10*i, 70-10*i
+		w, h := 64+10*i, 94-10*i
 		img := image.NewNRGBA(image.Rect(0, 0, w, h))
 		for y := range h {
 			for x := range w {

@@ -11,10 +11,10 @@ import (
 	"kata/store/actionfolder"
 )
 
-// trainLimits are the decoding limits of exemplars read for training: the
-// library's, without its minimum size (the trainer scales every photo to
-// the model's resolution anyway).
-var trainLimits = store.Limits{MinSide: -1}
+// trainLimits are the decoding limits of exemplars and contrast photos read
+// for training: the library's (store.DefaultLimits), so a photo `kata library
+// import` refuses is refused here too.
+var trainLimits = store.DefaultLimits
 
 // folderExemplars reads exemplar photos from files and action folders with
 // store/actionfolder's rules (the same captions `kata library import` gives)

@@ -177,6 +177,19 @@ func synthesise(ctx context.Context, e fitted, prompt string, seed uint64, size 
 }
 
 func loadCached(path string, size int) (*image.NRGBA, error) {
+	// The header first: a cache file of another size is not decoded at all.
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := image.DecodeConfig(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("cached %s: %w", path, err)
+	}
+	if cfg.Width != size || cfg.Height != size {
+		return nil, fmt.Errorf("cached %s has size %dx%d", path, cfg.Width, cfg.Height)
+	}
 	img, err := imaging.Open(path)
 	if err != nil {
 		return nil, err
