@@ -2,6 +2,7 @@ package adi
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +84,8 @@ func (id *Identifier) Layer(i int) []float32 {
 }
 
 // Validate checks the trigger, that all vectors share one width and that the
-// layer count is 1 or layers (pass layers <= 0 to skip that check).
+// layer count is 1 or layers (pass layers <= 0 to skip that check), and that
+// every value is finite.
 func (id *Identifier) Validate(layers int) error {
 	if !placeholder.Is(id.Trigger) {
 		return fmt.Errorf("identifier trigger %q is not a <placeholder>", id.Trigger)
@@ -94,6 +96,11 @@ func (id *Identifier) Validate(layers int) error {
 	for i, v := range id.Vectors {
 		if len(v) != len(id.Vectors[0]) {
 			return fmt.Errorf("identifier %s: vector %d has width %d, vector 0 has %d", id.Trigger, i, len(v), len(id.Vectors[0]))
+		}
+		for j, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("identifier %s: vector %d value %d is %g (NaN or infinite values give black images)", id.Trigger, i, j, x)
+			}
 		}
 	}
 	if layers > 0 && len(id.Vectors) != 1 && len(id.Vectors) != layers {

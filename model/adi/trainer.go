@@ -241,6 +241,10 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 		}
 	}
 	rng := rand.New(pcg)
+	savedStep := -1 // the step of the checkpoint on disk; -1: none written by this run
+	if resumed {
+		savedStep = step
+	}
 	saveCkpt := func() error {
 		if o.CheckpointPath == "" {
 			return nil
@@ -253,6 +257,7 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 		if err := SaveCheckpoint(o.CheckpointPath, c); err != nil {
 			return err
 		}
+		savedStep = step
 		t.onEvent(Event{Kind: EventCheckpoint, Step: step, Steps: o.Steps, Path: o.CheckpointPath})
 		return nil
 	}
@@ -269,7 +274,13 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
+		if err := nonFiniteStep(loss, grad, "gradient", step+1, savedStep, o.CheckpointPath); err != nil {
+			return nil, err
+		}
 		if err := opt.Update(vectors, grad); err != nil {
+			return nil, err
+		}
+		if err := nonFiniteStep(loss, vectors, "vectors after the update", step+1, savedStep, o.CheckpointPath); err != nil {
 			return nil, err
 		}
 		step++

@@ -261,6 +261,9 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 // loadVariables creates one variable per tensor the configs call for, reading
 // it from whichever source holds it.
 func (m *Model) loadVariables(sources []tensorSource, progress func(done, total int)) error {
+	if err := m.checkRanges(); err != nil {
+		return err
+	}
 	want, err := ModelVariables(m.Text, m.UNet, m.VAE)
 	if err != nil {
 		return err

@@ -169,7 +169,7 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 	case math.IsNaN(o.CFG) || math.IsInf(o.CFG, 0) || o.CFG < 0:
 		return o, fmt.Errorf("guidance scale %g must be a finite number >= 0", o.CFG)
 	}
-	return o, nil
+	return o, checkBounds(o)
 }
 
 // Generate makes one image. It stops between steps when ctx is cancelled
@@ -180,6 +180,9 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	defer p.mu.Unlock()
 	o, err := p.defaults(opts)
 	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if err := p.Model.checkMemory(o); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	sampler, err := scheduler.New(o.Sampler, p.Scheduler, o.Steps)
@@ -248,6 +251,9 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 		eps := tensors.MustCopyFlatData[float32](out[0])
 		if x, err = sampler.Step(eps, i, x, rng); err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
+		}
+		if err := nonFiniteLatents(x, i+1, o.CFG); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
 		}
 		if o.OnStep != nil {
 			o.OnStep(i-start+1, total, x)

@@ -1,0 +1,109 @@
+package sd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ErrNotEnoughMemory is returned (wrapped, with the sizes) by Generate when a
+// run would need more working memory than the machine has available.
+var ErrNotEnoughMemory = errors.New("not enough memory")
+
+// Memory is a rough estimate of what one generation needs, in bytes.
+type Memory struct {
+	Weights     int64 // the model's float32 weights (already loaded)
+	Activations int64 // working memory of the largest step: UNet or VAE decoder
+}
+
+// EstimateMemory estimates the memory one width x height generation with m
+// needs; guided (CFG > 1) runs the UNet on a batch of two. The estimate
+// counts float32 feature maps: the UNet's skip connections plus about twelve
+// live maps at its widest level, its attention scores (bounded by
+// chunking), and about six maps of the VAE decoder's first block at full
+// image size. It is meant to catch runs that cannot fit (a 100000-pixel
+// side), not to budget a tight one: the true peak depends on the backend.
+func (m *Model) EstimateMemory(width, height int, guided bool) Memory {
+	var mem Memory
+	if m.Ctx != nil {
+		for _, dims := range m.WeightDims() {
+			n := int64(4)
+			for _, d := range dims {
+				n *= int64(d)
+			}
+			mem.Weights += n
+		}
+	}
+	batch := int64(1)
+	if guided {
+		batch = 2
+	}
+	factor := int64(1) << (len(m.VAE.BlockOutChannels) - 1)
+	tokens := (int64(height) / factor) * (int64(width) / factor)
+	var skips, widest int64
+	t := tokens
+	for _, ch := range m.UNet.BlockOutChannels {
+		skips += int64(m.UNet.LayersPerBlock+1) * int64(ch) * t
+		widest = max(widest, 12*int64(ch)*t)
+		t = max(1, t/4)
+	}
+	heads := int64(m.UNet.AttentionHeads[0])
+	scores := min(batch*heads*tokens*tokens, int64(attentionChunkElems))
+	unet := 4*batch*(skips+widest) + 3*4*scores
+	pixels := int64(width) * int64(height)
+	vae := 4 * 6 * int64(m.VAE.BlockOutChannels[0]) * pixels
+	mem.Activations = max(unet, vae)
+	return mem
+}
+
+// availableMemory is the memory this process may still take, in bytes: the
+// kernel's MemAvailable, lowered to the cgroup's memory.max headroom when
+// one is set. ok is false where neither can be read (other systems).
+func availableMemory() (n int64, ok bool) {
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) >= 2 && f[0] == "MemAvailable:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					n, ok = kb*1024, true
+				}
+			}
+		}
+	}
+	limit, err1 := readInt("/sys/fs/cgroup/memory.max")
+	used, err2 := readInt("/sys/fs/cgroup/memory.current")
+	if err1 == nil && err2 == nil && limit > used {
+		if !ok || limit-used < n {
+			n, ok = limit-used, true
+		}
+	}
+	return n, ok
+}
+
+func readInt(path string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64) // "max" fails: no limit
+}
+
+// checkMemory refuses a generation whose activations exceed the memory
+// available now (the weights are loaded already, so they are not counted
+// against it). Where availability cannot be read it does not refuse.
+func (m *Model) checkMemory(o GenerateOptions) error {
+	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
+	avail, ok := availableMemory()
+	if !ok || need.Activations <= avail {
+		return nil
+	}
+	return fmt.Errorf("%w: a %dx%d image needs about %s of working memory besides the %s of weights; this machine has %s available",
+		ErrNotEnoughMemory, o.Width, o.Height, gib(need.Activations), gib(need.Weights), gib(avail))
+}
+
+func gib(n int64) string { return fmt.Sprintf("%.1f GB", float64(n)/(1<<30)) }
