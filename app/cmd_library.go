@@ -33,7 +33,7 @@ Subcommands:
                               add photos: files, action folders, ActionBench-style roots
   export [flags] images DIR   generation images (PNG with settings, or --format jpeg)
   export [flags] zip FILE     generations, exemplars and identifiers with manifest.json
-  export [flags] sheet FILE   contact sheet PNG: subjects x actions
+  export [flags] sheet FILE   contact sheet PNG: subjects x actions (--force replaces FILE)
   export [flags] identifiers DIR
                               newest .safetensors of each identifier
   settings FILE               print the generation settings stored in a PNG or JPEG
@@ -256,6 +256,7 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	actionName := fs.String("action", "", "only this action")
 	subjectName := fs.String("subject", "", "only this subject")
 	cell := fs.Int("cell", 192, "contact sheet cell size in pixels")
+	force := fs.Bool("force", false, "replace an existing zip or sheet file")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -273,6 +274,11 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	}
 	if *quality < 1 || *quality > 100 {
 		return fmt.Errorf("%w: --quality must be 1-100", ErrUsage)
+	}
+	if kind == "zip" || kind == "sheet" {
+		if err := refuseExisting(dest, *force); err != nil {
+			return err
+		}
 	}
 	lib, err := openLibrary(ctx, *dir)
 	if err != nil {
@@ -349,6 +355,20 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %d generation(s), %d exemplar(s), %d identifier(s)\n",
 		dest, len(sel.Generations), len(sel.Exemplars), len(sel.IdentifierVersions))
+	return nil
+}
+
+// refuseExisting refuses to replace the file at dest unless force is set.
+func refuseExisting(dest string, force bool) error {
+	st, err := os.Stat(dest)
+	switch {
+	case err != nil:
+		return nil
+	case st.IsDir():
+		return fmt.Errorf("%s is a folder; give a file name", store.Quote(dest))
+	case !force:
+		return fmt.Errorf("%s exists; give --force to replace it", store.Quote(dest))
+	}
 	return nil
 }
 

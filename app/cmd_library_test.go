@@ -107,6 +107,17 @@ func TestLibraryCommand(t *testing.T) {
 		!strings.Contains(out, "1 generation(s), 2 exemplar(s), 1 identifier(s)") {
 		t.Errorf("zip: %d %s %s", code, out, errOut)
 	}
+	// An existing zip is replaced only with --force.
+	before, _ := os.ReadFile(filepath.Join(dest, "a.zip"))
+	if code, _, errOut = runMain("library", "export", "zip", filepath.Join(dest, "a.zip")); code != 1 || !strings.Contains(errOut, "--force") {
+		t.Errorf("zip over an existing file: %d %s", code, errOut)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dest, "a.zip")); !bytes.Equal(before, after) {
+		t.Errorf("refused zip export changed the file")
+	}
+	if code, out, errOut = runMain("library", "export", "--force", "zip", filepath.Join(dest, "a.zip")); code != 0 {
+		t.Errorf("zip --force: %d %s %s", code, out, errOut)
+	}
 	// Identifiers export the newest version under a readable name.
 	code, out, _ = runMain("library", "export", "identifiers", filepath.Join(dest, "ids"))
 	if b, err := os.ReadFile(filepath.Join(dest, "ids", "salute-adi-v2.safetensors")); code != 0 || err != nil || string(b) != "v2" {

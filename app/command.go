@@ -57,7 +57,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		PrintHelp(env.Stderr)
 		return 2
 	}
-	err := cmd.Run(ctx, env, args[1:])
+	err := runCancellable(ctx, name, env.Stderr, func() error { return cmd.Run(ctx, env, args[1:]) })
 	switch {
 	case err == nil:
 		return 0
