@@ -46,7 +46,7 @@ func crashWriter(dir string) error {
 	}
 	// A killed process loses nothing it wrote with write(2): no fsync needed.
 	logLine := func(format string, args ...any) { fmt.Fprintf(logf, format+"\n", args...) }
-	a, err := l.ensureAction(ctx, "crash")
+	a, _, err := l.ensureAction(ctx, "crash")
 	if err != nil {
 		return err
 	}

@@ -27,8 +27,9 @@ type File struct {
 // Open opens and validates the safetensors file at path. On unix systems the
 // file is memory-mapped read-only; elsewhere (or when mapping fails) it is
 // read into memory. Every malformed header yields an error wrapping ErrInvalid.
-// A mapped file must not be truncated by another process while open (the
-// kernel would fault on access), as with any memory-mapped reader.
+// A mapped file truncated by another process while open makes Float32,
+// Float32Into and Int64 fail with ErrChanged (the fault is caught); views
+// from Bytes are not guarded.
 func Open(path string) (*File, error) {
 	data, release, err := mapFile(path)
 	if err != nil {
@@ -150,7 +151,7 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	out := make([]float32, t.NumElements())
-	if err := decodeFloat32(out, t.DType, b); err != nil {
+	if err := f.guarded(func() error { return decodeFloat32(out, t.DType, b) }); err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}
 	return out, append([]int(nil), t.Shape...), nil
@@ -167,7 +168,7 @@ func (f *File) Float32Into(name string, dst []float32) error {
 	if len(dst) != t.NumElements() {
 		return fmt.Errorf("safetensors: %s: tensor %q has %d elements, destination %d", f.path, name, t.NumElements(), len(dst))
 	}
-	if err := decodeFloat32(dst, t.DType, b); err != nil {
+	if err := f.guarded(func() error { return decodeFloat32(dst, t.DType, b) }); err != nil {
 		return fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}
 	return nil
@@ -182,7 +183,7 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 		return nil, nil, err
 	}
 	out := make([]int64, t.NumElements())
-	if err := decodeInt64(out, t.DType, b); err != nil {
+	if err := f.guarded(func() error { return decodeInt64(out, t.DType, b) }); err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}
 	return out, append([]int(nil), t.Shape...), nil

@@ -29,6 +29,10 @@ const (
 	maxInflated  = 8 << 20 // bytes a compressed text chunk may inflate to
 )
 
+// ErrTextTooLong is returned (wrapped) when settings text would exceed the
+// size ReadPNGText accepts (8 MiB a chunk), e.g. a prompt of megabytes.
+var ErrTextTooLong = errors.New("settings text too long")
+
 var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 
 // kataJSON is the payload of the "kata" chunk: Settings plus a format tag and
@@ -102,6 +106,10 @@ func InsertPNGText(w io.Writer, data []byte, chunks []TextChunk) error {
 			typ = "iTXt"
 			// keyword\0 compression-flag compression-method language\0 translated-keyword\0 text
 			body = append(append([]byte(c.Key), 0, 0, 0, 0, 0), c.Text...)
+		}
+		if len(body) > maxTextChunk {
+			// Bounded on write as on read: Kata must read back what it writes.
+			return fmt.Errorf("insert png text: %w: %q is %d bytes, at most %d", ErrTextTooLong, c.Key, len(body), maxTextChunk)
 		}
 		if err := writeChunk(w, typ, body); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -162,5 +163,42 @@ func FuzzReadPNG(f *testing.F) {
 	f.Add([]byte("\x89PNG\r\n\x1a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ReadPNG(bytes.NewReader(data)) // must not panic or hang
+	})
+}
+
+// A prompt of megabytes is refused on write, so Kata never writes a PNG it
+// would refuse to read; one just under the limit round-trips.
+func TestEncodePNGBoundsText(t *testing.T) {
+	var buf bytes.Buffer
+	huge := Settings{Prompt: strings.Repeat("x", 20<<20)}
+	if err := EncodePNG(&buf, testImage(4, 4), huge); !errors.Is(err, ErrTextTooLong) {
+		t.Fatalf("20 MB prompt: %v", err)
+	}
+	buf.Reset()
+	big := Settings{Prompt: strings.Repeat("y", 3<<20)}
+	if err := EncodePNG(&buf, testImage(4, 4), big); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPNG(bytes.NewReader(buf.Bytes()))
+	if err != nil || got.Prompt != big.Prompt {
+		t.Errorf("3 MB prompt read back: %d bytes, %v", len(got.Prompt), err)
+	}
+}
+
+// FuzzPNGMetadata writes arbitrary settings text into a PNG and reads it
+// back: writing either fails cleanly or gives a file that reads.
+func FuzzPNGMetadata(f *testing.F) {
+	f.Add("a photo of <sit>", "blurry", "Euler a")
+	f.Add("line\nbreak, (emph:1.2)", "", "DPM++ 2M Karras")
+	f.Add("\x1b[31m", "\xff\xfe", "")
+	f.Fuzz(func(t *testing.T, prompt, negative, sampler string) {
+		var buf bytes.Buffer
+		s := Settings{Prompt: prompt, Negative: negative, Sampler: sampler, Steps: 20, CFG: 7, Seed: 1, Width: 4, Height: 4}
+		if err := EncodePNG(&buf, testImage(4, 4), s); err != nil {
+			return
+		}
+		if _, err := ReadPNG(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatalf("wrote a PNG it cannot read: %v", err)
+		}
 	})
 }
