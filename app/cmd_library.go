@@ -421,6 +421,6 @@ func librarySettings(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, s.Parameters())
+	fmt.Fprintln(env.Stdout, store.QuoteText(s.Parameters()))
 	return nil
 }

@@ -51,3 +51,23 @@ func Quote(s string) string {
 	}
 	return s
 }
+
+// QuoteText returns multi-line text (a prompt, settings text) safe to print
+// on a terminal: newlines and tabs stay, every other control character and
+// each invalid UTF-8 byte become \xNN, so an escape sequence cannot act.
+func QuoteText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n' || r == '\t' || !unicode.IsControl(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}

@@ -46,6 +46,19 @@ func TestQuote(t *testing.T) {
 	}
 }
 
+func TestQuoteText(t *testing.T) {
+	for in, want := range map[string]string{
+		"a photo\nNegative prompt: x\tSteps: 20": "a photo\nNegative prompt: x\tSteps: 20",
+		"red \x1b[31mtext\x1b[0m":                `red \x1b[31mtext\x1b[0m`,
+		"bell\a and \x9b csi":                    `bell\x07 and \x9b csi`,
+		"bad \xff byte, ok \uFFFD":               "bad \\xff byte, ok \uFFFD",
+	} {
+		if got := QuoteText(in); got != want {
+			t.Errorf("QuoteText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // Bad names are refused when an action is made or renamed, and an import
 // whose pictures all fail leaves no empty action behind.
 func TestActionNamesAndFailedImport(t *testing.T) {
