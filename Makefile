@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test bench gpu-binaries package deps check-go clean
+.PHONY: run build test fault bench gpu-binaries package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -25,6 +25,12 @@ test: deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m $(HEADLESS)
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
+
+# The fault suite of docs/RELIABILITY.md alone (it also runs in `make test`).
+fault: check-go
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m \
+		-run 'Fuzz|Crash|Kill|DiskFull|Repair|OpenMissing|OpenDamaged|Hostile|Bounds|Memory|NonFinite|Truncated|Cancellable|Name|Quote|Decode' \
+		./store/... ./model/sd/ ./model/adi/ ./model/safetensors/ ./model/prompt/ ./app/
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the
