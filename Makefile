@@ -29,7 +29,7 @@ test: deps
 # The fault suite of docs/RELIABILITY.md alone (it also runs in `make test`).
 fault: check-go
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m \
-		-run 'Fuzz|Crash|Kill|DiskFull|Repair|OpenMissing|OpenDamaged|Hostile|Bounds|Memory|NonFinite|Truncated|Cancellable|Name|Quote|Decode' \
+		-run 'Fuzz|Crash|Kill|DiskFull|Repair|OpenMissing|OpenDamaged|OpenReadOnly|Hostile|Bounds|Memory|NonFinite|Truncated|Cancellable|Name|Quote|Decode' \
 		./store/... ./model/sd/ ./model/adi/ ./model/safetensors/ ./model/prompt/ ./app/
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in

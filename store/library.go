@@ -47,7 +47,8 @@ const (
 // (unfinished temp files, jobs left running; see OpenReport); everything else
 // is for Check to report and Repair to fix. A library whose database exists
 // but whose blobs folder is gone is refused (ErrNoBlobs), and a database that
-// fails SQLite's quick check opens for reading only (see WriteErr).
+// fails SQLite's quick check, or one in a folder Kata cannot write (a
+// read-only medium), opens for reading only (see WriteErr).
 func Open(dir string) (*Library, error) {
 	return OpenContext(context.Background(), dir)
 }
@@ -61,8 +62,12 @@ func OpenContext(ctx context.Context, dir string) (_ *Library, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open library %s: %w", dir, err)
 	}
-	if err := prepareDir(dir); err != nil {
+	readOnly, err := prepareDir(dir)
+	if err != nil {
 		return nil, err
+	}
+	if readOnly {
+		return openReadOnly(ctx, dir)
 	}
 	l := &Library{dir: dir}
 	defer func() {

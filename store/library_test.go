@@ -337,7 +337,7 @@ func TestOpenDamagedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
-		if _, err := l.CreateAction(ctx, Action{Name: fmt.Sprintf("action %03d %s", i, strings.Repeat("x", 200))}); err != nil {
+		if _, err := l.CreateAction(ctx, Action{Name: fmt.Sprintf("action %03d %s", i, strings.Repeat("x", 180))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // ErrNoBlobs is returned (wrapped, with the folder's path) by Open when a
@@ -20,29 +21,59 @@ var ErrNoBlobs = errors.New("the library's blobs folder is missing")
 // database failed SQLite's quick check at open.
 var ErrDamaged = errors.New("the library database is damaged; it is open for reading only (run kata library check)")
 
+// ErrReadOnly is returned (wrapped) by every write to a library opened from
+// a folder Kata cannot write (a read-only medium, a folder without write
+// permission): it can be browsed, not changed.
+var ErrReadOnly = errors.New("the library is on a read-only medium or folder; it is open for reading only")
+
+// testHookReadOnly makes prepareDir treat an existing library as unwritable.
+var testHookReadOnly bool
+
 // prepareDir creates a new library's folders, or checks an existing one's.
-func prepareDir(dir string) error {
-	_, err := os.Stat(filepath.Join(dir, dbName))
+// readOnly reports an existing library whose folder Kata cannot write.
+func prepareDir(dir string) (readOnly bool, err error) {
+	_, err = os.Stat(filepath.Join(dir, dbName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		for _, d := range []string{dir, filepath.Join(dir, blobsDir), filepath.Join(dir, tmpDir)} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("create library: %w", err)
+				return false, fmt.Errorf("create library: %w", err)
 			}
 		}
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("open library: %w", err)
+		return false, fmt.Errorf("open library: %w", err)
 	}
 	blobs := filepath.Join(dir, blobsDir)
 	if st, err := os.Stat(blobs); err != nil || !st.IsDir() {
-		return fmt.Errorf("open library %s: %w (%s); nothing was changed — put the folder back, or move %s away to start a new library",
+		return false, fmt.Errorf("open library %s: %w (%s); nothing was changed — put the folder back, or move %s away to start a new library",
 			dir, ErrNoBlobs, blobs, filepath.Join(dir, dbName))
 	}
-	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o755); err != nil {
-		return fmt.Errorf("open library: %w", err)
+	if testHookReadOnly {
+		return true, nil
 	}
-	return nil
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o755); err != nil {
+		if isReadOnly(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("open library: %w", err)
+	}
+	// The folder may exist and still refuse new files.
+	probe, err := os.CreateTemp(filepath.Join(dir, tmpDir), ".probe-*")
+	if err != nil {
+		if isReadOnly(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("open library: %w", err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return false, nil
+}
+
+// isReadOnly reports whether err says the file system or folder refuses writes.
+func isReadOnly(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
 // WriteErr says why the library refuses writes (it wraps ErrDamaged), or is
