@@ -105,11 +105,15 @@ const (
 // GenerateOptions describe one image. Zero values take the defaults noted.
 type GenerateOptions struct {
 	Prompt, Negative string
-	Steps            int     // DefaultSteps
-	Sampler          string  // DefaultSampler; canonical or AUTOMATIC1111 names
-	CFG              float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
-	Seed             uint64
-	Width, Height    int // the UNet's native size, 512 for SD 1.x; multiples of 8
+	Steps            int    // DefaultSteps
+	Sampler          string // DefaultSampler; canonical or AUTOMATIC1111 names
+	// ScheduleType is AUTOMATIC1111's "Schedule type" (id or label, see
+	// scheduler.ScheduleTypes); "" or "Automatic" keeps the sampler name's
+	// own. Only k-diffusion samplers take other schedules.
+	ScheduleType  string
+	CFG           float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
+	Seed          uint64
+	Width, Height int // the UNet's native size, 512 for SD 1.x; multiples of 8
 	// ClipSkip is AUTOMATIC1111's "Clip skip" (0 or 1: the full text encoder).
 	ClipSkip int
 	// InitImage starts image-to-image from this picture (resized to
@@ -132,7 +136,7 @@ type Result struct {
 	Latents []float32       // final latents [1, C, h, w], flat
 	Decoded []float32       // VAE output [1, 3, H, W], flat, before clamping
 	Options GenerateOptions // with defaults filled in
-	Sampler string          // canonical sampler name
+	Sampler string          // canonical sampler name, schedule included ("dpmpp_2m_karras")
 }
 
 func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
@@ -182,22 +186,18 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	sampler, err := scheduler.New(o.Sampler, p.Scheduler, o.Steps)
+	sampler, err := scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	canonical := sampler.Name()
 	guided := o.CFG > 1
-	cond, err := p.encodePrompt(o.Prompt, o.Identifiers, o.ClipSkip)
+	cond, uncond, err := p.encodePrompts(o.Prompt, o.Negative, o.Identifiers, o.ClipSkip, guided)
 	if err != nil {
-		return nil, fmt.Errorf("generate: prompt: %w", err)
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	states := cond
 	if guided {
-		uncond, err := p.encodePrompt(o.Negative, o.Identifiers, o.ClipSkip)
-		if err != nil {
-			return nil, fmt.Errorf("generate: negative prompt: %w", err)
-		}
 		states = pairStates(uncond, cond)
 	}
 
