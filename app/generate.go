@@ -218,3 +218,30 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	}
 	return res, s, nil
 }
+
+// SamplerChoice is one entry of the window's sampler menu.
+type SamplerChoice struct {
+	Label     string // AUTOMATIC1111's name ("DPM++ 2M"), what GenerateRequest.Sampler takes
+	Schedules bool   // takes every schedule type (else only Automatic)
+	Default   bool   // DefaultSampler
+}
+
+// SamplerChoices lists the samplers Kata offers, in the sampler table's order.
+func SamplerChoices() []SamplerChoice {
+	def, _ := scheduler.CanonicalName(DefaultSampler)
+	var out []SamplerChoice
+	for _, s := range scheduler.Samplers() {
+		out = append(out, SamplerChoice{Label: s.Label, Schedules: s.Schedules, Default: s.ID == def})
+	}
+	return out
+}
+
+// ScheduleTypeLabels lists AUTOMATIC1111's schedule type labels,
+// "Automatic" first, for GenerateRequest.ScheduleType.
+func ScheduleTypeLabels() []string {
+	var out []string
+	for _, st := range scheduler.ScheduleTypes() {
+		out = append(out, st.Label)
+	}
+	return out
+}
