@@ -53,12 +53,12 @@ func (p *Pipeline) encodePrompts(text, negative string, ids []Identifier, clipSk
 	opt := p.chunkOptions(tok)
 	condChunks, err := promptChunks(text, tok, opt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prompt: %w", err)
+		return nil, nil, err // "prompt: ..."
 	}
 	var uncondChunks []prompt.Chunk
 	if guided {
 		if uncondChunks, err = promptChunks(negative, tok, opt); err != nil {
-			return nil, nil, fmt.Errorf("negative prompt: %w", err)
+			return nil, nil, fmt.Errorf("negative %w", err) // "negative prompt: ..."
 		}
 		n := max(len(condChunks), len(uncondChunks))
 		condChunks = prompt.PadChunks(condChunks, n, opt)

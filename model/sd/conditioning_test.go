@@ -101,6 +101,23 @@ func TestPromptEmphasis(t *testing.T) {
 	}
 }
 
+// TestPromptSyntaxErrors names the prompt whose weight is not a number.
+func TestPromptSyntaxErrors(t *testing.T) {
+	p, err := NewPipeline(fixtureBackend(t), tinyModel(t, "diffusers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ prompt, negative, want string }{
+		{"a (cat:1.2.3)", "", "generate: prompt: attention weight \"1.2.3\""},
+		{"a cat", "(dog:1..2)", "generate: negative prompt: attention weight"},
+	} {
+		_, err := p.Generate(gocontext.Background(), GenerateOptions{Prompt: c.prompt, Negative: c.negative, Steps: 1})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q / %q: %v, want %q...", c.prompt, c.negative, err, c.want)
+		}
+	}
+}
+
 // TestLongPrompt checks A1111's long prompts on sd-tiny: a prompt of more
 // than 75 tokens becomes two chunks whose encodings are concatenated (the
 // first equal to the encoding of its own 75 tokens), the negative prompt is
