@@ -14,6 +14,7 @@ import (
 	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/sd"
+	"kata/store"
 	"kata/store/imagemeta"
 )
 
@@ -140,7 +141,6 @@ func (a *trainArgs) trainOptions() adi.Options {
 		Fit:             adi.FitMode(a.fit),
 		NoFlip:          a.noFlip,
 		Caption:         a.caption,
-		Contrast:        adi.ContrastOptions{UserImages: a.contrast},
 		CheckpointPath:  a.checkpoint,
 		CheckpointEvery: a.ckptEvery,
 		Resume:          a.resume,
@@ -153,18 +153,22 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Cheap checks first, before loading a model: the images exist.
-	if _, err := adi.ListImages(a.images); err != nil {
+	// Cheap checks first, before loading a model: the photos read.
+	exemplars, files, err := folderExemplars(a.images)
+	if err != nil {
 		return err
 	}
-	if len(a.contrast) > 0 {
-		files, err := adi.ListImages(a.contrast)
-		if err != nil {
-			return fmt.Errorf("contrast images: %w", err)
-		}
-		a.contrast = files
-	}
 	opts := a.trainOptions()
+	if len(a.contrast) > 0 {
+		if opts.Contrast.UserImages, err = contrastPhotos(a.contrast, files); err != nil {
+			return err
+		}
+	}
+	libDir, err := store.DefaultDir()
+	if err != nil {
+		return err
+	}
+	opts.Contrast.CacheDir = contrastCacheDir(libDir)
 	if a.initFrom != "" {
 		if opts.Init, err = adi.Load(a.initFrom); err != nil {
 			return err
@@ -223,7 +227,7 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			}
 		}
 	}
-	id, err := adi.Train(ctx, base, a.images, opts, onEvent)
+	id, err := adi.Train(ctx, base, exemplars, opts, onEvent)
 	if bar != nil {
 		_ = bar.Exit()
 		fmt.Fprintln(env.Stderr)

@@ -114,6 +114,15 @@ func TestTrainThenGenerate(t *testing.T) {
 	if last := events[len(events)-1]; last.Step != 3 || last.Steps != 3 {
 		t.Fatalf("last progress %+v", last)
 	}
+	// Trained from the library rows: no photos staged in the work folder, the
+	// contrast images cached in the library's contrast folder.
+	work := filepath.Join(k.Library().Dir(), "work")
+	if staged, _ := filepath.Glob(filepath.Join(work, "action-*", "exemplars")); len(staged) != 0 {
+		t.Errorf("photos staged for training: %v", staged)
+	}
+	if cached, _ := filepath.Glob(filepath.Join(work, "contrast", "*.png")); len(cached) != 6 {
+		t.Errorf("%d cached contrast images, want 3 photos x 2", len(cached))
+	}
 	jobs, err := k.Library().Jobs(ctx, store.JobDone)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("done jobs %v, %v", jobs, err)

@@ -216,7 +216,7 @@ func (l *Library) ExportZip(ctx context.Context, w io.Writer, sel Selection) err
 		a := actionName(ex.ActionID)
 		name := fmt.Sprintf("%04d", ex.ID)
 		if ex.Source != "" {
-			name = stem(ex.Source)
+			name = strings.TrimSuffix(filepath.Base(ex.Source), filepath.Ext(ex.Source))
 		}
 		p := "exemplars/" + SafeName(a) + "/" + SafeName(name) + ".png"
 		if err := add(p, data, ManifestEntry{Path: p, Kind: "exemplar", Action: a, Caption: ex.Caption}); err != nil {

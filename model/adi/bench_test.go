@@ -5,7 +5,6 @@ import (
 	"image"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -24,8 +23,7 @@ func BenchmarkStep(b *testing.B) {
 	for _, method := range []Method{MethodTI, MethodPPlus, MethodADI} {
 		b.Run(string(method), func(b *testing.B) {
 			base := tinyBase(b)
-			dir := exemplarDir(b, 2)
-			tr, err := prepare(context.Background(), base, []string{dir}, Options{Method: method, Name: "bench"}, func(Event) {})
+			tr, err := prepare(context.Background(), base, testExemplars(2), Options{Method: method, Name: "bench"}, func(Event) {})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -89,14 +87,11 @@ func BenchmarkSD15Train(b *testing.B) {
 		return imaging.Invert(img), nil
 	}
 	base := Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: invert}
-	dir := b.TempDir()
-	for i := range 2 {
-		writePNG(b, filepath.Join(dir, string(rune('a'+i))+".png"), 512+64*i, 512)
-	}
+	exemplars := []Exemplar{{Image: testImage(512, 512)}, {Image: testImage(576, 512)}}
 	for range b.N {
 		var first, last time.Time
 		start := time.Now()
-		_, err := Train(context.Background(), base, []string{dir}, Options{Method: MethodADI, Name: "bench", Steps: steps},
+		_, err := Train(context.Background(), base, exemplars, Options{Method: MethodADI, Name: "bench", Steps: steps},
 			func(e Event) {
 				if e.Kind != EventStep {
 					return

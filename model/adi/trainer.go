@@ -172,17 +172,20 @@ type trainer struct {
 	onEvent  func(Event)
 }
 
-// Train learns an identifier from the exemplar images (files and/or folders)
-// on the frozen base model. It reports progress to onEvent (may be nil) from
+// Train learns an identifier from the exemplars (photos in memory, any size,
+// with caption templates; at least 2 for ADI) on the frozen base model. Each
+// photo is brought to Options.Resolution (default the model's native size)
+// with Options.Fit; an empty template takes Options.Caption (default
+// DefaultCaption). It reports progress to onEvent (may be nil) from
 // the calling goroutine, stops when ctx is cancelled (writing a checkpoint
 // first when CheckpointPath is set) and returns the identifier with its
 // metadata filled in. It is safe to call from a goroutine; one Base must not
 // be shared by concurrent runs.
-func Train(ctx context.Context, base Base, images []string, opts Options, onEvent func(Event)) (id *Identifier, err error) {
+func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
-	t, err := prepare(ctx, base, images, opts, onEvent)
+	t, err := prepare(ctx, base, exemplars, opts, onEvent)
 	if err != nil {
 		onEvent(Event{Kind: EventDone, Err: err})
 		return nil, err
@@ -190,7 +193,7 @@ func Train(ctx context.Context, base Base, images []string, opts Options, onEven
 	return t.run(ctx)
 }
 
-func prepare(ctx context.Context, base Base, images []string, opts Options, onEvent func(Event)) (*trainer, error) {
+func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onEvent func(Event)) (*trainer, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -239,7 +242,7 @@ func prepare(ctx context.Context, base Base, images []string, opts Options, onEv
 	}
 
 	onEvent(Event{Kind: EventPrepare, Message: "reading exemplars"})
-	exemplars, err := LoadExemplars(images, t.trigger, o.Resolution, o.Fit, o.Caption)
+	exemplars, err := fitExemplars(given, t.trigger, o.Resolution, o.Fit, o.Caption)
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +254,9 @@ func prepare(ctx context.Context, base Base, images []string, opts Options, onEv
 	}
 	set := &Identifiers{list: []*Identifier{{Metadata: Metadata{Trigger: t.trigger}, Vectors: [][]float32{{0}}}}}
 	for _, e := range exemplars {
-		ep, err := set.Encode(base.Tokenizer, e.Caption(t.trigger), tokenizer.SDLength)
+		ep, err := set.Encode(base.Tokenizer, Fill(e.template, t.trigger), tokenizer.SDLength)
 		if err != nil {
-			return nil, fmt.Errorf("caption of %s: %w", e.Path, err)
+			return nil, fmt.Errorf("caption of %s: %w", e.name, err)
 		}
 		ids := make([]int32, len(ep.IDs))
 		slot := make([]float32, len(ep.IDs))
@@ -275,15 +278,15 @@ func prepare(ctx context.Context, base Base, images []string, opts Options, onEv
 			return nil, err
 		}
 		onEvent(Event{Kind: EventPrepare, Message: "encoding exemplars", Done: i, Total: len(exemplars)})
-		pair, err := enc.encodePair(e.Image)
+		pair, err := enc.encodePair(e.image)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.Path, err)
+			return nil, fmt.Errorf("encode %s: %w", e.name, err)
 		}
 		t.anchors = append(t.anchors, pair)
 	}
 	if o.Method == MethodADI {
 		action := strings.Trim(t.trigger, "<>")
-		negImgs, err := PrepareContrast(ctx, exemplars, action, o.Contrast, m.SHA256, o.Fit, base.Img2Img, func(done, total int) {
+		negImgs, err := prepareContrast(ctx, exemplars, action, o.Contrast, m.SHA256, o.Fit, base.Img2Img, func(done, total int) {
 			onEvent(Event{Kind: EventPrepare, Message: "synthesising contrast images", Done: done, Total: total})
 		})
 		if err != nil {
@@ -312,7 +315,7 @@ func prepare(ctx context.Context, base Base, images []string, opts Options, onEv
 		fmt.Fprintf(h256, "|%v", o.Init.Vectors)
 	}
 	for _, e := range exemplars {
-		fmt.Fprintf(h256, "|%s|%s", e.Path, e.Template)
+		fmt.Fprintf(h256, "|%s|%s", e.hash, e.template)
 	}
 	t.fp = hex.EncodeToString(h256.Sum(nil)[:12])
 	return t, nil
