@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"kata/model/adi"
+	"kata/model/sd/sdtest"
 	"kata/model/world"
 	"kata/store"
 )
@@ -108,15 +110,22 @@ func TestWorldRenderWritesSet(t *testing.T) {
 	}
 }
 
-// TestWorldRenderImports: the library's importer reads a rendered set as an
-// ActionBench folder: one action named after the folder, every picture, and
-// every caption the text.json template with the action's trigger.
-func TestWorldRenderImports(t *testing.T) {
+// TestWorldRenderRoundTrip: a rendered set is an ActionBench folder to Kata's
+// own readers. The library's importer makes one action named after the
+// folder with every picture, captioned with its text.json template and the
+// action's trigger; the trainer reads the same templates from the folder and
+// trains from it.
+func TestWorldRenderRoundTrip(t *testing.T) {
+	t.Setenv("KATA_BACKEND", "go")
+	libDir := filepath.Join(t.TempDir(), "lib")
+	t.Setenv(store.EnvLibrary, libDir)
 	dir := filepath.Join(t.TempDir(), "handstand")
 	if code, _, stderr := runMain("world", "render", "--action", "handstand", "--out", dir, "--size", "64"); code != 0 {
 		t.Fatalf("render: exit %d: %s", code, stderr)
 	}
-	lib, err := store.Open(filepath.Join(t.TempDir(), "lib"))
+	set, _ := world.ExemplarSet("handstand", 1, 0)
+
+	lib, err := store.Open(libDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,12 +137,34 @@ func TestWorldRenderImports(t *testing.T) {
 	if len(res.Added) != world.ExemplarCount || len(res.Failed) != 0 || len(res.Actions) != 1 || res.Actions[0].Name != "handstand" {
 		t.Fatalf("import: %d added, failed %v, actions %+v", len(res.Added), res.Failed, res.Actions)
 	}
-	set, _ := world.ExemplarSet("handstand", 1, 0)
+	trigger := res.Actions[0].Trigger
+	exemplars, files, err := folderExemplars([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exemplars) != len(set) {
+		t.Fatalf("trainer read %d exemplars, want %d", len(exemplars), len(set))
+	}
 	for i, e := range res.Added {
-		want := strings.ReplaceAll(set[i].Template, "{}", res.Actions[0].Trigger)
+		want := strings.ReplaceAll(set[i].Template, "{}", trigger)
 		if e.Caption != want || filepath.Base(e.Source) != set[i].Name {
-			t.Errorf("exemplar %d: %s %q, want %s %q", i, filepath.Base(e.Source), e.Caption, set[i].Name, want)
+			t.Errorf("imported %d: %s %q, want %s %q", i, filepath.Base(e.Source), e.Caption, set[i].Name, want)
 		}
+		if got := adi.Fill(exemplars[i].Template, trigger); got != want || filepath.Base(files[i]) != set[i].Name {
+			t.Errorf("trainer's %d: %s %q, want %s %q", i, filepath.Base(files[i]), got, set[i].Name, want)
+		}
+		if b := exemplars[i].Image.Bounds(); b.Dx() != 64 || b.Dy() != 64 {
+			t.Errorf("trainer's %d: %v picture", i, b)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "handstand.safetensors")
+	code, stdout, stderr := runMain("train", "--model", sdtest.TinyDir(), "--images", dir, "--name", "handstand",
+		"--out", out, "--method", "ti", "--steps", "1")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if id, err := adi.Load(out); err != nil || id.Trigger != "<handstand>" {
+		t.Errorf("identifier %+v, %v", id, err)
 	}
 }
 
