@@ -3,6 +3,7 @@ package world
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 )
@@ -28,7 +29,8 @@ func (e Exemplar) TextName() string { return strings.TrimSuffix(e.Name, ".png") 
 // (one look of clothes and body colour with one background each, shared by
 // the pictures of that context as in photos of one person or one studio),
 // each with its own pose jitter and slightly different framing. Names are
-// "01.png", "02.png", ...; seed fixes everything.
+// "01.png", "02.png", ...; seed and action fix everything (sets of two
+// actions with one seed show different people).
 func ExemplarSet(action string, seed uint64, n int) ([]Exemplar, error) {
 	verb, err := Verb(action)
 	if err != nil {
@@ -40,7 +42,10 @@ func ExemplarSet(action string, seed uint64, n int) ([]Exemplar, error) {
 	if n < 1 || n > 99 {
 		return nil, fmt.Errorf("world: exemplar set of %d pictures: want 1..99", n)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x65786d))
+	h := fnv.New64a()
+	h.Write([]byte(action))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64())) // each action its own people and studios
+
 	contexts := make([]Scene, 2+rng.IntN(2))
 	for i := range contexts {
 		c := Scene{Kind: "person", Action: action, Color: pick(rng, Colors),
