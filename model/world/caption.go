@@ -29,7 +29,7 @@ var backgroundPhrases = map[string][2][]string{
 	"dotted":   {{"a dotted {t} background", "a {t} background with polka dots"}, {"dotted {t} wallpaper", "{t} polka dots"}},
 	"checked":  {{"a checked {t} background", "a {t} checkerboard background"}, {"checkered {t} wallpaper", "{t} checks"}},
 	"gradient": {{"a {t} gradient background", "a softly shaded {t} background"}, {"{t} gradient", "shaded {t} backdrop"}},
-	"floor":    {{"a {t} wall above a floor", "a {t} room with a floor"}, {"{t} room", "{t} wall and floor"}},
+	"floor":    {{"a {t} backdrop with a floor", "a {t} studio floor and wall"}, {"{t} studio", "{t} wall and floor"}},
 }
 
 // propPhrases introduce a prop.
