@@ -148,6 +148,19 @@ func TestTrainThenGenerate(t *testing.T) {
 	if row.ModelHash != model.Hash || len(row.IdentifierVersions) != 1 || row.Seed != 5 {
 		t.Fatalf("stored generation %+v", row)
 	}
+	// The window's path writes the sampler as AUTOMATIC1111 names it, as kata generate does.
+	if s, err := store.ReadSettings(g.ImagePath); err != nil || row.Sampler != "Euler a" || s.Sampler != "Euler a" || s.Steps != 2 {
+		t.Errorf("stored sampler %q, PNG settings %+v (%v)", row.Sampler, s, err)
+	}
+	// ... and names the identifier as kata generate does.
+	if v, err := k.Library().IdentifierVersion(ctx, row.IdentifierVersions[0]); err == nil {
+		want, err := identifierLabel(action.Trigger, k.Library().BlobPath(v.File))
+		if s, rerr := store.ReadSettings(g.ImagePath); err != nil || rerr != nil || len(s.Identifiers) != 1 || s.Identifiers[0] != want {
+			t.Errorf("PNG identifiers %v, want [%s] (%v %v)", s.Identifiers, want, err, rerr)
+		}
+	} else {
+		t.Error(err)
+	}
 	if _, err := os.Stat(g.ImagePath); err != nil {
 		t.Fatal(err)
 	}
