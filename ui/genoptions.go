@@ -20,12 +20,19 @@ const (
 	vaeFolder = "VAE folder…"
 )
 
+// Preference keys remembering the VAE and LoRA folder choices.
+const (
+	prefVAE     = "vae"
+	prefLoRADir = "loraDir"
+)
+
 // batchCounts are the choices of the images-per-click menu.
 var batchCounts = []string{"1", "2", "4", "8"}
 
 // genOptions is the gallery's row of generation settings: sampler and
 // schedule type (the schedule menu only for samplers that take one),
-// images per click, the VAE and the LoRA folder.
+// images per click, the VAE and the LoRA folder (both remembered in the
+// app's preferences).
 type genOptions struct {
 	m        *MainWindow
 	samplers []app.SamplerChoice
@@ -57,6 +64,19 @@ func newGenOptions(m *MainWindow) *genOptions {
 	o.vae = widget.NewSelect([]string{vaeOwn, vaeFile, vaeFolder}, nil)
 	o.vae.SetSelected(vaeOwn)
 	o.current = vaeOwn
+	prefs := m.app.Preferences()
+	if v := prefs.String(prefVAE); v != "" {
+		if err := m.svc.SetVAE(v); err == nil {
+			o.current = filepath.Base(v)
+			o.vae.SetOptions([]string{o.current, vaeOwn, vaeFile, vaeFolder})
+			o.vae.SetSelected(o.current)
+		} else {
+			prefs.SetString(prefVAE, "") // the VAE is gone: back to each checkpoint's own
+		}
+	}
+	if d := prefs.String(prefLoRADir); d != "" {
+		m.svc.SetLoRADir(d)
+	}
 	o.vae.OnChanged = o.chooseVAE
 	o.loraDir = widget.NewButtonWithIcon("LoRA folder…", theme.FolderOpenIcon(), o.chooseLoRADir)
 	o.row = container.NewHBox(widget.NewLabel("Sampler"), o.sampler, o.schedule,
@@ -108,6 +128,7 @@ func (o *genOptions) chooseVAE(choice string) {
 			o.m.setStatus("Could not change the VAE: " + err.Error())
 			return
 		}
+		o.m.app.Preferences().SetString(prefVAE, "")
 		if o.current != vaeOwn {
 			o.current = vaeOwn
 			o.vae.SetOptions([]string{vaeOwn, vaeFile, vaeFolder})
@@ -138,6 +159,7 @@ func (o *genOptions) chooseVAE(choice string) {
 			o.vae.SetSelected(o.current) // back to the VAE in use
 			return
 		}
+		o.m.app.Preferences().SetString(prefVAE, o.m.svc.VAE())
 		o.current = filepath.Base(path)
 		o.vae.SetOptions([]string{o.current, vaeOwn, vaeFile, vaeFolder})
 		o.vae.SetSelected(o.current)
@@ -151,6 +173,7 @@ func (o *genOptions) chooseLoRADir() {
 		func(dir string) error { o.m.svc.SetLoRADir(dir); return nil }, "Could not choose the LoRA folder",
 		func(dir string) {
 			if dir != "" {
+				o.m.app.Preferences().SetString(prefLoRADir, dir)
 				o.m.setStatus("LoRA folder " + dir + ": write <lora:name:0.8> in the prompt.")
 			}
 		})

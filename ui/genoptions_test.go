@@ -60,6 +60,10 @@ func TestGenerationOptions(t *testing.T) {
 	if svc.VAE() != vae || o.vae.Selected != "vae" {
 		t.Errorf("VAE %q, menu %q", svc.VAE(), o.vae.Selected)
 	}
+	// The choice is remembered: a new row (the next start) reads it back.
+	if again := newGenOptions(m); again.vae.Selected != "vae" {
+		t.Errorf("remembered VAE %q", again.vae.Selected)
+	}
 	picker.answers = []string{""} // cancelled
 	o.vae.SetSelected(vaeFile)
 	m.WaitIdle()
@@ -76,5 +80,10 @@ func TestGenerationOptions(t *testing.T) {
 	m.WaitIdle()
 	if svc.LoRAFolder() != loras {
 		t.Errorf("LoRA folder %q", svc.LoRAFolder())
+	}
+	svc.SetLoRADir("")
+	newGenOptions(m)
+	if svc.LoRAFolder() != loras {
+		t.Errorf("remembered LoRA folder %q", svc.LoRAFolder())
 	}
 }
