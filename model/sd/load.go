@@ -3,7 +3,6 @@ package sd
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -269,12 +268,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 			shapes[n] = info.Shape
 		}
 		if vae != nil {
-			for n := range shapes {
-				if strings.HasPrefix(n, singleVAEPrefix) {
-					delete(shapes, n)
-				}
-			}
-			maps.Copy(shapes, vae.ldmShapes())
+			shapes = vae.replaceShapes(shapes, vae.file.Infos())
 		}
 		m.Text, m.UNet, m.VAE, err = InferSingleFileConfigs(shapes)
 		if err != nil && !errors.Is(err, errNotSD) {

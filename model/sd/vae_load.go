@@ -85,13 +85,20 @@ func openVAE(path, variant string) (*vaeFile, error) {
 	return v, nil
 }
 
-// ldmShapes returns the shapes of the VAE's tensors as a single-file
-// checkpoint names them ("first_stage_model.encoder.down.0.block.0..."),
+// replaceShapes returns shapes (a single-file checkpoint's tensor shapes
+// by name) with its VAE tensors replaced by the external VAE's, named as a
+// single-file checkpoint names them ("first_stage_model.encoder.down.0..."),
 // for InferSingleFileConfigs; diffusers names are translated as far as the
-// inference reads them (down blocks and their resnets).
-func (v *vaeFile) ldmShapes() map[string][]int {
-	out := map[string][]int{}
-	for _, info := range v.file.Infos() {
+// inference reads them (down blocks and their resnets). infos are the VAE
+// file's tensors.
+func (v *vaeFile) replaceShapes(shapes map[string][]int, infos []safetensors.TensorInfo) map[string][]int {
+	out := make(map[string][]int, len(shapes)+len(infos))
+	for n, s := range shapes {
+		if !strings.HasPrefix(n, singleVAEPrefix) {
+			out[n] = s
+		}
+	}
+	for _, info := range infos {
 		rest, ok := strings.CutPrefix(info.Name, v.prefix)
 		if !ok {
 			continue

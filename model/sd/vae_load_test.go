@@ -2,7 +2,9 @@ package sd
 
 import (
 	"errors"
+	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +124,49 @@ func TestLoadVAE(t *testing.T) {
 	if _, err := Load(ckpt, &LoadOptions{ConfigDir: tiny, VAE: filepath.Join(tiny, "text_encoder", "model.safetensors")}); err == nil ||
 		!strings.Contains(err.Error(), "no VAE encoder tensors") {
 		t.Errorf("a text encoder as VAE: %v", err)
+	}
+}
+
+// TestInferWithExternalVAE infers SD 1.5's configs for a checkpoint without
+// VAE tensors from an external VAE's tensors, in LDM names (bare, as
+// vae-ft-mse-840000 has them) and in diffusers names, and lets the external
+// VAE's shapes win over the checkpoint's own.
+func TestInferWithExternalVAE(t *testing.T) {
+	layout, _, _, want := readSD15Layout(t)
+	ckpt := map[string][]int{}
+	for component, tensors := range layout.SingleFile {
+		if component == "vae" {
+			continue
+		}
+		maps.Copy(ckpt, tensors)
+	}
+	// the checkpoint's own VAE tensors must not count: a third resnet in
+	// the first down block would make layers_per_block 3
+	ckpt[singleVAEPrefix+"encoder.down.0.block.2.conv2.weight"] = []int{128, 128, 3, 3}
+	infos := func(tensors map[string][]int, cut string) []safetensors.TensorInfo {
+		var out []safetensors.TensorInfo
+		for n, s := range tensors {
+			out = append(out, safetensors.TensorInfo{Name: strings.TrimPrefix(n, cut), Shape: s})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		vae   *vaeFile
+		infos []safetensors.TensorInfo
+	}{
+		{"LDM names", &vaeFile{ldm: true}, infos(layout.SingleFile["vae"], singleVAEPrefix)},
+		{"LDM names with prefix", &vaeFile{ldm: true, prefix: singleVAEPrefix}, infos(layout.SingleFile["vae"], "")},
+		{"diffusers names", &vaeFile{}, infos(layout.Diffusers["vae"], "")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, got, err := InferSingleFileConfigs(c.vae.replaceShapes(ckpt, c.infos))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("vae config %+v, want %+v", got, want)
+			}
+		})
 	}
 }
