@@ -256,7 +256,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		}
 		defer vae.file.Close()
 		m.useVAE(opts.VAE, vae)
-	case !hasVAE(f):
+	case lacksVAE(f):
 		return nil, ErrNoVAE
 	}
 	if opts.ConfigDir != "" {

@@ -130,14 +130,18 @@ func (v *vaeFile) source(cfg **VAEConfig) tensorSource {
 	}}
 }
 
-// hasVAE reports whether a single-file checkpoint holds VAE tensors.
-func hasVAE(f *safetensors.File) bool {
+// lacksVAE reports whether a single-file file holds a checkpoint's UNet
+// but no VAE tensors (other files fail as "not a Stable Diffusion 1.x
+// checkpoint" instead).
+func lacksVAE(f *safetensors.File) bool {
+	unet := false
 	for _, n := range f.Names() {
 		if strings.HasPrefix(n, singleVAEPrefix) {
-			return true
+			return false
 		}
+		unet = unet || strings.HasPrefix(n, singleUNetPrefix)
 	}
-	return false
+	return unet
 }
 
 // useVAE records the external VAE on m (VAEPath, VAEHash).

@@ -121,6 +121,10 @@ func TestLoadVAE(t *testing.T) {
 			}
 		})
 	}
+	// A file that is no checkpoint at all is not asked for a VAE.
+	if _, err := Load(filepath.Join(tiny, "text_encoder", "model.safetensors"), nil); err == nil || errors.Is(err, ErrNoVAE) {
+		t.Errorf("a text encoder as checkpoint: %v", err)
+	}
 	if _, err := Load(ckpt, &LoadOptions{ConfigDir: tiny, VAE: filepath.Join(tiny, "text_encoder", "model.safetensors")}); err == nil ||
 		!strings.Contains(err.Error(), "no VAE encoder tensors") {
 		t.Errorf("a text encoder as VAE: %v", err)
