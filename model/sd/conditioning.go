@@ -41,10 +41,9 @@ func pairStates(uncond, cond []any) []any {
 // guided, of the negative prompt, [1, L, D] each: one state, or one per
 // cross-attention layer when an identifier with per-layer vectors appears.
 // Both are read in AUTOMATIC1111's attention syntax and cut into chunks of
-// 75 tokens whose encodings are concatenated (L = 77 per chunk); the shorter
-// of the two is padded with empty chunks to the other's length, as
-// AUTOMATIC1111 does, so that they stack on the batch axis. Identifier
-// tokens are added to a clone of the model's tokenizer.
+// 75 tokens whose encodings are concatenated (L = 77 per chunk); the two may
+// differ in length (Generate then runs them as separate UNet passes).
+// Identifier tokens are added to a clone of the model's tokenizer.
 func (p *Pipeline) encodePrompts(text, negative string, ids []Identifier, clipSkip int, guided bool) (cond, uncond []any, err error) {
 	tok, tokenIDs, err := p.identifierTokenizer(ids)
 	if err != nil {
@@ -60,9 +59,6 @@ func (p *Pipeline) encodePrompts(text, negative string, ids []Identifier, clipSk
 		if uncondChunks, err = promptChunks(negative, tok, opt); err != nil {
 			return nil, nil, fmt.Errorf("negative %w", err) // "negative prompt: ..."
 		}
-		n := max(len(condChunks), len(uncondChunks))
-		condChunks = prompt.PadChunks(condChunks, n, opt)
-		uncondChunks = prompt.PadChunks(uncondChunks, n, opt)
 	}
 	if cond, err = p.encodeChunks(condChunks, ids, tokenIDs, clipSkip); err != nil {
 		return nil, nil, fmt.Errorf("prompt: %w", err)

@@ -120,10 +120,10 @@ func TestPromptSyntaxErrors(t *testing.T) {
 
 // TestLongPrompt checks A1111's long prompts on sd-tiny: a prompt of more
 // than 75 tokens becomes two chunks whose encodings are concatenated (the
-// first equal to the encoding of its own 75 tokens), the negative prompt is
-// padded to as many chunks, BREAK starts a new chunk, and the UNet's
+// first equal to the encoding of its own 75 tokens), the negative prompt
+// keeps its one chunk, BREAK starts a new chunk, and the UNet's
 // cross-attention takes the longer sequence (the tail of the prompt changes
-// the image).
+// the image), guided with the negative prompt in a separate pass.
 func TestLongPrompt(t *testing.T) {
 	m := tinyModel(t, "diffusers")
 	p, err := NewPipeline(fixtureBackend(t), m)
@@ -140,8 +140,8 @@ func TestLongPrompt(t *testing.T) {
 	if n := len(flat(cond[0])); n != 2*77*d {
 		t.Fatalf("long prompt: %d values, want 2x77x%d", n, d)
 	}
-	if n := len(flat(uncond[0])); n != 2*77*d {
-		t.Fatalf("negative prompt: %d values, want padded to 2x77x%d", n, d)
+	if n := len(flat(uncond[0])); n != 77*d {
+		t.Fatalf("negative prompt: %d values, want 77x%d", n, d)
 	}
 	first, _, err := p.encodePrompts(strings.Repeat("cat ", 75), "", nil, 1, false)
 	if err != nil {
@@ -173,6 +173,35 @@ func TestLongPrompt(t *testing.T) {
 	if e := relErr(t, "tail", tensors.FromFlatDataAndDimensions(a, len(a)), tensors.FromFlatDataAndDimensions(b, len(b))); e < 1e-6 {
 		t.Errorf("the words after token 75 do not change the image (relative difference %.2g)", e)
 	}
+}
+
+// TestSeparateGuidance checks that guidance from two UNet passes (prompts of
+// different lengths) is the guidance of the paired pass.
+func TestSeparateGuidance(t *testing.T) {
+	p, err := NewPipeline(fixtureBackend(t), tinyModel(t, "diffusers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, uncond, err := p.encodePrompts("a cat on a sofa", "blurry", nil, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := make([]float32, 4*8*8)
+	for i := range noise {
+		noise[i] = float32(i%17-8) / 8
+	}
+	in := tensors.FromFlatDataAndDimensions(noise, 1, 4, 8, 8)
+	step := tensors.FromFlatDataAndDimensions([]float32{501}, 1)
+	scale := tensors.FromScalar(float32(7.5))
+	paired, err := p.noisePrediction(in, step, scale, pairStates(uncond, cond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	separate, err := p.separateGuidance(in, step, scale, 7.5, uncond, cond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "guided noise", separate, paired, 1e-5)
 }
 
 // TestScheduleType checks that a schedule type given apart from the sampler

@@ -197,7 +197,11 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	states := cond
-	if guided {
+	// A prompt and a negative prompt of different lengths (in 75-token
+	// chunks) run as two UNet passes, as AUTOMATIC1111 runs them without
+	// its "pad prompt/negative prompt" option.
+	separate := guided && stateLen(cond) != stateLen(uncond)
+	if guided && !separate {
 		states = pairStates(uncond, cond)
 	}
 
@@ -240,12 +244,15 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 		}
 		in := tensors.FromFlatDataAndDimensions(sampler.ScaleModelInput(x, i), 1, lc, h, w)
 		t := tensors.FromFlatDataAndDimensions([]float32{float32(timesteps[i])}, 1)
-		args := append([]any{in, t, scale}, states...)
-		out, err := p.unetExec.Exec(args...)
+		var eps []float32
+		if separate {
+			eps, err = p.separateGuidance(in, t, scale, float32(o.CFG), uncond, cond)
+		} else {
+			eps, err = p.noisePrediction(in, t, scale, states)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
-		eps := tensors.MustCopyFlatData[float32](out[0])
 		if x, err = sampler.Step(eps, i, x, rng); err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
@@ -264,6 +271,37 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	return &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
 		Options: o, Sampler: canonical}, nil
 }
+
+// noisePrediction runs guidedUNet once: latents in [1, C, h, w], timestep
+// t [1], guidance scale [], states [2, L, D] (guided) or [1, L, D] each.
+func (p *Pipeline) noisePrediction(in, t, scale *tensors.Tensor, states []any) ([]float32, error) {
+	out, err := p.unetExec.Exec(append([]any{in, t, scale}, states...)...)
+	if err != nil {
+		return nil, err
+	}
+	return tensors.MustCopyFlatData[float32](out[0]), nil
+}
+
+// separateGuidance is classifier-free guidance with one UNet pass for the
+// unconditional states and one for the conditional ones ([1, L, D] each,
+// of different L): uncond + cfg·(cond − uncond).
+func (p *Pipeline) separateGuidance(in, t, scale *tensors.Tensor, cfg float32, uncond, cond []any) ([]float32, error) {
+	u, err := p.noisePrediction(in, t, scale, uncond)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.noisePrediction(in, t, scale, cond)
+	if err != nil {
+		return nil, err
+	}
+	for i := range u {
+		u[i] += cfg * (c[i] - u[i])
+	}
+	return u, nil
+}
+
+// stateLen is the sequence length L of text encoder states [B, L, D].
+func stateLen(states []any) int { return states[0].(*tensors.Tensor).Shape().Dimensions[1] }
 
 // imageLatents encodes an init image to scaled latents, sampling the VAE
 // posterior with rng.
