@@ -118,11 +118,7 @@ func TestStagesLowerLossOnFixedBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Finalize()
-		// The size is explicit: model/sd's pipeline takes the UNet sample size
-		// times 8 as its default, which assumes SD's factor-8 VAE.
-		size := tinyArch().ImageSize()
-		res, err := p.Generate(gocontext.Background(), sd.GenerateOptions{Prompt: "a red square", Steps: 3, Seed: 5,
-			Width: size, Height: size})
+		res, err := p.Generate(gocontext.Background(), sd.GenerateOptions{Prompt: "a red square", Steps: 3, Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
