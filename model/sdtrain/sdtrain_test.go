@@ -199,3 +199,18 @@ func TestResumeIsBitIdentical(t *testing.T) {
 		})
 	}
 }
+
+func TestResumeRefusesAnotherRun(t *testing.T) {
+	be := testBackend(t)
+	dir := t.TempDir()
+	o := Options{Stage: StageVAE, Steps: 1, Batch: 1, CheckpointDir: dir, LatentSamples: 2, Seed: 1}
+	trainStage(t, be, Shapes{}, o, nil)
+	o.Seed, o.Resume = 2, true
+	if _, err := Train(gocontext.Background(), be, tinyArch(), Shapes{}, o, nil); err == nil {
+		t.Fatal("resumed a checkpoint of another seed")
+	}
+	u := Options{Stage: StageUNet, Steps: 1, CheckpointDir: t.TempDir()}
+	if _, err := Train(gocontext.Background(), be, tinyArch(), Shapes{}, u, nil); err == nil {
+		t.Fatal("the unet stage started without a vae stage")
+	}
+}
