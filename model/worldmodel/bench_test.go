@@ -30,27 +30,31 @@ func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // BenchmarkStep times one training step's forward and backward pass (loss
 // and the gradient of every trained weight, as model/sdtrain computes it) of
 // the VAE stage and of the UNet stage (text encoder + UNet, frozen VAE
-// encoder), batch 8, for candidate widths:
+// encoder), batch 8, for candidate widths, and the chosen widths' UNet stage
+// at the recipe's batch 32:
 //
 //	CGO_ENABLED=0 go test ./model/worldmodel -run NONE -bench Step -benchtime 3x
 func BenchmarkStep(b *testing.B) {
 	cands := []struct {
-		name string
-		w    Widths
+		name   string
+		w      Widths
+		batch  int
+		stages []sdtrain.Stage
 	}{
-		{"default", DefaultWidths()},
-		{"vae-f4-16-32-64", Widths{64, 4, []int{32, 64, 128, 128}, []int{16, 32, 64}}},
-		{"vae-f8-32-64-64-64", Widths{64, 4, []int{32, 64, 128, 128}, []int{32, 64, 64, 64}}},
-		{"unet-64-128-192-192", Widths{64, 4, []int{64, 128, 192, 192}, []int{32, 64, 64}}},
+		{"default", DefaultWidths(), 8, []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet}},
+		{"vae-f4-16-32-64", Widths{64, 4, []int{32, 64, 128, 128}, []int{16, 32, 64}}, 8, []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet}},
+		{"vae-f8-32-64-64-64", Widths{64, 4, []int{32, 64, 128, 128}, []int{32, 64, 64, 64}}, 8, []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet}},
+		{"unet-64-128-192-192", Widths{64, 4, []int{64, 128, 192, 192}, []int{32, 64, 64}}, 8, []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet}},
+		{"default-batch32", DefaultWidths(), 32, []sdtrain.Stage{sdtrain.StageUNet}},
 	}
 	be, err := backend.New("go")
 	if err != nil {
 		b.Fatal(err)
 	}
-	const batch = 8
 	for _, c := range cands {
 		arch := NewArchitecture(c.w)
-		for _, stage := range []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet} {
+		batch := c.batch
+		for _, stage := range c.stages {
 			b.Run(fmt.Sprintf("%s/%s", c.name, stage), func(b *testing.B) {
 				m, err := sd.NewRandom(arch.Text, arch.UNet, arch.VAE, 1)
 				if err != nil {
