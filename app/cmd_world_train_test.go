@@ -77,4 +77,25 @@ func TestWorldTrainEndToEnd(t *testing.T) {
 	if m.UNet.NumCrossAttentionLayers() != 16 || m.Text.VocabSize != 49408 {
 		t.Fatalf("exported model has %d cross-attention layers and %d tokens", m.UNet.NumCrossAttentionLayers(), m.Text.VocabSize)
 	}
+
+	// --stage export writes the same weights again from the checkpoint.
+	again := filepath.Join(dir, "again")
+	stdout.Reset()
+	if status := Main(context.Background(), []string{"world", "train", "--stage", "export", "--ckpt", dir, "--out", again},
+		Env{Stdout: &stdout, Stderr: &stderr}); status != 0 {
+		t.Fatalf("export: status %d; stderr:\n%s", status, stderr.String())
+	}
+	for _, f := range []string{"unet/diffusion_pytorch_model.safetensors", "vae/config.json", "text_encoder/model.safetensors"} {
+		a, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(again, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between the two exports", f)
+		}
+	}
 }
