@@ -32,7 +32,7 @@ type worldTrainArgs struct {
 	lr                        float64
 	seed                      uint64
 	every                     time.Duration
-	resume                    bool
+	resume, preview           bool
 }
 
 // defaultWorldCheckpoints is the checkpoint folder when --ckpt is not given:
@@ -57,6 +57,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs.StringVar(&a.ckpt, "ckpt", defaultWorldCheckpoints(), "checkpoint folder (vae.safetensors, unet.safetensors, loss curves)")
 	fs.StringVar(&a.out, "out", "", "diffusers folder to export the model to after the unet stage (default CKPT/model)")
 	fs.DurationVar(&a.every, "checkpoint-every", 5*time.Minute, "wall time between checkpoints")
+	fs.BoolVar(&a.preview, "preview", true, "write CKPT/STAGE-preview.png with every checkpoint (vae: reconstructions; unet: samples)")
 	fs.BoolVar(&a.resume, "resume", false, "continue each stage from its checkpoint when there is one")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -86,7 +87,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 	o := worldmodel.Recipe(stage)
 	o.Seed, o.CheckpointDir, o.CheckpointEvery, o.Resume = a.seed, a.ckpt, a.every, a.resume
-	o.LatentSamples = a.latents
+	o.LatentSamples, o.NoPreview = a.latents, !a.preview
 	if a.steps > 0 {
 		o.Steps = a.steps
 		o.Warmup = min(o.Warmup, max(1, a.steps/10))
@@ -134,6 +135,9 @@ func runWorldTrain(ctx context.Context, env Env, args []string) error {
 			}
 			fmt.Fprintf(env.Stdout, "%s stage: %d steps, %s, loss curve %s\n", stage, res.Steps, res.Checkpoint,
 				sdtrain.LossCurvePath(a.ckpt, stage))
+			if res.ScalingFactor > 0 && stage == sdtrain.StageVAE {
+				fmt.Fprintf(env.Stdout, "vae scaling factor %.5f (1 / latent std)\n", res.ScalingFactor)
+			}
 		}
 		if stages[len(stages)-1] != sdtrain.StageUNet {
 			return nil

@@ -52,7 +52,7 @@ func TestWorldTrainEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "model")
 	var stdout, stderr bytes.Buffer
 	status := Main(context.Background(), []string{"world", "train", "--stage", "all", "--steps", "2", "--batch", "2",
-		"--latent-samples", "4", "--backend", "go", "--ckpt", dir, "--out", out}, Env{Stdout: &stdout, Stderr: &stderr})
+		"--latent-samples", "4", "--preview=false", "--backend", "go", "--ckpt", dir, "--out", out}, Env{Stdout: &stdout, Stderr: &stderr})
 	if status != 0 {
 		t.Fatalf("status %d; stderr:\n%s", status, stderr.String())
 	}

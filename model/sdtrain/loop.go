@@ -15,7 +15,7 @@ import (
 )
 
 // smoothing is the weight of a new loss in Event.Smoothed.
-const smoothing = 0.02
+const smoothing = 0.05
 
 // loop trains until the stage's steps are done or ctx is cancelled.
 func (r *run) loop(ctx gocontext.Context) (*Result, error) {
@@ -190,6 +190,11 @@ func (r *run) save() error {
 	if err := WriteLossCurve(LossCurvePath(r.o.CheckpointDir, r.o.Stage), fmt.Sprintf("%s stage loss", r.o.Stage), r.losses); err != nil {
 		return err
 	}
+	if !r.o.NoPreview {
+		if err := r.writePreview(); err != nil {
+			return err
+		}
+	}
 	r.onEvent(Event{Kind: EventCheckpoint, Stage: r.o.Stage, Step: r.step, Steps: r.o.Steps, Path: r.path})
 	return nil
 }
@@ -199,16 +204,10 @@ func (r *run) save() error {
 // EMA weights and returns the standard deviation of the sampled latents.
 func (r *run) latentStd() (float64, error) {
 	// The EMA weights are what the vae stage exports.
-	for i, k := range r.train {
-		if err := r.setWeight(k, r.ema[r.offs[i]:r.offs[i+1]]); err != nil {
-			return 0, err
-		}
+	if err := r.useWeights(r.ema); err != nil {
+		return 0, err
 	}
-	defer func() {
-		for i, k := range r.train {
-			_ = r.setWeight(k, r.params[r.offs[i]:r.offs[i+1]])
-		}
-	}()
+	defer func() { _ = r.useWeights(r.params) }()
 	exec, err := context.NewExec(r.be, r.model.Ctx.Reuse(), func(ctx *context.Context, images, noise *Node) *Node {
 		mean, logvar := sd.VAEEncode(ctx, images)
 		return Add(mean, Mul(Exp(MulScalar(logvar, 0.5)), noise))

@@ -70,6 +70,12 @@ type Options struct {
 	// LatentSamples is how many images the vae stage encodes to measure the
 	// latent standard deviation; default 256.
 	LatentSamples int
+	// NoPreview turns off the preview PNG written with every checkpoint
+	// (PreviewPath): for the vae stage 8 renders over their reconstructions,
+	// for the unet stage 8 seeds of each PreviewPrompts entry (none: no
+	// preview), both with the EMA weights.
+	NoPreview      bool
+	PreviewPrompts []string
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -86,14 +86,16 @@ func TestStagesLowerLossOnFixedBatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(string(tc.stage), func(t *testing.T) {
 			res := trainStage(t, be, src, Options{Stage: tc.stage, Steps: tc.steps, Batch: 4, LR: tc.lr, Warmup: 1,
-				CheckpointDir: dir, LatentSamples: 8, Seed: 1}, nil)
+				CheckpointDir: dir, LatentSamples: 8, Seed: 1, PreviewPrompts: []string{"a red square"}}, nil)
 			first, last := meanOf(res.Losses[:5]), meanOf(res.Losses[len(res.Losses)-5:])
 			t.Logf("%s: loss %.4f over the first 5 steps, %.4f over the last 5; scaling factor %.4f", tc.stage, first, last, res.ScalingFactor)
 			if !(last < 0.8*first) {
 				t.Fatalf("%s loss did not fall: first 5 steps %.4f, last 5 %.4f", tc.stage, first, last)
 			}
-			if _, err := os.Stat(LossCurvePath(dir, tc.stage)); err != nil {
-				t.Fatalf("no loss curve: %v", err)
+			for _, p := range []string{LossCurvePath(dir, tc.stage), PreviewPath(dir, tc.stage)} {
+				if _, err := os.Stat(p); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}

@@ -40,7 +40,7 @@ type Event struct {
 	Stage       Stage
 	Step, Steps int           // steps done, steps of the stage
 	Loss        float64       // this step's loss
-	Smoothed    float64       // exponentially smoothed loss (weight 0.02 per step)
+	Smoothed    float64       // exponentially smoothed loss (weight 0.05 per step)
 	LR          float64       // learning rate of this step
 	GradNorm    float64       // global gradient norm before clipping
 	StepsPerSec float64       // speed of this session
@@ -111,6 +111,8 @@ type run struct {
 	tok   *tokenizer.Tokenizer
 	sched *scheduler.Schedule
 	exec  *context.Exec
+	recon *context.Exec // vae previews, compiled on first use
+	pipe  *sd.Pipeline  // unet previews, made on first use
 }
 
 func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEvent func(Event)) (*run, error) {

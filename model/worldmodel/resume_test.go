@@ -46,7 +46,7 @@ func TestRealArchitectureResumesBitForBit(t *testing.T) {
 	for _, stage := range []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet} {
 		t.Run(string(stage), func(t *testing.T) {
 			o := Recipe(stage)
-			o.Steps, o.Batch, o.Warmup, o.Seed, o.LatentSamples = 3, 2, 1, 5, 4
+			o.Steps, o.Batch, o.Warmup, o.Seed, o.LatentSamples, o.NoPreview = 3, 2, 1, 5, 4, true
 			o.CheckpointDir = whole
 			if _, err := sdtrain.Train(gocontext.Background(), be, Architecture(), Source{}, o, nil); err != nil {
 				t.Fatal(err)
