@@ -190,10 +190,11 @@ func (r *run) save() error {
 	if err := WriteLossCurve(LossCurvePath(r.o.CheckpointDir, r.o.Stage), fmt.Sprintf("%s stage loss", r.o.Stage), r.losses); err != nil {
 		return err
 	}
-	if !r.o.NoPreview {
+	if !r.o.NoPreview && (r.done || r.lastPreview.IsZero() || time.Since(r.lastPreview) >= r.o.PreviewEvery) {
 		if err := r.writePreview(); err != nil {
 			return err
 		}
+		r.lastPreview = time.Now()
 	}
 	r.onEvent(Event{Kind: EventCheckpoint, Stage: r.o.Stage, Step: r.step, Steps: r.o.Steps, Path: r.path})
 	return nil

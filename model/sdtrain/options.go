@@ -70,11 +70,14 @@ type Options struct {
 	// LatentSamples is how many images the vae stage encodes to measure the
 	// latent standard deviation; default 256.
 	LatentSamples int
-	// NoPreview turns off the preview PNG written with every checkpoint
-	// (PreviewPath): for the vae stage 8 renders over their reconstructions,
-	// for the unet stage 8 seeds of each PreviewPrompts entry (none: no
-	// preview), both with the EMA weights.
+	// NoPreview turns off the preview PNG written with the first checkpoint
+	// of a session, the last one, and the first after every PreviewEvery
+	// (default 20 minutes; unet previews cost about a minute on 2 cores):
+	// for the vae stage 8 renders over their reconstructions, for the unet
+	// stage 8 seeds of each PreviewPrompts entry (none: no preview), both
+	// with the EMA weights (see PreviewPath).
 	NoPreview      bool
+	PreviewEvery   time.Duration
 	PreviewPrompts []string
 }
 
@@ -114,6 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckpointEvery == 0 {
 		o.CheckpointEvery = 5 * time.Minute
+	}
+	if o.PreviewEvery == 0 {
+		o.PreviewEvery = 20 * time.Minute
 	}
 	if o.LatentSamples == 0 {
 		o.LatentSamples = 256

@@ -113,6 +113,8 @@ type run struct {
 	exec  *context.Exec
 	recon *context.Exec // vae previews, compiled on first use
 	pipe  *sd.Pipeline  // unet previews, made on first use
+
+	lastPreview time.Time // when this session last wrote a preview
 }
 
 func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEvent func(Event)) (*run, error) {
