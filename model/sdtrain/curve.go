@@ -13,7 +13,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
-	"kata/store"
+	"kata/store/atomicfile"
 )
 
 // LossCurvePath is where a stage's loss curve PNG lives in a checkpoint folder.
@@ -98,7 +98,7 @@ func WriteLossCurve(path, title string, losses []float32) error {
 	if err := png.Encode(&buf, img); err != nil {
 		return fmt.Errorf("loss curve: %w", err)
 	}
-	return store.WriteFileAtomic(path, buf.Bytes())
+	return atomicfile.WriteBytes(path, buf.Bytes())
 }
 
 func label(img *image.NRGBA, x, y int, s string) {

@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/sd"
-	"kata/store"
+	"kata/store/atomicfile"
 )
 
 // PreviewPath is where a stage's preview PNG lives in a checkpoint folder.
@@ -63,7 +63,7 @@ func (r *run) writePreview() error {
 	if err := png.Encode(&buf, sheet); err != nil {
 		return fmt.Errorf("preview: %w", err)
 	}
-	return store.WriteFileAtomic(PreviewPath(r.o.CheckpointDir, r.o.Stage), buf.Bytes())
+	return atomicfile.WriteBytes(PreviewPath(r.o.CheckpointDir, r.o.Stage), buf.Bytes())
 }
 
 // useWeights sets the trained variables to flat (r.params or r.ema).
@@ -115,11 +115,8 @@ func (r *run) reconstructions() ([]*image.NRGBA, error) {
 // steps, guidance 7.5) through model/sd's pipeline.
 func (r *run) samples() ([]*image.NRGBA, error) {
 	if r.pipe == nil {
-		sched, err := SchedulerConfigJSON(r.arch.Scheduler)
-		if err != nil {
-			return nil, err
-		}
-		r.model.SchedulerConfig = sched
+		r.model.Scheduler = r.arch.Scheduler
+		var err error
 		if r.pipe, err = sd.NewPipeline(r.be, r.model); err != nil {
 			return nil, err
 		}

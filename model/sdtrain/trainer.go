@@ -132,12 +132,10 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 	if r.sched, err = scheduler.NewSchedule(arch.Scheduler); err != nil {
 		return nil, err
 	}
-	if r.tok, err = tokenizer.Default(); err != nil {
-		return nil, err
-	}
 	if r.model, err = sd.NewRandom(arch.Text, arch.UNet, arch.VAE, o.Seed); err != nil {
 		return nil, err
 	}
+	r.tok = r.model.Tokenizer
 	r.vars, r.shapes = map[string]*context.Variable{}, map[string][]int{}
 	for v := range r.model.Ctx.IterVariables() {
 		k := sd.VariableKey(v)
