@@ -350,4 +350,3 @@ func splitName(name string) (scope, variable string) {
 	i := strings.LastIndex(name, "/")
 	return context.ScopeSeparator + name[:i], name[i+1:]
 }
-
