@@ -18,7 +18,7 @@ import (
 	"kata/model/safetensors"
 )
 
-// toyWorld is a tiny synthetic world for the tests: a filled disc or square
+// toyWorld is a tiny synthetic world for the tests: a filled disc or bar
 // (kind) of one of three colours (colour) in one of three places (action) on
 // a grey background, with a little jitter.
 type toyWorld struct{}
@@ -26,7 +26,7 @@ type toyWorld struct{}
 var shapeColors = []color.NRGBA{{220, 40, 40, 255}, {40, 180, 60, 255}, {50, 70, 220, 255}}
 
 func (toyWorld) Vocabulary() Vocabulary {
-	return Vocabulary{Kinds: []string{"disc", "square"}, Colors: []string{"red", "green", "blue"}, Actions: []string{"left", "middle", "right"}}
+	return Vocabulary{Kinds: []string{"disc", "bar"}, Colors: []string{"red", "green", "blue"}, Actions: []string{"left", "middle", "right"}}
 }
 
 func (toyWorld) Draw(rng *rand.Rand) (image.Image, Label) {
@@ -41,7 +41,7 @@ func (toyWorld) Draw(rng *rand.Rand) (image.Image, Label) {
 			dx, dy := x-cx, y-cy
 			in := dx*dx+dy*dy <= r*r
 			if l.Kind == 1 {
-				in = dx >= -r && dx <= r && dy >= -r && dy <= r
+				in = dx >= -r && dx <= r && dy >= -r/3 && dy <= r/3
 			}
 			if in {
 				img.SetNRGBA(x, y, shapeColors[l.Color])
@@ -128,11 +128,11 @@ func TestTensor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := x.Shape().Dimensions; !slices.Equal(got, []int{2, 3, Size, Size}) {
+	if got := x.Shape().Dimensions; !slices.Equal(got, []int{2, Size, Size, 3}) {
 		t.Fatalf("shape %v", got)
 	}
 	data := x.Value().([][][][]float32)
-	if r, g := data[1][0][10][10], data[1][1][10][10]; math.Abs(float64(r)-1) > 1e-6 || g != 0 {
+	if r, g := data[1][10][10][0], data[1][10][10][1]; math.Abs(float64(r)-1) > 1e-6 || g != 0 {
 		t.Fatalf("red pixel read as r=%v g=%v", r, g)
 	}
 	for _, bad := range [][]image.Image{nil, {image.NewNRGBA(image.Rect(0, 0, 0, 0))}} {

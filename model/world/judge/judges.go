@@ -109,7 +109,7 @@ func (j *Judges) SubjectNet() Net {
 	return Net{Widths: j.Widths, Heads: []int{len(j.Vocab.Kinds), len(j.Vocab.Colors)}}
 }
 
-// logits builds both networks on images [B, 3, Size, Size] and returns the
+// logits builds both networks on images [B, Size, Size, 3] and returns the
 // logits [B, classes] of the kind, colour and action heads, in that order.
 func (j *Judges) logits(ctx *context.Context, images *Node) (kind, color, action *Node) {
 	pose := j.PoseNet().Logits(ctx.In(ScopePose), images)

@@ -26,7 +26,9 @@ const Size = 64
 
 // Net describes one judge network: 3x3 convolutions with stride 2 (each halves
 // the side) and ReLU, one 3x3 stride-1 convolution at the last width, then
-// global mean and max pooling and one linear head per entry of Heads.
+// one linear head per entry of Heads on the flattened feature map (which
+// keeps where things are: poses are arrangements of limbs) and its global
+// mean and max.
 type Net struct {
 	Widths []int // output channels of the stride-2 convolutions; default 16, 32, 64, 64
 	Heads  []int // classes per head, e.g. {len(world.Actions())}
@@ -64,7 +66,7 @@ func (n Net) Validate() error {
 	return nil
 }
 
-// Logits builds the network in ctx's current scope on images [B, 3, Size, Size]
+// Logits builds the network in ctx's current scope on images [B, Size, Size, 3]
 // (float32, values in [0, 1]) and returns one [B, Heads[i]] logits node per
 // head. Variables must exist in ctx (Init or loaded weights).
 func (n Net) Logits(ctx *context.Context, images *Node) []*Node {
@@ -75,27 +77,32 @@ func (n Net) Logits(ctx *context.Context, images *Node) []*Node {
 		in = out
 	}
 	x = activations.Relu(conv3x3(ctx.In("conv_last"), x, in, in, 1))
-	pooled := Concatenate([]*Node{ReduceMean(x, 2, 3), ReduceMax(x, 2, 3)}, 1) // [B, 2*in]
+	feats := Concatenate([]*Node{Reshape(x, x.Shape().Dimensions[0], -1), ReduceMean(x, 1, 2), ReduceMax(x, 1, 2)}, 1)
 	outs := make([]*Node, len(n.Heads))
 	for h, classes := range n.Heads {
-		outs[h] = linear(ctx.In(fmt.Sprintf("head%d", h)), pooled, 2*in, classes)
+		outs[h] = linear(ctx.In(fmt.Sprintf("head%d", h)), feats, n.features(), classes)
 	}
 	return outs
 }
 
-// conv3x3 is a 3x3 convolution (weight [out, in, 3, 3], bias [out]) of an
-// NCHW input with padding 1 and the given stride.
+// features is the length of the vector the heads read: the flattened last
+// feature map plus its channel means and maxima.
+func (n Net) features() int {
+	w := n.widths()
+	side, c := Size>>len(w), w[len(w)-1]
+	return side*side*c + 2*c
+}
+
+// conv3x3 is a 3x3 convolution (weight [3, 3, in, out], bias [out]) of an
+// NHWC input with padding 1 and the given stride. Channels-last input with
+// the input channel innermost in the kernel is the layout Kata's CPU
+// convolution reads contiguously.
 func conv3x3(ctx *context.Context, x *Node, in, out, stride int) *Node {
 	g := x.Graph()
-	w := param(ctx, g, "weight", out, in, 3, 3)
-	axes := ConvolveAxesConfig{
-		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
-		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
-		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3},
-	}
+	w := param(ctx, g, "weight", 3, 3, in, out)
 	// Strides must be explicit: the pure-Go backend rejects a zero stride.
-	y := Convolve(x, w).AxesConfig(axes).Strides(stride).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
-	return Add(y, Reshape(param(ctx, g, "bias", out), 1, out, 1, 1))
+	y := Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+	return Add(y, Reshape(param(ctx, g, "bias", out), 1, 1, 1, out))
 }
 
 // linear applies weight [out, in] and bias [out] to x [B, in].
@@ -117,7 +124,7 @@ func (n Net) Init(ctx *context.Context, rng *rand.Rand) {
 	in := 3
 	conv := func(scope string, in, out int) {
 		c := ctx.In(scope)
-		c.VariableWithValue("weight", heNormal(rng, in*9, out, in, 3, 3))
+		c.VariableWithValue("weight", heNormal(rng, in*9, 3, 3, in, out))
 		c.VariableWithValue("bias", tensors.FromFlatDataAndDimensions(make([]float32, out), out))
 	}
 	for i, out := range n.widths() {
@@ -127,7 +134,7 @@ func (n Net) Init(ctx *context.Context, rng *rand.Rand) {
 	conv("conv_last", in, in)
 	for h, classes := range n.Heads {
 		c := ctx.In(fmt.Sprintf("head%d", h))
-		c.VariableWithValue("weight", heNormal(rng, 2*in, classes, 2*in))
+		c.VariableWithValue("weight", heNormal(rng, n.features(), classes, n.features()))
 		c.VariableWithValue("bias", tensors.FromFlatDataAndDimensions(make([]float32, classes), classes))
 	}
 }

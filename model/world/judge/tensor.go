@@ -18,29 +18,25 @@ func Fit(img image.Image) *image.NRGBA {
 	return imaging.Fill(img, Size, Size, imaging.Center, imaging.Lanczos)
 }
 
-// pixels writes img (Size x Size, origin 0,0) into dst [3*Size*Size] as
-// channel-major RGB in [0, 1], alpha ignored.
+// pixels writes img (Size x Size, origin 0,0) into dst [Size*Size*3] as
+// row-major RGB in [0, 1], alpha ignored.
 func pixels(dst []float32, img *image.NRGBA) {
-	const plane = Size * Size
 	for y := range Size {
 		row := img.Pix[y*img.Stride:]
 		for x := range Size {
-			p := row[4*x:]
-			i := y*Size + x
-			dst[i] = float32(p[0]) / 255
-			dst[plane+i] = float32(p[1]) / 255
-			dst[2*plane+i] = float32(p[2]) / 255
+			p, i := row[4*x:], 3*(y*Size+x)
+			dst[i], dst[i+1], dst[i+2] = float32(p[0])/255, float32(p[1])/255, float32(p[2])/255
 		}
 	}
 }
 
-// Tensor packs images into a float32 tensor [len(images), 3, Size, Size]
+// Tensor packs images into a float32 tensor [len(images), Size, Size, 3]
 // (values in [0, 1]), fitting each to Size first (see Fit).
 func Tensor(images []image.Image) (*tensors.Tensor, error) {
 	if len(images) == 0 {
 		return nil, fmt.Errorf("judge: no images")
 	}
-	const n = 3 * Size * Size
+	const n = Size * Size * 3
 	data := make([]float32, len(images)*n)
 	for i, img := range images {
 		if img == nil || img.Bounds().Empty() {
@@ -48,5 +44,5 @@ func Tensor(images []image.Image) (*tensors.Tensor, error) {
 		}
 		pixels(data[i*n:(i+1)*n], Fit(img))
 	}
-	return tensors.FromFlatDataAndDimensions(data, len(images), 3, Size, Size), nil
+	return tensors.FromFlatDataAndDimensions(data, len(images), Size, Size, 3), nil
 }

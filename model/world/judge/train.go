@@ -92,7 +92,7 @@ func (o TrainOptions) fingerprint(v Vocabulary) string {
 // initial weights, stream s+1 the batch of step s.
 func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
 
-// batch is one step's inputs: images [B, 3, Size, Size] and int32 labels [B, 1].
+// batch is one step's inputs: images [B, Size, Size, 3] and int32 labels [B, 1].
 type batch struct {
 	images              *tensors.Tensor
 	kind, color, action *tensors.Tensor
@@ -100,7 +100,7 @@ type batch struct {
 
 // drawBatch draws n augmented images from src with rng.
 func drawBatch(src Source, n int, aug Augmentation, rng *rand.Rand) batch {
-	const plane = 3 * Size * Size
+	const plane = Size * Size * 3
 	data := make([]float32, n*plane)
 	kinds, colors, actions := make([]int32, n), make([]int32, n), make([]int32, n)
 	for i := range n {
@@ -109,7 +109,7 @@ func drawBatch(src Source, n int, aug Augmentation, rng *rand.Rand) batch {
 		kinds[i], colors[i], actions[i] = int32(l.Kind), int32(l.Color), int32(l.Action)
 	}
 	return batch{
-		images: tensors.FromFlatDataAndDimensions(data, n, 3, Size, Size),
+		images: tensors.FromFlatDataAndDimensions(data, n, Size, Size, 3),
 		kind:   tensors.FromFlatDataAndDimensions(kinds, n, 1),
 		color:  tensors.FromFlatDataAndDimensions(colors, n, 1),
 		action: tensors.FromFlatDataAndDimensions(actions, n, 1),
@@ -128,6 +128,9 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 	o := opts.withDefaults()
 	if o.Dir == "" {
 		return nil, fmt.Errorf("train judges: no checkpoint folder")
+	}
+	if o.Seed == HeldOutSeed {
+		return nil, fmt.Errorf("train judges: seed %#x is reserved for held-out evaluation", o.Seed)
 	}
 	if o.Steps < 1 || o.Batch < 1 || o.SaveEvery < 1 || o.LR < 0 {
 		return nil, fmt.Errorf("train judges: steps %d, batch %d, save-every %d, lr %g: must be positive", o.Steps, o.Batch, o.SaveEvery, o.LR)
