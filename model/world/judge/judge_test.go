@@ -144,7 +144,7 @@ func TestTensor(t *testing.T) {
 
 func TestSaveLoad(t *testing.T) {
 	be := testBackend(t)
-	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 5)
+	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 4, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestSaveLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !k.Vocab.Equal(j.Vocab) || !slices.Equal(k.Widths, j.Widths) {
+			if !k.Vocab.Equal(j.Vocab) || !slices.Equal(k.Widths, j.Widths) || k.Stem != 4 {
 				t.Fatalf("loaded vocabulary %v widths %v", k.Vocab, k.Widths)
 			}
 			got, err := k.Classify(imgs)
@@ -199,7 +199,7 @@ func TestSaveLoad(t *testing.T) {
 
 func TestLoadRejects(t *testing.T) {
 	be := testBackend(t)
-	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 5)
+	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 4, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +234,8 @@ func TestLoadRejects(t *testing.T) {
 		{"missing tensor", encode(ts[1:], j.metadata())},
 		{"wrong shape", encode(wrongShape, j.metadata())},
 		{"widths disagree with tensors", encode(ts, withMeta("widths", "4,16"))},
+		{"stem disagrees with tensors", encode(ts, withMeta("stem", "0"))},
+		{"bad stem", encode(ts, withMeta("stem", "-3"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,7 +270,7 @@ func meanNLL(t *testing.T, j *Judges, src Source, n int, rng *rand.Rand) float64
 func TestTrainLowersLoss(t *testing.T) {
 	be := testBackend(t)
 	opts := TrainOptions{Steps: 12, Batch: 16, LR: 3e-3, Seed: 2, Widths: []int{8, 16}, Dir: t.TempDir(), Augment: &Augmentation{}}
-	before, err := New(be, toyWorld{}.Vocabulary(), opts.Widths, opts.Seed)
+	before, err := New(be, toyWorld{}.Vocabulary(), opts.Widths, opts.Stem, opts.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}

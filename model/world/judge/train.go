@@ -37,6 +37,7 @@ type TrainOptions struct {
 	LR         float64       // Adam's peak learning rate; default 2e-3, cosine decay to LR/50
 	Seed       uint64        // weights and data; default 1 (batch s is drawn from PCG(Seed, s+1))
 	Widths     []int         // convolution widths; default DefaultWidths
+	Stem       int           // subject judge's stem width; default DefaultStem, negative none
 	Augment    *Augmentation // nil: DefaultAugmentation(); a zero value turns augmentation off
 	Dir        string        // checkpoint folder (required); holds CheckpointFile
 	SaveEvery  int           // steps between checkpoints; default 250
@@ -84,8 +85,8 @@ func (o TrainOptions) withDefaults() TrainOptions {
 // fingerprint lists the settings a resumed run must share with the run
 // that wrote the checkpoint.
 func (o TrainOptions) fingerprint(v Vocabulary) string {
-	return fmt.Sprintf("steps=%d batch=%d lr=%g seed=%d widths=%v augment=%+v kinds=%v colors=%v actions=%v",
-		o.Steps, o.Batch, o.LR, o.Seed, o.Widths, *o.Augment, v.Kinds, v.Colors, v.Actions)
+	return fmt.Sprintf("steps=%d batch=%d lr=%g seed=%d widths=%v stem=%d augment=%+v kinds=%v colors=%v actions=%v",
+		o.Steps, o.Batch, o.LR, o.Seed, o.Widths, stemOrDefault(o.Stem), *o.Augment, v.Kinds, v.Colors, v.Actions)
 }
 
 // newRand returns the PCG generator for (seed, stream): stream 0 draws the
@@ -137,7 +138,7 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 	}
 	vocab := src.Vocabulary()
 	mlctx := context.New()
-	j, err := newJudges(backend, vocab, o.Widths, mlctx)
+	j, err := newJudges(backend, vocab, o.Widths, stemOrDefault(o.Stem), mlctx)
 	if err != nil {
 		return nil, fmt.Errorf("train judges: %w", err)
 	}
