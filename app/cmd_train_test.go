@@ -11,6 +11,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/sd/sdtest"
+	"kata/store"
 )
 
 // trainImages writes n small PNG exemplars of different sizes into a folder.
@@ -39,6 +40,8 @@ func trainImages(t *testing.T, n int) string {
 
 func TestTrainCommand(t *testing.T) {
 	t.Setenv("KATA_BACKEND", "go")
+	lib := t.TempDir()
+	t.Setenv(store.EnvLibrary, lib)
 	images := trainImages(t, 2)
 	out := filepath.Join(t.TempDir(), "handstand.safetensors")
 	code, stdout, stderr := runMain("train", "--model", sdtest.TinyDir(), "--images", images, "--name", "handstand",
@@ -58,6 +61,13 @@ func TestTrainCommand(t *testing.T) {
 	}
 	if previews, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "handstand-preview-*.png")); len(previews) != 1 {
 		t.Errorf("previews: %v", previews)
+	}
+	// Contrast images are cached in the library's work folder, never beside the photos.
+	if cached, _ := filepath.Glob(filepath.Join(lib, "work", "contrast", "*.png")); len(cached) != 4 {
+		t.Errorf("contrast cache: %v", cached)
+	}
+	if left, _ := os.ReadDir(images); len(left) != 2 {
+		t.Errorf("the photo folder holds %d entries after training, want its 2 photos", len(left))
 	}
 	if _, err := os.Stat(strings.TrimSuffix(out, ".safetensors") + ".ckpt"); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left behind after a finished run: %v", err)
@@ -98,12 +108,12 @@ func TestTrainCommandErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"empty folder", []string{"--model", "m", "--images", empty, "--name", "a"}, 1, "no exemplar images"},
+		{"empty folder", []string{"--model", "m", "--images", empty, "--name", "a"}, 1, "no pictures"},
 		{"no name", []string{"--model", "m", "--images", empty}, 2, "--name"},
 		{"no images", []string{"--model", "m", "--name", "a"}, 2, "--images"},
 		{"bad method", []string{"--model", "m", "--images", empty, "--name", "a", "--method", "dreambooth"}, 2, "unknown method"},
 		{"bad beta", []string{"--model", "m", "--images", empty, "--name", "a", "--beta", "2"}, 2, "--beta"},
-		{"bad name", []string{"--model", "m", "--images", empty, "--name", "two words"}, 2, "identifier name"},
+		{"bad name", []string{"--model", "m", "--images", empty, "--name", "sit (2)"}, 2, "makes no trigger"},
 		{"export needs ti", []string{"--model", "m", "--images", empty, "--name", "a", "--export-a1111", "x"}, 2, "--method ti"},
 	} {
 		code, _, stderr := runMain(append([]string{"train"}, c.args...)...)

@@ -7,18 +7,26 @@ import (
 	"strings"
 
 	"kata/model/adi"
+	"kata/model/placeholder"
+	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/store"
+	"kata/store/contenthash"
+	"kata/store/imagemeta"
 )
+
+// DefaultSampler is the sampler of Kata's generations (the window's and
+// kata generate's) when none is chosen; the pipeline's own default is DDIM.
+const DefaultSampler = "euler_a"
 
 // GenerateRequest is what the gallery asks for.
 type GenerateRequest struct {
 	ModelID          int64
 	Prompt, Negative string // learned triggers such as <handstand> may appear in either
 	Seed             uint64
-	Steps            int     // default 20
-	Sampler          string  // default "euler_a"
-	CFG              float64 // default 7.5
+	Steps            int     // default sd.DefaultSteps
+	Sampler          string  // default DefaultSampler
+	CFG              float64 // default sd.DefaultCFG
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -52,28 +60,15 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	opts := sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, "euler_a"), CFG: r.CFG}
-	if opts.Steps <= 0 {
-		opts.Steps = 20
-	}
-	if opts.CFG <= 0 {
-		opts.CFG = 7.5
-	}
-	if err := set.ApplyToGenerate(&opts); err != nil {
-		return GenerationInfo{}, err
-	}
-	if progress != nil {
-		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
-	}
-	res, err := eng.pipeline.Generate(ctx, opts)
+	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), CFG: r.CFG}, set: set, modelName: modelName(eng.model.Path)}
+	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	o := res.Options
-	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: o.Prompt, Negative: o.Negative, Seed: int64(o.Seed),
-		Sampler: res.Sampler, Steps: o.Steps, CFG: o.CFG, Width: o.Width, Height: o.Height,
-		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
+	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
+		Sampler: s.Sampler, Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
+		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -84,7 +79,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 // identifierFiles finds, for every trigger named in text, the newest
 // identifier version of that action, preferring ones trained on modelHash.
 func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
-	for _, trigger := range adi.Placeholders(text) {
+	for _, trigger := range placeholder.Find(text) {
 		a, err := k.actionByTrigger(ctx, trigger)
 		if err != nil {
 			return nil, nil, err
@@ -130,4 +125,56 @@ func (k *Kata) actionByTrigger(ctx context.Context, trigger string) (store.Actio
 		}
 	}
 	return store.Action{}, fmt.Errorf("unknown action %s in the prompt", trigger)
+}
+
+// generation is how one image is made, by the window and by kata generate
+// alike: the pipeline's options, the identifiers the prompts may name, and
+// how the image's settings name the model and the identifiers.
+type generation struct {
+	opts      sd.GenerateOptions
+	set       *adi.Identifiers // nil: none loaded (an unknown <trigger> is still an error)
+	modelName string           // modelName of the model's path, as the library names it too
+	labels    []string         // per identifier of set: "name:hash" (identifierLabel), as the library writes them
+}
+
+// identifierLabel names an identifier file in image settings the way the
+// library does: "name:" and the first 12 hex digits of the file's SHA-256,
+// which is how a library finds the identifier again.
+func identifierLabel(trigger, path string) (string, error) {
+	h, err := contenthash.File(path)
+	if err != nil {
+		return "", fmt.Errorf("identifier %s: %w", path, err)
+	}
+	return strings.Trim(trigger, "<>") + ":" + h[:12], nil
+}
+
+// run puts the identifiers into the options, samples the image on p
+// (progress, when set, after each step) and returns it with its settings:
+// the AUTOMATIC1111 sampler name, strength only for image-to-image, "Clip
+// skip" only above 1, the identifiers' labels.
+func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
+	opts := g.opts
+	if err := g.set.ApplyToGenerate(&opts); err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	if progress != nil {
+		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
+	}
+	res, err := p.Generate(ctx, opts)
+	if err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	o := res.Options
+	s := imagemeta.Settings{
+		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
+		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+	}
+	s.Identifiers = g.labels
+	if o.InitImage != nil {
+		s.Strength = o.Strength
+	}
+	if o.ClipSkip > 1 {
+		s.Extra = map[string]string{"Clip skip": fmt.Sprint(o.ClipSkip)}
+	}
+	return res, s, nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +15,13 @@ import (
 	"kata/store"
 )
 
+// DefaultTrainSteps is the step count the window offers for a training run.
+const DefaultTrainSteps = adi.DefaultSteps
+
 // TrainSettings are the choices the window offers for a training run.
 type TrainSettings struct {
 	Method string // "adi" (default), "p+" or "ti"
-	Steps  int    // default 500
+	Steps  int    // default adi.DefaultSteps
 	Seed   uint64
 }
 
@@ -37,9 +41,8 @@ type TrainProgress struct {
 	Preview        image.Image // a sample of the identifier so far, when rendered
 }
 
-// workDir is where an action's training inputs, contrast-image cache and
-// checkpoints live inside the library. It is derived data: deleting it costs
-// only recomputation.
+// workDir is where an action's training checkpoints live inside the
+// library. It is derived data: deleting it costs only recomputation.
 func (k *Kata) workDir(actionID int64) string {
 	return filepath.Join(k.lib.Dir(), "work", fmt.Sprintf("action-%d", actionID))
 }
@@ -59,13 +62,13 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	if s.Steps <= 0 {
-		s.Steps = 500
+		s.Steps = adi.DefaultSteps
 	}
 	a, err := k.lib.Action(ctx, actionID)
 	if err != nil {
 		return ActionInfo{}, err
 	}
-	exDir, err := k.stageExemplars(ctx, a)
+	exemplars, err := libraryExemplars(ctx, k.lib, a)
 	if err != nil {
 		return ActionInfo{}, err
 	}
@@ -77,6 +80,9 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if err != nil {
 		return ActionInfo{}, err
 	}
+	if err := os.MkdirAll(k.workDir(actionID), 0o755); err != nil {
+		return ActionInfo{}, err
+	}
 	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d.ckpt", method, s.Steps, s.Seed))
 	job, err := k.trainJob(ctx, ckpt, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
 		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed}})
@@ -84,8 +90,9 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	opts := adi.Options{Method: method, Name: a.Trigger, Steps: s.Steps, Seed: s.Seed,
-		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: max(s.Steps/5, 1)}
-	id, err := adi.Train(ctx, eng.base, []string{exDir}, opts, func(e adi.Event) {
+		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: max(s.Steps/5, 1),
+		Contrast: adi.ContrastOptions{CacheDir: contrastCacheDir(k.lib.Dir())}}
+	id, err := adi.Train(ctx, eng.base, exemplars, opts, func(e adi.Event) {
 		progress(TrainProgress{Message: e.Message, Step: e.Step, Steps: e.Steps, Loss: e.Loss,
 			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
 		if e.Kind == adi.EventStep && e.Steps > 0 {
@@ -157,63 +164,14 @@ func (k *Kata) pausedRun(ctx context.Context, actionID int64) (*PausedRun, error
 	return nil, nil
 }
 
-// stageExemplars writes an action's photos and captions into its work folder
-// in the layout adi reads (NN.png beside NN.txt, the trigger written as {}).
-// The folder's contrast-image cache (.kata-contrast) is kept between runs.
-func (k *Kata) stageExemplars(ctx context.Context, a store.Action) (string, error) {
-	ex, err := k.lib.Exemplars(ctx, a.ID)
-	if err != nil {
-		return "", err
-	}
-	if len(ex) == 0 {
-		return "", fmt.Errorf("action %s has no photos: add some first", a.Name)
-	}
-	dir := filepath.Join(k.workDir(a.ID), "exemplars")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	old, err := filepath.Glob(filepath.Join(dir, "*.*"))
-	if err != nil {
-		return "", err
-	}
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			return "", err
-		}
-	}
-	for i, e := range ex {
-		data, err := os.ReadFile(k.lib.BlobPath(e.Image))
-		if err != nil {
-			return "", fmt.Errorf("photo %d of %s: %w", e.ID, a.Name, err)
-		}
-		stem := filepath.Join(dir, fmt.Sprintf("%02d", i+1))
-		if err := os.WriteFile(stem+".png", data, 0o644); err != nil {
-			return "", err
-		}
-		caption := strings.ReplaceAll(firstNonEmpty(e.Caption, adi.DefaultCaption), a.Trigger, "{}")
-		if err := os.WriteFile(stem+".txt", []byte(caption), 0o644); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
-}
-
 // saveIdentifier stores a trained identifier as a new version of the
 // action's identifier for that method.
 func (k *Kata) saveIdentifier(ctx context.Context, a store.Action, eng *engine, id *adi.Identifier, opts adi.Options) error {
-	tmp, err := os.CreateTemp("", "kata-identifier-*.safetensors")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := adi.Encode(&buf, id); err != nil {
 		return err
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := adi.Save(tmp.Name(), id); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(tmp.Name())
-	if err != nil {
-		return err
-	}
+	data := buf.Bytes()
 	ids, err := k.lib.Identifiers(ctx, a.ID)
 	if err != nil {
 		return err

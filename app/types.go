@@ -1,6 +1,11 @@
 package app
 
-import "image"
+import (
+	"image"
+	"strings"
+
+	"kata/store/actionfolder"
+)
 
 // ActionInfo is an action as the window lists it.
 type ActionInfo struct {
@@ -50,4 +55,14 @@ type GenerationInfo struct {
 	Negative  string
 	Seed      uint64
 	Favourite bool
+}
+
+// PictureExtensions are the picture formats the library imports and training
+// reads, without the dot ("png", "jpg", ...), for file dialogs' filters.
+func PictureExtensions() []string {
+	out := make([]string, len(actionfolder.Exts))
+	for i, e := range actionfolder.Exts {
+		out[i] = strings.TrimPrefix(e, ".")
+	}
+	return out
 }

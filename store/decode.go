@@ -11,6 +11,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
+	"os"
 
 	"github.com/disintegration/imaging"
 	_ "golang.org/x/image/webp"
@@ -49,6 +50,26 @@ func (lim Limits) withDefaults() Limits {
 		lim.MinSide = 0
 	}
 	return lim
+}
+
+// DecodeFile opens and decodes the picture file at path with DecodeImage.
+// Anything but a regular file is refused before it is opened (a FIFO or a
+// device would block or read forever). Errors do not repeat path.
+func DecodeFile(path string, lim Limits) (*image.NRGBA, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", st.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	img, _, err := DecodeImage(f, lim)
+	return img, err
 }
 
 // DecodeImage decodes a picture file for the library: the header is checked

@@ -271,14 +271,6 @@ func TestImportActionBench(t *testing.T) {
 	}
 }
 
-func TestNaturalLess(t *testing.T) {
-	for _, c := range [][2]string{{"2.png", "10.png"}, {"a1", "a01b"}, {"img9", "img10"}, {"a", "b"}, {"01", "2"}} {
-		if !naturalLess(c[0], c[1]) || naturalLess(c[1], c[0]) {
-			t.Errorf("%q < %q wrong", c[0], c[1])
-		}
-	}
-}
-
 func FuzzDecodeImage(f *testing.F) {
 	for _, name := range []string{"orientation_6.jpg", "video-001.gif", "blue-purple-pink.lossless.webp"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
@@ -291,17 +283,6 @@ func FuzzDecodeImage(f *testing.F) {
 		img, _, err := DecodeImage(bytes.NewReader(data), Limits{MaxPixels: 1 << 20, MinSide: 1})
 		if err == nil && (img.Bounds().Empty() || !img.Opaque()) {
 			t.Fatalf("decoded %v, opaque %v", img.Bounds(), img.Opaque())
-		}
-	})
-}
-
-func FuzzParseTemplates(f *testing.F) {
-	f.Add([]byte(`["a {} b"]`))
-	f.Add([]byte(`{"1": "x {}", "2": ["y {}", "z"]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseTemplates(data)
-		if err == nil && m == nil {
-			t.Fatal("nil map without error")
 		}
 	})
 }

@@ -14,9 +14,6 @@ import (
 	"kata/app"
 )
 
-// imageExtensions are the picture formats the library imports.
-var imageExtensions = []string{"png", "jpg", "jpeg", "webp", "gif"}
-
 // defaultActionName names the action that dropped photos create when none is
 // selected; the designer renames it before training.
 const defaultActionName = "New action"
@@ -199,7 +196,7 @@ func (p *actionsPage) createAction(name string, thenAdd []string) {
 
 func (p *actionsPage) addPhotoFromDialog() {
 	p.fromDialog(func() (string, error) {
-		return p.m.picker.PickFile("Add a photo of the action", "Images", imageExtensions...)
+		return p.m.picker.PickFile("Add a photo of the action", "Images", app.PictureExtensions()...)
 	})
 }
 

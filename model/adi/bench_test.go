@@ -5,7 +5,6 @@ import (
 	"image"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"kata/model/backend"
 	"kata/model/sd"
-	"kata/model/tokenizer"
 )
 
 // BenchmarkStep measures one optimiser step (batch 1) of each method on
@@ -24,8 +22,7 @@ func BenchmarkStep(b *testing.B) {
 	for _, method := range []Method{MethodTI, MethodPPlus, MethodADI} {
 		b.Run(string(method), func(b *testing.B) {
 			base := tinyBase(b)
-			dir := exemplarDir(b, 2)
-			tr, err := prepare(context.Background(), base, []string{dir}, Options{Method: method, Name: "bench"}, func(Event) {})
+			tr, err := prepare(context.Background(), base, testExemplars(2), Options{Method: method, Name: "bench"}, func(Event) {})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -81,22 +78,15 @@ func BenchmarkSD15Train(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := tokenizer.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
 	invert := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
 		return imaging.Invert(img), nil
 	}
-	base := Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: invert}
-	dir := b.TempDir()
-	for i := range 2 {
-		writePNG(b, filepath.Join(dir, string(rune('a'+i))+".png"), 512+64*i, 512)
-	}
+	base := Base{Model: m, Backend: be, Img2Img: invert}
+	exemplars := []Exemplar{{Image: testImage(512, 512)}, {Image: testImage(576, 512)}}
 	for range b.N {
 		var first, last time.Time
 		start := time.Now()
-		_, err := Train(context.Background(), base, []string{dir}, Options{Method: MethodADI, Name: "bench", Steps: steps},
+		_, err := Train(context.Background(), base, exemplars, Options{Method: MethodADI, Name: "bench", Steps: steps},
 			func(e Event) {
 				if e.Kind != EventStep {
 					return

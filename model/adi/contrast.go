@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"kata/model/placeholder"
+	"kata/store/atomicfile"
 
 	"github.com/disintegration/imaging"
 )
@@ -23,6 +27,15 @@ var DefaultContrastActions = []string{"standing", "walking", "waving", "sitting"
 // re-noised) and seed.
 type Img2Img func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error)
 
+// ContrastImage is a contrast photo supplied by the user: same context as
+// an exemplar, another action.
+type ContrastImage struct {
+	Image image.Image // any size; brought to the run's resolution like the exemplars
+	// Exemplar is the 1-based number of the exemplar it belongs to; 0 lets it
+	// serve every exemplar without one of its own.
+	Exemplar int
+}
+
 // ContrastOptions configures the action-different samples of ADI's triples.
 type ContrastOptions struct {
 	// Actions are the phrases swapped in for the placeholder; default
@@ -32,19 +45,19 @@ type ContrastOptions struct {
 	PerExemplar int
 	// Strength is the image-to-image strength; default 0.6.
 	Strength float64
-	// CacheDir holds synthesised negatives; default ".kata-contrast" in the
-	// first exemplar's folder (next to the action, so a second run reuses them).
+	// CacheDir, when set, keeps synthesised negatives between runs, as PNGs
+	// named by the hash of the exemplar's pixels and of everything else that
+	// shapes them. Empty: nothing is written. Callers point it into Kata's
+	// own work folder, never beside the user's photos.
 	CacheDir string
-	// UserImages are contrast photos supplied by the user. A file whose name
-	// starts with an exemplar's file stem followed by '-', '_' or '.' belongs
-	// to that exemplar; the others serve every exemplar without its own.
-	// Exemplars with user images get no synthesised ones.
-	UserImages []string
+	// UserImages are the user's contrast photos. Exemplars with user images
+	// get no synthesised ones.
+	UserImages []ContrastImage
 	// Seed makes synthesis reproducible; it is part of the cache key.
 	Seed uint64
 }
 
-func (o ContrastOptions) withDefaults(action string, exemplars []Exemplar) ContrastOptions {
+func (o ContrastOptions) withDefaults(action string) ContrastOptions {
 	if len(o.Actions) == 0 {
 		// Leave out the trained action itself ("sit" -> "sitting", "wave" -> "waving").
 		stem := strings.TrimSuffix(strings.ToLower(action), "e")
@@ -60,54 +73,37 @@ func (o ContrastOptions) withDefaults(action string, exemplars []Exemplar) Contr
 	if o.Strength <= 0 {
 		o.Strength = 0.6
 	}
-	if o.CacheDir == "" && len(exemplars) > 0 {
-		o.CacheDir = filepath.Join(filepath.Dir(exemplars[0].Path), ".kata-contrast")
-	}
 	return o
 }
 
-func stemOf(path string) string {
-	b := filepath.Base(path)
-	return strings.TrimSuffix(b, filepath.Ext(b))
-}
-
-// PrepareContrast returns, for each exemplar, its action-different images at
+// prepareContrast returns, for each exemplar, its action-different images at
 // the exemplars' resolution: the user's contrast photos where given, else
 // images synthesised by render from the anchor with the caption's slot
-// filled by other actions, cached in opts.CacheDir under a key of everything
-// that shapes them (model hash, caption, action, strength, seed, size).
-// action is the trained action's plain name ("" when unknown); progress, when
-// non-nil, is called after each image with (done, total).
-func PrepareContrast(ctx context.Context, exemplars []Exemplar, action string, opts ContrastOptions, modelHash string, fit FitMode, render Img2Img, progress func(done, total int)) ([][]*image.NRGBA, error) {
+// filled by other actions, cached in opts.CacheDir (when set) under a key of
+// everything that shapes them (model hash, exemplar pixels, prompt,
+// strength, seed, size, fit). action is the trained action's plain name (""
+// when unknown); progress, when non-nil, is called after each image with
+// (done, total).
+func prepareContrast(ctx context.Context, exemplars []fitted, action string, opts ContrastOptions, modelHash string, fit FitMode, render Img2Img, progress func(done, total int)) ([][]*image.NRGBA, error) {
 	if len(exemplars) == 0 {
 		return nil, ErrNoImages
 	}
-	opts = opts.withDefaults(action, exemplars)
-	size := exemplars[0].Image.Bounds().Dx()
+	opts = opts.withDefaults(action)
+	size := exemplars[0].image.Bounds().Dx()
 	out := make([][]*image.NRGBA, len(exemplars))
 	var shared []*image.NRGBA
-	for _, p := range opts.UserImages {
-		img, err := imaging.Open(p, imaging.AutoOrientation(true))
+	for i, u := range opts.UserImages {
+		if u.Image == nil || u.Exemplar < 0 || u.Exemplar > len(exemplars) {
+			return nil, fmt.Errorf("contrast image %d: no picture, or exemplar %d of %d", i+1, u.Exemplar, len(exemplars))
+		}
+		img, err := FitImage(u.Image, size, fit)
 		if err != nil {
-			return nil, fmt.Errorf("contrast image %s: %w", p, err)
+			return nil, fmt.Errorf("contrast image %d: %w", i+1, err)
 		}
-		fitted, err := FitImage(img, size, fit)
-		if err != nil {
-			return nil, fmt.Errorf("contrast image %s: %w", p, err)
-		}
-		owner := -1
-		name := filepath.Base(p)
-		for i, e := range exemplars {
-			s := stemOf(e.Path)
-			if len(name) > len(s) && strings.HasPrefix(name, s) && strings.ContainsRune("-_.", rune(name[len(s)])) {
-				owner = i
-				break
-			}
-		}
-		if owner >= 0 {
-			out[owner] = append(out[owner], fitted)
+		if u.Exemplar > 0 {
+			out[u.Exemplar-1] = append(out[u.Exemplar-1], img)
 		} else {
-			shared = append(shared, fitted)
+			shared = append(shared, img)
 		}
 	}
 	var todo []int
@@ -125,8 +121,10 @@ func PrepareContrast(ctx context.Context, exemplars []Exemplar, action string, o
 	if render == nil {
 		return nil, fmt.Errorf("contrast images: %d exemplars need synthesised negatives but no image-to-image renderer was given", len(todo))
 	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("contrast cache: %w", err)
+	if opts.CacheDir != "" {
+		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("contrast cache: %w", err)
+		}
 	}
 	total, done := len(todo)*opts.PerExemplar, 0
 	for _, i := range todo {
@@ -136,23 +134,11 @@ func PrepareContrast(ctx context.Context, exemplars []Exemplar, action string, o
 				return nil, err
 			}
 			act := opts.Actions[(i*opts.PerExemplar+k)%len(opts.Actions)]
-			prompt := Fill(e.Template, act)
+			prompt := placeholder.Fill(e.template, act)
 			seed := opts.Seed + uint64(i)*1000 + uint64(k)
-			key := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%g\x00%d\x00%d\x00%s", modelHash, prompt, stemOf(e.Path), opts.Strength, seed, size, fit))
-			path := filepath.Join(opts.CacheDir, fmt.Sprintf("%s-%s-%s.png", stemOf(e.Path), strings.ReplaceAll(act, " ", "_"), hex.EncodeToString(key[:6])))
-			img, err := loadCached(path, size)
+			img, err := synthesise(ctx, e, prompt, seed, size, fit, modelHash, opts, render)
 			if err != nil {
-				src, rerr := render(ctx, e.Image, prompt, opts.Strength, seed)
-				if rerr != nil {
-					return nil, fmt.Errorf("synthesise negative %q for %s: %w", prompt, e.Path, rerr)
-				}
-				img = imaging.Clone(src)
-				if img.Bounds().Dx() != size || img.Bounds().Dy() != size {
-					img = imaging.Resize(img, size, size, imaging.Lanczos)
-				}
-				if err := saveAtomic(path, img); err != nil {
-					return nil, fmt.Errorf("contrast cache: %w", err)
-				}
+				return nil, err
 			}
 			out[i] = append(out[i], img)
 			done++
@@ -164,6 +150,32 @@ func PrepareContrast(ctx context.Context, exemplars []Exemplar, action string, o
 	return out, nil
 }
 
+// synthesise renders one negative of e, or reads it from opts.CacheDir.
+func synthesise(ctx context.Context, e fitted, prompt string, seed uint64, size int, fit FitMode, modelHash string, opts ContrastOptions, render Img2Img) (*image.NRGBA, error) {
+	var path string
+	if opts.CacheDir != "" {
+		key := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%g\x00%d\x00%d\x00%s", modelHash, prompt, e.hash, opts.Strength, seed, size, fit))
+		path = filepath.Join(opts.CacheDir, e.hash[:16]+"-"+hex.EncodeToString(key[:8])+".png")
+		if img, err := loadCached(path, size); err == nil {
+			return img, nil
+		}
+	}
+	src, err := render(ctx, e.image, prompt, opts.Strength, seed)
+	if err != nil {
+		return nil, fmt.Errorf("synthesise negative %q for %s: %w", prompt, e.name, err)
+	}
+	img := imaging.Clone(src)
+	if img.Bounds().Dx() != size || img.Bounds().Dy() != size {
+		img = imaging.Resize(img, size, size, imaging.Lanczos)
+	}
+	if path != "" {
+		if err := atomicfile.Write(path, func(w io.Writer) error { return imaging.Encode(w, img, imaging.PNG) }); err != nil {
+			return nil, fmt.Errorf("contrast cache: %w", err)
+		}
+	}
+	return img, nil
+}
+
 func loadCached(path string, size int) (*image.NRGBA, error) {
 	img, err := imaging.Open(path)
 	if err != nil {
@@ -173,23 +185,4 @@ func loadCached(path string, size int) (*image.NRGBA, error) {
 		return nil, fmt.Errorf("cached %s has size %v", path, img.Bounds())
 	}
 	return imaging.Clone(img), nil
-}
-
-// saveAtomic writes a PNG through a temporary file and a rename, so an
-// interrupted run never leaves a half-written cache entry.
-func saveAtomic(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.png")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := imaging.Encode(tmp, img, imaging.PNG); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
 }

@@ -1,23 +1,18 @@
 package adi
 
 import (
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
+
+	"kata/model/placeholder"
 
 	"github.com/disintegration/imaging"
 )
-
-// DefaultCaption is the caption template of exemplars without one; "{}" is
-// the slot of the placeholder.
-const DefaultCaption = "a photo of a person {}"
 
 // FitMode says how an exemplar of another size or aspect is brought to the
 // model's square resolution.
@@ -30,22 +25,23 @@ const (
 	FitPad FitMode = "pad"
 )
 
-// ErrNoImages is wrapped when an image folder or list holds no readable image.
+// ErrNoImages is wrapped when a run is given no exemplar.
 var ErrNoImages = errors.New("no exemplar images")
 
-// Exemplar is one training photo of the action.
+// Exemplar is one training photo of the action, in memory. Callers read
+// folders with store/actionfolder or build exemplars from library rows.
 type Exemplar struct {
-	Path     string       // file it came from
-	Template string       // caption with "{}" where the placeholder goes
-	Image    *image.NRGBA // at the model's resolution (size x size)
+	// Name says where the photo came from ("01.jpg", "photo 3"), for error
+	// messages; optional.
+	Name string
+	// Image is the photo at any size; Train brings it to Options.Resolution
+	// with Options.Fit.
+	Image image.Image
+	// Template is the caption: "{}" marks where the action goes (the trigger
+	// or "<A>" written out count too, see NormalizeTemplate); empty takes
+	// Options.Caption.
+	Template string
 }
-
-// Caption returns the template with trigger in its slot.
-func (e *Exemplar) Caption(trigger string) string { return Fill(e.Template, trigger) }
-
-// Fill puts phrase into template's "{}" slot (the first one; any later "{}"
-// too, so ActionBench templates with a repeated slot stay consistent).
-func Fill(template, phrase string) string { return strings.ReplaceAll(template, "{}", phrase) }
 
 // NormalizeTemplate turns a user caption into a template: "{}" is kept,
 // otherwise the trigger or "<A>" becomes the slot; a caption naming neither
@@ -54,7 +50,7 @@ func NormalizeTemplate(caption, trigger string) string {
 	c := strings.TrimSpace(caption)
 	switch {
 	case c == "":
-		return DefaultCaption
+		return placeholder.DefaultCaption
 	case strings.Contains(c, "{}"):
 		return c
 	case trigger != "" && strings.Contains(c, trigger):
@@ -114,142 +110,54 @@ func ImageCHW(img *image.NRGBA, flip bool) []float32 {
 	return out
 }
 
-var imageExts = []string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff"}
-
-// IsImageFile reports whether path has an image extension Kata decodes.
-func IsImageFile(path string) bool {
-	return slices.Contains(imageExts, strings.ToLower(filepath.Ext(path)))
+// fitted is an exemplar prepared for training: its caption template
+// normalised and its picture at the run's resolution.
+type fitted struct {
+	name     string       // Exemplar.Name, or "exemplar N"
+	template string       // caption with "{}" where the placeholder goes
+	image    *image.NRGBA // size x size
+	hash     string       // hex SHA-256 of the fitted pixels: names the picture in caches and fingerprints
 }
 
-// ListImages expands files and folders (not recursive) into the sorted list
-// of image files they name. A folder without images gives ErrNoImages.
-func ListImages(paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("exemplars: %w", err)
-		}
-		if !st.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, fmt.Errorf("exemplars: %w", err)
-		}
-		n := len(out)
-		for _, e := range entries {
-			if !e.IsDir() && IsImageFile(e.Name()) {
-				out = append(out, filepath.Join(p, e.Name()))
-			}
-		}
-		if len(out) == n {
-			return nil, fmt.Errorf("%w in folder %s", ErrNoImages, p)
-		}
-		slices.Sort(out[n:])
-	}
-	if len(out) == 0 {
+// fitExemplars normalises the exemplars' templates (an empty one takes
+// defaultTemplate, else placeholder.DefaultCaption; trigger is recognised) and brings
+// their pictures to size x size with mode.
+func fitExemplars(exemplars []Exemplar, trigger string, size int, mode FitMode, defaultTemplate string) ([]fitted, error) {
+	if len(exemplars) == 0 {
 		return nil, ErrNoImages
 	}
-	return out, nil
-}
-
-// captionsOf reads the caption templates of a folder: ActionBench's
-// text.json, either an object keyed by file name, file stem or index, or an
-// array in sorted file order. Missing file: nil, nil.
-func captionsOf(dir string) (map[string]string, []string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "text.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var byName map[string]string
-	if err := json.Unmarshal(data, &byName); err == nil {
-		return byName, nil, nil
-	}
-	var list []string
-	if err := json.Unmarshal(data, &list); err == nil {
-		return nil, list, nil
-	}
-	return nil, nil, fmt.Errorf("%s: want a JSON object of captions keyed by file name or a JSON array of captions", filepath.Join(dir, "text.json"))
-}
-
-// captionFor finds the caption of image path: its NN.txt beside it, else the
-// folder's text.json entry, else "".
-func captionFor(path string, index int, byName map[string]string, list []string) (string, error) {
-	stem := strings.TrimSuffix(path, filepath.Ext(path))
-	if b, err := os.ReadFile(stem + ".txt"); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	base := filepath.Base(path)
-	short := strings.TrimSuffix(base, filepath.Ext(base))
-	for _, k := range []string{base, short, strconv.Itoa(index)} {
-		if c, ok := byName[k]; ok {
-			return c, nil
-		}
-	}
-	if n, err := strconv.Atoi(short); err == nil {
-		if c, ok := byName[strconv.Itoa(n)]; ok {
-			return c, nil
-		}
-	}
-	if index < len(list) {
-		return list[index], nil
-	}
-	return "", nil
-}
-
-// LoadExemplars reads the images named by paths (files and/or folders),
-// brings each to size x size with mode, and attaches its caption template
-// (NN.txt beside the image, else the folder's text.json, else
-// defaultTemplate or DefaultCaption). trigger is recognised in captions.
-func LoadExemplars(paths []string, trigger string, size int, mode FitMode, defaultTemplate string) ([]Exemplar, error) {
-	files, err := ListImages(paths)
-	if err != nil {
-		return nil, err
-	}
 	if defaultTemplate == "" {
-		defaultTemplate = DefaultCaption
+		defaultTemplate = placeholder.DefaultCaption
 	}
-	type dirCaps struct {
-		byName map[string]string
-		list   []string
-		next   int
-	}
-	dirs := map[string]*dirCaps{}
-	out := make([]Exemplar, 0, len(files))
-	for _, f := range files {
-		dir := filepath.Dir(f)
-		dc, ok := dirs[dir]
-		if !ok {
-			dc = &dirCaps{}
-			if dc.byName, dc.list, err = captionsOf(dir); err != nil {
-				return nil, fmt.Errorf("exemplar captions: %w", err)
-			}
-			dirs[dir] = dc
+	out := make([]fitted, len(exemplars))
+	for i, e := range exemplars {
+		f := fitted{name: e.Name, template: NormalizeTemplate(e.Template, trigger)}
+		if f.name == "" {
+			f.name = fmt.Sprintf("exemplar %d", i+1)
 		}
-		caption, err := captionFor(f, dc.next, dc.byName, dc.list)
-		dc.next++
-		if err != nil {
-			return nil, fmt.Errorf("exemplar caption of %s: %w", f, err)
+		if strings.TrimSpace(e.Template) == "" {
+			f.template = NormalizeTemplate(defaultTemplate, trigger)
 		}
-		if caption == "" {
-			caption = defaultTemplate
+		if e.Image == nil {
+			return nil, fmt.Errorf("%s: no picture", f.name)
 		}
-		img, err := imaging.Open(f, imaging.AutoOrientation(true))
-		if err != nil {
-			return nil, fmt.Errorf("exemplar %s: %w", f, err)
+		var err error
+		if f.image, err = FitImage(e.Image, size, mode); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
 		}
-		fitted, err := FitImage(img, size, mode)
-		if err != nil {
-			return nil, fmt.Errorf("exemplar %s: %w", f, err)
-		}
-		out = append(out, Exemplar{Path: f, Template: NormalizeTemplate(caption, trigger), Image: fitted})
+		f.hash = pixelHash(f.image)
+		out[i] = f
 	}
 	return out, nil
+}
+
+// pixelHash is the hex SHA-256 of img's size and pixels.
+func pixelHash(img *image.NRGBA) string {
+	h := sha256.New()
+	b := img.Bounds()
+	fmt.Fprintf(h, "%dx%d|", b.Dx(), b.Dy())
+	for y := range b.Dy() {
+		h.Write(img.Pix[y*img.Stride : y*img.Stride+4*b.Dx()])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -4,15 +4,14 @@ import (
 	"errors"
 	"image"
 	"image/color"
-	"image/png"
-	"os"
-	"path/filepath"
+	"strings"
 	"testing"
+
+	"kata/model/placeholder"
 )
 
-// writePNG writes a w x h image: left half red, right half blue.
-func writePNG(t testing.TB, path string, w, h int) {
-	t.Helper()
+// testImage is a w x h image: left half red, right half blue.
+func testImage(w, h int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
@@ -23,14 +22,7 @@ func writePNG(t testing.TB, path string, w, h int) {
 			img.SetNRGBA(x, y, c)
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
+	return img
 }
 
 func TestFitAndTensor(t *testing.T) {
@@ -82,66 +74,47 @@ func TestFitAndTensor(t *testing.T) {
 	}
 }
 
-func TestLoadExemplarsCaptions(t *testing.T) {
-	dir := t.TempDir()
-	writePNG(t, filepath.Join(dir, "01.png"), 30, 20)
-	writePNG(t, filepath.Join(dir, "02.png"), 20, 30)
-	writePNG(t, filepath.Join(dir, "03.png"), 10, 10)
-	if err := os.WriteFile(filepath.Join(dir, "text.json"), []byte(`{"01": "a man {} on the beach", "2": "a girl in red <handstand>"}`), 0o644); err != nil {
-		t.Fatal(err)
+func TestFitExemplars(t *testing.T) {
+	for _, tc := range []struct {
+		template, defaultTemplate, want string
+	}{
+		{"a man {} on the beach", "", "a man <handstand> on the beach"},
+		{"a girl in red <handstand>", "", "a girl in red <handstand>"},
+		{"a boy doing <A> in a gym", "", "a boy doing <handstand> in a gym"},
+		{"a man on a beach", "", "a man on a beach <handstand>"},
+		{"", "", "a photo of a person <handstand>"},
+		{"  ", "a dog {}", "a dog <handstand>"},
+		{"", "a cat", "a cat <handstand>"},
+	} {
+		ex, err := fitExemplars([]Exemplar{{Image: testImage(30, 20), Template: tc.template}}, "<handstand>", 32, FitCrop, tc.defaultTemplate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := placeholder.Fill(ex[0].template, "<handstand>"); got != tc.want {
+			t.Errorf("template %q (default %q): caption %q, want %q", tc.template, tc.defaultTemplate, got, tc.want)
+		}
+		if b := ex[0].image.Bounds(); b.Dx() != 32 || b.Dy() != 32 || ex[0].name != "exemplar 1" {
+			t.Errorf("fitted %v, name %q", b, ex[0].name)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "03.txt"), []byte("a boy doing <A> in a gym\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ex, err := LoadExemplars([]string{dir}, "<handstand>", 32, FitCrop, "")
+	// The hash names the pixels: equal for equal pictures, else different.
+	ex, err := fitExemplars([]Exemplar{{Image: testImage(30, 20)}, {Image: testImage(30, 20)}, {Image: testImage(20, 30)}}, "<x>", 16, FitPad, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"a man <handstand> on the beach", "a girl in red <handstand>", "a boy doing <handstand> in a gym"}
-	if len(ex) != 3 {
-		t.Fatalf("%d exemplars", len(ex))
-	}
-	for i, e := range ex {
-		if got := e.Caption("<handstand>"); got != want[i] {
-			t.Errorf("caption %d = %q, want %q", i, got, want[i])
-		}
-		if e.Image.Bounds().Dx() != 32 || e.Image.Bounds().Dy() != 32 {
-			t.Errorf("image %d size %v", i, e.Image.Bounds())
-		}
-	}
-
-	// Array form and default caption.
-	dir2 := t.TempDir()
-	writePNG(t, filepath.Join(dir2, "a.png"), 8, 8)
-	writePNG(t, filepath.Join(dir2, "b.png"), 8, 8)
-	if err := os.WriteFile(filepath.Join(dir2, "text.json"), []byte(`["a dog {}"]`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ex, err = LoadExemplars([]string{dir2}, "<x>", 8, FitPad, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ex[0].Caption("<x>") != "a dog <x>" || ex[1].Caption("<x>") != "a photo of a person <x>" {
-		t.Errorf("captions %q %q", ex[0].Caption("<x>"), ex[1].Caption("<x>"))
+	if ex[0].hash != ex[1].hash || ex[0].hash == ex[2].hash || len(ex[0].hash) != 64 {
+		t.Errorf("hashes %q %q %q", ex[0].hash, ex[1].hash, ex[2].hash)
 	}
 }
 
-func TestLoadExemplarsErrors(t *testing.T) {
-	empty := t.TempDir()
-	if err := os.WriteFile(filepath.Join(empty, "notes.txt"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
+func TestFitExemplarsErrors(t *testing.T) {
+	if _, err := fitExemplars(nil, "<x>", 8, FitCrop, ""); !errors.Is(err, ErrNoImages) {
+		t.Errorf("no exemplars: %v", err)
 	}
-	if _, err := LoadExemplars([]string{empty}, "<x>", 8, FitCrop, ""); !errors.Is(err, ErrNoImages) {
-		t.Errorf("empty folder: %v", err)
+	if _, err := fitExemplars([]Exemplar{{Name: "01.png"}}, "<x>", 8, FitCrop, ""); err == nil || !strings.Contains(err.Error(), "01.png") {
+		t.Errorf("missing picture: %v", err)
 	}
-	bad := filepath.Join(empty, "broken.png")
-	if err := os.WriteFile(bad, []byte("not a png"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadExemplars([]string{bad}, "<x>", 8, FitCrop, ""); err == nil {
-		t.Errorf("broken image: no error")
-	}
-	if _, err := LoadExemplars([]string{filepath.Join(empty, "nope")}, "<x>", 8, FitCrop, ""); err == nil {
-		t.Errorf("missing path: no error")
+	if _, err := fitExemplars([]Exemplar{{Image: image.NewNRGBA(image.Rect(0, 0, 0, 0))}}, "<x>", 8, FitCrop, ""); err == nil {
+		t.Errorf("empty picture: no error")
 	}
 }

@@ -15,30 +15,25 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/scheduler"
-	"kata/model/tokenizer"
 )
 
-// exemplarDir writes n small exemplar images of different sizes.
-func exemplarDir(t testing.TB, n int) string {
-	dir := t.TempDir()
+// testExemplars are n small exemplar images of different sizes.
+func testExemplars(n int) []Exemplar {
+	var out []Exemplar
 	for i := range n {
-		writePNG(t, filepath.Join(dir, string(rune('a'+i))+".png"), 48+8*i, 64-4*i)
+		out = append(out, Exemplar{Name: string(rune('a'+i)) + ".png", Image: testImage(48+8*i, 64-4*i)})
 	}
-	return dir
+	return out
 }
 
 func tinyBase(t testing.TB) Base {
 	m, be := tiny(t)
-	tok, err := tokenizer.Load(m.TokenizerDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The test renderer stands in for image-to-image: an inverted anchor is a
 	// valid "other" image and keeps the test fast.
 	inv := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
 		return imaging.Invert(img), nil
 	}
-	return Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: inv}
+	return Base{Model: m, Backend: be, Img2Img: inv}
 }
 
 // snapshot copies every model variable's values.
@@ -56,13 +51,13 @@ func snapshot(t *testing.T, ctx *mlctx.Context) map[string][]float32 {
 
 func TestTrainFrozenAndResume(t *testing.T) {
 	base := tinyBase(t)
-	dir := exemplarDir(t, 3)
+	dir := testExemplars(3)
 	before := snapshot(t, base.Model.Ctx)
 	opts := Options{Method: MethodADI, Name: "handstand", Steps: 6, BatchSize: 1, GradAccum: 2, Seed: 11,
 		Contrast: ContrastOptions{CacheDir: filepath.Join(t.TempDir(), "contrast")}}
 
 	var events []Event
-	full, err := Train(context.Background(), base, []string{dir}, opts, func(e Event) { events = append(events, e) })
+	full, err := Train(context.Background(), base, dir, opts, func(e Event) { events = append(events, e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +93,7 @@ func TestTrainFrozenAndResume(t *testing.T) {
 	o2 := opts
 	o2.CheckpointPath, o2.CheckpointEvery = ckpt, 100
 	cctx, cancel := context.WithCancel(context.Background())
-	_, err = Train(cctx, base, []string{dir}, o2, func(e Event) {
+	_, err = Train(cctx, base, dir, o2, func(e Event) {
 		if e.Kind == EventStep && e.Step == 2 {
 			cancel()
 		}
@@ -112,7 +107,7 @@ func TestTrainFrozenAndResume(t *testing.T) {
 	}
 	o2.Resume = true
 	var firstResumed int
-	resumed, err := Train(context.Background(), base, []string{dir}, o2, func(e Event) {
+	resumed, err := Train(context.Background(), base, dir, o2, func(e Event) {
 		if e.Kind == EventStep && firstResumed == 0 {
 			firstResumed = e.Step
 		}
@@ -129,7 +124,7 @@ func TestTrainFrozenAndResume(t *testing.T) {
 	// A checkpoint of other settings is refused.
 	o3 := o2
 	o3.Seed = 12
-	if _, err := Train(context.Background(), base, []string{dir}, o3, nil); err == nil {
+	if _, err := Train(context.Background(), base, dir, o3, nil); err == nil {
 		t.Errorf("resume with another seed: no error")
 	}
 }
@@ -138,9 +133,9 @@ func TestTrainFrozenAndResume(t *testing.T) {
 // evaluation batch (fixed latents, noise and timesteps) went down.
 func TestTrainLowersLoss(t *testing.T) {
 	base := tinyBase(t)
-	dir := exemplarDir(t, 2)
+	dir := testExemplars(2)
 	opts := Options{Method: MethodPPlus, Name: "salute", Steps: 30, Seed: 3, BatchSize: 2, AdamW: AdamWConfig{LR: 0.02}}
-	tr, err := prepare(context.Background(), base, []string{dir}, mustDefaults(t, opts), func(Event) {})
+	tr, err := prepare(context.Background(), base, dir, mustDefaults(t, opts), func(Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,3 +185,38 @@ func mustDefaults(t *testing.T, o Options) Options {
 func newEvalRNG() *rand.Rand { return rand.New(rand.NewPCG(99, 1)) }
 
 func randn(rng *rand.Rand, n int) []float32 { return scheduler.Randn(rng, n) }
+
+// TestTrainCancelCheckpoints cancels a run from its progress callback: it
+// stops at the step boundary with a checkpoint on top of the scheduled ones.
+func TestTrainCancelCheckpoints(t *testing.T) {
+	base := tinyBase(t)
+	ckpt := filepath.Join(t.TempDir(), "job.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var checkpoints int
+	var last Event
+	id, err := Train(ctx, base, testExemplars(2), Options{Method: MethodTI, Name: "squat", Steps: 50,
+		CheckpointPath: ckpt, CheckpointEvery: 2}, func(e Event) {
+		if e.Kind == EventCheckpoint {
+			checkpoints++
+		}
+		if e.Kind == EventStep && e.Step == 5 {
+			cancel()
+		}
+		last = e
+	})
+	if !errors.Is(err, context.Canceled) || id != nil {
+		t.Fatalf("cancelled run: %v, %v", id, err)
+	}
+	// Steps 2 and 4 by schedule, 5 on cancel.
+	if checkpoints != 3 {
+		t.Errorf("%d checkpoints, want 3", checkpoints)
+	}
+	if last.Kind != EventDone || !errors.Is(last.Err, context.Canceled) || last.Step != 5 {
+		t.Errorf("last event %+v", last)
+	}
+	c, err := LoadCheckpoint(ckpt, AdamWConfig{})
+	if err != nil || c.Step != 5 || c.Lv != 1 || c.Adam.Step != 5 {
+		t.Errorf("checkpoint %+v, %v", c, err)
+	}
+}

@@ -4,7 +4,10 @@ import (
 	gocontext "context"
 	"errors"
 	"image"
+	"strings"
 	"testing"
+
+	"kata/model/scheduler"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -134,7 +137,7 @@ func TestPipelineIdentifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catID, ok := p.baseTokenizer.TokenID("cat</w>")
+	catID, ok := m.Tokenizer.TokenID("cat</w>")
 	if !ok {
 		t.Fatal("no token cat</w>")
 	}
@@ -178,6 +181,10 @@ func TestPipelineIdentifiers(t *testing.T) {
 			}
 		})
 	}
+	// Identifiers are added to a clone of the model's tokenizer, never to it.
+	if added := m.Tokenizer.AddedTokens(); len(added) != 0 {
+		t.Errorf("the model's tokenizer gained %v", added)
+	}
 }
 
 // checkGuidance checks the pieces of the end-to-end run one by one: the
@@ -185,7 +192,7 @@ func TestPipelineIdentifiers(t *testing.T) {
 // prediction of each step, computed from the reference latents.
 func checkGuidance(t *testing.T, p *Pipeline, noise, steps []float32) {
 	for _, c := range []struct{ text, entry string }{{e2ePrompt, "e2e_prompt_ids"}, {"", "e2e_negative_ids"}} {
-		ids, err := p.baseTokenizer.EncodePadded(c.text, 77)
+		ids, err := p.Model.Tokenizer.EncodePadded(c.text, 77)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,5 +228,20 @@ func checkGuidance(t *testing.T, p *Pipeline, noise, steps []float32) {
 		}
 		checkRel(t, "e2e_guided_noise_preds", out[0],
 			tensors.FromFlatDataAndDimensions(want[i*n:(i+1)*n], 1, 4, 8, 8), 1e-4)
+	}
+}
+
+// TestPipelineNeedsTokenizerAndSchedule refuses a model built by hand
+// without what Load and NewRandom derive.
+func TestPipelineNeedsTokenizerAndSchedule(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		strip func(*Model)
+	}{{"no tokenizer", func(m *Model) { m.Tokenizer = nil }}, {"no scheduler", func(m *Model) { m.Scheduler = scheduler.Config{} }}} {
+		m := *tinyModel(t, "diffusers")
+		c.strip(&m)
+		if _, err := NewPipeline(fixtureBackend(t), &m); err == nil || !strings.Contains(err.Error(), "tokenizer or scheduler") {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }

@@ -33,8 +33,8 @@ const (
 var bodies = map[string]*body{
 	"person": {torso: 0.30, neck: 0.035, headR: 0.075, upperArm: 0.15, foreArm: 0.14, thigh: 0.22, shin: 0.21,
 		shoulderW: 0.085, hipW: 0.045, torsoR: 0.062, armR: 0.026, legR: 0.034, hair: true, shoes: true, eye: true},
-	"robot": {torso: 0.28, neck: 0.045, headR: 0.075, upperArm: 0.14, foreArm: 0.14, thigh: 0.22, shin: 0.21,
-		shoulderW: 0.10, hipW: 0.05, torsoR: 0.085, armR: 0.024, legR: 0.03, boxy: true, antenna: true},
+	"robot": {torso: 0.30, neck: 0.05, headR: 0.095, upperArm: 0.14, foreArm: 0.14, thigh: 0.19, shin: 0.19,
+		shoulderW: 0.115, hipW: 0.06, torsoR: 0.105, armR: 0.022, legR: 0.028, boxy: true, antenna: true},
 	"cat": {torso: 0.27, neck: 0.03, headR: 0.082, upperArm: 0.13, foreArm: 0.13, thigh: 0.2, shin: 0.2,
 		shoulderW: 0.07, hipW: 0.04, torsoR: 0.055, armR: 0.023, legR: 0.03, ears: earsPointed, tail: tailLong, muzzle: true, eye: true},
 	"bear": {torso: 0.28, neck: 0.02, headR: 0.092, upperArm: 0.14, foreArm: 0.12, thigh: 0.18, shin: 0.17,

@@ -71,10 +71,10 @@ func TestTrainWithPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := exemplarDir(t, 2)
+	cache := filepath.Join(t.TempDir(), "contrast")
 	var previews, prepared int
-	id, err := Train(context.Background(), base, []string{dir}, Options{Name: "cheer", Steps: 2, PreviewEvery: 1,
-		Contrast: ContrastOptions{PerExemplar: 1}}, func(e Event) {
+	id, err := Train(context.Background(), base, testExemplars(2), Options{Name: "cheer", Steps: 2, PreviewEvery: 1,
+		Contrast: ContrastOptions{PerExemplar: 1, CacheDir: cache}}, func(e Event) {
 		switch e.Kind {
 		case EventPreview:
 			if e.Preview == nil || e.Preview.Bounds().Dx() != 64 {
@@ -93,8 +93,8 @@ func TestTrainWithPipeline(t *testing.T) {
 	if previews != 2 || prepared != 2 || id.Method != MethodADI {
 		t.Errorf("previews %d, contrast images %d, method %s", previews, prepared, id.Method)
 	}
-	cached, _ := filepath.Glob(filepath.Join(dir, ".kata-contrast", "*.png"))
+	cached, _ := filepath.Glob(filepath.Join(cache, "*.png"))
 	if len(cached) != 2 {
-		t.Errorf("%d cached contrast images next to the exemplars", len(cached))
+		t.Errorf("%d cached contrast images in the cache folder", len(cached))
 	}
 }

@@ -114,6 +114,15 @@ func TestTrainThenGenerate(t *testing.T) {
 	if last := events[len(events)-1]; last.Step != 3 || last.Steps != 3 {
 		t.Fatalf("last progress %+v", last)
 	}
+	// Trained from the library rows: no photos staged in the work folder, the
+	// contrast images cached in the library's contrast folder.
+	work := filepath.Join(k.Library().Dir(), "work")
+	if staged, _ := filepath.Glob(filepath.Join(work, "action-*", "exemplars")); len(staged) != 0 {
+		t.Errorf("photos staged for training: %v", staged)
+	}
+	if cached, _ := filepath.Glob(filepath.Join(work, "contrast", "*.png")); len(cached) != 6 {
+		t.Errorf("%d cached contrast images, want 3 photos x 2", len(cached))
+	}
 	jobs, err := k.Library().Jobs(ctx, store.JobDone)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("done jobs %v, %v", jobs, err)
@@ -138,6 +147,19 @@ func TestTrainThenGenerate(t *testing.T) {
 	}
 	if row.ModelHash != model.Hash || len(row.IdentifierVersions) != 1 || row.Seed != 5 {
 		t.Fatalf("stored generation %+v", row)
+	}
+	// The window's path writes the sampler as AUTOMATIC1111 names it, as kata generate does.
+	if s, err := store.ReadSettings(g.ImagePath); err != nil || row.Sampler != "Euler a" || s.Sampler != "Euler a" || s.Steps != 2 {
+		t.Errorf("stored sampler %q, PNG settings %+v (%v)", row.Sampler, s, err)
+	}
+	// ... and names the identifier as kata generate does.
+	if v, err := k.Library().IdentifierVersion(ctx, row.IdentifierVersions[0]); err == nil {
+		want, err := identifierLabel(action.Trigger, k.Library().BlobPath(v.File))
+		if s, rerr := store.ReadSettings(g.ImagePath); err != nil || rerr != nil || len(s.Identifiers) != 1 || s.Identifiers[0] != want {
+			t.Errorf("PNG identifiers %v, want [%s] (%v %v)", s.Identifiers, want, err, rerr)
+		}
+	} else {
+		t.Error(err)
 	}
 	if _, err := os.Stat(g.ImagePath); err != nil {
 		t.Fatal(err)
