@@ -96,7 +96,7 @@ func runWorldJudge(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		for i, v := range vs {
-			fmt.Fprintf(env.Stdout, "%s: %s %.2f, %s %.2f, %s %.2f\n", names[i], v.Kind, v.KindP, v.Color, v.ColorP, v.Action, v.ActionP)
+			fmt.Fprintf(env.Stdout, "%s: kind %s %.2f, colour %s %.2f, action %s %.2f\n", names[i], v.Kind, v.KindP, v.Color, v.ColorP, v.Action, v.ActionP)
 		}
 	}
 	return nil

@@ -32,10 +32,10 @@ func TestWorldJudgeCommand(t *testing.T) {
 	}
 	// One line per image: path, then kind, colour, action with confidences.
 	fields := strings.Fields(strings.NewReplacer(",", " ", ":", " ").Replace(stdout))
-	if len(fields) != 7 || fields[0] != path {
+	if len(fields) != 10 || fields[0] != path || fields[1] != "kind" || fields[4] != "colour" || fields[7] != "action" {
 		t.Fatalf("output %q", stdout)
 	}
-	if fields[1] != s.Kind || fields[3] != s.Color || fields[5] != s.Action {
+	if fields[2] != s.Kind || fields[5] != s.Color || fields[8] != s.Action {
 		t.Errorf("judged %q, want %s %s %s", stdout, s.Kind, s.Color, s.Action)
 	}
 
