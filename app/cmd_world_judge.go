@@ -125,7 +125,9 @@ func runWorldTrainJudges(ctx context.Context, env Env, args []string) error {
 	lr := fs.Float64("lr", 0, "Adam's peak learning rate, cosine decay to 1/50 of it (default 2e-3)")
 	seed := fs.Uint64("seed", 0, "seed of the initial weights and the training renders (default 1)")
 	saveEvery := fs.Int("save-every", 0, "steps between checkpoints (default 250)")
+	stem := fs.Int("stem", 0, fmt.Sprintf("width of the subject judge's full-resolution first convolution (default %d; -1: none)", judge.DefaultStem))
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --out (same settings)")
+	initFrom := fs.String("init-from", "", "start from these judges' weights (same layout) instead of random ones")
 	f32 := fs.Bool("f32", false, "write float32 weights (default float16, half the size)")
 	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -145,7 +147,7 @@ func runWorldTrainJudges(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stderr, "backend %s\n", backend.Resolve(*be).Name)
 	report := progressReporter(env.Stderr)
-	opts := judge.TrainOptions{Steps: *steps, Batch: *batch, LR: *lr, Seed: *seed, SaveEvery: *saveEvery,
+	opts := judge.TrainOptions{Steps: *steps, Batch: *batch, LR: *lr, Seed: *seed, SaveEvery: *saveEvery, Stem: *stem, InitFrom: *initFrom,
 		Dir: *out, Resume: *resume, OnProgress: report.step}
 	j, err := judge.Train(ctx, b, judge.World{}, opts)
 	report.done()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"kata/model/backend"
 	"kata/model/world"
 	"kata/model/world/judge"
 )
@@ -64,7 +65,7 @@ func TestWorldJudgeCommand(t *testing.T) {
 func TestWorldTrainJudgesCommand(t *testing.T) {
 	t.Setenv("KATA_BACKEND", "go")
 	out := t.TempDir()
-	code, stdout, stderr := runMain("world", "train-judges", "--out", out, "--steps", "3", "--batch", "4", "--save-every", "2", "--f32")
+	code, stdout, stderr := runMain("world", "train-judges", "--out", out, "--steps", "3", "--batch", "4", "--save-every", "2", "--f32", "--stem", "-1")
 	if code != 0 {
 		t.Fatalf("train-judges: exit %d\n%s", code, stderr)
 	}
@@ -74,6 +75,13 @@ func TestWorldTrainJudgesCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, judge.CheckpointFile)); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after a finished run: %v", err)
+	}
+	b, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := judge.LoadFile(b, filepath.Join(out, JudgesFile)); err != nil || j.Stem != 0 {
+		t.Fatalf("trained judges: %v (stem %v, want none)", err, j)
 	}
 	code, stdout, stderr = runMain("world", "judge", "--weights", filepath.Join(out, JudgesFile), "--eval", "4")
 	if code != 0 || !strings.Contains(stdout, "4 held-out") {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/disintegration/imaging"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -142,9 +143,21 @@ type Verdict struct {
 	KindProbs, ColorProbs, Probs []float32 // full distributions, in Vocab order (Probs: actions)
 }
 
-// Classify judges images of any size (each is fitted to Size, see Fit).
+// Classify judges images of any size (each is fitted to Size, see Fit). The
+// probabilities are the mean of the heads' answers for the image and for its
+// mirror image: the world draws every action facing either way (Scene.Flip),
+// so both views show the same kind, colour and action.
 func (j *Judges) Classify(images []image.Image) ([]Verdict, error) {
-	x, err := Tensor(images)
+	n := len(images)
+	views := make([]image.Image, 2*n)
+	for i, img := range images {
+		if img == nil || img.Bounds().Empty() {
+			return nil, fmt.Errorf("judge: image %d is empty", i)
+		}
+		f := Fit(img)
+		views[i], views[n+i] = f, imaging.FlipH(f)
+	}
+	x, err := Tensor(views)
 	if err != nil {
 		return nil, err
 	}
@@ -168,12 +181,19 @@ func (j *Judges) Classify(images []image.Image) ([]Verdict, error) {
 		}
 	}
 	nk, nc, na := len(j.Vocab.Kinds), len(j.Vocab.Colors), len(j.Vocab.Actions)
-	vs := make([]Verdict, len(images))
+	mean := func(p []float32, i, classes int) []float32 {
+		m := make([]float32, classes)
+		for c := range m {
+			m[c] = (p[i*classes+c] + p[(n+i)*classes+c]) / 2
+		}
+		return m
+	}
+	vs := make([]Verdict, n)
 	for i := range vs {
 		v := &vs[i]
-		v.KindProbs = probs[0][i*nk : (i+1)*nk]
-		v.ColorProbs = probs[1][i*nc : (i+1)*nc]
-		v.Probs = probs[2][i*na : (i+1)*na]
+		v.KindProbs = mean(probs[0], i, nk)
+		v.ColorProbs = mean(probs[1], i, nc)
+		v.Probs = mean(probs[2], i, na)
 		var k, c, a int
 		k, v.KindP = argmax(v.KindProbs)
 		c, v.ColorP = argmax(v.ColorProbs)
