@@ -20,22 +20,23 @@ import (
 )
 
 // toyWorld is a tiny synthetic world for the tests: a filled disc or bar
-// (kind) of one of three colours (colour) in one of three places (action) on
+// (kind) of one of three colours (colour) at one of three heights (action, so
+// that a mirror image shows the same classes, as in the world) on
 // a grey background, with a little jitter.
 type toyWorld struct{}
 
 var shapeColors = []color.NRGBA{{220, 40, 40, 255}, {40, 180, 60, 255}, {50, 70, 220, 255}}
 
 func (toyWorld) Vocabulary() Vocabulary {
-	return Vocabulary{Kinds: []string{"disc", "bar"}, Colors: []string{"red", "green", "blue"}, Actions: []string{"left", "middle", "right"}}
+	return Vocabulary{Kinds: []string{"disc", "bar"}, Colors: []string{"red", "green", "blue"}, Actions: []string{"top", "middle", "bottom"}}
 }
 
 func (toyWorld) Draw(rng *rand.Rand) (image.Image, Label) {
 	l := Label{Kind: rng.IntN(2), Color: rng.IntN(3), Action: rng.IntN(3)}
 	img := image.NewNRGBA(image.Rect(0, 0, Size, Size))
 	bg := uint8(100 + rng.IntN(60))
-	cx := 14 + 18*l.Action + rng.IntN(5) - 2
-	cy := 32 + rng.IntN(9) - 4
+	cx := 32 + rng.IntN(9) - 4
+	cy := 14 + 18*l.Action + rng.IntN(5) - 2
 	r := 7 + rng.IntN(3)
 	for y := range Size {
 		for x := range Size {
@@ -186,7 +187,7 @@ func TestSaveLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range got {
-				for _, p := range [][2][]float32{{got[i].KindProbs, want[i].KindProbs}, {got[i].ColorProbs, want[i].ColorProbs}, {got[i].Probs, want[i].Probs}} {
+				for _, p := range [][2][]float32{{got[i].KindProbs, want[i].KindProbs}, {got[i].ColorProbs, want[i].ColorProbs}, {got[i].ActionProbs, want[i].ActionProbs}} {
 					for c := range p[0] {
 						if d := math.Abs(float64(p[0][c] - p[1][c])); d > tc.tol {
 							t.Fatalf("image %d class %d: probability %v, saved judges gave %v", i, c, p[0][c], p[1][c])
@@ -263,7 +264,7 @@ func meanNLL(t *testing.T, j *Judges, src Source, n int, rng *rand.Rand) float64
 	}
 	sum := 0.0
 	for i, v := range vs {
-		sum -= math.Log(float64(v.KindProbs[labels[i].Kind])) + math.Log(float64(v.ColorProbs[labels[i].Color])) + math.Log(float64(v.Probs[labels[i].Action]))
+		sum -= math.Log(float64(v.KindProbs[labels[i].Kind])) + math.Log(float64(v.ColorProbs[labels[i].Color])) + math.Log(float64(v.ActionProbs[labels[i].Action]))
 	}
 	return sum / float64(n)
 }
@@ -373,7 +374,7 @@ func TestClassifyMirrorInvariant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range [][2][]float32{{vs[0].KindProbs, vs[1].KindProbs}, {vs[0].ColorProbs, vs[1].ColorProbs}, {vs[0].Probs, vs[1].Probs}} {
+	for _, p := range [][2][]float32{{vs[0].KindProbs, vs[1].KindProbs}, {vs[0].ColorProbs, vs[1].ColorProbs}, {vs[0].ActionProbs, vs[1].ActionProbs}} {
 		for c := range p[0] {
 			if d := math.Abs(float64(p[0][c] - p[1][c])); d > 1e-6 {
 				t.Fatalf("class %d: %v for the image, %v for its mirror", c, p[0][c], p[1][c])

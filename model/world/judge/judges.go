@@ -138,9 +138,9 @@ func (j *Judges) logits(ctx *context.Context, images *Node) (kind, color, action
 // Verdict is what the judges read in one image: the most likely kind, colour
 // and action and the probability the judges give each (softmax of the head).
 type Verdict struct {
-	Kind, Color, Action          string
-	KindP, ColorP, ActionP       float64
-	KindProbs, ColorProbs, Probs []float32 // full distributions, in Vocab order (Probs: actions)
+	Kind, Color, Action                string
+	KindP, ColorP, ActionP             float64
+	KindProbs, ColorProbs, ActionProbs []float32 // full distributions, in Vocab order
 }
 
 // Classify judges images of any size (each is fitted to Size, see Fit). The
@@ -193,11 +193,11 @@ func (j *Judges) Classify(images []image.Image) ([]Verdict, error) {
 		v := &vs[i]
 		v.KindProbs = mean(probs[0], i, nk)
 		v.ColorProbs = mean(probs[1], i, nc)
-		v.Probs = mean(probs[2], i, na)
+		v.ActionProbs = mean(probs[2], i, na)
 		var k, c, a int
 		k, v.KindP = argmax(v.KindProbs)
 		c, v.ColorP = argmax(v.ColorProbs)
-		a, v.ActionP = argmax(v.Probs)
+		a, v.ActionP = argmax(v.ActionProbs)
 		v.Kind, v.Color, v.Action = j.Vocab.Kinds[k], j.Vocab.Colors[c], j.Vocab.Actions[a]
 	}
 	return vs, nil

@@ -27,8 +27,13 @@ func fixedScenes() []world.Scene {
 }
 
 // TestShippedJudges loads the judges embedded in assets and checks that they
-// read a fixed set of renders at the accuracies the issue asks for (pose and
-// kind >= 97%, colour >= 95%).
+// read a fixed set of renders. 64 renders cannot measure the issue's targets
+// (pose and kind >= 97%, colour >= 95%, measured on 2000 held-out renders
+// with `kata world judge --eval 2000`, see docs/WORLD.md): a judge exactly
+// at 97% makes more than one error in 64 more often than not. The test asks
+// for 90% on every head (at most 6 errors), which a judge at the targets
+// passes with probability 0.997 (97%) and 0.96 (95%, binomial), and a broken
+// or mismatched judge fails.
 func TestShippedJudges(t *testing.T) {
 	j, err := Load(testBackend(t), assets.Judges)
 	if err != nil {
@@ -68,7 +73,7 @@ func TestShippedJudges(t *testing.T) {
 		what  string
 		right int
 		want  float64
-	}{{"kind", kind, 0.97}, {"colour", color, 0.95}, {"action", action, 0.97}} {
+	}{{"kind", kind, 0.9}, {"colour", color, 0.9}, {"action", action, 0.9}} {
 		if float64(c.right)/n < c.want {
 			t.Errorf("%s: %d of %d right, want at least %.0f%%", c.what, c.right, len(scenes), 100*c.want)
 		}
