@@ -5,16 +5,17 @@ import "slices"
 // body holds a kind's proportions in body units (a standing figure is about
 // one unit tall) and the look of its parts.
 type body struct {
-	torso, neck, headR        float64 // lengths: pelvis to neck, neck, head radius
-	upperArm, foreArm         float64
-	thigh, shin               float64
-	shoulderW, hipW           float64 // half-distance between shoulders, hips (front view)
-	torsoR, armR, legR        float64 // part radii (torsoR: half-width of a box torso)
-	boxy                      bool    // robot: rectangular torso and head, joint rivets
-	ears                      int     // earsNone, earsPointed, earsRound
-	tail                      int     // tailNone, tailLong, tailStub
-	muzzle                    bool
-	hair, antenna, shoes, eye bool
+	torso, neck, headR   float64 // lengths: pelvis to neck, neck, head radius
+	upperArm, foreArm    float64
+	thigh, shin          float64
+	shoulderW, hipW      float64 // half-distance between shoulders, hips (front view)
+	torsoR, armR, legR   float64 // part radii (torsoR: half-width of a box torso)
+	boxy                 bool    // robot: rectangular torso and head, joint rivets
+	ears                 int     // earsNone, earsPointed, earsRound
+	tail                 int     // tailNone, tailLong, tailStub
+	muzzle               float64 // radius of the light muzzle in head radii, 0 for none
+	belly, hair, antenna bool
+	shoes, eye           bool
 }
 
 const (
@@ -36,9 +37,9 @@ var bodies = map[string]*body{
 	"robot": {torso: 0.30, neck: 0.05, headR: 0.095, upperArm: 0.14, foreArm: 0.14, thigh: 0.19, shin: 0.19,
 		shoulderW: 0.115, hipW: 0.06, torsoR: 0.105, armR: 0.022, legR: 0.028, boxy: true, antenna: true},
 	"cat": {torso: 0.27, neck: 0.03, headR: 0.082, upperArm: 0.13, foreArm: 0.13, thigh: 0.2, shin: 0.2,
-		shoulderW: 0.07, hipW: 0.04, torsoR: 0.055, armR: 0.023, legR: 0.03, ears: earsPointed, tail: tailLong, muzzle: true, eye: true},
+		shoulderW: 0.07, hipW: 0.04, torsoR: 0.055, armR: 0.023, legR: 0.03, ears: earsPointed, tail: tailLong, muzzle: 0.38, eye: true},
 	"bear": {torso: 0.28, neck: 0.02, headR: 0.092, upperArm: 0.14, foreArm: 0.12, thigh: 0.18, shin: 0.17,
-		shoulderW: 0.09, hipW: 0.055, torsoR: 0.095, armR: 0.046, legR: 0.055, ears: earsRound, tail: tailStub, muzzle: true, eye: true},
+		shoulderW: 0.09, hipW: 0.055, torsoR: 0.095, armR: 0.046, legR: 0.055, ears: earsRound, tail: tailStub, muzzle: 0.46, belly: true, eye: true},
 }
 
 // part is a shape with or without its own outline.
@@ -164,7 +165,7 @@ func (b *body) parts(p pose, sk skeleton, lk look) []part {
 			rb *= 0.85
 		}
 		add(capsule(sk.pelvis, chest, rb*0.95, rb, lk.shirt), true)
-		if b.muzzle && b.tail == tailStub { // bear belly
+		if b.belly {
 			add(capsule(sk.pelvis.add(sk.up.mul(b.torso*0.3)), sk.pelvis.add(sk.up.mul(b.torso*0.3)), rb*0.6, rb*0.6, lk.skin.mix(lightRGB, 0.45)), false)
 		}
 	}
@@ -206,9 +207,10 @@ func (b *body) parts(p pose, sk skeleton, lk look) []part {
 		} else {
 			add(shape{a: at(-0.55, 0.15), b: at(0.55, 0.15), ra: R * 0.2, rb: R * 0.1, box: true, col: visorRGB}, false)
 		}
-		top := at(0, 0.9)
-		add(capsule(top, at(0, 1.75), R*0.1, R*0.1, rivetRGB), false)
-		add(capsule(at(0, 1.85), at(0, 1.85), R*0.28, R*0.28, rivetRGB), false)
+		if b.antenna {
+			add(capsule(at(0, 0.9), at(0, 1.75), R*0.1, R*0.1, rivetRGB), false)
+			add(capsule(at(0, 1.85), at(0, 1.85), R*0.28, R*0.28, rivetRGB), false)
+		}
 	} else {
 		head := capsule(sk.head, sk.head, R, R, lk.skin)
 		if b.hair {
@@ -218,12 +220,9 @@ func (b *body) parts(p pose, sk skeleton, lk look) []part {
 			add(head, true)
 		}
 	}
-	if b.muzzle {
+	if b.muzzle > 0 {
 		m := at(0, -0.35)
-		mr := R * 0.38
-		if b.tail == tailStub {
-			mr = R * 0.46
-		}
+		mr := R * b.muzzle
 		if p.side {
 			m = at(0.55, -0.3)
 		}

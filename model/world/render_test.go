@@ -259,3 +259,37 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestBackgroundsAndProps: every pattern draws something of its own on every
+// tint (a plain one is one colour), and every prop shows.
+func TestBackgroundsAndProps(t *testing.T) {
+	for _, tint := range BackColors {
+		for _, bg := range Backgrounds {
+			c := newCanvas(64)
+			drawBackground(c, bg, backRGB[tint], rand.New(rand.NewPCG(1, streamBackground)))
+			colours := map[[3]uint8]bool{}
+			for i := 0; i < len(c.img.Pix); i += 4 {
+				colours[[3]uint8(c.img.Pix[i:i+3])] = true
+			}
+			if plain := bg == "plain"; plain != (len(colours) == 1) {
+				t.Errorf("%s %s background: %d colours", tint, bg, len(colours))
+			}
+		}
+	}
+	base := sceneFor("bear", "stand")
+	without := Render(base, 64)
+	for _, p := range Props {
+		s := base
+		s.Prop = p
+		with := Render(s, 64)
+		diff := 0
+		for i := range with.Pix {
+			if with.Pix[i] != without.Pix[i] {
+				diff++
+			}
+		}
+		if diff < 4*20 {
+			t.Errorf("prop %s changes only %d bytes of the render", p, diff)
+		}
+	}
+}
