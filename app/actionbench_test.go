@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kata/model/adi"
+	"kata/model/placeholder"
 	"kata/model/sd/sdtest"
 	"kata/store"
 	"kata/store/actionfolder/actionfoldertest"
@@ -52,8 +53,8 @@ func TestActionBenchFolder(t *testing.T) {
 		t.Fatalf("%d imported, %d read for training", len(rows), len(exemplars))
 	}
 	for i, r := range rows {
-		want := adi.Fill(actionfoldertest.Template(i+1), "<handstand>")
-		train := adi.Fill(exemplars[i].Template, a.Trigger)
+		want := placeholder.Fill(actionfoldertest.Template(i+1), "<handstand>")
+		train := placeholder.Fill(exemplars[i].Template, a.Trigger)
 		if filepath.Base(files[i]) != filepath.Base(r.Source) || r.Caption != want || train != want {
 			t.Errorf("photo %d: import %s %q, train %s %q; want %q", i, filepath.Base(r.Source), r.Caption, filepath.Base(files[i]), train, want)
 		}

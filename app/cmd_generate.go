@@ -8,6 +8,7 @@ import (
 	"image"
 	_ "image/jpeg" // init images may be JPEG
 	_ "image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/sd"
+	"kata/store/atomicfile"
 	"kata/store/imagemeta"
 )
 
@@ -45,16 +47,16 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.StringVar(&a.config, "config", "", "diffusers folder whose configs describe a single-file --model (default: inferred, SD 1.x)")
 	fs.StringVar(&a.prompt, "prompt", "", "what to draw")
 	fs.StringVar(&a.negative, "negative", "", "what to avoid (negative prompt)")
-	fs.IntVar(&a.steps, "steps", 20, "sampling steps")
-	fs.StringVar(&a.sampler, "sampler", "euler_a",
+	fs.IntVar(&a.steps, "steps", sd.DefaultSteps, "sampling steps")
+	fs.StringVar(&a.sampler, "sampler", DefaultSampler,
 		"sampler: "+strings.Join(scheduler.Names(), ", ")+` (AUTOMATIC1111 names such as "Euler a" also work)`)
-	fs.Float64Var(&a.cfg, "cfg", 7.5, "classifier-free guidance scale (1 disables guidance)")
+	fs.Float64Var(&a.cfg, "cfg", sd.DefaultCFG, "classifier-free guidance scale (1 disables guidance)")
 	fs.Int64Var(&a.seed, "seed", -1, "random seed; -1 picks one (printed and stored in the PNG)")
 	fs.IntVar(&a.width, "width", 0, "image width, a multiple of 8 (default: the model's native size)")
 	fs.IntVar(&a.height, "height", 0, "image height, a multiple of 8 (default: the model's native size)")
 	fs.IntVar(&a.clipSkip, "clip-skip", 1, "AUTOMATIC1111's Clip skip: stop the text encoder this many layers from the end (1: none)")
 	fs.StringVar(&a.init, "init", "", "init image (PNG or JPEG) for image-to-image")
-	fs.Float64Var(&a.strength, "strength", 0.75, "image-to-image strength in (0, 1]: how much of the init image is repainted")
+	fs.Float64Var(&a.strength, "strength", sd.DefaultStrength, "image-to-image strength in (0, 1]: how much of the init image is repainted")
 	fs.StringVar(&a.out, "out", "", "output PNG (default kata-SEED.png)")
 	fs.Var(&a.identifiers, "identifier", "learned identifier file (.safetensors, repeatable); use its <trigger> in --prompt")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
@@ -148,11 +150,8 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	for _, w := range warnings {
 		fmt.Fprintln(env.Stderr, "warning:", w)
 	}
-	if err := set.ApplyToGenerate(&opts); err != nil {
-		return err
-	}
 	var bar *progressbar.ProgressBar
-	opts.OnStep = func(step, total int, _ []float32) {
+	progress := func(step, total int) {
 		if bar == nil {
 			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
 				progressbar.OptionSetDescription("sampling"), progressbar.OptionShowCount(),
@@ -160,28 +159,13 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 		_ = bar.Set(step)
 	}
-	res, err := p.Generate(ctx, opts)
+	res, settings, err := generation{opts: opts, set: set, modelName: modelName(a.model)}.run(ctx, p, progress)
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(env.Stderr)
 	}
 	if err != nil {
 		return err
-	}
-	o := res.Options
-	settings := imagemeta.Settings{
-		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
-		CFG: o.CFG, Seed: a.seed, Width: o.Width, Height: o.Height,
-		Model: modelName(a.model), ModelHash: m.Hash,
-	}
-	for _, id := range set.List() {
-		settings.Identifiers = append(settings.Identifiers, id.Trigger)
-	}
-	if initImage != nil {
-		settings.Strength = o.Strength
-	}
-	if o.ClipSkip > 1 {
-		settings.Extra = map[string]string{"Clip skip": fmt.Sprint(o.ClipSkip)}
 	}
 	if err := writePNG(a.out, res.Image, settings); err != nil {
 		return err
@@ -210,31 +194,8 @@ func readImage(path string) (image.Image, error) {
 	return img, nil
 }
 
-// writePNG writes the image with its settings next to path and renames it
-// into place, so an interrupted run never leaves a truncated PNG.
-func writePNG(path string, img image.Image, s imagemeta.Settings) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".kata-*.png.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = imagemeta.EncodePNG(f, img, s); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes 0600 files; images are for sharing.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// writePNG writes the image with its settings to path atomically, so an
+// interrupted run never leaves a truncated PNG.
+func writePNG(path string, img image.Image, s imagemeta.Settings) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return imagemeta.EncodePNG(w, img, s) })
 }

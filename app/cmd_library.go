@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"kata/store"
+	"kata/store/atomicfile"
 )
 
 func init() {
@@ -359,7 +360,7 @@ func writeAtomicWith(path string, fn func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return store.WriteFileAtomicWith(path, fn)
+	return atomicfile.Write(path, fn)
 }
 
 func librarySettings(env Env, args []string) error {

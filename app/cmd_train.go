@@ -12,6 +12,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/backend"
+	"kata/model/placeholder"
 	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/store"
@@ -42,7 +43,7 @@ func (l *listFlag) Set(v string) error {
 type trainArgs struct {
 	model, config, name, out, method, checkpoint, backend string
 	initWord, initFrom, caption, fit, scope, exportA1111  string
-	previewDir                                            string
+	previewDir, trigger                                   string
 	images, contrast                                      listFlag
 	steps, batch, accum, ckptEvery, previewEvery          int
 	lr, beta, weightDecay                                 float64
@@ -59,7 +60,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.StringVar(&a.name, "name", "", "action name; --name handstand makes the trigger <handstand> (required)")
 	fs.StringVar(&a.out, "out", "", "identifier file to write (default NAME.safetensors)")
 	fs.StringVar(&a.method, "method", "adi", "adi, p+ or ti")
-	fs.IntVar(&a.steps, "steps", 500, "optimiser steps")
+	fs.IntVar(&a.steps, "steps", adi.DefaultSteps, "optimiser steps")
 	fs.Float64Var(&a.lr, "lr", 0, "AdamW learning rate (default 5e-3 for adi/p+, 5e-4 x batch for ti)")
 	fs.Float64Var(&a.weightDecay, "weight-decay", 1e-2, "AdamW weight decay")
 	fs.Float64Var(&a.beta, "beta", 0.5, "adi: gradient-mask quantile in [0, 1]")
@@ -69,7 +70,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.Uint64Var(&a.seed, "seed", 0, "random seed")
 	fs.StringVar(&a.initWord, "init-word", "person", "word whose embedding starts the identifier")
 	fs.StringVar(&a.initFrom, "init-from", "", "identifier file to continue from instead of --init-word")
-	fs.StringVar(&a.caption, "caption", "", `caption template for images without NN.txt/text.json, "{}" marks the action (default "`+adi.DefaultCaption+`")`)
+	fs.StringVar(&a.caption, "caption", "", `caption template for images without NN.txt/text.json, "{}" marks the action (default "`+placeholder.DefaultCaption+`")`)
 	fs.StringVar(&a.fit, "fit", "crop", "bring images to the model's size by centre crop (crop) or padding (pad)")
 	fs.BoolVar(&a.noFlip, "no-flip", false, "disable random horizontal flips")
 	fs.Var(&a.contrast, "contrast", "adi: your own contrast photo or folder (same context, other action; repeatable)")
@@ -110,21 +111,16 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 		return nil, fmt.Errorf("%w: --export-a1111 needs --method ti (layer-wise identifiers have no such layout)", ErrUsage)
 	}
 	a.method = string(m)
-	if _, err := adi.TriggerFor(a.name); err != nil {
+	if a.trigger, err = placeholder.For(a.name); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if a.out == "" {
-		a.out = strings.Trim(mustTrigger(a.name), "<>") + ".safetensors"
+		a.out = strings.Trim(a.trigger, "<>") + ".safetensors"
 	}
 	if a.checkpoint == "" {
 		a.checkpoint = strings.TrimSuffix(a.out, filepath.Ext(a.out)) + ".ckpt"
 	}
 	return a, nil
-}
-
-func mustTrigger(name string) string {
-	t, _ := adi.TriggerFor(name)
-	return t
 }
 
 // trainOptions turns the flags into adi.Options.
@@ -192,7 +188,7 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			fmt.Fprintln(env.Stderr, "warning:", w)
 		}
 	}
-	base, err := adi.NewBase(be, m, adi.BaseOptions{PreviewSteps: previewSteps, PreviewPrompt: adi.DefaultCaption, PreviewSeed: a.seed})
+	base, err := adi.NewBase(be, m, adi.BaseOptions{PreviewSteps: previewSteps, PreviewPrompt: placeholder.DefaultCaption, PreviewSeed: a.seed})
 	if err != nil {
 		return err
 	}
@@ -221,7 +217,7 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			bar.Describe(fmt.Sprintf("training, loss %.4f", e.Smoothed))
 			_ = bar.Set(e.Step)
 		case adi.EventPreview:
-			p := filepath.Join(previewDir, fmt.Sprintf("%s-preview-%05d.png", strings.Trim(mustTrigger(a.name), "<>"), e.Step))
+			p := filepath.Join(previewDir, fmt.Sprintf("%s-preview-%05d.png", strings.Trim(a.trigger, "<>"), e.Step))
 			if err := writePNG(p, e.Preview, previewSettings(a, m, e.Step)); err != nil && evErr == nil {
 				evErr = err
 			}
@@ -258,17 +254,17 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 }
 
 // previewSteps is the sampler step count of training previews (the
-// pipeline's default sampler, DDIM, and guidance 7.5 apply).
-const previewSteps = 20
+// pipeline's default sampler and guidance apply).
+const previewSteps = sd.DefaultSteps
 
 // previewSettings describes a training preview as generation settings, so
 // the PNG says how it was made.
 func previewSettings(a *trainArgs, m *sd.Model, step int) imagemeta.Settings {
-	trigger := mustTrigger(a.name)
+	trigger := a.trigger
 	size := m.UNet.SampleSize * 8
 	return imagemeta.Settings{
-		Prompt: adi.Fill(adi.DefaultCaption, trigger), Steps: previewSteps, Sampler: scheduler.DisplayName("ddim"),
-		CFG: 7.5, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.Hash,
+		Prompt: placeholder.Fill(placeholder.DefaultCaption, trigger), Steps: previewSteps, Sampler: scheduler.DisplayName(sd.DefaultSampler),
+		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.Hash,
 		Identifiers: []string{trigger}, Extra: map[string]string{"Training step": fmt.Sprint(step), "Method": a.method},
 	}
 }

@@ -113,7 +113,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{"no images", []string{"--model", "m", "--name", "a"}, 2, "--images"},
 		{"bad method", []string{"--model", "m", "--images", empty, "--name", "a", "--method", "dreambooth"}, 2, "unknown method"},
 		{"bad beta", []string{"--model", "m", "--images", empty, "--name", "a", "--beta", "2"}, 2, "--beta"},
-		{"bad name", []string{"--model", "m", "--images", empty, "--name", "two words"}, 2, "identifier name"},
+		{"bad name", []string{"--model", "m", "--images", empty, "--name", "sit (2)"}, 2, "makes no trigger"},
 		{"export needs ti", []string{"--model", "m", "--images", empty, "--name", "a", "--export-a1111", "x"}, 2, "--method ti"},
 	} {
 		code, _, stderr := runMain(append([]string{"train"}, c.args...)...)

@@ -7,18 +7,25 @@ import (
 	"strings"
 
 	"kata/model/adi"
+	"kata/model/placeholder"
+	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/store"
+	"kata/store/imagemeta"
 )
+
+// DefaultSampler is the sampler of Kata's generations (the window's and
+// kata generate's) when none is chosen; the pipeline's own default is DDIM.
+const DefaultSampler = "euler_a"
 
 // GenerateRequest is what the gallery asks for.
 type GenerateRequest struct {
 	ModelID          int64
 	Prompt, Negative string // learned triggers such as <handstand> may appear in either
 	Seed             uint64
-	Steps            int     // default 20
-	Sampler          string  // default "euler_a"
-	CFG              float64 // default 7.5
+	Steps            int     // default sd.DefaultSteps
+	Sampler          string  // default DefaultSampler
+	CFG              float64 // default sd.DefaultCFG
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -52,28 +59,15 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	opts := sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, "euler_a"), CFG: r.CFG}
-	if opts.Steps <= 0 {
-		opts.Steps = 20
-	}
-	if opts.CFG <= 0 {
-		opts.CFG = 7.5
-	}
-	if err := set.ApplyToGenerate(&opts); err != nil {
-		return GenerationInfo{}, err
-	}
-	if progress != nil {
-		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
-	}
-	res, err := eng.pipeline.Generate(ctx, opts)
+	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), CFG: r.CFG}, set: set, modelName: modelName(eng.model.Path)}
+	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	o := res.Options
-	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: o.Prompt, Negative: o.Negative, Seed: int64(o.Seed),
-		Sampler: res.Sampler, Steps: o.Steps, CFG: o.CFG, Width: o.Width, Height: o.Height,
-		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
+	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
+		Sampler: s.Sampler, Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
+		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -84,7 +78,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 // identifierFiles finds, for every trigger named in text, the newest
 // identifier version of that action, preferring ones trained on modelHash.
 func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
-	for _, trigger := range adi.Placeholders(text) {
+	for _, trigger := range placeholder.Find(text) {
 		a, err := k.actionByTrigger(ctx, trigger)
 		if err != nil {
 			return nil, nil, err
@@ -130,4 +124,46 @@ func (k *Kata) actionByTrigger(ctx context.Context, trigger string) (store.Actio
 		}
 	}
 	return store.Action{}, fmt.Errorf("unknown action %s in the prompt", trigger)
+}
+
+// generation is how one image is made, by the window and by kata generate
+// alike: the pipeline's options, the identifiers the prompts may name and
+// the model's name for the image's settings.
+type generation struct {
+	opts      sd.GenerateOptions
+	set       *adi.Identifiers // nil: none loaded (an unknown <trigger> is still an error)
+	modelName string
+}
+
+// run puts the identifiers into the options, samples the image on p
+// (progress, when set, after each step) and returns it with its settings:
+// the AUTOMATIC1111 sampler name, strength only for image-to-image, "Clip
+// skip" only above 1, the identifiers' triggers.
+func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
+	opts := g.opts
+	if err := g.set.ApplyToGenerate(&opts); err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	if progress != nil {
+		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
+	}
+	res, err := p.Generate(ctx, opts)
+	if err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	o := res.Options
+	s := imagemeta.Settings{
+		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
+		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+	}
+	for _, id := range g.set.List() {
+		s.Identifiers = append(s.Identifiers, id.Trigger)
+	}
+	if o.InitImage != nil {
+		s.Strength = o.Strength
+	}
+	if o.ClipSkip > 1 {
+		s.Extra = map[string]string{"Clip skip": fmt.Sprint(o.ClipSkip)}
+	}
+	return res, s, nil
 }

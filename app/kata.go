@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"kata/model/placeholder"
 	"kata/store"
 )
 
@@ -107,10 +108,7 @@ func (k *Kata) CreateAction(name string) (ActionInfo, error) {
 		if n > 1 {
 			try = fmt.Sprintf("%s %d", name, n)
 		}
-		// Lower case: the tokenizer matches triggers case-insensitively and
-		// identifiers store them lower-cased.
-		trigger := strings.ToLower(store.DefaultTrigger(try))
-		a, err := k.lib.CreateAction(ctx, store.Action{Name: try, Trigger: trigger})
+		a, err := k.lib.CreateAction(ctx, store.Action{Name: try})
 		if errors.Is(err, store.ErrDuplicate) {
 			continue
 		}
@@ -223,7 +221,9 @@ func (k *Kata) RenameAction(actionID int64, name string) (ActionInfo, error) {
 	oldTrigger := a.Trigger
 	a.Name = name
 	if len(ids) == 0 {
-		a.Trigger = strings.ToLower(store.DefaultTrigger(name))
+		if a.Trigger, err = placeholder.For(name); err != nil {
+			return ActionInfo{}, err
+		}
 	}
 	if err := k.lib.UpdateAction(ctx, a); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {

@@ -1,14 +1,15 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"strings"
 
 	"kata/store"
+	"kata/store/atomicfile"
 )
 
 // MixRequest asks for every subject doing every trained action.
@@ -125,9 +126,5 @@ func (k *Kata) ExportContactSheet(path string) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, sheet); err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, sheet) })
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +15,13 @@ import (
 	"kata/store"
 )
 
+// DefaultTrainSteps is the step count the window offers for a training run.
+const DefaultTrainSteps = adi.DefaultSteps
+
 // TrainSettings are the choices the window offers for a training run.
 type TrainSettings struct {
 	Method string // "adi" (default), "p+" or "ti"
-	Steps  int    // default 500
+	Steps  int    // default adi.DefaultSteps
 	Seed   uint64
 }
 
@@ -37,8 +41,8 @@ type TrainProgress struct {
 	Preview        image.Image // a sample of the identifier so far, when rendered
 }
 
-// workDir is where an action's training checkpoints live inside the library. It is derived data: deleting it costs
-// only recomputation.
+// workDir is where an action's training checkpoints live inside the
+// library. It is derived data: deleting it costs only recomputation.
 func (k *Kata) workDir(actionID int64) string {
 	return filepath.Join(k.lib.Dir(), "work", fmt.Sprintf("action-%d", actionID))
 }
@@ -58,7 +62,7 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	if s.Steps <= 0 {
-		s.Steps = 500
+		s.Steps = adi.DefaultSteps
 	}
 	a, err := k.lib.Action(ctx, actionID)
 	if err != nil {
@@ -163,19 +167,11 @@ func (k *Kata) pausedRun(ctx context.Context, actionID int64) (*PausedRun, error
 // saveIdentifier stores a trained identifier as a new version of the
 // action's identifier for that method.
 func (k *Kata) saveIdentifier(ctx context.Context, a store.Action, eng *engine, id *adi.Identifier, opts adi.Options) error {
-	tmp, err := os.CreateTemp("", "kata-identifier-*.safetensors")
-	if err != nil {
+	var buf bytes.Buffer
+	if err := adi.Encode(&buf, id); err != nil {
 		return err
 	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if err := adi.Save(tmp.Name(), id); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(tmp.Name())
-	if err != nil {
-		return err
-	}
+	data := buf.Bytes()
 	ids, err := k.lib.Identifiers(ctx, a.ID)
 	if err != nil {
 		return err

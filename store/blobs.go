@@ -1,18 +1,18 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"kata/store/atomicfile"
+	"kata/store/contenthash"
 )
 
 // Blob kinds recorded with each file (they pick the extension on export).
@@ -41,12 +41,6 @@ func (l *Library) ReadBlob(hash string) ([]byte, error) {
 	return b, nil
 }
 
-// HashBytes is the content address of data: sha256, lower-case hex.
-func HashBytes(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}
-
 func validHash(h string) bool {
 	if len(h) != 64 {
 		return false
@@ -58,7 +52,7 @@ func validHash(h string) bool {
 // putFile writes data under its hash (atomically, durably) and returns the
 // hash. A file already present with the right size is kept: same bytes.
 func (l *Library) putFile(data []byte) (string, error) {
-	hash := HashBytes(data)
+	hash := contenthash.Bytes(data)
 	path := l.BlobPath(hash)
 	if st, err := os.Stat(path); err == nil && st.Size() == int64(len(data)) {
 		return hash, nil
@@ -73,82 +67,15 @@ func (l *Library) putFile(data []byte) (string, error) {
 }
 
 // writeAtomic writes r to path so that path holds either its old content or
-// all of r, even across a crash or power loss: a temp file in the library's
-// tmp/ (same file system), fsync, rename, fsync of the directory.
+// all of r, even across a crash or power loss (atomicfile, with the temp file
+// in the library's tmp/ on the same file system).
 func (l *Library) writeAtomic(path string, r io.Reader) error {
-	return writeAtomic(filepath.Join(l.dir, tmpDir), path, r)
-}
-
-// WriteFileAtomic writes data to path the way the library writes its own
-// files: temp file beside it, fsync, rename, fsync of the directory. Jobs use
-// it for checkpoints, export for its outputs.
-func WriteFileAtomic(path string, data []byte) error {
-	return writeAtomic(filepath.Dir(path), path, bytes.NewReader(data))
-}
-
-// WriteFileAtomicWith is WriteFileAtomic for content produced by fn, streamed
-// to the temp file (large archives never sit in memory).
-func WriteFileAtomicWith(path string, fn func(io.Writer) error) error {
-	return writeAtomicFunc(filepath.Dir(path), path, fn)
-}
-
-func writeAtomic(tmpDir, path string, r io.Reader) error {
-	return writeAtomicFunc(tmpDir, path, func(w io.Writer) error {
+	return atomicfile.WriteVia(filepath.Join(l.dir, tmpDir), path, func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
 }
 
-func writeAtomicFunc(tmpDir, path string, fn func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(tmpDir, ".write-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	// CreateTemp makes the file private (0600); library files and exports
-	// are ordinary documents that the user's other programs read.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = fn(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename in dir durable. Some systems (Windows) cannot open
-// a directory for syncing; there the rename is as durable as the OS makes it.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	return nil
-}
-
-// insertBlob records a file stored by putFile in the caller's transaction.
 func insertBlob(ctx context.Context, tx *sql.Tx, hash string, size int, kind string) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO blobs(hash, size, kind, created) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING`,

@@ -2,15 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"kata/store/contenthash"
 )
 
 // Problem kinds found by Check and Repair.
@@ -174,7 +173,7 @@ func (l *Library) scan(ctx context.Context, full, fix bool) (Report, error) {
 		} else if st.Size() != b.size {
 			problem = fmt.Sprintf("size %d, recorded %d", st.Size(), b.size)
 		} else if full {
-			if got, err := hashFile(p); err != nil {
+			if got, err := contenthash.File(p); err != nil {
 				problem = err.Error()
 			} else if got != h {
 				problem = "content does not match its hash"
@@ -266,19 +265,6 @@ func (l *Library) moveToLostFound(p string) error {
 		return err
 	}
 	return os.Rename(p, filepath.Join(dst, filepath.Base(p)))
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Counts is what `kata library info` prints.

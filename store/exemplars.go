@@ -8,6 +8,8 @@ import (
 	"image"
 	"image/png"
 	"time"
+
+	"kata/store/contenthash"
 )
 
 // Exemplar is one photo of an action, stored as PNG (orientation applied,
@@ -40,7 +42,7 @@ func (l *Library) AddExemplar(ctx context.Context, e Exemplar, img image.Image) 
 	if err != nil {
 		return e, fmt.Errorf("add exemplar: %w", err)
 	}
-	hash := HashBytes(data)
+	hash := contenthash.Bytes(data)
 	if old, err := scanExemplar(l.db.QueryRowContext(ctx, `SELECT `+exemplarCols+` FROM exemplars WHERE action_id = ? AND image = ?`,
 		e.ActionID, hash)); err == nil {
 		return old, fmt.Errorf("add exemplar %s: %w", e.Source, ErrDuplicate)

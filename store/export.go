@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"kata/store/atomicfile"
+	"kata/store/contenthash"
 	"kata/store/imagemeta"
 )
 
@@ -84,7 +86,7 @@ func (l *Library) ExportImages(ctx context.Context, dir string, gens []Generatio
 			return paths, err
 		}
 		p := filepath.Join(dir, l.ExportName(ctx, g)+ext)
-		err := WriteFileAtomicWith(p, func(w io.Writer) error { return l.ExportImage(ctx, w, g, format, quality) })
+		err := atomicfile.Write(p, func(w io.Writer) error { return l.ExportImage(ctx, w, g, format, quality) })
 		if err != nil {
 			return paths, fmt.Errorf("export %s: %w", p, err)
 		}
@@ -118,7 +120,7 @@ func (l *Library) ExportIdentifier(ctx context.Context, versionID int64, dir str
 		return "", fmt.Errorf("export identifier: %w", err)
 	}
 	p := filepath.Join(dir, IdentifierFileName(id, v))
-	if err := WriteFileAtomic(p, data); err != nil {
+	if err := atomicfile.WriteBytes(p, data); err != nil {
 		return "", fmt.Errorf("export identifier %s: %w", p, err)
 	}
 	return p, nil
@@ -169,7 +171,7 @@ func (l *Library) ExportZip(ctx context.Context, w io.Writer, sel Selection) err
 			path = strings.TrimSuffix(e.Path, ext) + fmt.Sprintf("-%d", i) + ext
 		}
 		used[path] = true
-		e.Path, e.SHA256 = path, HashBytes(data)
+		e.Path, e.SHA256 = path, contenthash.Bytes(data)
 		f, err := zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Store, Modified: m.Created})
 		if err != nil {
 			return err
@@ -262,7 +264,7 @@ func (l *Library) ExportZipFile(ctx context.Context, path string, sel Selection)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	if err := WriteFileAtomicWith(path, func(w io.Writer) error { return l.ExportZip(ctx, w, sel) }); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return l.ExportZip(ctx, w, sel) }); err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"kata/store/contenthash"
 )
 
 // exportFixture makes 2 subjects x 2 actions with generations in 3 cells.
@@ -125,7 +127,7 @@ func TestExportZip(t *testing.T) {
 		if entry.Path != wantPaths[i] {
 			t.Errorf("entry %d path %s, want %s", i, entry.Path, wantPaths[i])
 		}
-		if HashBytes(files[entry.Path]) != entry.SHA256 {
+		if contenthash.Bytes(files[entry.Path]) != entry.SHA256 {
 			t.Errorf("%s: hash mismatch", entry.Path)
 		}
 	}

@@ -46,19 +46,10 @@ func (l *Library) CreateIdentifier(ctx context.Context, id Identifier) (Identifi
 		id.Name = a.Name
 	}
 	id.Created = fromMillis(now())
-	err := l.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO identifiers(action_id, name, method, base_model_hash, created) VALUES(?, ?, ?, ?, ?)`,
-			id.ActionID, id.Name, id.Method, id.BaseModelHash, id.Created.UnixMilli())
-		if err != nil {
-			return err
-		}
-		id.ID, err = res.LastInsertId()
-		return err
-	})
-	if err != nil {
-		return id, fmt.Errorf("create identifier %q: %w", id.Name, err)
-	}
-	return id, nil
+	var err error
+	id.ID, err = l.insert(ctx, fmt.Sprintf("identifier %q", id.Name), `INSERT INTO identifiers(action_id, name, method, base_model_hash, created) VALUES(?, ?, ?, ?, ?)`,
+		id.ActionID, id.Name, id.Method, id.BaseModelHash, id.Created.UnixMilli())
+	return id, err
 }
 
 const identifierCols = `id, action_id, name, method, base_model_hash, created`

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"kata/model/placeholder"
 	"kata/store/actionfolder"
 )
 
@@ -69,7 +71,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions) (*ImportResult, error) {
 	res := &ImportResult{}
 	type job struct {
-		path, action, caption string
+		path, action, template string
 	}
 	var jobs []job
 	for _, p := range paths {
@@ -100,11 +102,11 @@ func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions)
 			if name == "" {
 				name = filepath.Base(f)
 			}
-			images, captions, skipped, fails := readCaptions(f, DefaultTrigger(name))
+			images, templates, skipped, fails := readCaptions(f)
 			res.Skipped = append(res.Skipped, skipped...)
 			res.Failed = append(res.Failed, fails...)
 			for _, img := range images {
-				jobs = append(jobs, job{path: img, action: name, caption: captions[img]})
+				jobs = append(jobs, job{path: img, action: name, template: templates[img]})
 			}
 		}
 	}
@@ -122,11 +124,10 @@ func (l *Library) Import(ctx context.Context, paths []string, opt ImportOptions)
 			actions[j.action] = a
 			res.Actions = append(res.Actions, a)
 		}
-		caption := j.caption
-		if caption == "" {
-			caption = "a photo of a person " + a.Trigger
+		caption := placeholder.Fill(cmp.Or(j.template, placeholder.DefaultCaption), a.Trigger)
+		if t, err := placeholder.For(j.action); err == nil && t != a.Trigger {
+			caption = strings.ReplaceAll(caption, t, a.Trigger) // a caption that spells the trigger out
 		}
-		caption = strings.ReplaceAll(caption, DefaultTrigger(j.action), a.Trigger)
 		if err := l.importFile(ctx, res, a, j.path, caption, opt.Limits, opt.MaxSide); err != nil {
 			return res, err
 		}
@@ -185,10 +186,10 @@ func unwrapPathError(err error) error {
 }
 
 // readCaptions reads the action folder dir: its pictures in natural order
-// and the caption of each (actionfolder's rule, {} filled with trigger).
+// and the caption template of each (actionfolder's rule).
 // Files that are neither pictures nor captions are returned as skipped, bad
 // caption files as errors of their own.
-func readCaptions(dir, trigger string) ([]string, map[string]string, []string, []*FileError) {
+func readCaptions(dir string) ([]string, map[string]string, []string, []*FileError) {
 	f, err := actionfolder.Read(dir)
 	var fails []*FileError
 	if f == nil {
@@ -203,14 +204,12 @@ func readCaptions(dir, trigger string) ([]string, map[string]string, []string, [
 		}
 	}
 	images := make([]string, len(f.Pictures))
-	captions := map[string]string{}
+	templates := map[string]string{}
 	for i, p := range f.Pictures {
 		images[i] = p.Path
-		if p.Template != "" {
-			captions[p.Path] = strings.ReplaceAll(p.Template, "{}", trigger)
-		}
+		templates[p.Path] = p.Template
 	}
-	return images, captions, f.Others, fails
+	return images, templates, f.Others, fails
 }
 
 // splitErrors undoes errors.Join.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,19 +47,9 @@ func (l *Library) CreateJob(ctx context.Context, j Job) (Job, error) {
 	}
 	t := now()
 	j.Created, j.Updated = fromMillis(t), fromMillis(t)
-	err = l.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO jobs(kind, state, progress, params, checkpoint, error, created, updated)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?)`, j.Kind, j.State, j.Progress, params, j.Checkpoint, j.Error, t, t)
-		if err != nil {
-			return err
-		}
-		j.ID, err = res.LastInsertId()
-		return err
-	})
-	if err != nil {
-		return j, fmt.Errorf("create %s job: %w", j.Kind, err)
-	}
-	return j, nil
+	j.ID, err = l.insert(ctx, j.Kind+" job", `INSERT INTO jobs(kind, state, progress, params, checkpoint, error, created, updated)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`, j.Kind, j.State, j.Progress, params, j.Checkpoint, j.Error, t, t)
+	return j, err
 }
 
 // UpdateJob saves State, Progress, Checkpoint and Error of a job.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kata/store/contenthash"
 )
 
 func openTemp(t *testing.T) *Library {
@@ -200,7 +202,7 @@ func TestRepair(t *testing.T) {
 	l.Close()
 
 	// A file without a row, a leftover temp file, a missing file, a corrupt file.
-	orphan := filepath.Join(dir, blobsDir, "ab", "ab"+HashBytes([]byte("x"))[2:])
+	orphan := filepath.Join(dir, blobsDir, "ab", "ab"+contenthash.Bytes([]byte("x"))[2:])
 	os.MkdirAll(filepath.Dir(orphan), 0o755)
 	os.WriteFile(orphan, []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, tmpDir, ".write-123"), []byte("half"), 0o644)

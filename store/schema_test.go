@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"kata/store/contenthash"
 )
 
 // TestMigrateOldLibrary builds a library at schema 1 (the first release),
@@ -21,7 +23,7 @@ func TestMigrateOldLibrary(t *testing.T) {
 	if _, err := migrate(ctx, db, 1); err != nil {
 		t.Fatal(err)
 	}
-	hash := HashBytes(nil)
+	hash := contenthash.Bytes(nil)
 	for _, q := range []string{
 		`INSERT INTO actions(id, name, trigger_token, created) VALUES(1, 'pray', '<pray>', 1)`,
 		`INSERT INTO blobs(hash, size, kind, created) VALUES('` + hash + `', 0, 'png', 1)`,

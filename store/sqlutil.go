@@ -45,6 +45,28 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// insert runs one INSERT in its own transaction and returns the new row's
+// id; a unique-constraint failure is ErrDuplicate. Errors read
+// "create <what>: ...".
+func (l *Library) insert(ctx context.Context, what, query string, args ...any) (int64, error) {
+	var id int64
+	err := l.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if isUnique(err) {
+		err = ErrDuplicate
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create %s: %w", what, err)
+	}
+	return id, nil
+}
+
 // update runs one UPDATE and reports ErrNotFound when it touched no row.
 func (l *Library) update(ctx context.Context, what string, id int64, query string, args ...any) error {
 	err := l.tx(ctx, func(tx *sql.Tx) error {

@@ -25,11 +25,9 @@ type modelBar struct {
 
 func newModelBar(m *MainWindow) *modelBar {
 	b := &modelBar{m: m}
-	b.choice = widget.NewSelect(nil, func(name string) {
-		for _, mi := range b.models {
-			if mi.Name == name {
-				m.app.Preferences().SetInt(prefModel, int(mi.ID))
-			}
+	b.choice = widget.NewSelect(nil, func(string) {
+		if id := b.selected(); id != 0 {
+			m.app.Preferences().SetInt(prefModel, int(id))
 		}
 	})
 	b.choice.PlaceHolder = "No model yet: add a Stable Diffusion 1.x model"
@@ -54,25 +52,37 @@ func (b *modelBar) reload() {
 		return
 	}
 	b.models = models
-	names := make([]string, len(models))
-	for i, mi := range models {
-		names[i] = mi.Name
-	}
-	b.choice.SetOptions(names)
+	b.choice.SetOptions(modelLabels(models))
 	want := int64(b.m.app.Preferences().IntWithFallback(prefModel, 0))
-	for _, mi := range models {
-		if mi.ID == want || (want == 0 && b.choice.Selected == "") {
-			b.choice.SetSelected(mi.Name)
+	for i, mi := range models {
+		if mi.ID == want || (want == 0 && b.choice.SelectedIndex() < 0) {
+			b.choice.SetSelectedIndex(i)
 		}
 	}
 }
 
-// selected is the chosen model's ID, 0 when there is none.
-func (b *modelBar) selected() int64 {
-	for _, mi := range b.models {
-		if mi.Name == b.choice.Selected {
-			return mi.ID
+// modelLabels are the choices of the model list, one per model in order: the
+// model's name, with its hash where two models share a name.
+func modelLabels(models []app.ModelInfo) []string {
+	count := map[string]int{}
+	for _, mi := range models {
+		count[mi.Name]++
+	}
+	out := make([]string, len(models))
+	for i, mi := range models {
+		out[i] = mi.Name
+		if count[mi.Name] > 1 {
+			out[i] = fmt.Sprintf("%s (%s)", mi.Name, mi.Hash)
 		}
+	}
+	return out
+}
+
+// selected is the chosen model's ID, 0 when there is none. The choice is
+// found by its position, never by its label.
+func (b *modelBar) selected() int64 {
+	if i := b.choice.SelectedIndex(); i >= 0 && i < len(b.models) {
+		return b.models[i].ID
 	}
 	return 0
 }

@@ -50,7 +50,7 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 	t.method = widget.NewSelect(labels, nil)
 	t.method.SetSelectedIndex(0)
 	t.steps = widget.NewEntry()
-	t.steps.SetText("500")
+	t.steps.SetText(strconv.Itoa(app.DefaultTrainSteps))
 	t.steps.Validator = func(s string) error {
 		if n, err := strconv.Atoi(s); err != nil || n < 1 || n > 100000 {
 			return errors.New("steps: a whole number from 1 to 100000")

@@ -13,7 +13,6 @@ import (
 
 	"kata/model/backend"
 	"kata/model/sd"
-	"kata/model/tokenizer"
 )
 
 // BenchmarkStep measures one optimiser step (batch 1) of each method on
@@ -79,14 +78,10 @@ func BenchmarkSD15Train(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := tokenizer.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
 	invert := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
 		return imaging.Invert(img), nil
 	}
-	base := Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: invert}
+	base := Base{Model: m, Backend: be, Img2Img: invert}
 	exemplars := []Exemplar{{Image: testImage(512, 512)}, {Image: testImage(576, 512)}}
 	for range b.N {
 		var first, last time.Time

@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"kata/model/placeholder"
+	"kata/store/atomicfile"
 
 	"github.com/disintegration/imaging"
 )
@@ -130,7 +134,7 @@ func prepareContrast(ctx context.Context, exemplars []fitted, action string, opt
 				return nil, err
 			}
 			act := opts.Actions[(i*opts.PerExemplar+k)%len(opts.Actions)]
-			prompt := Fill(e.template, act)
+			prompt := placeholder.Fill(e.template, act)
 			seed := opts.Seed + uint64(i)*1000 + uint64(k)
 			img, err := synthesise(ctx, e, prompt, seed, size, fit, modelHash, opts, render)
 			if err != nil {
@@ -165,7 +169,7 @@ func synthesise(ctx context.Context, e fitted, prompt string, seed uint64, size 
 		img = imaging.Resize(img, size, size, imaging.Lanczos)
 	}
 	if path != "" {
-		if err := saveAtomic(path, img); err != nil {
+		if err := atomicfile.Write(path, func(w io.Writer) error { return imaging.Encode(w, img, imaging.PNG) }); err != nil {
 			return nil, fmt.Errorf("contrast cache: %w", err)
 		}
 	}
@@ -181,23 +185,4 @@ func loadCached(path string, size int) (*image.NRGBA, error) {
 		return nil, fmt.Errorf("cached %s has size %v", path, img.Bounds())
 	}
 	return imaging.Clone(img), nil
-}
-
-// saveAtomic writes a PNG through a temporary file and a rename, so an
-// interrupted run never leaves a half-written cache entry.
-func saveAtomic(path string, img image.Image) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*.png")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := imaging.Encode(tmp, img, imaging.PNG); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
 }

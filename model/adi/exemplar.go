@@ -9,12 +9,10 @@ import (
 	"image/color"
 	"strings"
 
+	"kata/model/placeholder"
+
 	"github.com/disintegration/imaging"
 )
-
-// DefaultCaption is the caption template of exemplars without one; "{}" is
-// the slot of the placeholder.
-const DefaultCaption = "a photo of a person {}"
 
 // FitMode says how an exemplar of another size or aspect is brought to the
 // model's square resolution.
@@ -45,10 +43,6 @@ type Exemplar struct {
 	Template string
 }
 
-// Fill puts phrase into template's "{}" slot (the first one; any later "{}"
-// too, so ActionBench templates with a repeated slot stay consistent).
-func Fill(template, phrase string) string { return strings.ReplaceAll(template, "{}", phrase) }
-
 // NormalizeTemplate turns a user caption into a template: "{}" is kept,
 // otherwise the trigger or "<A>" becomes the slot; a caption naming neither
 // gets the slot appended ("a man on a beach" -> "a man on a beach {}").
@@ -56,7 +50,7 @@ func NormalizeTemplate(caption, trigger string) string {
 	c := strings.TrimSpace(caption)
 	switch {
 	case c == "":
-		return DefaultCaption
+		return placeholder.DefaultCaption
 	case strings.Contains(c, "{}"):
 		return c
 	case trigger != "" && strings.Contains(c, trigger):
@@ -126,14 +120,14 @@ type fitted struct {
 }
 
 // fitExemplars normalises the exemplars' templates (an empty one takes
-// defaultTemplate, else DefaultCaption; trigger is recognised) and brings
+// defaultTemplate, else placeholder.DefaultCaption; trigger is recognised) and brings
 // their pictures to size x size with mode.
 func fitExemplars(exemplars []Exemplar, trigger string, size int, mode FitMode, defaultTemplate string) ([]fitted, error) {
 	if len(exemplars) == 0 {
 		return nil, ErrNoImages
 	}
 	if defaultTemplate == "" {
-		defaultTemplate = DefaultCaption
+		defaultTemplate = placeholder.DefaultCaption
 	}
 	out := make([]fitted, len(exemplars))
 	for i, e := range exemplars {

@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"strings"
 	"testing"
+
+	"kata/model/placeholder"
 )
 
 // testImage is a w x h image: left half red, right half blue.
@@ -88,7 +90,7 @@ func TestFitExemplars(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := Fill(ex[0].template, "<handstand>"); got != tc.want {
+		if got := placeholder.Fill(ex[0].template, "<handstand>"); got != tc.want {
 			t.Errorf("template %q (default %q): caption %q, want %q", tc.template, tc.defaultTemplate, got, tc.want)
 		}
 		if b := ex[0].image.Bounds(); b.Dx() != 32 || b.Dy() != 32 || ex[0].name != "exemplar 1" {

@@ -2,12 +2,14 @@ package adi
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"kata/model/placeholder"
 	"kata/model/safetensors"
 )
 
@@ -97,8 +99,32 @@ func parseMetadata(s map[string]string) (Metadata, error) {
 // AUTOMATIC1111/ComfyUI/diffusers), layer-wise ones as KeyLayerVectors
 // [L, D]; the metadata goes to the header's "__metadata__".
 func Save(path string, id *Identifier) error {
+	ts, meta, err := id.file()
+	if err == nil {
+		err = safetensors.Write(path, ts, meta)
+	}
+	if err != nil {
+		return fmt.Errorf("save identifier %s to %s: %w", id.Trigger, path, err)
+	}
+	return nil
+}
+
+// Encode writes id to w in the layout Save writes to a file.
+func Encode(w io.Writer, id *Identifier) error {
+	ts, meta, err := id.file()
+	if err == nil {
+		err = safetensors.Encode(w, ts, meta)
+	}
+	if err != nil {
+		return fmt.Errorf("encode identifier %s: %w", id.Trigger, err)
+	}
+	return nil
+}
+
+// file is id as the tensors and metadata of Kata's identifier file.
+func (id *Identifier) file() ([]safetensors.Tensor, map[string]string, error) {
 	if err := id.Validate(0); err != nil {
-		return err
+		return nil, nil, err
 	}
 	meta := id.Metadata
 	meta.TextWidth = id.Width()
@@ -106,11 +132,7 @@ func Save(path string, id *Identifier) error {
 	if len(id.Vectors) == 1 {
 		key = KeyEmbParams
 	}
-	t := safetensors.F32Tensor(key, []int{len(id.Vectors), id.Width()}, id.Flat())
-	if err := safetensors.Write(path, []safetensors.Tensor{t}, meta.strings()); err != nil {
-		return fmt.Errorf("save identifier %s to %s: %w", id.Trigger, path, err)
-	}
-	return nil
+	return []safetensors.Tensor{safetensors.F32Tensor(key, []int{len(id.Vectors), id.Width()}, id.Flat())}, meta.strings(), nil
 }
 
 // ExportA1111 writes a single-vector identifier in the one-key layout that
@@ -201,7 +223,7 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 			meta.Trigger = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		}
 	}
-	if meta.Trigger, err = TriggerFor(meta.Trigger); err != nil {
+	if meta.Trigger, err = placeholder.For(meta.Trigger); err != nil {
 		return nil, err
 	}
 	if meta.TextWidth != 0 && meta.TextWidth != shape[1] {

@@ -1,6 +1,7 @@
 package adi
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -175,15 +176,28 @@ func TestIdentifierTruncated(t *testing.T) {
 	}
 }
 
-func TestTriggerFor(t *testing.T) {
-	for in, want := range map[string]string{"handstand": "<handstand>", "<salute>": "<salute>", " pray ": "<pray>", "hand-stand_2": "<hand-stand_2>"} {
-		if got, err := TriggerFor(in); err != nil || got != want {
-			t.Errorf("TriggerFor(%q) = %q, %v; want %q", in, got, err, want)
+// TestEncodeIsSave checks that Encode writes the bytes Save puts in a file,
+// with the file's permissions readable by the user's other programs.
+func TestEncodeIsSave(t *testing.T) {
+	for _, m := range []Method{MethodTI, MethodADI} {
+		id := testIdentifier(t, m, 16, 8)
+		p := filepath.Join(t.TempDir(), "id.safetensors")
+		if err := Save(p, id); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Encode(&buf, id); err != nil {
+			t.Fatal(err)
+		}
+		file, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(file, buf.Bytes()) {
+			t.Errorf("%s: Encode gave %d bytes, Save %d (%v)", m, buf.Len(), len(file), err)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: identifier file mode %v, %v", m, st.Mode().Perm(), err)
 		}
 	}
-	for _, bad := range []string{"", "two words", "<a<b>", "hand>stand"} {
-		if _, err := TriggerFor(bad); err == nil {
-			t.Errorf("TriggerFor(%q): no error", bad)
-		}
+	if err := Encode(&bytes.Buffer{}, &Identifier{}); err == nil {
+		t.Errorf("invalid identifier: no error")
 	}
 }

@@ -1,19 +1,12 @@
-// Package adi learns action identifiers: placeholder tokens such as
-// `<handstand>` whose input embedding differs per UNet cross-attention layer
-// (P+ style), trained with textual inversion (TI), P+ or the
-// action-disentangled identifier method (ADI, Huang et al., CVPR 2024) on a
-// frozen Stable Diffusion 1.x model. It holds the identifier type and files,
-// the prompt syntax that substitutes identifiers per layer, exemplars (photos
-// in memory; folders are read by store/actionfolder), triples and the
-// gradient mask, the host AdamW optimiser and the trainer.
 package adi
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"kata/model/placeholder"
 )
 
 // Method names a way of learning an identifier.
@@ -72,22 +65,6 @@ type Identifier struct {
 	Vectors [][]float32
 }
 
-var triggerRE = regexp.MustCompile(`^<[A-Za-z0-9][A-Za-z0-9_+.\-]*>$`)
-
-// TriggerFor turns a name typed by the user ("handstand", "<Handstand>") into
-// a trigger "<handstand>", checking it is one placeholder word. Triggers are
-// lower case because CLIP prompts are matched lower-cased.
-func TriggerFor(name string) (string, error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	if !strings.HasPrefix(n, "<") {
-		n = "<" + n + ">"
-	}
-	if !triggerRE.MatchString(n) {
-		return "", fmt.Errorf("identifier name %q: use letters, digits, '_', '-', '+' or '.' (e.g. handstand)", name)
-	}
-	return n, nil
-}
-
 // Width returns D, the length of each vector (0 when empty).
 func (id *Identifier) Width() int {
 	if len(id.Vectors) == 0 {
@@ -108,7 +85,7 @@ func (id *Identifier) Layer(i int) []float32 {
 // Validate checks the trigger, that all vectors share one width and that the
 // layer count is 1 or layers (pass layers <= 0 to skip that check).
 func (id *Identifier) Validate(layers int) error {
-	if !triggerRE.MatchString(id.Trigger) {
+	if !placeholder.Is(id.Trigger) {
 		return fmt.Errorf("identifier trigger %q is not a <placeholder>", id.Trigger)
 	}
 	if len(id.Vectors) == 0 || len(id.Vectors[0]) == 0 {
@@ -149,7 +126,7 @@ func (id *Identifier) SetFlat(flat []float32, d int) error {
 // NewIdentifier returns an identifier whose layers vectors (1 for TI) are all
 // copies of init.
 func NewIdentifier(trigger string, method Method, layers int, init []float32) (*Identifier, error) {
-	t, err := TriggerFor(trigger)
+	t, err := placeholder.For(trigger)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -76,44 +75,17 @@ func lossGraph(ctx *context.Context, in []*Node) []*Node {
 	return []*Node{losses, grad}
 }
 
-// LayerEncodings runs the text encoder once per identifier vector: ids [B, T]
-// with the rows where slots [B, T] is 1 replaced by vectors [B, Lv, D] (vector
-// j for encoding j). It returns Lv encodings [B, T, D]: for Lv = 1 the one
-// encoding every cross-attention layer shares, otherwise encoding i feeds
-// layer i. Gradients flow to vectors.
-func LayerEncodings(ctx *context.Context, ids, slots, vectors *Node) []*Node {
-	// Slots are data (captions differ in where the placeholder sits), so the
-	// substitution is a masked blend rather than sd.ReplaceEmbeddings, whose
-	// positions are graph constants.
-	slot := ConvertDType(slots, dtypes.Float32)
-	placed := Mul(InsertAxes(slot, 0, -1), InsertAxes(TransposeAllDims(vectors, 1, 0, 2), 2)) // [Lv, B, T, D]
-	return EncodeLayers(ctx, ids, OneMinus(slot), placed)
-}
-
-// EncodeLayers returns Lv text encodings [B, T, D] of ids [B, T] whose input
-// embeddings are, for encoding j, token_embedding(ids) * keep + placed[j]
-// (keep [B, T] is 0 where an identifier vector goes, placed [Lv, B, T, D]
-// holds those vectors and zeros elsewhere). The Lv encodings run as one
-// batch of Lv*B sequences.
-func EncodeLayers(ctx *context.Context, ids, keep, placed *Node) []*Node {
-	dims := placed.Shape().Dimensions
-	lv, b, t, d := dims[0], dims[1], dims[2], dims[3]
-	embeds := sd.TokenEmbeddings(ctx, ids) // [B, T, D]
-	base := Mul(embeds, InsertAxes(ConvertDType(keep, dtypes.Float32), -1))
-	base = BroadcastToDims(InsertAxes(base, 0), lv, b, t, d)
-	all := Reshape(Add(base, placed), lv*b, t, d)
-	enc := Reshape(sd.TextEncoder(ctx, all), lv, b, t, d)
-	out := make([]*Node, lv)
-	for j := range lv {
-		out[j] = Squeeze(Slice(enc, AxisElem(j)), 0)
-	}
-	return out
+// trainingEncodings are the text encodings of a training batch through
+// sd.IdentifierEncodings: ids [B, T] with one identifier at slots [B, T],
+// vectors [B, Lv, D]; Lv encodings [B, T, D]. Gradients flow to vectors.
+func trainingEncodings(ctx *context.Context, ids, slots, vectors *Node) []*Node {
+	return sd.IdentifierEncodings(ctx, ids, InsertAxes(slots, 0), InsertAxes(vectors, 0), 1)
 }
 
 // SampleLosses returns the per-sample diffusion loss [B]:
 // mean over C, h, w of (unet(noisy, t, encodings) - noise)^2.
 func SampleLosses(ctx *context.Context, noisy, noise, timesteps, ids, slots, vectors *Node) *Node {
-	states := LayerEncodings(ctx, ids, slots, vectors)
+	states := trainingEncodings(ctx, ids, slots, vectors)
 	pred := sd.UNet(ctx, noisy, timesteps, states)
 	diff := Sub(pred, noise)
 	return ReduceMean(Mul(diff, diff), 1, 2, 3)

@@ -162,13 +162,13 @@ func TestLossBatchPerSample(t *testing.T) {
 	}
 }
 
-// TestLayerEncodingsMatchReference checks the 16 per-layer text encodings
+// TestTrainingEncodingsMatchReference checks the 16 per-layer text encodings
 // the trainer feeds the UNet against reference.safetensors pplus_encodings.
-func TestLayerEncodingsMatchReference(t *testing.T) {
+func TestTrainingEncodingsMatchReference(t *testing.T) {
 	m, be := tiny(t)
 	b := referenceBatch(t, refFloats(t, "pplus_v"), 16)
 	fn := func(ctx *mlctx.Context, ids, slots, vectors *Node) *Node {
-		return Concatenate(LayerEncodings(ctx, ids, slots, vectors), 0)
+		return Concatenate(trainingEncodings(ctx, ids, slots, vectors), 0)
 	}
 	out, err := mlctx.ExecOnce(be, m.Ctx.Reuse(), fn,
 		tensors.FromFlatDataAndDimensions(b.IDs, 1, b.T),

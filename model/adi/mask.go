@@ -26,7 +26,7 @@ type MaskConfig struct {
 	Scope QuantileScope
 }
 
-// DefaultMaskConfig returns beta 0.5 with per-layer quantiles (ADI.md's start).
+// DefaultMaskConfig returns beta 0.5 with per-layer quantiles (../shared/docs/ADI.md's start).
 func DefaultMaskConfig() MaskConfig { return MaskConfig{Beta: 0.5, Scope: ScopePerLayer} }
 
 // Validate checks Beta's range and the scope's name.
@@ -69,7 +69,7 @@ type Masks struct {
 	Action  []float32 // m_s: 1 where |g_a - g_n| >= its beta-quantile
 }
 
-// ComputeMasks builds the context and action masks of ADI.md from the
+// ComputeMasks builds the context and action masks of ../shared/docs/ADI.md from the
 // anchor, context-different (positive) and action-different (negative)
 // gradients, each flattened [layers*width] row-major with `layers` rows.
 func ComputeMasks(ga, gp, gn []float32, layers int, cfg MaskConfig) (Masks, error) {

@@ -2,27 +2,12 @@ package adi
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
-	"kata/model/tokenizer"
+	"kata/model/placeholder"
+	"kata/model/sd"
 )
-
-var placeholderRE = regexp.MustCompile(`<[A-Za-z0-9][A-Za-z0-9_+.\-]*>`)
-
-// Placeholders returns the distinct `<name>` placeholders of prompt in order
-// of first appearance, lower-cased.
-func Placeholders(prompt string) []string {
-	var out []string
-	for _, m := range placeholderRE.FindAllString(prompt, -1) {
-		m = strings.ToLower(m)
-		if !slices.Contains(out, m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // Identifiers is a set of loaded identifiers that prompts may name.
 type Identifiers struct {
@@ -82,7 +67,7 @@ func (s *Identifiers) Get(trigger string) *Identifier {
 // in the set.
 func (s *Identifiers) Check(prompt string) error {
 	var unknown []string
-	for _, p := range Placeholders(prompt) {
+	for _, p := range placeholder.Find(prompt) {
 		if s.Get(p) == nil {
 			unknown = append(unknown, p)
 		}
@@ -101,95 +86,66 @@ func (s *Identifiers) Check(prompt string) error {
 	return fmt.Errorf("unknown placeholder %s in prompt (%s; load one with --identifier FILE)", strings.Join(unknown, ", "), known)
 }
 
-// EncodedPrompt is a tokenized prompt with the positions where identifier
-// vectors replace token embeddings.
-type EncodedPrompt struct {
-	IDs       []int         // [T] padded ids (BOS ... EOS pad)
-	Positions []int         // sequence positions holding a placeholder
-	Which     []*Identifier // the identifier at each position
-	Truncated bool          // the prompt was cut to fit T
-}
-
-// Encode tokenizes prompt to length ids (77 for SD 1.x) with every
-// placeholder as one token, and locates the placeholders. An unknown
-// placeholder, or one cut off by truncation, is an error. The tokenizer gets
-// the set's triggers as added tokens.
-func (s *Identifiers) Encode(tok *tokenizer.Tokenizer, prompt string, length int) (*EncodedPrompt, error) {
-	if err := s.Check(prompt); err != nil {
-		return nil, err
-	}
-	idOf := map[int]*Identifier{}
-	for _, p := range Placeholders(prompt) {
-		id := s.Get(p)
-		n, err := tok.AddToken(id.Trigger)
+// LoadIdentifiers reads identifier files (Kata's or the AUTOMATIC1111 /
+// diffusers textual-inversion layouts) for use with model m. An identifier
+// trained for another text width, or with a layer count the UNet lacks, is an
+// error; one trained on another base model gives a warning (returned, one
+// line each). Two files with one trigger are an error.
+func LoadIdentifiers(paths []string, m *sd.Model) (*Identifiers, []string, error) {
+	var list []*Identifier
+	var warnings []string
+	for _, p := range paths {
+		id, err := Load(p)
 		if err != nil {
-			return nil, fmt.Errorf("placeholder %s: %w", id.Trigger, err)
+			return nil, nil, err
 		}
-		idOf[n] = id
+		w, err := CheckCompat(id, m.Text.HiddenSize, m.UNet.NumCrossAttentionLayers(), m.SHA256)
+		if err != nil {
+			return nil, nil, fmt.Errorf("identifier %s: %w", p, err)
+		}
+		if w != "" {
+			warnings = append(warnings, w)
+		}
+		list = append(list, id)
 	}
-	ids, truncated, err := tok.EncodePaddedTruncated(prompt, length)
+	set, err := NewIdentifiers(list...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ep := &EncodedPrompt{IDs: ids, Truncated: truncated}
-	seen := map[*Identifier]bool{}
-	for pos, n := range ids {
-		if id, ok := idOf[n]; ok {
-			ep.Positions = append(ep.Positions, pos)
-			ep.Which = append(ep.Which, id)
-			seen[id] = true
-		}
-	}
-	for _, id := range idOf {
-		if !seen[id] {
-			return nil, fmt.Errorf("placeholder %s falls beyond the %d-token limit of the prompt", id.Trigger, length-2)
-		}
-	}
-	return ep, nil
+	return set, warnings, nil
 }
 
-// LayerWise reports whether any placeholder of the prompt carries
-// layer-wise vectors (so the text encoder must run once per layer).
-func (p *EncodedPrompt) LayerWise() bool {
-	for _, id := range p.Which {
-		if len(id.Vectors) > 1 {
-			return true
-		}
+// SD returns the identifiers in the form sd.GenerateOptions.Identifiers takes:
+// each trigger with its vectors (one row, or one per cross-attention layer).
+func (s *Identifiers) SD() []sd.Identifier {
+	if s == nil {
+		return nil
 	}
-	return false
+	out := make([]sd.Identifier, 0, len(s.list))
+	for _, id := range s.list {
+		out = append(out, sd.Identifier{Token: id.Trigger, Vectors: id.Vectors})
+	}
+	return out
 }
 
-// Replacements returns, for each of the lv encodings (1 when no placeholder
-// is layer-wise, else the UNet's layer count), the placed embeddings as a
-// row-major [T, D] slice and the keep mask [T] (0 at placeholder positions,
-// 1 elsewhere): encoding i's input embeddings are
-// tokens*keep + placed[i].
-func (p *EncodedPrompt) Replacements(layers, width int) (placed [][]float32, keep []float32, err error) {
-	lv := 1
-	if p.LayerWise() {
-		lv = layers
+// ApplyToGenerate checks that every `<placeholder>` in the prompt and the
+// negative prompt is a loaded identifier and puts the identifiers into opts;
+// an unknown placeholder is an error naming it. Placeholders are written in
+// lower case in the prompts (the tokenizer matches them case-insensitively,
+// the pipeline by exact text).
+func (s *Identifiers) ApplyToGenerate(opts *sd.GenerateOptions) error {
+	if err := s.Check(opts.Prompt); err != nil {
+		return err
 	}
-	t := len(p.IDs)
-	keep = make([]float32, t)
-	for i := range keep {
-		keep[i] = 1
+	if err := s.Check(opts.Negative); err != nil {
+		return fmt.Errorf("negative prompt: %w", err)
 	}
-	placed = make([][]float32, lv)
-	for l := range lv {
-		placed[l] = make([]float32, t*width)
-	}
-	for k, pos := range p.Positions {
-		id := p.Which[k]
-		if id.Width() != width {
-			return nil, nil, fmt.Errorf("identifier %s has width %d, the text encoder %d", id.Trigger, id.Width(), width)
-		}
-		if len(id.Vectors) != 1 && len(id.Vectors) != layers {
-			return nil, nil, fmt.Errorf("identifier %s has %d layer vectors for a UNet with %d cross-attention layers", id.Trigger, len(id.Vectors), layers)
-		}
-		keep[pos] = 0
-		for l := range lv {
-			copy(placed[l][pos*width:(pos+1)*width], id.Layer(l))
-		}
-	}
-	return placed, keep, nil
+	opts.Prompt = lowerPlaceholders(opts.Prompt)
+	opts.Negative = lowerPlaceholders(opts.Negative)
+	opts.Identifiers = append(opts.Identifiers, s.SD()...)
+	return nil
+}
+
+func lowerPlaceholders(prompt string) string {
+	return placeholder.Pattern.ReplaceAllStringFunc(prompt, strings.ToLower)
 }

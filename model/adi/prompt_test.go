@@ -1,7 +1,6 @@
 package adi
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -11,17 +10,7 @@ import (
 // sdTiny is the fixture model copied by model/sd's tests.
 const sdTiny = "../sd/testdata/sd-tiny"
 
-func TestPlaceholders(t *testing.T) {
-	got := Placeholders("a panda <Handstand> next to a robot <salute>, another <handstand>")
-	if !slices.Equal(got, []string{"<handstand>", "<salute>"}) {
-		t.Errorf("Placeholders = %v", got)
-	}
-	if got := Placeholders("a < b and c > d"); len(got) != 0 {
-		t.Errorf("no placeholder expected, got %v", got)
-	}
-}
-
-func TestEncodePromptPlaceholders(t *testing.T) {
+func TestCaptionSlotsAndCheck(t *testing.T) {
 	tok, err := tokenizer.Load(sdTiny + "/tokenizer")
 	if err != nil {
 		t.Fatal(err)
@@ -33,46 +22,37 @@ func TestEncodePromptPlaceholders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := set.Encode(tok, "a panda <handstand> next to a robot <salute>", 77)
-	if err != nil {
-		t.Fatal(err)
+	hsID, err1 := tok.AddToken(hs.Trigger)
+	salID, err2 := tok.AddToken(sal.Trigger)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
 	}
 	// BOS a panda <handstand> next to a robot <salute> EOS: positions 3 and 8.
-	if !slices.Equal(ep.Positions, []int{3, 8}) || ep.Which[0] != hs || ep.Which[1] != sal {
-		t.Fatalf("positions %v", ep.Positions)
-	}
-	if len(ep.IDs) != 77 || ep.IDs[0] != tok.BOS() || ep.IDs[9] != tok.EOS() {
-		t.Errorf("ids %v", ep.IDs[:12])
-	}
-	placed, keep, err := ep.Replacements(16, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(placed) != 16 || keep[3] != 0 || keep[8] != 0 || keep[4] != 1 {
-		t.Fatalf("replacements: %d layers, keep %v", len(placed), keep[:10])
-	}
-	for l := range 16 {
-		if !slices.Equal(placed[l][3*4:4*4], hs.Vectors[l]) || !slices.Equal(placed[l][8*4:9*4], sal.Vectors[0]) {
-			t.Errorf("layer %d placed vectors wrong", l)
+	prompt := "a panda <handstand> next to a robot <salute>"
+	for _, c := range []struct {
+		id, pos int
+	}{{hsID, 3}, {salID, 8}} {
+		ids, slots, err := captionSlots(tok, prompt, c.id)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if placed[l][0] != 0 || placed[l][4*4] != 0 {
-			t.Errorf("layer %d: non-placeholder rows not zero", l)
+		if len(ids) != 77 || ids[0] != int32(tok.BOS()) || ids[9] != int32(tok.EOS()) {
+			t.Errorf("ids %v", ids[:12])
+		}
+		for i, s := range slots {
+			if (s == 1) != (i == c.pos) {
+				t.Errorf("token %d: slot %d is %v, want the placeholder at %d only", c.id, i, s, c.pos)
+			}
 		}
 	}
-	// Only TI placeholders: one shared encoding.
-	ep2, err := set.Encode(tok, "a cat <salute>", 77)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, _, _ := ep2.Replacements(16, 4); len(p) != 1 {
-		t.Errorf("TI-only prompt gives %d encodings", len(p))
-	}
-	_, err = set.Encode(tok, "a dog <pray> and <handstand>", 77)
-	if err == nil || !strings.Contains(err.Error(), "<pray>") {
+	if err := set.Check("a dog <pray> and <handstand>"); err == nil || !strings.Contains(err.Error(), "<pray>") {
 		t.Errorf("unknown placeholder: %v", err)
 	}
+	if err := set.Check(prompt); err != nil {
+		t.Errorf("known placeholders: %v", err)
+	}
 	long := strings.Repeat("word ", 80) + "<handstand>"
-	if _, err := set.Encode(tok, long, 77); err == nil || !strings.Contains(err.Error(), "limit") {
+	if _, _, err := captionSlots(tok, long, hsID); err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("truncated placeholder: %v", err)
 	}
 	if _, err := NewIdentifiers(hs, hs); err == nil {

@@ -2,23 +2,20 @@ package adi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"kata/model/scheduler"
-	"kata/model/sd"
 	"kata/model/tokenizer"
 )
+
+// DefaultSteps is a run's optimiser step count unless Options.Steps says otherwise.
+const DefaultSteps = 500
 
 // Options configures a training run. Zero values take the defaults noted.
 type Options struct {
@@ -29,7 +26,7 @@ type Options struct {
 	// InitWord (a TI vector is copied to every layer of a layer-wise run).
 	Init *Identifier
 
-	Steps     int    // optimiser steps; default 500
+	Steps     int    // optimiser steps; default DefaultSteps
 	BatchSize int    // anchors per micro-batch; default 1
 	GradAccum int    // micro-batches per step; default 1
 	Seed      uint64 // seeds sampling, flips, timesteps and noise
@@ -42,7 +39,7 @@ type Options struct {
 	Resolution int     // training image size in pixels; default the model's native one
 	Fit        FitMode // how exemplars reach the resolution; default FitCrop
 	NoFlip     bool    // disable random horizontal flips
-	Caption    string  // default caption template for images without one; default DefaultCaption
+	Caption    string  // default caption template for images without one; default placeholder.DefaultCaption
 
 	// Contrast configures ADI's action-different samples.
 	Contrast ContrastOptions
@@ -58,17 +55,6 @@ type Options struct {
 	PreviewEvery int
 	// Smoothing is the weight of a new loss in the smoothed loss; default 0.05.
 	Smoothing float64
-}
-
-// Base is the frozen model a run trains on, with optional renderers.
-type Base struct {
-	Model     *sd.Model
-	Backend   backends.Backend
-	Tokenizer *tokenizer.Tokenizer // the model's tokenizer (placeholders get added to it)
-	// Img2Img synthesises ADI's negatives (nil: only user contrast images are used).
-	Img2Img Img2Img
-	// Preview renders the identifier in a prompt for progress events (optional).
-	Preview func(ctx context.Context, id *Identifier) (image.Image, error)
 }
 
 // EventKind tells what a progress Event reports.
@@ -113,7 +99,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.InitWord = "person"
 	}
 	if o.Steps <= 0 {
-		o.Steps = 500
+		o.Steps = DefaultSteps
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1
@@ -156,6 +142,7 @@ func (o Options) withDefaults() (Options, error) {
 // trainer holds a prepared run.
 type trainer struct {
 	base     Base
+	tok      *tokenizer.Tokenizer // the model's, with the placeholder added
 	opts     Options
 	trigger  string
 	layers   int // UNet cross-attention layers
@@ -172,15 +159,19 @@ type trainer struct {
 	onEvent  func(Event)
 }
 
-// Train learns an identifier from the exemplars (photos in memory, any size,
-// with caption templates; at least 2 for ADI) on the frozen base model. Each
-// photo is brought to Options.Resolution (default the model's native size)
-// with Options.Fit; an empty template takes Options.Caption (default
-// DefaultCaption). It reports progress to onEvent (may be nil) from
-// the calling goroutine, stops when ctx is cancelled (writing a checkpoint
-// first when CheckpointPath is set) and returns the identifier with its
-// metadata filled in. It is safe to call from a goroutine; one Base must not
-// be shared by concurrent runs.
+// Train learns an identifier from exemplars, photos in memory with caption
+// templates (at least 2 for ADI), on the frozen base model. Each photo, of
+// any size, is brought to Options.Resolution x Options.Resolution (default
+// the model's native size: 512 for SD 1.x) with Options.Fit (default
+// FitCrop); each template is normalised (NormalizeTemplate), an empty one
+// taking Options.Caption (default placeholder.DefaultCaption). The result
+// has Vectors [L][D]: L = 1 for TI, the UNet's cross-attention layer count
+// (16 for SD 1.x) for P+ and ADI; D = the text encoder's width (768). It
+// reports progress to onEvent (may be nil) from the calling goroutine,
+// stops when ctx is cancelled (writing a checkpoint first when
+// CheckpointPath is set) and returns the identifier with its metadata
+// filled in. It is safe to call from a goroutine; one Base must not be
+// shared by concurrent runs.
 func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
@@ -193,137 +184,9 @@ func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, o
 	return t.run(ctx)
 }
 
-func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onEvent func(Event)) (*trainer, error) {
-	o, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	if base.Model == nil || base.Backend == nil || base.Tokenizer == nil {
-		return nil, fmt.Errorf("training needs a loaded model, a backend and a tokenizer")
-	}
-	m := base.Model
-	t := &trainer{base: base, opts: o, onEvent: onEvent}
-	if t.trigger, err = TriggerFor(o.Name); err != nil {
-		return nil, err
-	}
-	t.layers = m.UNet.NumCrossAttentionLayers()
-	t.width = m.Text.HiddenSize
-	t.lv = 1
-	if o.Method.LayerWise() {
-		t.lv = t.layers
-	}
-	if o.Init != nil {
-		if _, err := CheckCompat(o.Init, t.width, t.layers, ""); err != nil {
-			return nil, err
-		}
-		if len(o.Init.Vectors) > t.lv {
-			return nil, fmt.Errorf("identifier %s has %d layer vectors; a %s run learns one", o.Init.Trigger, len(o.Init.Vectors), o.Method)
-		}
-	}
-	factor := 1 << (len(m.VAE.BlockOutChannels) - 1)
-	if o.Resolution <= 0 {
-		o.Resolution = m.UNet.SampleSize * factor
-		t.opts.Resolution = o.Resolution
-	}
-	if o.Resolution%(factor*(1<<(len(m.UNet.BlockOutChannels)-1))) != 0 {
-		return nil, fmt.Errorf("resolution %d is not a multiple of %d", o.Resolution, factor*(1<<(len(m.UNet.BlockOutChannels)-1)))
-	}
-	h := o.Resolution / factor
-	t.latDim = [3]int{m.VAE.LatentChannels, h, h}
-
-	cfg := scheduler.DefaultConfig()
-	if m.SchedulerConfig != nil {
-		if cfg, err = scheduler.ParseConfig(m.SchedulerConfig); err != nil {
-			return nil, err
-		}
-	}
-	if t.schedule, err = scheduler.NewSchedule(cfg); err != nil {
-		return nil, err
-	}
-
-	onEvent(Event{Kind: EventPrepare, Message: "reading exemplars"})
-	exemplars, err := fitExemplars(given, t.trigger, o.Resolution, o.Fit, o.Caption)
-	if err != nil {
-		return nil, err
-	}
-	if o.Method == MethodADI && len(exemplars) < 2 {
-		return nil, fmt.Errorf("adi needs at least 2 exemplars (the positive of a triple is another exemplar); got %d", len(exemplars))
-	}
-	if _, err := base.Tokenizer.AddToken(t.trigger); err != nil {
-		return nil, fmt.Errorf("placeholder %s: %w", t.trigger, err)
-	}
-	set := &Identifiers{list: []*Identifier{{Metadata: Metadata{Trigger: t.trigger}, Vectors: [][]float32{{0}}}}}
-	for _, e := range exemplars {
-		ep, err := set.Encode(base.Tokenizer, Fill(e.template, t.trigger), tokenizer.SDLength)
-		if err != nil {
-			return nil, fmt.Errorf("caption of %s: %w", e.name, err)
-		}
-		ids := make([]int32, len(ep.IDs))
-		slot := make([]float32, len(ep.IDs))
-		for i, v := range ep.IDs {
-			ids[i] = int32(v)
-		}
-		for _, p := range ep.Positions {
-			slot[p] = 1
-		}
-		t.ids, t.slots = append(t.ids, ids), append(t.slots, slot)
-	}
-
-	enc, err := newLatentEncoder(base.Backend, m)
-	if err != nil {
-		return nil, err
-	}
-	for i, e := range exemplars {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		onEvent(Event{Kind: EventPrepare, Message: "encoding exemplars", Done: i, Total: len(exemplars)})
-		pair, err := enc.encodePair(e.image)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.name, err)
-		}
-		t.anchors = append(t.anchors, pair)
-	}
-	if o.Method == MethodADI {
-		action := strings.Trim(t.trigger, "<>")
-		negImgs, err := prepareContrast(ctx, exemplars, action, o.Contrast, m.SHA256, o.Fit, base.Img2Img, func(done, total int) {
-			onEvent(Event{Kind: EventPrepare, Message: "synthesising contrast images", Done: done, Total: total})
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, imgs := range negImgs {
-			var pairs [][2]latent
-			for _, img := range imgs {
-				pair, err := enc.encodePair(img)
-				if err != nil {
-					return nil, fmt.Errorf("encode contrast image: %w", err)
-				}
-				pairs = append(pairs, pair)
-			}
-			t.negs = append(t.negs, pairs)
-		}
-	}
-	if t.lossFn, err = NewLossFunc(base.Backend, m.Ctx); err != nil {
-		return nil, err
-	}
-	// What must match for a checkpoint to continue this run exactly.
-	h256 := sha256.New()
-	fmt.Fprintf(h256, "%s|%s|%s|%d|%d|%d|%d|%g|%g|%s|%d|%s|%v|%s|%s", m.SHA256, o.Method, t.trigger, t.lv, t.width,
-		o.BatchSize, o.GradAccum, o.Mask.Beta, o.AdamW.LR, o.Mask.Scope, o.Seed, o.Fit, o.NoFlip, o.InitWord, o.Caption)
-	if o.Init != nil {
-		fmt.Fprintf(h256, "|%v", o.Init.Vectors)
-	}
-	for _, e := range exemplars {
-		fmt.Fprintf(h256, "|%s|%s", e.hash, e.template)
-	}
-	t.fp = hex.EncodeToString(h256.Sum(nil)[:12])
-	return t, nil
-}
-
 // initVector returns the mean token embedding of word's tokens.
 func (t *trainer) initVector() ([]float32, error) {
-	ids := t.base.Tokenizer.Encode(t.opts.InitWord)
+	ids := t.tok.Encode(t.opts.InitWord)
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("init word %q has no tokens", t.opts.InitWord)
 	}

@@ -15,7 +15,6 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/scheduler"
-	"kata/model/tokenizer"
 )
 
 // testExemplars are n small exemplar images of different sizes.
@@ -29,16 +28,12 @@ func testExemplars(n int) []Exemplar {
 
 func tinyBase(t testing.TB) Base {
 	m, be := tiny(t)
-	tok, err := tokenizer.Load(m.TokenizerDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The test renderer stands in for image-to-image: an inverted anchor is a
 	// valid "other" image and keeps the test fast.
 	inv := func(ctx context.Context, img image.Image, prompt string, strength float64, seed uint64) (image.Image, error) {
 		return imaging.Invert(img), nil
 	}
-	return Base{Model: m, Backend: be, Tokenizer: tok, Img2Img: inv}
+	return Base{Model: m, Backend: be, Img2Img: inv}
 }
 
 // snapshot copies every model variable's values.

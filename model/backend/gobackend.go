@@ -11,7 +11,7 @@ import (
 )
 
 // goBackend is GoMLX's pure-Go backend with a Builder that fills the gaps Stable
-// Diffusion training hits in GoMLX v0.26 (see docs/GOMLX.md "Gaps"): Pad and
+// Diffusion training hits in GoMLX v0.26 (see ../shared/docs/GOMLX.md "Gaps"): Pad and
 // Reverse are expressed with ops simplego implements, and ConvGeneral parameters
 // are normalised so the convolution gradients (nil strides, empty kernel
 // dilations) run. Everything else is the simplego backend itself.

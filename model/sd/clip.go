@@ -2,7 +2,6 @@ package sd
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -20,8 +19,8 @@ func textConfig(ctx *context.Context) *TextConfig {
 
 // TokenEmbeddings looks token ids [B, L] (any integer or float dtype holding
 // integers) up in the CLIP token embedding table and returns [B, L, hidden].
-// Ids outside the table are an error of the caller (ids of added tokens must
-// be replaced, see ReplaceEmbeddings).
+// Ids past the table (added tokens) read its last row; IdentifierEncodings
+// replaces their embeddings.
 func TokenEmbeddings(ctx *context.Context, ids *Node) *Node {
 	cfg := textConfig(ctx)
 	ctx = ctx.In(textScope).In("text_model").In("embeddings").In("token_embedding")
@@ -35,50 +34,48 @@ func TokenEmbeddings(ctx *context.Context, ids *Node) *Node {
 	return Gather(table, InsertAxes(ids, -1))
 }
 
-// ReplaceToken returns embeds [B, L, D] with every position whose id in ids
-// [B, L] equals tokenID holding vector instead: [D] for all sequences, or
-// [B, D] for one vector per sequence. It is how learned identifier vectors
-// (textual inversion, P+, ADI) enter the text encoder: the gradient flows to
-// vector and not to the replaced rows.
-func ReplaceToken(embeds, ids *Node, tokenID int, vector *Node) *Node {
-	dims := embeds.Shape().Dimensions
-	b, d := dims[0], dims[2]
-	if vector.Rank() == 1 {
-		vector = BroadcastToDims(InsertAxes(vector, 0), b, d)
+// IdentifierEncodings is the one way learned identifier vectors (textual
+// inversion, P+, ADI) enter the text encoder, for generation and training
+// alike. ids [B, L] are token ids; slots [K, B, L] are 1 where identifier k's
+// vector replaces the token embedding and 0 elsewhere (data, so one graph
+// serves every caption; see TokenSlots); vectors [K, B, N, D] are identifier
+// k's vectors for sequence b: N = 1 gives one encoding that every
+// cross-attention layer shares, N = the UNet's layer count gives encoding n
+// for layer n. It returns the N encodings [B, L, D] after clipSkip (see
+// TextEncoderClipSkip), computed as one batch of N*B sequences. Gradients
+// flow to vectors, not to the replaced embedding rows.
+func IdentifierEncodings(ctx *context.Context, ids, slots, vectors *Node, clipSkip int) []*Node {
+	sd, vd, id := slots.Shape().Dimensions, vectors.Shape().Dimensions, ids.Shape().Dimensions
+	if len(id) != 2 || len(sd) != 3 || len(vd) != 4 || sd[0] != vd[0] || sd[1] != id[0] || vd[1] != id[0] || sd[2] != id[1] {
+		panic(fmt.Errorf("IdentifierEncodings: ids %s, slots %s, vectors %s; want [B, L], [K, B, L], [K, B, N, D]",
+			ids.Shape(), slots.Shape(), vectors.Shape()))
 	}
-	if vd := vector.Shape().Dimensions; len(vd) != 2 || vd[0] != b || vd[1] != d {
-		panic(fmt.Errorf("ReplaceToken: vector shaped %s, want [%d] or [%d, %d]", vector.Shape(), d, b, d))
+	k, b, l, n, d := sd[0], sd[1], sd[2], vd[2], vd[3]
+	slot := ConvertDType(slots, dtypes.Float32)
+	keep := OneMinus(ReduceSum(slot, 0)) // [B, L]
+	embeds := Mul(TokenEmbeddings(ctx, ids), InsertAxes(keep, -1))
+	all := BroadcastToDims(InsertAxes(embeds, 0), n, b, l, d) // row [i, j]: sequence j for layer i
+	for i := range k {
+		si := Squeeze(Slice(slot, AxisElem(i)), 0)    // [B, L]
+		vi := Squeeze(Slice(vectors, AxisElem(i)), 0) // [B, N, D]
+		all = Add(all, Mul(InsertAxes(si, 0, -1), InsertAxes(TransposeAllDims(vi, 1, 0, 2), 2)))
 	}
-	if !slices.Equal(ids.Shape().Dimensions, dims[:2]) {
-		panic(fmt.Errorf("ReplaceToken: ids shaped %s for embeddings %s", ids.Shape(), embeds.Shape()))
+	enc := Reshape(TextEncoderClipSkip(ctx, Reshape(all, n*b, l, d), clipSkip), n, b, l, d)
+	out := make([]*Node, n)
+	for j := range out {
+		out[j] = Squeeze(Slice(enc, AxisElem(j)), 0)
 	}
-	mask := ConvertDType(Equal(ConvertDType(ids, dtypes.Int32), Const(ids.Graph(), int32(tokenID))), embeds.DType())
-	mask = InsertAxes(mask, -1)
-	return Add(Mul(embeds, OneMinus(mask)), Mul(mask, InsertAxes(vector, 1)))
+	return out
 }
 
-// LayerEncodings is the P+ / ADI text path: for ids [B, L] holding the
-// placeholder tokenID and one vector per cross-attention layer (vectors
-// [layers, D]), it runs the text encoder once per layer with that layer's
-// vector in place of the placeholder and returns the per-layer encodings, each
-// [B, L, D], in the order UNet takes them. One batched text encoder call does
-// all layers.
-func LayerEncodings(ctx *context.Context, ids *Node, tokenID int, vectors *Node) []*Node {
-	vd := vectors.Shape().Dimensions
-	if len(vd) != 2 {
-		panic(fmt.Errorf("LayerEncodings: vectors shaped %s, want [layers, hidden]", vectors.Shape()))
-	}
-	n, d := vd[0], vd[1]
-	b, l := ids.Shape().Dimensions[0], ids.Shape().Dimensions[1]
-	embeds := TokenEmbeddings(ctx, ids)
-	// Row i*b+j is sequence j with the vector of layer i.
-	embeds = Reshape(BroadcastToDims(InsertAxes(embeds, 0), n, b, l, d), n*b, l, d)
-	tiledIDs := Reshape(BroadcastToDims(InsertAxes(ids, 0), n, b, l), n*b, l)
-	perRow := Reshape(BroadcastToDims(InsertAxes(vectors, 1), n, b, d), n*b, d)
-	enc := TextEncoder(ctx, ReplaceToken(embeds, tiledIDs, tokenID, perRow))
-	out := make([]*Node, n)
-	for i := range out {
-		out[i] = Slice(enc, AxisRange(i*b, (i+1)*b))
+// TokenSlots returns the slot mask of tokenID in the token sequence ids: [len(ids)],
+// 1 where it stands and 0 elsewhere, the slots IdentifierEncodings takes.
+func TokenSlots(ids []int, tokenID int) []float32 {
+	out := make([]float32, len(ids))
+	for i, v := range ids {
+		if v == tokenID {
+			out[i] = 1
+		}
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package sd
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -37,19 +36,16 @@ func pairStates(uncond, cond []any) []any {
 
 // encodePrompt returns the text encoder states of prompt, [1, L, D] each:
 // one state, or one per cross-attention layer when an identifier with
-// per-layer vectors appears in the prompt.
+// per-layer vectors appears in the prompt. Identifier tokens are added to a
+// clone of the model's tokenizer, so the model's own stays as loaded.
 func (p *Pipeline) encodePrompt(prompt string, ids []Identifier, clipSkip int) ([]any, error) {
-	tok := p.baseTokenizer
+	tok := p.Model.Tokenizer
 	layers := p.Model.UNet.NumCrossAttentionLayers()
 	hidden := p.Model.Text.HiddenSize
-	var used []Identifier
-	var tokenIDs []int
+	tokenIDs := make([]int, len(ids))
 	if len(ids) > 0 {
-		var err error
-		if tok, err = loadTokenizer(p.tokenizerDir); err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
+		tok = tok.Clone()
+		for i, id := range ids {
 			if len(id.Vectors) != 1 && len(id.Vectors) != layers {
 				return nil, fmt.Errorf("identifier %q has %d vectors, want 1 or %d", id.Token, len(id.Vectors), layers)
 			}
@@ -58,13 +54,9 @@ func (p *Pipeline) encodePrompt(prompt string, ids []Identifier, clipSkip int) (
 					return nil, fmt.Errorf("identifier %q: vector of %d values, want %d", id.Token, len(v), hidden)
 				}
 			}
-			tid, err := tok.AddToken(id.Token)
-			if err != nil {
+			var err error
+			if tokenIDs[i], err = tok.AddToken(id.Token); err != nil {
 				return nil, fmt.Errorf("identifier %q: %w", id.Token, err)
-			}
-			if strings.Contains(prompt, id.Token) {
-				used = append(used, id)
-				tokenIDs = append(tokenIDs, tid)
 			}
 		}
 	}
@@ -72,60 +64,59 @@ func (p *Pipeline) encodePrompt(prompt string, ids []Identifier, clipSkip int) (
 	if err != nil {
 		return nil, err
 	}
-	ids32 := make([]int32, len(seq))
+	l := len(seq)
+	ids32 := make([]int32, l)
 	for i, v := range seq {
 		ids32[i] = int32(v)
 	}
+	// The identifiers the (possibly truncated) prompt holds, with their slots.
+	var used []Identifier
+	var slots []float32
 	nOut := 1
-	for _, id := range used {
+	for i, id := range ids {
+		s := TokenSlots(seq, tokenIDs[i])
+		if !slices.Contains(s, 1) {
+			continue
+		}
+		used = append(used, id)
+		slots = append(slots, s...)
 		if len(id.Vectors) > 1 {
 			nOut = layers
 		}
 	}
-	key := fmt.Sprint(tokenIDs, nOut, clipSkip)
+	args := []any{tensors.FromFlatDataAndDimensions(ids32, 1, l)}
+	if len(used) > 0 {
+		var vectors []float32
+		for _, id := range used {
+			for n := range nOut {
+				vectors = append(vectors, id.Vectors[min(n, len(id.Vectors)-1)]...)
+			}
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(slots, len(used), 1, l),
+			tensors.FromFlatDataAndDimensions(vectors, len(used), 1, nOut, hidden))
+	}
+	key := fmt.Sprint(len(used) > 0, nOut, clipSkip)
 	exec, ok := p.textExecs[key]
 	if !ok {
 		exec, err = context.NewExec(p.Backend, p.Model.Ctx, func(ctx *context.Context, inputs []*Node) *Node {
-			return promptStates(ctx, inputs[0], tokenIDs, inputs[1:], nOut, clipSkip)
+			if len(inputs) == 1 {
+				return TextEncoderClipSkip(ctx, TokenEmbeddings(ctx, inputs[0]), clipSkip)
+			}
+			return Concatenate(IdentifierEncodings(ctx, inputs[0], inputs[1], inputs[2], clipSkip), 0)
 		})
 		if err != nil {
 			return nil, err
 		}
 		p.textExecs[key] = exec
 	}
-	args := []any{tensors.FromFlatDataAndDimensions(ids32, 1, len(ids32))}
-	for _, id := range used {
-		flat := slices.Concat(id.Vectors...)
-		args = append(args, tensors.FromFlatDataAndDimensions(flat, len(id.Vectors), hidden))
-	}
 	out, err := exec.Exec(args...)
 	if err != nil {
 		return nil, err
 	}
 	enc := tensors.MustCopyFlatData[float32](out[0])
-	l := len(seq)
 	states := make([]any, nOut)
 	for i := range nOut {
 		states[i] = tensors.FromFlatDataAndDimensions(enc[i*l*hidden:(i+1)*l*hidden], 1, l, hidden)
 	}
 	return states, nil
-}
-
-// promptStates encodes ids [1, L] with each tokenIDs[k] replaced by
-// vectors[k] ([1, D] or [layers, D]); it returns [n, L, D]: one encoding per
-// layer when n > 1.
-func promptStates(ctx *context.Context, ids *Node, tokenIDs []int, vectors []*Node, n, clipSkip int) *Node {
-	l := ids.Shape().Dimensions[1]
-	embeds := TokenEmbeddings(ctx, ids)
-	d := embeds.Shape().Dimensions[2]
-	embeds = BroadcastToDims(embeds, n, l, d)
-	tiled := BroadcastToDims(ids, n, l)
-	for k, id := range tokenIDs {
-		v := vectors[k]
-		if v.Shape().Dimensions[0] != n {
-			v = BroadcastToDims(v, n, d)
-		}
-		embeds = ReplaceToken(embeds, tiled, id, v)
-	}
-	return TextEncoderClipSkip(ctx, embeds, clipSkip)
 }

@@ -26,14 +26,13 @@
 // Textual inversion, P+ and ADI train input embeddings of a placeholder
 // token while the model stays frozen (its variables are not trainable):
 //
-//   - TextEncoder takes input embeddings, so a caller can put its own vectors
-//     at chosen positions: ReplaceToken swaps the rows of one token id for a
-//     vector (one for all sequences, or one per sequence).
+//   - IdentifierEncodings (clip.go) is the one hook: it puts identifier
+//     vectors at the positions a slot mask marks (TokenSlots) and runs the
+//     text encoder, once, or once per cross-attention layer in one batched
+//     call. The pipeline and adi's trainer both use it.
 //   - UNet takes one encoder state per cross-attention layer (16 for SD 1.x,
 //     in forward order: down blocks, mid block, up blocks; the order of
-//     fixtures/sd-tiny/reference.json "pplus_layer_order"); LayerEncodings
-//     builds those states from one vector per layer in a single batched text
-//     encoder call.
+//     fixtures/sd-tiny/reference.json "pplus_layer_order").
 //   - Gradients flow from the UNet output to those vectors (graph.Gradient
 //     with respect to the vector nodes); tests check the textual-inversion
 //     and P+ losses and gradients against diffusers.

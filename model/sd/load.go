@@ -1,11 +1,8 @@
 package sd
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +13,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/safetensors"
+	"kata/model/scheduler"
+	"kata/model/tokenizer"
+	"kata/store/contenthash"
 )
 
 // Model is a loaded Stable Diffusion 1.x model: its configs and a context
@@ -31,12 +31,13 @@ type Model struct {
 
 	// Path is what Load was given; Format is "diffusers" or "single-file".
 	Path, Format string
-	// TokenizerDir is the diffusers tokenizer/ folder, empty for a single
-	// file (SD 1.x uses the stock CLIP tokenizer then).
-	TokenizerDir string
-	// SchedulerConfig is the raw scheduler/scheduler_config.json of a
-	// diffusers folder, nil for a single file.
-	SchedulerConfig []byte
+	// Tokenizer is the model's CLIP tokenizer: a diffusers folder's
+	// tokenizer/, else the stock one SD 1.x uses (tokenizer.Default). It is
+	// shared; whoever adds identifier tokens does so on a Clone.
+	Tokenizer *tokenizer.Tokenizer
+	// Scheduler is the noise schedule: a diffusers folder's
+	// scheduler/scheduler_config.json, else scheduler.DefaultConfig().
+	Scheduler scheduler.Config
 	// SHA256 is the hex SHA-256 of the checkpoint file (single file) or of
 	// the UNet weights file (diffusers folder); Hash is its first 10 hex
 	// digits, AUTOMATIC1111's "Model hash" for single files.
@@ -93,10 +94,33 @@ func Load(path string, opts *LoadOptions) (*Model, error) {
 	} else {
 		m, err = loadSingleFile(path, opts)
 	}
+	if err == nil {
+		err = m.defaultTextAndSchedule()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// defaultTextAndSchedule gives a model without its own tokenizer or
+// scheduler config SD 1.x's.
+func (m *Model) defaultTextAndSchedule() error {
+	if m.Tokenizer == nil {
+		var err error
+		if m.Tokenizer, err = tokenizer.Default(); err != nil {
+			return err
+		}
+	}
+	if m.Scheduler.NumTrainTimesteps == 0 {
+		m.Scheduler = scheduler.DefaultConfig()
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 // tensorSource is one safetensors file and how its names map to variable keys.
@@ -138,7 +162,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			return component + "/" + name, true
 		}})
 		if c.component == ComponentUNet {
-			if m.SHA256, err = fileSHA256(p); err != nil {
+			if m.SHA256, err = contenthash.File(p); err != nil {
 				return nil, err
 			}
 		}
@@ -147,10 +171,14 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	if st, err := os.Stat(filepath.Join(dir, "tokenizer", "vocab.json")); err == nil && !st.IsDir() {
-		m.TokenizerDir = filepath.Join(dir, "tokenizer")
+		if m.Tokenizer, err = tokenizer.Load(filepath.Join(dir, "tokenizer")); err != nil {
+			return nil, err
+		}
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, "scheduler", "scheduler_config.json")); err == nil {
-		m.SchedulerConfig = data
+	if p := filepath.Join(dir, "scheduler", "scheduler_config.json"); fileExists(p) {
+		if m.Scheduler, err = scheduler.LoadConfig(p); err != nil {
+			return nil, err
+		}
 	}
 	m.Hash = m.SHA256[:10]
 	return m, nil
@@ -223,7 +251,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	if err := m.loadVariables([]tensorSource{src}, opts.Progress); err != nil {
 		return nil, err
 	}
-	if m.SHA256, err = fileSHA256(path); err != nil {
+	if m.SHA256, err = contenthash.File(path); err != nil {
 		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
@@ -297,19 +325,6 @@ func (m *Model) loadVariables(sources []tensorSource, progress func(done, total 
 	}
 	m.Ctx = ctx.Reuse()
 	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // singleFileShape converts the shape of a single-file tensor to the shape of

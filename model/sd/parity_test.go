@@ -263,7 +263,7 @@ func TestLoadProgress(t *testing.T) {
 	if lastDone != 968 || lastTotal != 968 || calls < 2 {
 		t.Errorf("progress ended at %d/%d after %d calls, want 968/968", lastDone, lastTotal, calls)
 	}
-	if m.Format != "diffusers" || len(m.SHA256) != 64 || m.Hash != m.SHA256[:10] || m.TokenizerDir == "" {
-		t.Errorf("model %s format %q hash %q/%q tokenizer %q", m.Path, m.Format, m.Hash, m.SHA256, m.TokenizerDir)
+	if m.Format != "diffusers" || len(m.SHA256) != 64 || m.Hash != m.SHA256[:10] || m.Tokenizer == nil || m.Scheduler.NumTrainTimesteps != 1000 {
+		t.Errorf("model %s format %q hash %q/%q tokenizer %v scheduler %+v", m.Path, m.Format, m.Hash, m.SHA256, m.Tokenizer, m.Scheduler)
 	}
 }

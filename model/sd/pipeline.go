@@ -14,7 +14,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/scheduler"
-	"kata/model/tokenizer"
 )
 
 // Pipeline generates images from prompts with a loaded model: text encoding,
@@ -30,32 +29,19 @@ type Pipeline struct {
 	mu               sync.Mutex
 	unetExec, decode *context.Exec
 	encodeImage      *context.Exec
-	tokenizerDir     string
-	baseTokenizer    *tokenizer.Tokenizer
 	textExecs        map[string]*context.Exec
 }
 
-// NewPipeline prepares generation with m on backend. The scheduler config
-// comes from the model's diffusers folder, else SD 1.x's.
+// NewPipeline prepares generation with m on backend, with the model's
+// scheduler config (Model.Scheduler) and tokenizer.
 func NewPipeline(backend backends.Backend, m *Model) (*Pipeline, error) {
 	if m.UNet.InChannels != m.VAE.LatentChannels || m.UNet.OutChannels != m.VAE.LatentChannels {
 		// Inpainting UNets take 9 channels (latent, mask, masked image).
 		return nil, fmt.Errorf("pipeline: the UNet takes %d channels and the VAE makes %d: inpainting models are not supported",
 			m.UNet.InChannels, m.VAE.LatentChannels)
 	}
-	cfg := scheduler.DefaultConfig()
-	if m.SchedulerConfig != nil {
-		var err error
-		if cfg, err = scheduler.ParseConfig(m.SchedulerConfig); err != nil {
-			return nil, fmt.Errorf("pipeline: %w", err)
-		}
-	}
-	tok, err := loadTokenizer(m.TokenizerDir)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	p := &Pipeline{Model: m, Backend: backend, Scheduler: cfg, tokenizerDir: m.TokenizerDir,
-		baseTokenizer: tok, textExecs: map[string]*context.Exec{}}
+	p := &Pipeline{Model: m, Backend: backend, Scheduler: m.Scheduler, textExecs: map[string]*context.Exec{}}
+	var err error
 	p.unetExec, err = context.NewExec(backend, m.Ctx, guidedUNet)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -89,13 +75,6 @@ func (p *Pipeline) Finalize() {
 	p.textExecs = map[string]*context.Exec{}
 }
 
-func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
-	if dir == "" {
-		return tokenizer.Default()
-	}
-	return tokenizer.Load(dir)
-}
-
 // guidedUNet takes inputs [latents [1,C,h,w], timestep [1], guidance [],
 // states...] where each state is [2, L, D] (unconditional first) or [1, L, D]
 // (no guidance) and returns the (guided) noise prediction [1, C, h, w].
@@ -112,18 +91,26 @@ func guidedUNet(ctx *context.Context, inputs []*Node) *Node {
 	return Add(uncond, Mul(scale, Sub(cond, uncond)))
 }
 
+// Generation defaults of the pipeline (zero GenerateOptions fields).
+const (
+	DefaultSteps    = 20
+	DefaultSampler  = "ddim"
+	DefaultCFG      = 7.5
+	DefaultStrength = 0.75 // image-to-image
+)
+
 // GenerateOptions describe one image. Zero values take the defaults noted.
 type GenerateOptions struct {
 	Prompt, Negative string
-	Steps            int     // 20
-	Sampler          string  // "ddim"; canonical or AUTOMATIC1111 names
-	CFG              float64 // 7.5; at most 1 disables guidance (no negative prompt pass)
+	Steps            int     // DefaultSteps
+	Sampler          string  // DefaultSampler; canonical or AUTOMATIC1111 names
+	CFG              float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
 	Seed             uint64
 	Width, Height    int // the UNet's native size, 512 for SD 1.x; multiples of 8
 	// ClipSkip is AUTOMATIC1111's "Clip skip" (0 or 1: the full text encoder).
 	ClipSkip int
 	// InitImage starts image-to-image from this picture (resized to
-	// Width x Height) at Strength in (0, 1] (0.75 when zero).
+	// Width x Height) at Strength in (0, 1] (DefaultStrength when zero).
 	InitImage image.Image
 	Strength  float64
 	// InitNoise replaces the seeded starting noise (text-to-image only),
@@ -147,13 +134,13 @@ type Result struct {
 
 func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 	if o.Steps == 0 {
-		o.Steps = 20
+		o.Steps = DefaultSteps
 	}
 	if o.Sampler == "" {
-		o.Sampler = "ddim"
+		o.Sampler = DefaultSampler
 	}
 	if o.CFG == 0 {
-		o.CFG = 7.5
+		o.CFG = DefaultCFG
 	}
 	native := p.Model.UNet.SampleSize * 8
 	if o.Width == 0 {
@@ -166,7 +153,7 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 		o.ClipSkip = 1
 	}
 	if o.InitImage != nil && o.Strength == 0 {
-		o.Strength = 0.75
+		o.Strength = DefaultStrength
 	}
 	mult := 1 << (len(p.Model.VAE.BlockOutChannels) - 1)
 	switch {

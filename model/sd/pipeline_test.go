@@ -134,7 +134,7 @@ func TestPipelineIdentifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catID, ok := p.baseTokenizer.TokenID("cat</w>")
+	catID, ok := m.Tokenizer.TokenID("cat</w>")
 	if !ok {
 		t.Fatal("no token cat</w>")
 	}
@@ -178,6 +178,10 @@ func TestPipelineIdentifiers(t *testing.T) {
 			}
 		})
 	}
+	// Identifiers are added to a clone of the model's tokenizer, never to it.
+	if added := m.Tokenizer.AddedTokens(); len(added) != 0 {
+		t.Errorf("the model's tokenizer gained %v", added)
+	}
 }
 
 // checkGuidance checks the pieces of the end-to-end run one by one: the
@@ -185,7 +189,7 @@ func TestPipelineIdentifiers(t *testing.T) {
 // prediction of each step, computed from the reference latents.
 func checkGuidance(t *testing.T, p *Pipeline, noise, steps []float32) {
 	for _, c := range []struct{ text, entry string }{{e2ePrompt, "e2e_prompt_ids"}, {"", "e2e_negative_ids"}} {
-		ids, err := p.baseTokenizer.EncodePadded(c.text, 77)
+		ids, err := p.Model.Tokenizer.EncodePadded(c.text, 77)
 		if err != nil {
 			t.Fatal(err)
 		}

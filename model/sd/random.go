@@ -42,8 +42,11 @@ func NewRandom(text *TextConfig, unet *UNetConfig, vae *VAEConfig, seed uint64) 
 		value := tensors.FromFlatDataAndDimensions(randomWeights(rng, key, dims), dims...)
 		vctx.VariableWithValue(name, value).SetTrainable(false)
 	}
-	return &Model{Ctx: ctx.Reuse(), Text: text, UNet: unet, VAE: vae, Format: "random",
-		SHA256: "random", Hash: "random"}, nil
+	m := &Model{Ctx: ctx.Reuse(), Text: text, UNet: unet, VAE: vae, Format: "random", SHA256: "random", Hash: "random"}
+	if err := m.defaultTextAndSchedule(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // randomWeights fills one variable as NewRandom describes.

@@ -276,6 +276,22 @@ func (t *Tokenizer) AddToken(tok string) (int, error) {
 	return id, nil
 }
 
+// Clone returns a Tokenizer with the same vocabulary (shared, not copied)
+// and its own copy of the added tokens, so tokens added to one (a prompt's
+// identifiers) do not reach the other.
+func (t *Tokenizer) Clone() *Tokenizer {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := &Tokenizer{v: t.v, added: append([]string(nil), t.added...)}
+	if t.addedKey != nil {
+		c.addedKey = make(map[string]int, len(t.addedKey))
+		for k, v := range t.addedKey {
+			c.addedKey[k] = v
+		}
+	}
+	return c
+}
+
 // AddedTokens returns the added tokens in id order.
 func (t *Tokenizer) AddedTokens() []string {
 	t.mu.RLock()

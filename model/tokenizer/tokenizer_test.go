@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -412,5 +413,26 @@ func BenchmarkLoadEmbedded(b *testing.B) {
 		if _, err := LoadFS(assets.CLIP, "clip"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestClone(t *testing.T) {
+	base := defaultTokenizer(t)
+	if _, err := base.AddToken("<handstand>"); err != nil {
+		t.Fatal(err)
+	}
+	c := base.Clone()
+	id, err := c.AddToken("<pray>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Encode("a <handstand> and a <pray>"); !slices.Contains(got, id) || !slices.Contains(got, 49408) {
+		t.Errorf("clone encodes %v: want both added tokens", got)
+	}
+	if _, ok := base.TokenID("<pray>"); ok || len(base.AddedTokens()) != 1 {
+		t.Errorf("a token added to the clone reached the original: %v", base.AddedTokens())
+	}
+	if id2, err := base.AddToken("<salute>"); err != nil || id2 != id {
+		t.Errorf("original's next id %d, %v; want %d (independent numbering)", id2, err, id)
 	}
 }

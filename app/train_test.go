@@ -148,6 +148,10 @@ func TestTrainThenGenerate(t *testing.T) {
 	if row.ModelHash != model.Hash || len(row.IdentifierVersions) != 1 || row.Seed != 5 {
 		t.Fatalf("stored generation %+v", row)
 	}
+	// The window's path writes the sampler as AUTOMATIC1111 names it, as kata generate does.
+	if s, err := store.ReadSettings(g.ImagePath); err != nil || row.Sampler != "Euler a" || s.Sampler != "Euler a" || s.Steps != 2 {
+		t.Errorf("stored sampler %q, PNG settings %+v (%v)", row.Sampler, s, err)
+	}
 	if _, err := os.Stat(g.ImagePath); err != nil {
 		t.Fatal(err)
 	}
