@@ -14,6 +14,7 @@ import (
 
 	"kata/model/world"
 	"kata/store"
+	"kata/store/atomicfile"
 )
 
 func init() {
@@ -97,10 +98,10 @@ func writeExemplarSet(ctx context.Context, dir string, set []world.Exemplar, siz
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", e.Name, err)
 		}
-		if err := store.WriteFileAtomic(filepath.Join(dir, e.Name), data); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dir, e.Name), data); err != nil {
 			return err
 		}
-		if err := store.WriteFileAtomic(filepath.Join(dir, e.TextName()), []byte(e.Caption+"\n")); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dir, e.TextName()), []byte(e.Caption+"\n")); err != nil {
 			return err
 		}
 	}
@@ -108,7 +109,7 @@ func writeExemplarSet(ctx context.Context, dir string, set []world.Exemplar, siz
 	if err != nil {
 		return err
 	}
-	return store.WriteFileAtomic(filepath.Join(dir, "text.json"), text)
+	return atomicfile.WriteBytes(filepath.Join(dir, "text.json"), text)
 }
 
 func runWorldSheet(_ context.Context, env Env, args []string) error {

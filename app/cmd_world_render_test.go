@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"kata/model/adi"
+	"kata/model/placeholder"
 	"kata/model/sd/sdtest"
 	"kata/model/world"
 	"kata/store"
@@ -150,7 +151,7 @@ func TestWorldRenderRoundTrip(t *testing.T) {
 		if e.Caption != want || filepath.Base(e.Source) != set[i].Name {
 			t.Errorf("imported %d: %s %q, want %s %q", i, filepath.Base(e.Source), e.Caption, set[i].Name, want)
 		}
-		if got := adi.Fill(exemplars[i].Template, trigger); got != want || filepath.Base(files[i]) != set[i].Name {
+		if got := placeholder.Fill(exemplars[i].Template, trigger); got != want || filepath.Base(files[i]) != set[i].Name {
 			t.Errorf("trainer's %d: %s %q, want %s %q", i, filepath.Base(files[i]), got, set[i].Name, want)
 		}
 		if b := exemplars[i].Image.Bounds(); b.Dx() != 64 || b.Dy() != 64 {
