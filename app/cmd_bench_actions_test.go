@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,5 +106,102 @@ func TestBenchActionsQuick(t *testing.T) {
 	code, _, stderr = runMain("bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--judges", "nope", "--out", out)
 	if code != 1 || !strings.Contains(stderr, "already holds a benchmark run") {
 		t.Errorf("rerun: exit %d, %s", code, stderr)
+	}
+}
+
+func TestParseBenchActionsArgs(t *testing.T) {
+	q, _ := bench.Quick().WithDefaults()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(o bench.Options) bool
+	}{
+		{"defaults", nil, func(o bench.Options) bool {
+			return len(o.Actions) == 8 && len(o.Subjects) == len(bench.DefaultSubjects) && o.Steps == 500 && o.Images == 4 && o.Exemplars == 10
+		}},
+		{"quick", []string{"--quick"}, func(o bench.Options) bool {
+			return slices.Equal(o.Actions, q.Actions) && len(o.Subjects) == 2 && o.Steps == q.Steps && o.Images == q.Images && o.SampleSteps == q.SampleSteps
+		}},
+		{"flags override quick", []string{"--quick", "--steps", "7", "--images", "3", "--actions", "sit, squat"}, func(o bench.Options) bool {
+			return o.Steps == 7 && o.Images == 3 && slices.Equal(o.Actions, []string{"sit", "squat"}) && o.SampleSteps == q.SampleSteps
+		}},
+		{"lists", []string{"--subjects", "red robot, black cat", "--methods", "adi,prompt", "--seed", "9"}, func(o bench.Options) bool {
+			return slices.Equal(o.Subjects, []bench.Subject{{Kind: "robot", Color: "red"}, {Kind: "cat", Color: "black"}}) &&
+				slices.Equal(o.Methods, []bench.Method{bench.MethodPrompt, bench.MethodADI}) && o.Seed == 9
+		}},
+		{"adi settings", []string{"--beta", "0.3", "--mask-scope", "all", "--negatives", "4", "--strength", "0.5", "--lr", "0.01"}, func(o bench.Options) bool {
+			return o.Train.Mask.Beta == 0.3 && o.Train.Mask.Scope == "all" && o.Train.Contrast.PerExemplar == 4 &&
+				o.Train.Contrast.Strength == 0.5 && o.Train.AdamW.LR == 0.01
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := parseBenchActionsArgs(Env{Stdout: io.Discard, Stderr: io.Discard}, tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(a.opts) {
+				t.Errorf("options %+v", a.opts)
+			}
+		})
+	}
+}
+
+func TestBenchActionsErrors(t *testing.T) {
+	t.Setenv(backend.EnvBackend, "go")
+	used := filepath.Join(t.TempDir(), "used")
+	if err := os.MkdirAll(used, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(used, BenchReportFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tiny := sdtest.TinyDir()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no model", []string{"--quick"}, 1, "no built-in Kata World model is shipped yet: pass --model"},
+		{"no judges", []string{"--quick", "--model", tiny}, 1, "ships no trained judges yet: pass --judges"},
+		{"used folder", []string{"--model", tiny, "--judges", "j", "--out", used}, 1, "already holds a benchmark run"},
+		{"out is a file", []string{"--model", tiny, "--judges", "j", "--out", notDir}, 1, "--out"},
+		{"missing judges file", []string{"--model", tiny, "--judges", filepath.Join(t.TempDir(), "none"), "--out", t.TempDir()}, 1, "load judges"},
+		{"bad subject", []string{"--subjects", "red dragon"}, 2, `unknown kind "dragon"`},
+		{"bad method", []string{"--methods", "ti,lora"}, 2, `unknown method "lora"`},
+		{"common action", []string{"--actions", "wave"}, 2, "not a benchmark action"},
+		{"zero steps", []string{"--steps", "0"}, 2, "--steps must be at least 1"},
+		{"beta", []string{"--beta", "1.5"}, 2, "--beta 1.5 outside"},
+		{"scope", []string{"--mask-scope", "global"}, 2, "--mask-scope must be layer or all"},
+		{"extra argument", []string{"handstand"}, 2, "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runMain(append([]string{"bench", "actions"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestBenchActionsCancel: a cancelled run stops with status 130 and writes
+// no results.
+func TestBenchActionsCancel(t *testing.T) {
+	t.Setenv(backend.EnvBackend, "go")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, []string{"bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--judges", randomJudges(t), "--out", out},
+		Env{Stdout: &stdout, Stderr: &stderr})
+	if code != 130 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, BenchVerdictsFile)); !os.IsNotExist(err) {
+		t.Errorf("cancelled run left %s: %v", BenchVerdictsFile, err)
 	}
 }
