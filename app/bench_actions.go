@@ -110,8 +110,8 @@ func writeBenchReport(w io.Writer, a *benchActionsArgs, modelHash string, res *b
 			}
 			line += fmt.Sprintf(", final smoothed loss %.4f;", t.Loss)
 		}
-		line += fmt.Sprintf(" generate+judge %d images in %s (%.3f s/image)", t.Images, t.Generate.Round(time.Millisecond),
-			t.Generate.Seconds()/float64(max(t.Images, 1)))
+		line += fmt.Sprintf(" generate %d images in %s (%.3f s/image), judge them in %s", t.Images, t.Generate.Round(time.Millisecond),
+			t.Generate.Seconds()/float64(max(t.Images, 1)), t.Judge.Round(time.Millisecond))
 		fmt.Fprintln(w, line)
 	}
 	for _, n := range res.Overlaps {

@@ -45,7 +45,8 @@ type Timing struct {
 	Loss          float64
 	Prepare       time.Duration // training's preparation: encoding exemplars, synthesising contrast images
 	Train         time.Duration // training's optimiser steps
-	Generate      time.Duration // wall time of generating and judging the method's images
+	Generate      time.Duration // wall time of generating the method's images
+	Judge         time.Duration // wall time of judging them
 	Images        int
 	StepsPerImage int
 }
@@ -113,12 +114,10 @@ func Run(ctx context.Context, r Runner, opts Options, progress func(Progress)) (
 					return nil, err
 				}
 			}
-			genStart := time.Now()
-			vs, imgs, err := generate(ctx, r, o, action, m, ids, meter)
+			vs, imgs, err := generate(ctx, r, o, action, m, ids, meter, &t)
 			if err != nil {
 				return nil, fmt.Errorf("bench: %s, %s: %w", action, MethodLabel(m), err)
 			}
-			t.Generate = time.Since(genStart)
 			res.Verdicts = append(res.Verdicts, vs...)
 			res.Images = append(res.Images, imgs...)
 			res.Timing = append(res.Timing, t)
@@ -202,8 +201,9 @@ func train(ctx context.Context, base adi.Base, exemplars []adi.Exemplar, o Optio
 }
 
 // generate draws and judges every image of action with method m (ids nil
-// for MethodPrompt).
-func generate(ctx context.Context, r Runner, o Options, action string, m Method, ids *adi.Identifiers, meter *meter) ([]Verdict, []*image.NRGBA, error) {
+// for MethodPrompt) and records the times in t.
+func generate(ctx context.Context, r Runner, o Options, action string, m Method, ids *adi.Identifiers, meter *meter, t *Timing) ([]Verdict, []*image.NRGBA, error) {
+	start := time.Now()
 	stage := fmt.Sprintf("%s: generating with %s", action, MethodLabel(m))
 	perStep := sampleUnits(o) / float64(o.SampleSteps)
 	var vs []Verdict
@@ -232,6 +232,8 @@ func generate(ctx context.Context, r Runner, o Options, action string, m Method,
 			imgs = append(imgs, out.Image)
 		}
 	}
+	t.Generate = time.Since(start)
+	start = time.Now()
 	batch := make([]image.Image, len(imgs))
 	for i, img := range imgs {
 		batch[i] = img
@@ -240,6 +242,7 @@ func generate(ctx context.Context, r Runner, o Options, action string, m Method,
 	if err != nil {
 		return nil, nil, err
 	}
+	t.Judge = time.Since(start)
 	for i, j := range read {
 		v := &vs[i]
 		v.SeenAction, v.SeenKind, v.SeenColor = j.Action, j.Kind, j.Color
