@@ -95,8 +95,12 @@ func writeBenchReport(w io.Writer, a *benchActionsArgs, modelHash string, res *b
 	for i, m := range o.Methods {
 		methods[i] = string(m)
 	}
+	judges := a.judges
+	if judges == "" {
+		judges = "shipped (assets/judges)"
+	}
 	fmt.Fprintf(w, "kata bench actions\n\nmodel     %s (%s)\njudges    %s\nseed      %d\nactions   %s\nsubjects  %s\nmethods   %s\n",
-		a.model, modelHash, a.judges, o.Seed, strings.Join(o.Actions, ","), subjectList(o.Subjects), strings.Join(methods, ","))
+		a.model, modelHash, judges, o.Seed, strings.Join(o.Actions, ","), subjectList(o.Subjects), strings.Join(methods, ","))
 	fmt.Fprintf(w, "steps     %d per identifier, %d exemplars of %dpx\nimages    %d per subject, action and method; %d %s steps, CFG %g\nprompt    %s\n",
 		o.Steps, o.Exemplars, o.ExemplarSize, o.Images, o.SampleSteps, o.Sampler, o.CFG, o.Prompt)
 	fmt.Fprintf(w, "wall      %s\n\n%s\n", res.Wall.Round(time.Second), table)

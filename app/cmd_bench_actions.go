@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"kata/assets"
 	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/sd"
@@ -25,10 +26,6 @@ func init() {
 // ErrNoBuiltinModel is returned when `kata bench actions` gets no --model:
 // Kata ships no trained Kata World model yet.
 var ErrNoBuiltinModel = errors.New("no built-in Kata World model is shipped yet: pass --model PATH (a diffusers folder or single-file checkpoint)")
-
-// ErrNoShippedJudges is returned when `kata bench actions` gets no
-// --judges: this build ships no trained judges.
-var ErrNoShippedJudges = errors.New("this Kata ships no trained judges yet: pass --judges FILE (judges weights written by kata world train-judges)")
 
 // benchActionsArgs are the parsed flags of `kata bench actions`.
 type benchActionsArgs struct {
@@ -54,7 +51,7 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	negatives := fs.Int("negatives", 0, "adi: synthesised contrast images per exemplar (default 2)")
 	strength := fs.Float64("strength", 0, "adi: image-to-image strength of contrast images (default 0.6)")
 	fs.StringVar(&a.model, "model", "", "Stable Diffusion 1.x model (diffusers folder or .safetensors); default the built-in Kata World model")
-	fs.StringVar(&a.judges, "judges", "", "judges weight file (default the shipped judges)")
+	fs.StringVar(&a.judges, "judges", "", "judges weight file (default the shipped judges, assets/judges)")
 	fs.StringVar(&a.out, "out", "bench-actions", "folder for report.txt, verdicts.csv and one contact sheet per method; created, must hold no earlier run")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -171,9 +168,6 @@ func runBenchActions(ctx context.Context, env Env, args []string) error {
 	if a.model == "" {
 		return ErrNoBuiltinModel
 	}
-	if a.judges == "" {
-		return ErrNoShippedJudges
-	}
 	if err := prepareBenchDir(a.out); err != nil {
 		return err
 	}
@@ -181,7 +175,12 @@ func runBenchActions(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
-	j, err := judge.LoadFile(be, a.judges)
+	var j *judge.Judges
+	if a.judges == "" {
+		j, err = judge.Load(be, assets.Judges)
+	} else {
+		j, err = judge.LoadFile(be, a.judges)
+	}
 	if err != nil {
 		return err
 	}

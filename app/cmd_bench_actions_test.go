@@ -13,7 +13,6 @@ import (
 
 	"kata/model/backend"
 	"kata/model/sd/sdtest"
-	"kata/model/world"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
 )
@@ -26,7 +25,7 @@ func randomJudges(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := judge.New(be, judge.Vocabulary{Kinds: world.Kinds, Colors: world.Colors, Actions: world.Actions()}, nil, 1)
+	j, err := judge.New(be, judge.WorldVocabulary(), nil, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +37,7 @@ func randomJudges(t *testing.T) string {
 }
 
 // TestBenchActionsQuick runs `kata bench actions --quick` end to end on the
-// sd-tiny fixture (random weights) with random judges: every file appears,
+// sd-tiny fixture (random weights) with the shipped judges: every file appears,
 // the table has one row per method with n images each, the CSV one line
 // per image with the same seeds for every method. Accuracy means nothing here.
 func TestBenchActionsQuick(t *testing.T) {
@@ -47,8 +46,7 @@ func TestBenchActionsQuick(t *testing.T) {
 	if d := os.Getenv("KATA_BENCH_KEEP"); d != "" {
 		out = d
 	}
-	code, stdout, stderr := runMain("bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--judges", randomJudges(t),
-		"--out", out, "--seed", "3")
+	code, stdout, stderr := runMain("bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--out", out, "--seed", "3")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -99,7 +97,7 @@ func TestBenchActionsQuick(t *testing.T) {
 		}
 	}
 	report, err := os.ReadFile(filepath.Join(out, BenchReportFile))
-	if err != nil || !strings.Contains(string(report), "seed      3") {
+	if err != nil || !strings.Contains(string(report), "seed      3") || !strings.Contains(string(report), "judges    shipped") {
 		t.Errorf("report: %v\n%s", err, report)
 	}
 	// A second run into the same folder refuses before any work.
@@ -167,7 +165,6 @@ func TestBenchActionsErrors(t *testing.T) {
 		stderr string
 	}{
 		{"no model", []string{"--quick"}, 1, "no built-in Kata World model is shipped yet: pass --model"},
-		{"no judges", []string{"--quick", "--model", tiny}, 1, "ships no trained judges yet: pass --judges"},
 		{"used folder", []string{"--model", tiny, "--judges", "j", "--out", used}, 1, "already holds a benchmark run"},
 		{"out is a file", []string{"--model", tiny, "--judges", "j", "--out", notDir}, 1, "--out"},
 		{"missing judges file", []string{"--model", tiny, "--judges", filepath.Join(t.TempDir(), "none"), "--out", t.TempDir()}, 1, "load judges"},

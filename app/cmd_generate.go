@@ -159,7 +159,15 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 		_ = bar.Set(step)
 	}
-	res, settings, err := generation{opts: opts, set: set, modelName: modelName(a.model)}.run(ctx, p, progress)
+	gen := generation{opts: opts, set: set, modelName: modelName(a.model)}
+	for i, id := range set.List() {
+		l, err := identifierLabel(id.Trigger, a.identifiers[i])
+		if err != nil {
+			return err
+		}
+		gen.labels = append(gen.labels, l)
+	}
+	res, settings, err := gen.run(ctx, p, progress)
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(env.Stderr)

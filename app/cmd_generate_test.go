@@ -12,6 +12,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/sd/sdtest"
+	"kata/store/contenthash"
 	"kata/store/imagemeta"
 )
 
@@ -146,8 +147,14 @@ func TestGenerateWithIdentifiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := imagemeta.ReadPNG(bytes.NewReader(data))
-	if err != nil || strings.Join(s.Identifiers, ",") != "<handstand>,<salute>" {
-		t.Errorf("identifiers recorded in the PNG: %v (%v)", s.Identifiers, err)
+	// Named as the library names them: "name:" and 12 hex digits of the file's hash.
+	var want []string
+	for _, n := range []string{"handstand", "salute"} {
+		h, _ := contenthash.File(ids[n])
+		want = append(want, n+":"+h[:12])
+	}
+	if err != nil || strings.Join(s.Identifiers, ",") != strings.Join(want, ",") {
+		t.Errorf("identifiers recorded in the PNG: %v, want %v (%v)", s.Identifiers, want, err)
 	}
 	plain := filepath.Join(dir, "plain.png")
 	if code, _, stderr := runMain(append(base, "--prompt", "a panda next to a robot", "--out", plain)...); code != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"kata/model/world"
 	"kata/store"
+	"kata/store/actionfolder"
 	"kata/store/atomicfile"
 )
 
@@ -109,7 +110,7 @@ func writeExemplarSet(ctx context.Context, dir string, set []world.Exemplar, siz
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, "text.json"), text)
+	return atomicfile.WriteBytes(filepath.Join(dir, actionfolder.TextJSON), text)
 }
 
 func runWorldSheet(_ context.Context, env Env, args []string) error {

@@ -73,7 +73,7 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 	}
 	ctx, cancel := opContext()
 	defer cancel()
-	row, err := k.lib.PutModel(ctx, store.Model{Path: abs, Kind: m.Format, Hash: m.Hash, Name: filepath.Base(abs)})
+	row, err := k.lib.PutModel(ctx, store.Model{Path: abs, Kind: m.Format, Hash: m.Hash, Name: modelName(abs)})
 	if err != nil {
 		m.Finalize()
 		return ModelInfo{}, err

@@ -11,6 +11,7 @@ import (
 	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/store"
+	"kata/store/contenthash"
 	"kata/store/imagemeta"
 )
 
@@ -127,18 +128,30 @@ func (k *Kata) actionByTrigger(ctx context.Context, trigger string) (store.Actio
 }
 
 // generation is how one image is made, by the window and by kata generate
-// alike: the pipeline's options, the identifiers the prompts may name and
-// the model's name for the image's settings.
+// alike: the pipeline's options, the identifiers the prompts may name, and
+// how the image's settings name the model and the identifiers.
 type generation struct {
 	opts      sd.GenerateOptions
 	set       *adi.Identifiers // nil: none loaded (an unknown <trigger> is still an error)
-	modelName string
+	modelName string           // modelName of the model's path, as the library names it too
+	labels    []string         // per identifier of set: "name:hash" (identifierLabel), as the library writes them
+}
+
+// identifierLabel names an identifier file in image settings the way the
+// library does: "name:" and the first 12 hex digits of the file's SHA-256,
+// which is how a library finds the identifier again.
+func identifierLabel(trigger, path string) (string, error) {
+	h, err := contenthash.File(path)
+	if err != nil {
+		return "", fmt.Errorf("identifier %s: %w", path, err)
+	}
+	return strings.Trim(trigger, "<>") + ":" + h[:12], nil
 }
 
 // run puts the identifiers into the options, samples the image on p
 // (progress, when set, after each step) and returns it with its settings:
 // the AUTOMATIC1111 sampler name, strength only for image-to-image, "Clip
-// skip" only above 1, the identifiers' triggers.
+// skip" only above 1, the identifiers' labels.
 func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
 	opts := g.opts
 	if err := g.set.ApplyToGenerate(&opts); err != nil {
@@ -156,9 +169,7 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
 		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
 	}
-	for _, id := range g.set.List() {
-		s.Identifiers = append(s.Identifiers, id.Trigger)
-	}
+	s.Identifiers = g.labels
 	if o.InitImage != nil {
 		s.Strength = o.Strength
 	}

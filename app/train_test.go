@@ -152,6 +152,15 @@ func TestTrainThenGenerate(t *testing.T) {
 	if s, err := store.ReadSettings(g.ImagePath); err != nil || row.Sampler != "Euler a" || s.Sampler != "Euler a" || s.Steps != 2 {
 		t.Errorf("stored sampler %q, PNG settings %+v (%v)", row.Sampler, s, err)
 	}
+	// ... and names the identifier as kata generate does.
+	if v, err := k.Library().IdentifierVersion(ctx, row.IdentifierVersions[0]); err == nil {
+		want, err := identifierLabel(action.Trigger, k.Library().BlobPath(v.File))
+		if s, rerr := store.ReadSettings(g.ImagePath); err != nil || rerr != nil || len(s.Identifiers) != 1 || s.Identifiers[0] != want {
+			t.Errorf("PNG identifiers %v, want [%s] (%v %v)", s.Identifiers, want, err, rerr)
+		}
+	} else {
+		t.Error(err)
+	}
 	if _, err := os.Stat(g.ImagePath); err != nil {
 		t.Fatal(err)
 	}

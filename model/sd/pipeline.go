@@ -40,6 +40,9 @@ func NewPipeline(backend backends.Backend, m *Model) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: the UNet takes %d channels and the VAE makes %d: inpainting models are not supported",
 			m.UNet.InChannels, m.VAE.LatentChannels)
 	}
+	if m.Tokenizer == nil || m.Scheduler.NumTrainTimesteps == 0 {
+		return nil, fmt.Errorf("pipeline: the model has no tokenizer or scheduler config (models come from Load or NewRandom)")
+	}
 	p := &Pipeline{Model: m, Backend: backend, Scheduler: m.Scheduler, textExecs: map[string]*context.Exec{}}
 	var err error
 	p.unetExec, err = context.NewExec(backend, m.Ctx, guidedUNet)

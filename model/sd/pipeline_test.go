@@ -4,7 +4,10 @@ import (
 	gocontext "context"
 	"errors"
 	"image"
+	"strings"
 	"testing"
+
+	"kata/model/scheduler"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -225,5 +228,20 @@ func checkGuidance(t *testing.T, p *Pipeline, noise, steps []float32) {
 		}
 		checkRel(t, "e2e_guided_noise_preds", out[0],
 			tensors.FromFlatDataAndDimensions(want[i*n:(i+1)*n], 1, 4, 8, 8), 1e-4)
+	}
+}
+
+// TestPipelineNeedsTokenizerAndSchedule refuses a model built by hand
+// without what Load and NewRandom derive.
+func TestPipelineNeedsTokenizerAndSchedule(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		strip func(*Model)
+	}{{"no tokenizer", func(m *Model) { m.Tokenizer = nil }}, {"no scheduler", func(m *Model) { m.Scheduler = scheduler.Config{} }}} {
+		m := *tinyModel(t, "diffusers")
+		c.strip(&m)
+		if _, err := NewPipeline(fixtureBackend(t), &m); err == nil || !strings.Contains(err.Error(), "tokenizer or scheduler") {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package world
 import (
 	"math/rand/v2"
 	"strings"
+
+	"kata/model/placeholder"
 )
 
 // Caption templates. {s} is the subject ("a red robot", "a blue person
@@ -58,12 +60,12 @@ func Subject(s Scene) string {
 	return out
 }
 
-// Template describes s with "{}" where the action phrase goes, the
-// ActionBench caption-template form (text.json): "a photo of a red robot {}
-// on a striped light blue background". It names no action, whichever s.Action
-// is; rng picks the wording.
+// Template describes s with placeholder.Slot ("{}") where the action phrase
+// goes, the ActionBench caption-template form (text.json): "a photo of a red
+// robot {} on a striped light blue background". It names no action, whichever
+// s.Action is; rng picks the wording.
 func Template(s Scene, rng *rand.Rand) string {
-	return fillCaption(captionTemplates[rng.IntN(len(captionTemplates))], s, "{}", rng)
+	return fillCaption(captionTemplates[rng.IntN(len(captionTemplates))], s, placeholder.Slot, rng)
 }
 
 // Caption describes s in words from varied templates (rng picks one and its

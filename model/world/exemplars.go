@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strings"
+
+	"kata/model/placeholder"
 )
 
 // ExemplarCount is the size of an ActionBench exemplar set.
@@ -17,7 +19,7 @@ const ExemplarCount = 10
 type Exemplar struct {
 	Name     string // file name: "01.png" ... "10.png"
 	Scene    Scene
-	Template string // caption with "{}" where the action goes (text.json)
+	Template string // caption with placeholder.Slot ("{}") where the action goes (text.json)
 	Caption  string // Template with the action in words (NN.txt)
 }
 
@@ -71,7 +73,7 @@ func ExemplarSet(action string, seed uint64, n int) ([]Exemplar, error) {
 		s.Rotation = uniform(rng, -4, 4)
 		s.Flip = rng.IntN(2) == 0
 		out[i] = Exemplar{Name: fmt.Sprintf("%02d.png", i+1), Scene: s, Template: templates[ci],
-			Caption: strings.ReplaceAll(templates[ci], "{}", verb)}
+			Caption: placeholder.Fill(templates[ci], verb)}
 	}
 	return out, nil
 }

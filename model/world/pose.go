@@ -137,7 +137,7 @@ type skeleton struct {
 	right                                  vec // unit, across the torso (front view +x)
 }
 
-// pose2skeleton runs forward kinematics of p on body b, then places reaching
+// skeleton runs forward kinematics of p on body b, then places reaching
 // hands by inverse kinematics.
 func (b *body) skeleton(p pose) skeleton {
 	var s skeleton

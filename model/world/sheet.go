@@ -34,9 +34,10 @@ func SheetScene(kind, action string, row int, seed uint64) Scene {
 }
 
 // Sheet draws a labelled contact sheet: one row per kind, one column per
-// action, the action names on top and the kind names on the left. Cells of
-// benchmark actions are labelled in capitals. The sheet is
-// (label + columns x Cell) wide and (label + rows x Cell) tall.
+// action, the action names on top (benchmark actions marked "*", labels on
+// two alternating lines) and the kind names on the left. The sheet is the
+// label margin plus columns x Cell wide and two label lines plus rows x Cell
+// tall.
 func Sheet(opt SheetOptions) (*image.NRGBA, error) {
 	kinds, actions, cell := opt.Kinds, opt.Actions, opt.Cell
 	if kinds == nil {

@@ -26,12 +26,12 @@ type Augmentation struct {
 	Contrast  float64 // largest contrast change in percent; default 15
 	Saturate  float64 // largest saturation change in percent; default 15
 	Gamma     float64 // largest gamma deviation from 1; default 0.1
-	PBlur     float64 // probability of a Gaussian blur; default 0.4
-	Blur      float64 // largest blur sigma in pixels; default 1.2
+	PBlur     float64 // probability of a Gaussian blur; default 0.3
+	Blur      float64 // largest blur sigma in pixels; default 1
 	PNoise    float64 // probability of Gaussian pixel noise; default 0.5
-	Noise     float64 // largest noise standard deviation (of 1.0 full scale); default 0.04
+	Noise     float64 // largest noise standard deviation (of 1.0 full scale); default 0.03
 	PJPEG     float64 // probability of a JPEG round trip; default 0.5
-	JPEGMin   int     // lowest JPEG quality; default 25 (the highest is 90)
+	JPEGMin   int     // lowest JPEG quality; default 30 (the highest is 90)
 }
 
 // DefaultAugmentation is the recipe the shipped judges were trained with.
@@ -39,9 +39,9 @@ func DefaultAugmentation() Augmentation {
 	return Augmentation{
 		PGeometry: 0.8, Scale: 0.1, Shift: 3,
 		PColor: 0.8, Bright: 8, Contrast: 15, Saturate: 15, Gamma: 0.1,
-		PBlur: 0.4, Blur: 1.2,
-		PNoise: 0.5, Noise: 0.04,
-		PJPEG: 0.5, JPEGMin: 25,
+		PBlur: 0.3, Blur: 1,
+		PNoise: 0.5, Noise: 0.03,
+		PJPEG: 0.5, JPEGMin: 30,
 	}
 }
 

@@ -30,7 +30,7 @@ func TestConfusionAccuracy(t *testing.T) {
 func TestTrainThenEvaluate(t *testing.T) {
 	be := testBackend(t)
 	j, err := Train(stdcontext.Background(), be, toyWorld{}, TrainOptions{
-		Steps: 80, Batch: 16, LR: 3e-3, Seed: 4, Widths: []int{8, 16, 16}, Dir: t.TempDir(), Augment: &Augmentation{}})
+		Steps: 80, Batch: 16, LR: 3e-3, Seed: 4, Widths: []int{8, 16, 16}, Stem: -1, Dir: t.TempDir(), Augment: &Augmentation{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/disintegration/imaging"
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/model/backend"
@@ -144,7 +145,7 @@ func TestTensor(t *testing.T) {
 
 func TestSaveLoad(t *testing.T) {
 	be := testBackend(t)
-	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 5)
+	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 4, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestSaveLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !k.Vocab.Equal(j.Vocab) || !slices.Equal(k.Widths, j.Widths) {
+			if !k.Vocab.Equal(j.Vocab) || !slices.Equal(k.Widths, j.Widths) || k.Stem != 4 {
 				t.Fatalf("loaded vocabulary %v widths %v", k.Vocab, k.Widths)
 			}
 			got, err := k.Classify(imgs)
@@ -199,7 +200,7 @@ func TestSaveLoad(t *testing.T) {
 
 func TestLoadRejects(t *testing.T) {
 	be := testBackend(t)
-	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 5)
+	j, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 4, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +235,8 @@ func TestLoadRejects(t *testing.T) {
 		{"missing tensor", encode(ts[1:], j.metadata())},
 		{"wrong shape", encode(wrongShape, j.metadata())},
 		{"widths disagree with tensors", encode(ts, withMeta("widths", "4,16"))},
+		{"stem disagrees with tensors", encode(ts, withMeta("stem", "0"))},
+		{"bad stem", encode(ts, withMeta("stem", "-3"))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,7 +271,7 @@ func meanNLL(t *testing.T, j *Judges, src Source, n int, rng *rand.Rand) float64
 func TestTrainLowersLoss(t *testing.T) {
 	be := testBackend(t)
 	opts := TrainOptions{Steps: 12, Batch: 16, LR: 3e-3, Seed: 2, Widths: []int{8, 16}, Dir: t.TempDir(), Augment: &Augmentation{}}
-	before, err := New(be, toyWorld{}.Vocabulary(), opts.Widths, opts.Seed)
+	before, err := New(be, toyWorld{}.Vocabulary(), opts.Widths, opts.Stem, opts.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,5 +358,67 @@ func TestTrainResume(t *testing.T) {
 	none.Dir, none.Resume = t.TempDir(), true
 	if _, err := Train(stdcontext.Background(), be, toyWorld{}, none); err == nil {
 		t.Fatal("resume without a checkpoint was accepted")
+	}
+}
+
+// TestClassifyMirrorInvariant: Classify averages an image with its mirror,
+// so an image and its mirror get the same probabilities.
+func TestClassifyMirrorInvariant(t *testing.T) {
+	j, err := New(testBackend(t), toyWorld{}.Vocabulary(), []int{4, 8}, 4, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := toyWorld{}.Draw(newRand(12, 1))
+	vs, err := j.Classify([]image.Image{img, imaging.FlipH(img)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2][]float32{{vs[0].KindProbs, vs[1].KindProbs}, {vs[0].ColorProbs, vs[1].ColorProbs}, {vs[0].Probs, vs[1].Probs}} {
+		for c := range p[0] {
+			if d := math.Abs(float64(p[0][c] - p[1][c])); d > 1e-6 {
+				t.Fatalf("class %d: %v for the image, %v for its mirror", c, p[0][c], p[1][c])
+			}
+		}
+	}
+	if _, err := j.Classify([]image.Image{img, nil}); err == nil {
+		t.Fatal("a nil image was accepted")
+	}
+}
+
+func TestTrainInitFrom(t *testing.T) {
+	be := testBackend(t)
+	from, err := New(be, toyWorld{}.Vocabulary(), []int{4, 8}, 4, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "from.safetensors")
+	if err := from.Save(path, false); err != nil {
+		t.Fatal(err)
+	}
+	// A vanishing learning rate leaves the starting weights as they are.
+	opts := TrainOptions{Steps: 1, Batch: 2, LR: 1e-12, Seed: 8, Widths: []int{4, 8}, Stem: 4, Dir: t.TempDir(), InitFrom: path}
+	got, err := Train(stdcontext.Background(), be, toyWorld{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := from.weightTensors(false)
+	b, _ := got.weightTensors(false)
+	if len(a) != len(b) {
+		t.Fatalf("%d tensors vs %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i].Data, b[i].Data
+		for k := 0; k+4 <= len(x); k += 4 {
+			fx := math.Float32frombits(uint32(x[k]) | uint32(x[k+1])<<8 | uint32(x[k+2])<<16 | uint32(x[k+3])<<24)
+			fy := math.Float32frombits(uint32(y[k]) | uint32(y[k+1])<<8 | uint32(y[k+2])<<16 | uint32(y[k+3])<<24)
+			if math.Abs(float64(fx-fy)) > 1e-6 {
+				t.Fatalf("tensor %s moved from %v to %v: training did not start from the file", a[i].Name, fx, fy)
+			}
+		}
+	}
+	other := opts
+	other.Stem, other.Dir = 2, t.TempDir()
+	if _, err := Train(stdcontext.Background(), be, toyWorld{}, other); err == nil {
+		t.Fatal("init weights of another layout were accepted")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/disintegration/imaging"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -63,15 +64,21 @@ const (
 type Judges struct {
 	Vocab   Vocabulary
 	Widths  []int // convolution widths of both networks (Net.Widths)
+	Stem    int   // stem width of the subject judge (Net.Stem; 0: none)
 	ctx     *context.Context
 	backend backends.Backend
 	exec    *context.Exec
 }
 
+// DefaultStem is the subject judge's stem width (Net.Stem) in the shipped
+// judges: kinds differ in small parts that a first stride-2 layer blurs.
+const DefaultStem = 16
+
 // New returns judges for vocab with fresh He-normal weights drawn from seed
-// (see Net.Init); widths nil means DefaultWidths.
-func New(backend backends.Backend, vocab Vocabulary, widths []int, seed uint64) (*Judges, error) {
-	j, err := newJudges(backend, vocab, widths, context.New())
+// (see Net.Init); widths nil means DefaultWidths, stem 0 DefaultStem and a
+// negative stem none.
+func New(backend backends.Backend, vocab Vocabulary, widths []int, stem int, seed uint64) (*Judges, error) {
+	j, err := newJudges(backend, vocab, widths, stemOrDefault(stem), context.New())
 	if err != nil {
 		return nil, err
 	}
@@ -79,14 +86,25 @@ func New(backend backends.Backend, vocab Vocabulary, widths []int, seed uint64) 
 	return j, nil
 }
 
-func newJudges(backend backends.Backend, vocab Vocabulary, widths []int, ctx *context.Context) (*Judges, error) {
+// stemOrDefault maps New's stem argument to a Net.Stem.
+func stemOrDefault(stem int) int {
+	switch {
+	case stem == 0:
+		return DefaultStem
+	case stem < 0:
+		return 0
+	}
+	return stem
+}
+
+func newJudges(backend backends.Backend, vocab Vocabulary, widths []int, stem int, ctx *context.Context) (*Judges, error) {
 	if err := vocab.Validate(); err != nil {
 		return nil, err
 	}
 	if len(widths) == 0 {
 		widths = DefaultWidths
 	}
-	j := &Judges{Vocab: vocab, Widths: slices.Clone(widths), ctx: ctx, backend: backend}
+	j := &Judges{Vocab: vocab, Widths: slices.Clone(widths), Stem: stem, ctx: ctx, backend: backend}
 	for _, n := range []Net{j.PoseNet(), j.SubjectNet()} {
 		if err := n.Validate(); err != nil {
 			return nil, err
@@ -106,7 +124,7 @@ func (j *Judges) PoseNet() Net { return Net{Widths: j.Widths, Heads: []int{len(j
 
 // SubjectNet is the subject judge's layout: heads over Vocab.Kinds, Vocab.Colors.
 func (j *Judges) SubjectNet() Net {
-	return Net{Widths: j.Widths, Heads: []int{len(j.Vocab.Kinds), len(j.Vocab.Colors)}}
+	return Net{Widths: j.Widths, Heads: []int{len(j.Vocab.Kinds), len(j.Vocab.Colors)}, Stem: j.Stem}
 }
 
 // logits builds both networks on images [B, Size, Size, 3] and returns the
@@ -125,9 +143,21 @@ type Verdict struct {
 	KindProbs, ColorProbs, Probs []float32 // full distributions, in Vocab order (Probs: actions)
 }
 
-// Classify judges images of any size (each is fitted to Size, see Fit).
+// Classify judges images of any size (each is fitted to Size, see Fit). The
+// probabilities are the mean of the heads' answers for the image and for its
+// mirror image: the world draws every action facing either way (Scene.Flip),
+// so both views show the same kind, colour and action.
 func (j *Judges) Classify(images []image.Image) ([]Verdict, error) {
-	x, err := Tensor(images)
+	n := len(images)
+	views := make([]image.Image, 2*n)
+	for i, img := range images {
+		if img == nil || img.Bounds().Empty() {
+			return nil, fmt.Errorf("judge: image %d is empty", i)
+		}
+		f := Fit(img)
+		views[i], views[n+i] = f, imaging.FlipH(f)
+	}
+	x, err := Tensor(views)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +181,19 @@ func (j *Judges) Classify(images []image.Image) ([]Verdict, error) {
 		}
 	}
 	nk, nc, na := len(j.Vocab.Kinds), len(j.Vocab.Colors), len(j.Vocab.Actions)
-	vs := make([]Verdict, len(images))
+	mean := func(p []float32, i, classes int) []float32 {
+		m := make([]float32, classes)
+		for c := range m {
+			m[c] = (p[i*classes+c] + p[(n+i)*classes+c]) / 2
+		}
+		return m
+	}
+	vs := make([]Verdict, n)
 	for i := range vs {
 		v := &vs[i]
-		v.KindProbs = probs[0][i*nk : (i+1)*nk]
-		v.ColorProbs = probs[1][i*nc : (i+1)*nc]
-		v.Probs = probs[2][i*na : (i+1)*na]
+		v.KindProbs = mean(probs[0], i, nk)
+		v.ColorProbs = mean(probs[1], i, nc)
+		v.Probs = mean(probs[2], i, na)
 		var k, c, a int
 		k, v.KindP = argmax(v.KindProbs)
 		c, v.ColorP = argmax(v.ColorProbs)
@@ -223,6 +260,7 @@ func (j *Judges) metadata() map[string]string {
 		"colors":    strings.Join(j.Vocab.Colors, ","),
 		"actions":   strings.Join(j.Vocab.Actions, ","),
 		"widths":    strings.Join(ws, ","),
+		"stem":      strconv.Itoa(j.Stem),
 		"size":      strconv.Itoa(Size),
 	}
 }
@@ -293,7 +331,14 @@ func load(backend backends.Backend, f *safetensors.File) (*Judges, error) {
 		return strings.Split(s, ",")
 	}
 	vocab := Vocabulary{Kinds: split(meta["kinds"]), Colors: split(meta["colors"]), Actions: split(meta["actions"])}
-	j, err := newJudges(backend, vocab, widths, context.New())
+	stem := 0 // files without the key have no stem
+	if s, ok := meta["stem"]; ok {
+		var err error
+		if stem, err = strconv.Atoi(s); err != nil {
+			return nil, fmt.Errorf("stem %q: %w", s, err)
+		}
+	}
+	j, err := newJudges(backend, vocab, widths, stem, context.New())
 	if err != nil {
 		return nil, err
 	}

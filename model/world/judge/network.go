@@ -24,14 +24,18 @@ import (
 // Size is the side of the square RGB images the judges read.
 const Size = 64
 
-// Net describes one judge network: 3x3 convolutions with stride 2 (each halves
-// the side) and ReLU, one 3x3 stride-1 convolution at the last width, then
+// Net describes one judge network: an optional 3x3 stride-1 convolution at
+// full resolution (Stem), 3x3 convolutions with stride 2 (each halves the
+// side) and ReLU, one 3x3 stride-1 convolution at the last width, then
 // one linear head per entry of Heads on the flattened feature map (which
 // keeps where things are: poses are arrangements of limbs) and its global
 // mean and max.
 type Net struct {
 	Widths []int // output channels of the stride-2 convolutions; default 16, 32, 64, 64
 	Heads  []int // classes per head, e.g. {len(world.Actions())}
+	// Stem is the width of a first stride-1 convolution at full resolution,
+	// which keeps small details (ears, antennas); 0 means none.
+	Stem int
 }
 
 // DefaultWidths are the stride-2 convolution widths of the shipped judges.
@@ -58,6 +62,9 @@ func (n Net) Validate() error {
 	if Size>>len(w) < 1 {
 		return fmt.Errorf("judge network: %d stride-2 layers for %dx%d input", len(w), Size, Size)
 	}
+	if n.Stem < 0 {
+		return fmt.Errorf("judge network: stem width %d", n.Stem)
+	}
 	for _, c := range w {
 		if c < 1 {
 			return fmt.Errorf("judge network: width %d", c)
@@ -72,6 +79,10 @@ func (n Net) Validate() error {
 func (n Net) Logits(ctx *context.Context, images *Node) []*Node {
 	x := AddScalar(images, -0.5)
 	in := 3
+	if n.Stem > 0 {
+		x = activations.Relu(conv3x3(ctx.In("stem"), x, in, n.Stem, 1))
+		in = n.Stem
+	}
 	for i, out := range n.widths() {
 		x = activations.Relu(conv3x3(ctx.In(fmt.Sprintf("conv%d", i)), x, in, out, 2))
 		in = out
@@ -126,6 +137,10 @@ func (n Net) Init(ctx *context.Context, rng *rand.Rand) {
 		c := ctx.In(scope)
 		c.VariableWithValue("weight", heNormal(rng, in*9, 3, 3, in, out))
 		c.VariableWithValue("bias", tensors.FromFlatDataAndDimensions(make([]float32, out), out))
+	}
+	if n.Stem > 0 {
+		conv("stem", in, n.Stem)
+		in = n.Stem
 	}
 	for i, out := range n.widths() {
 		conv(fmt.Sprintf("conv%d", i), in, out)

@@ -2,6 +2,8 @@ package judge
 
 import (
 	stdcontext "context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -9,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,15 +35,19 @@ type Source interface {
 
 // TrainOptions configures Train. Zero fields take the defaults named.
 type TrainOptions struct {
-	Steps      int           // optimiser steps; default 4000
-	Batch      int           // images per step; default 48
-	LR         float64       // Adam's peak learning rate; default 2e-3, cosine decay to LR/50
-	Seed       uint64        // weights and data; default 1 (batch s is drawn from PCG(Seed, s+1))
-	Widths     []int         // convolution widths; default DefaultWidths
-	Augment    *Augmentation // nil: DefaultAugmentation(); a zero value turns augmentation off
-	Dir        string        // checkpoint folder (required); holds CheckpointFile
-	SaveEvery  int           // steps between checkpoints; default 250
-	Resume     bool          // continue from Dir's checkpoint (its settings must match)
+	Steps     int           // optimiser steps; default 4000
+	Batch     int           // images per step; default 48
+	LR        float64       // Adam's peak learning rate; default 2e-3, cosine decay to LR/50
+	Seed      uint64        // weights and data; default 1 (batch s is drawn from PCG(Seed, s+1))
+	Widths    []int         // convolution widths; default DefaultWidths
+	Stem      int           // subject judge's stem width; default DefaultStem, negative none
+	Augment   *Augmentation // nil: DefaultAugmentation(); a zero value turns augmentation off
+	Dir       string        // checkpoint folder (required); holds CheckpointFile
+	SaveEvery int           // steps between checkpoints; default 250
+	Resume    bool          // continue from Dir's checkpoint (its settings must match)
+	// InitFrom is a weight file (Save) whose judges start the run instead of
+	// random weights; its vocabulary, widths and stem must be the run's.
+	InitFrom   string
 	OnProgress func(Progress)
 }
 
@@ -83,9 +90,9 @@ func (o TrainOptions) withDefaults() TrainOptions {
 
 // fingerprint lists the settings a resumed run must share with the run
 // that wrote the checkpoint.
-func (o TrainOptions) fingerprint(v Vocabulary) string {
-	return fmt.Sprintf("steps=%d batch=%d lr=%g seed=%d widths=%v augment=%+v kinds=%v colors=%v actions=%v",
-		o.Steps, o.Batch, o.LR, o.Seed, o.Widths, *o.Augment, v.Kinds, v.Colors, v.Actions)
+func (o TrainOptions) fingerprint(v Vocabulary, initDigest string) string {
+	return fmt.Sprintf("init=%s steps=%d batch=%d lr=%g seed=%d widths=%v stem=%d augment=%+v kinds=%v colors=%v actions=%v",
+		initDigest, o.Steps, o.Batch, o.LR, o.Seed, o.Widths, stemOrDefault(o.Stem), *o.Augment, v.Kinds, v.Colors, v.Actions)
 }
 
 // newRand returns the PCG generator for (seed, stream): stream 0 draws the
@@ -137,10 +144,18 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 	}
 	vocab := src.Vocabulary()
 	mlctx := context.New()
-	j, err := newJudges(backend, vocab, o.Widths, mlctx)
+	j, err := newJudges(backend, vocab, o.Widths, stemOrDefault(o.Stem), mlctx)
 	if err != nil {
 		return nil, fmt.Errorf("train judges: %w", err)
 	}
+	var initValues *checkpoint
+	initDigest := "random"
+	if o.InitFrom != "" {
+		if initValues, initDigest, err = initWeights(backend, o.InitFrom, j); err != nil {
+			return nil, fmt.Errorf("train judges: %w", err)
+		}
+	}
+	fingerprint := o.fingerprint(vocab, initDigest)
 	ckptPath := filepath.Join(o.Dir, CheckpointFile)
 	start := 0
 	if o.Resume {
@@ -148,12 +163,14 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 		if err != nil {
 			return nil, fmt.Errorf("train judges: resume: %w", err)
 		}
-		if ck.fingerprint != o.fingerprint(vocab) {
+		if ck.fingerprint != fingerprint {
 			return nil, fmt.Errorf("train judges: checkpoint %s was written with other settings (%s); this run has %s",
-				ckptPath, ck.fingerprint, o.fingerprint(vocab))
+				ckptPath, ck.fingerprint, fingerprint)
 		}
 		start = ck.step
 		mlctx.SetLoader(ck)
+	} else if initValues != nil {
+		mlctx.SetLoader(initValues)
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("train judges: %w", err)
@@ -203,7 +220,7 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 	}()
 
 	save := func(step int) error {
-		if err := writeCheckpoint(ckptPath, mlctx, step, o.fingerprint(vocab)); err != nil {
+		if err := writeCheckpoint(ckptPath, mlctx, step, fingerprint); err != nil {
 			return fmt.Errorf("train judges: %w", err)
 		}
 		return nil
@@ -243,6 +260,34 @@ func Train(ctx stdcontext.Context, backend backends.Backend, src Source, opts Tr
 		}
 	}
 	return j, nil
+}
+
+// initWeights reads the weight file path as a Loader of j's variables and
+// returns it with the file's SHA-256; the file's judges must have j's
+// vocabulary and layout.
+func initWeights(backend backends.Backend, path string, j *Judges) (*checkpoint, string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("init weights: %w", err)
+	}
+	from, err := Load(backend, data)
+	if err != nil {
+		return nil, "", fmt.Errorf("init weights %s: %w", path, err)
+	}
+	if !from.Vocab.Equal(j.Vocab) || !slices.Equal(from.Widths, j.Widths) || from.Stem != j.Stem {
+		return nil, "", fmt.Errorf("init weights %s: judges of widths %v, stem %d, vocabulary %v; this run has %v, %d, %v",
+			path, from.Widths, from.Stem, from.Vocab, j.Widths, j.Stem, j.Vocab)
+	}
+	values := map[string]*tensors.Tensor{}
+	for v := range from.ctx.IterVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return nil, "", fmt.Errorf("init weights %s: %w", path, err)
+		}
+		values[v.ScopeAndName()] = t
+	}
+	sum := sha256.Sum256(data)
+	return &checkpoint{values: values}, hex.EncodeToString(sum[:]), nil
 }
 
 // scalar reads a float scalar metric.
