@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,6 +96,19 @@ func TestBenchActionsQuick(t *testing.T) {
 		if len(set) != q.Images {
 			t.Errorf("%s: %d distinct seeds over the methods, want %d", s, len(set), q.Images)
 		}
+	}
+	// Progress: plain lines (stderr is no terminal), percentages rising to
+	// 100 only at the end, the last stage line close to it (the work-unit
+	// total matches the work done).
+	var pcts []float64
+	for _, l := range strings.Split(stderr, "\n") {
+		var p float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(l), "%f%%", &p); err == nil {
+			pcts = append(pcts, p)
+		}
+	}
+	if n := len(pcts); n < 3 || pcts[n-1] != 100 || pcts[n-2] < 90 || pcts[n-2] >= 100 || !slices.IsSorted(pcts) {
+		t.Errorf("progress percentages %v", pcts)
 	}
 	report, err := os.ReadFile(filepath.Join(out, BenchReportFile))
 	if err != nil || !strings.Contains(string(report), "seed      3") || !strings.Contains(string(report), "judges    shipped") {

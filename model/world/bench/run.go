@@ -25,17 +25,6 @@ type Runner struct {
 	Judges   *judge.Judges
 }
 
-// Progress is one report of a run: Done of Total work units, where a unit
-// is about one UNet forward pass on one sample (an optimiser step of TI or
-// P+ counts 3 per sample, forward and backward; ADI's three samples 9; a
-// guided sampler step 2; a synthesised contrast image 2 per img2img step),
-// so that ETA = Elapsed x (Total - Done) / Done spans the whole run.
-type Progress struct {
-	Stage        string // "handstand: training ADI", "handstand: generating P+", ...
-	Done, Total  float64
-	Elapsed, ETA time.Duration
-}
-
 // Timing records one method on one action: its training and its images.
 type Timing struct {
 	Action string
@@ -68,13 +57,6 @@ type Result struct {
 // Rows tallies the result into the table, one row per method of the run.
 func (r *Result) Rows() []Row { return Summarise(r.Verdicts, r.Options.Methods) }
 
-// Contrast-synthesis cost model for Progress: adi.ContrastOptions' default
-// strength 0.6 of adi.BaseOptions' default 20 img2img steps.
-const (
-	contrastPerExemplar = 2
-	contrastSteps       = 12
-)
-
 // Run trains, generates and judges as Options say, reporting to progress
 // (may be nil) from the calling goroutine. It stops with ctx's error when
 // ctx is cancelled. The judges must know every action, kind and colour of
@@ -95,7 +77,7 @@ func Run(ctx context.Context, r Runner, opts Options, progress func(Progress)) (
 	}
 	start := time.Now()
 	res := &Result{Options: o}
-	meter := &meter{total: totalUnits(o), start: start, report: progress}
+	meter := newMeter(o, start, progress)
 	for _, action := range o.Actions {
 		exemplars, overlaps, err := exemplarSet(o, action)
 		if err != nil {
@@ -123,6 +105,7 @@ func Run(ctx context.Context, r Runner, opts Options, progress func(Progress)) (
 			res.Timing = append(res.Timing, t)
 		}
 	}
+	meter.finish()
 	res.Wall = time.Since(start)
 	return res, nil
 }
@@ -180,7 +163,7 @@ func train(ctx context.Context, base adi.Base, exemplars []adi.Exemplar, o Optio
 		switch e.Kind {
 		case adi.EventPrepare:
 			if e.Total > 0 && e.Message == "synthesising contrast images" {
-				meter.set(stage, base0+negatives*float64(e.Done)/float64(e.Total))
+				meter.set(workContrast, stage, base0+negatives*float64(e.Done)/float64(e.Total))
 			}
 		case adi.EventStep:
 			if stepsStart.IsZero() {
@@ -189,13 +172,13 @@ func train(ctx context.Context, base adi.Base, exemplars []adi.Exemplar, o Optio
 				stepsStart = time.Now()
 			}
 			t.Loss = e.Smoothed
-			meter.set(stage, base0+negatives+perStep*float64(e.Step))
+			meter.set(stepWork(m), stage, base0+negatives+perStep*float64(e.Step))
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	meter.set(stage, base0+negatives+perStep*float64(o.Steps))
+	meter.set(stepWork(m), stage, base0+negatives+perStep*float64(o.Steps))
 	t.Steps, t.Prepare, t.Train = id.Steps, stepsStart.Sub(start), time.Since(stepsStart)
 	return id, nil
 }
@@ -222,12 +205,12 @@ func generate(ctx context.Context, r Runner, o Options, action string, m Method,
 				}
 			}
 			base0 := meter.done
-			g.OnStep = func(step, _ int, _ []float32) { meter.set(stage, base0+perStep*float64(step)) }
+			g.OnStep = func(step, _ int, _ []float32) { meter.set(workSample, stage, base0+perStep*float64(step)) }
 			out, err := r.Pipeline.Generate(ctx, g)
 			if err != nil {
 				return nil, nil, err
 			}
-			meter.set(stage, base0+perStep*float64(o.SampleSteps))
+			meter.set(workSample, stage, base0+perStep*float64(o.SampleSteps))
 			vs = append(vs, Verdict{Method: m, Action: action, Subject: s, Index: k, Seed: seed, Prompt: prompt})
 			imgs = append(imgs, out.Image)
 		}
@@ -258,59 +241,4 @@ func ImageSeed(seed uint64, action string, s Subject, k int) uint64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s|%s|%s|%d", action, s.Kind, s.Color, k)
 	return rand.New(rand.NewPCG(seed, h.Sum64())).Uint64() >> 32 // A1111 seeds fit 32 bits
-}
-
-// Work units (see Progress).
-func stepUnits(o Options, m Method) float64 {
-	samples := float64(max(o.Train.BatchSize, 1) * max(o.Train.GradAccum, 1))
-	if m == MethodADI {
-		return 9 * samples
-	}
-	return 3 * samples
-}
-
-func contrastUnits(o Options, m Method) float64 {
-	if m != MethodADI {
-		return 0
-	}
-	per := o.Train.Contrast.PerExemplar
-	if per <= 0 {
-		per = contrastPerExemplar
-	}
-	return float64(o.Exemplars*per) * 2 * contrastSteps
-}
-
-// sampleUnits is the cost of one image.
-func sampleUnits(o Options) float64 {
-	if o.CFG > 1 {
-		return 2 * float64(o.SampleSteps)
-	}
-	return float64(o.SampleSteps)
-}
-
-func totalUnits(o Options) float64 {
-	var t float64
-	for _, m := range o.Methods {
-		if m != MethodPrompt {
-			t += contrastUnits(o, m) + stepUnits(o, m)*float64(o.Steps)
-		}
-		t += sampleUnits(o) * float64(len(o.Subjects)*o.Images)
-	}
-	return t * float64(len(o.Actions))
-}
-
-// meter turns work done into Progress reports.
-type meter struct {
-	done, total float64
-	start       time.Time
-	report      func(Progress)
-}
-
-func (m *meter) set(stage string, done float64) {
-	m.done = min(done, m.total)
-	p := Progress{Stage: stage, Done: m.done, Total: m.total, Elapsed: time.Since(m.start)}
-	if m.done > 0 {
-		p.ETA = time.Duration(float64(p.Elapsed) * (m.total - m.done) / m.done)
-	}
-	m.report(p)
 }
