@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,7 +139,7 @@ func benchSheet(ctx context.Context, res *bench.Result, m bench.Method) (*image.
 	cell := benchSheetCell
 	for i, v := range res.Verdicts {
 		if v.Method == m {
-			at[key{v.Action, v.Subject, v.Index}] = res.Images[i]
+			at[key{v.Action, v.Subject, v.Index}] = markVerdict(res.Images[i], v)
 			cell = max(cell, res.Images[i].Bounds().Dx())
 		}
 	}
@@ -158,6 +160,34 @@ func benchSheet(ctx context.Context, res *bench.Result, m bench.Method) (*image.
 	return store.DrawSheet(ctx, rows, cols, min(cell, 2048), func(i, j int) (image.Image, error) {
 		return at[key{o.Actions[j/o.Images], o.Subjects[i], j % o.Images}], nil
 	})
+}
+
+// Verdict marks on contact sheets: a strip along the bottom of each image,
+// its left half for the action verdict, its right half for the subject's.
+var (
+	benchRight = color.NRGBA{40, 170, 60, 255}
+	benchWrong = color.NRGBA{210, 40, 40, 255}
+)
+
+// markVerdict returns a copy of img with v's verdicts drawn along its
+// bottom edge (1/16 of its height, at least 2 pixels): green where the
+// judge agreed with the prompt, red where not.
+func markVerdict(img *image.NRGBA, v bench.Verdict) *image.NRGBA {
+	out := image.NewNRGBA(img.Bounds())
+	draw.Draw(out, out.Bounds(), img, img.Bounds().Min, draw.Src)
+	b := out.Bounds()
+	strip := max(b.Dy()/16, 2)
+	mid := b.Min.X + b.Dx()/2
+	mark := func(r image.Rectangle, ok bool) {
+		c := benchWrong
+		if ok {
+			c = benchRight
+		}
+		draw.Draw(out, r, image.NewUniform(c), image.Point{}, draw.Src)
+	}
+	mark(image.Rect(b.Min.X, b.Max.Y-strip, mid-1, b.Max.Y), v.ActionOK())
+	mark(image.Rect(mid+1, b.Max.Y-strip, b.Max.X, b.Max.Y), v.SubjectOK())
+	return out
 }
 
 // benchReporter shows a run's progress on w: a bar with time left on a

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
 	"io"
 	"os"
 	"path/filepath"
@@ -214,5 +217,37 @@ func TestBenchActionsCancel(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, BenchVerdictsFile)); !os.IsNotExist(err) {
 		t.Errorf("cancelled run left %s: %v", BenchVerdictsFile, err)
+	}
+}
+
+func TestMarkVerdict(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	for _, tc := range []struct {
+		name                 string
+		seenAction, seenKind string
+		left, right          color.NRGBA
+	}{
+		{"both right", "sit", "robot", benchRight, benchRight},
+		{"action only", "sit", "cat", benchRight, benchWrong},
+		{"subject only", "wave", "robot", benchWrong, benchRight},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := bench.Verdict{Action: "sit", Subject: bench.Subject{Kind: "robot", Color: "red"},
+				SeenAction: tc.seenAction, SeenKind: tc.seenKind, SeenColor: "red"}
+			out := markVerdict(img, v)
+			if got := out.NRGBAAt(2, 63); got != tc.left {
+				t.Errorf("action mark %v, want %v", got, tc.left)
+			}
+			if got := out.NRGBAAt(61, 62); got != tc.right {
+				t.Errorf("subject mark %v, want %v", got, tc.right)
+			}
+			if got := out.NRGBAAt(32, 20); got != (color.NRGBA{255, 255, 255, 255}) {
+				t.Errorf("picture changed above the strip: %v", got)
+			}
+		})
+	}
+	if img.NRGBAAt(2, 63) != (color.NRGBA{255, 255, 255, 255}) {
+		t.Error("markVerdict drew on its input")
 	}
 }
