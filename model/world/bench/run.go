@@ -36,8 +36,8 @@ type Timing struct {
 	Train         time.Duration // training's optimiser steps
 	Generate      time.Duration // wall time of generating the method's images
 	Judge         time.Duration // wall time of judging them
-	Images        int
-	StepsPerImage int
+	Images        int           // images generated: subjects x Options.Images
+	StepsPerImage int           // sampler steps of each
 }
 
 // Result is a finished run.
