@@ -208,13 +208,13 @@ func TestKillTrain(t *testing.T) {
 	images := trainImages(t, 2)
 	out := filepath.Join(t.TempDir(), "jump.safetensors")
 	ckpt := strings.TrimSuffix(out, ".safetensors") + ".ckpt"
-	const steps = 12
+	const steps = 60
 	args := []string{"train", "--model", sdtest.TinyDir(), "--images", images, "--name", "jump", "--out", out,
 		"--method", "ti", "--steps", fmt.Sprint(steps), "--checkpoint-every", "1", "--resume"}
 	ready := func() bool { _, err := os.Stat(ckpt); return err == nil }
 	kills := 0
 	for range 2 {
-		if killAfter(t, rng, env, ready, 1500*time.Millisecond, args...) {
+		if killAfter(t, rng, env, ready, 250*time.Millisecond, args...) {
 			kills++
 			c, err := adi.LoadCheckpoint(ckpt, adi.AdamWConfig{})
 			if err != nil {
