@@ -264,7 +264,7 @@ func previewSettings(a *trainArgs, m *sd.Model, step int) imagemeta.Settings {
 	size := m.UNet.SampleSize * 8
 	return imagemeta.Settings{
 		Prompt: placeholder.Fill(placeholder.DefaultCaption, trigger), Steps: previewSteps, Sampler: scheduler.DisplayName(sd.DefaultSampler),
-		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.Hash,
+		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.InfotextHash(),
 		Identifiers: []string{trigger}, Extra: map[string]string{"Training step": fmt.Sprint(step), "Method": a.method},
 	}
 }

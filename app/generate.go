@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"kata/model/adi"
@@ -68,7 +69,8 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
 		Sampler: s.Sampler, Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
-		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
+		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID,
+		Settings: &s}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -149,9 +151,12 @@ func identifierLabel(trigger, path string) (string, error) {
 }
 
 // run puts the identifiers into the options, samples the image on p
-// (progress, when set, after each step) and returns it with its settings:
-// the AUTOMATIC1111 sampler name, strength only for image-to-image, "Clip
-// skip" only above 1, the identifiers' labels.
+// (progress, when set, after each step) and returns it with its settings,
+// the one place Kata's generations get them: the prompts as written, the
+// AUTOMATIC1111 sampler name, "Model hash" only where A1111 would compute
+// the same (sd.Model.InfotextHash), strength only for image-to-image, "Clip
+// skip" only above 1, and the labels of the identifiers the prompts use
+// (written as "TI hashes"), never of ones loaded but not named.
 func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
 	opts := g.opts
 	if err := g.set.ApplyToGenerate(&opts); err != nil {
@@ -166,10 +171,15 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	}
 	o := res.Options
 	s := imagemeta.Settings{
-		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
-		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+		Prompt: g.opts.Prompt, Negative: g.opts.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
+		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.InfotextHash(),
 	}
-	s.Identifiers = g.labels
+	used := g.set.Used(g.opts.Prompt + "\n" + g.opts.Negative)
+	for i, id := range g.set.List() {
+		if i < len(g.labels) && slices.Contains(used, id) {
+			s.Identifiers = append(s.Identifiers, g.labels[i])
+		}
+	}
 	if o.InitImage != nil {
 		s.Strength = o.Strength
 	}

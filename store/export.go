@@ -2,6 +2,7 @@ package store
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,7 @@ func (l *Library) ExportImage(ctx context.Context, w io.Writer, g Generation, fo
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
-		s, err := l.Settings(ctx, g)
+		s, err := l.storedSettings(ctx, g)
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
@@ -50,6 +51,21 @@ func (l *Library) ExportImage(ctx context.Context, w io.Writer, g Generation, fo
 		return imagemeta.EncodeJPEG(w, img, quality, s)
 	}
 	return fmt.Errorf("export: unknown image format %q (want png or jpeg)", format)
+}
+
+// storedSettings returns the settings the generation's stored PNG carries,
+// so that a JPEG export says what the PNG says; a PNG without them (none is
+// written so) falls back to Settings.
+func (l *Library) storedSettings(ctx context.Context, g Generation) (imagemeta.Settings, error) {
+	data, err := l.ReadBlob(g.Image)
+	if err != nil {
+		return imagemeta.Settings{}, err
+	}
+	s, err := imagemeta.ReadPNG(bytes.NewReader(data))
+	if errors.Is(err, imagemeta.ErrNoSettings) {
+		return l.Settings(ctx, g)
+	}
+	return s, err
 }
 
 // ExportName is the file name (without extension) a generation gets on
@@ -196,7 +212,7 @@ func (l *Library) ExportZip(ctx context.Context, w io.Writer, sel Selection) err
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
-		s, err := l.Settings(ctx, g)
+		s, err := l.storedSettings(ctx, g)
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
