@@ -50,7 +50,7 @@ func worldUsage() string {
 
 func runWorld(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, "world", worldUsage())
-	if err := ParseFlags(fs, args); err != nil {
+	if err := ParseCommandFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -117,31 +117,6 @@ func IdentifierFileName(id Identifier, v IdentifierVersion) string {
 	return SafeName(fmt.Sprintf("%s-%s-v%d", id.Name, id.Method, v.Version)) + ".safetensors"
 }
 
-// ExportIdentifier copies an identifier version's .safetensors file into dir
-// under IdentifierFileName and returns its path.
-func (l *Library) ExportIdentifier(ctx context.Context, versionID int64, dir string) (string, error) {
-	v, err := l.IdentifierVersion(ctx, versionID)
-	if err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	id, err := l.Identifier(ctx, v.IdentifierID)
-	if err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	data, err := l.ReadBlob(v.File)
-	if err != nil {
-		return "", fmt.Errorf("export identifier %s: %w", id.Name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	p := filepath.Join(dir, IdentifierFileName(id, v))
-	if err := atomicfile.WriteBytes(p, data); err != nil {
-		return "", fmt.Errorf("export identifier %s: %w", p, err)
-	}
-	return p, nil
-}
-
 // Selection is what goes into an export archive.
 type Selection struct {
 	Generations        []Generation
