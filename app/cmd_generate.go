@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
-
 	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/scheduler"
@@ -101,6 +99,9 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	if a.out == "" {
 		a.out = fmt.Sprintf("kata-%d.png", a.seed)
 	}
+	if err := ensureDirsOf(a.out); err != nil {
+		return err
+	}
 	var initImage image.Image
 	if a.init != "" {
 		if initImage, err = readImage(a.init); err != nil {
@@ -112,17 +113,15 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
-	var loadBar *progressbar.ProgressBar
+	var loadBar *progress
 	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, Progress: func(done, total int) {
 		if loadBar == nil {
-			loadBar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
-				progressbar.OptionSetDescription("loading "+modelName(a.model)), progressbar.OptionShowCount())
+			loadBar = newProgress(env.Stderr, total, "loading "+modelName(a.model))
 		}
-		_ = loadBar.Set(done)
+		loadBar.Set(done)
 	}})
 	if loadBar != nil {
-		_ = loadBar.Finish()
-		fmt.Fprintln(env.Stderr)
+		loadBar.Finish()
 	}
 	if err != nil {
 		return err
@@ -150,14 +149,12 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	for _, w := range warnings {
 		fmt.Fprintln(env.Stderr, "warning:", w)
 	}
-	var bar *progressbar.ProgressBar
-	progress := func(step, total int) {
+	var bar *progress
+	onStep := func(step, total int) {
 		if bar == nil {
-			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
-				progressbar.OptionSetDescription("sampling"), progressbar.OptionShowCount(),
-				progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true))
+			bar = newProgress(env.Stderr, total, "sampling")
 		}
-		_ = bar.Set(step)
+		bar.Set(step)
 	}
 	gen := generation{opts: opts, set: set, modelName: modelName(a.model)}
 	for i, id := range set.List() {
@@ -167,10 +164,9 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 		gen.labels = append(gen.labels, l)
 	}
-	res, settings, err := gen.run(ctx, p, progress)
+	res, settings, err := gen.run(ctx, p, onStep)
 	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(env.Stderr)
+		bar.Finish()
 	}
 	if err != nil {
 		return err

@@ -249,6 +249,16 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	if *quality < 1 || *quality > 100 {
 		return fmt.Errorf("%w: --quality must be 1-100", ErrUsage)
 	}
+	// The destination first: a folder that cannot be written fails now.
+	var err error
+	if kind == "images" || kind == "identifiers" {
+		err = ensureDir(dest)
+	} else {
+		err = ensureDirsOf(dest)
+	}
+	if err != nil {
+		return err
+	}
 	lib, err := openLibrary(ctx, *dir)
 	if err != nil {
 		return err
@@ -293,9 +303,6 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	case "identifiers":
 		versions, err := latestVersions(ctx, lib, filter.ActionID)
 		if err != nil {
-			return err
-		}
-		if err := ensureDir(dest); err != nil {
 			return err
 		}
 		warned := false

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -49,13 +48,4 @@ func exportIdentifier(ctx context.Context, lib *store.Library, versionID int64, 
 		return "", err
 	}
 	return p, nil
-}
-
-// ensureDir creates dir (and its parents) for a command's output, so that a
-// folder that cannot be made fails before any work, not after it.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output folder: %w", err)
-	}
-	return nil
 }
