@@ -133,6 +133,9 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err != nil {
 		return nil, fmt.Errorf("not a diffusers folder: %w", err)
 	}
+	if err := checkDiffusers(dir); err != nil {
+		return nil, err
+	}
 	text, unet, vae, err := readDiffusersConfigs(dir)
 	if err != nil {
 		return nil, err
@@ -227,14 +230,20 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	}
 	defer f.Close()
 	m := &Model{Path: path, Format: "single-file"}
+	shapes := make(map[string][]int, f.Len())
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		shapes[n] = info.Shape
+	}
+	if err := checkSingleFile(shapes); err != nil {
+		return nil, err
+	}
 	if opts.ConfigDir != "" {
 		m.Text, m.UNet, m.VAE, err = readDiffusersConfigs(opts.ConfigDir)
-	} else {
-		shapes := make(map[string][]int, f.Len())
-		for _, n := range f.Names() {
-			info, _ := f.Info(n)
-			shapes[n] = info.Shape
+		if err == nil {
+			err = m.readConfigDir(opts.ConfigDir)
 		}
+	} else {
 		m.Text, m.UNet, m.VAE, err = InferSingleFileConfigs(shapes)
 		if err != nil && !errors.Is(err, errNotSD) {
 			err = fmt.Errorf("configs inferred with SD 1.x conventions do not fit this checkpoint "+
