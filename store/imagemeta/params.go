@@ -32,6 +32,13 @@ type Settings struct {
 	Identifiers []string          `json:"identifiers,omitempty"`
 	Strength    float64           `json:"strength,omitempty"`
 	Extra       map[string]string `json:"extra,omitempty"`
+
+	// Source names the tool the settings were read from when it was not
+	// AUTOMATIC1111 or Kata (SourceComfyUI, SourceInvokeAI), and Ignored
+	// what of that tool's settings has no place here (LoRA nodes, an init
+	// image...), for the user to see. Neither is written.
+	Source  string   `json:"-"`
+	Ignored []string `json:"-"`
 }
 
 // ErrNoSettings is returned when an image carries no generation settings.
