@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"kata/model/adi"
+	"kata/model/scheduler"
 	"kata/store"
 	"kata/store/atomicfile"
 )
@@ -405,6 +406,19 @@ func librarySettings(env Env, dir *string, args []string) error {
 	if err != nil {
 		return err
 	}
+	is, err := ReadImageSettings(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if s.Source != "" && is.Sampler != "" {
+		s.Sampler = scheduler.DisplayName(is.Sampler) // other tools' names, in A1111's
+	}
 	fmt.Fprintln(env.Stdout, s.Parameters())
+	if s.Source != "" {
+		fmt.Fprintf(env.Stderr, "read from %s metadata\n", s.Source)
+	}
+	for _, ig := range is.Ignored {
+		fmt.Fprintf(env.Stderr, "ignored: %s\n", ig)
+	}
 	return nil
 }
