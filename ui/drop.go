@@ -71,4 +71,3 @@ func ellipsis(s string, n int) string {
 	}
 	return string(r[:n]) + "…"
 }
-
