@@ -34,6 +34,9 @@ func TestGenerateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("image file mode %v (%v), want 0644", st.Mode().Perm(), err)
+	}
 	s, err := imagemeta.ReadPNG(bytes.NewReader(first))
 	if err != nil {
 		t.Fatal(err)
