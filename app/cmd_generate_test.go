@@ -41,7 +41,7 @@ func TestGenerateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M Karras" ||
+	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M" || s.ScheduleType != "Karras" ||
 		s.CFG != 5 || s.Seed != 7 || s.Width != 64 || s.Height != 64 || s.Model != "sd-tiny" || s.ModelHash != "" {
 		// A diffusers folder gets no "Model hash": A1111 computes none for it.
 		t.Errorf("settings %+v", s)

@@ -55,6 +55,9 @@ type GenerationInfo struct {
 	Negative  string
 	Seed      uint64
 	Favourite bool
+	// Warnings are what the generation ignored (extra-network tags other
+	// than <lora:...>, LoRA layers that match no weight), for the status line.
+	Warnings []string
 }
 
 // PictureExtensions are the picture formats the library imports and training

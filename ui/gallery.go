@@ -30,6 +30,7 @@ type galleryPage struct {
 	subjects *widget.Entry
 	mix      *widget.Button
 	bar      *fyne.Container
+	options  *genOptions
 	stop     context.CancelFunc
 }
 
@@ -67,7 +68,8 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	p.mix = widget.NewButtonWithIcon("Mix with every action", theme.ViewRestoreIcon(), p.startMix)
 	sheet := widget.NewButtonWithIcon("Contact sheet…", theme.DocumentSaveIcon(), p.exportSheet)
 	mixRow := container.NewBorder(nil, nil, nil, container.NewHBox(p.mix, sheet), p.subjects)
-	p.bar = container.NewVBox(row, p.negative, mixRow, p.progress)
+	p.options = newGenOptions(m)
+	p.bar = container.NewVBox(row, p.negative, p.options.row, mixRow, p.progress)
 	return p
 }
 
@@ -98,16 +100,40 @@ func (p *galleryPage) view() fyne.CanvasObject {
 }
 
 func (p *galleryPage) start() {
+	n := p.options.count()
+	req := p.options.request(app.GenerateRequest{Prompt: p.prompt.Text, Negative: p.negative.Text})
 	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
-		req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
-		timer := newETA()
-		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
-			fyne.Do(func() {
-				p.progress.SetValue(float64(step) / float64(total))
-				p.m.setStatus(timer.describe("Step", step, total))
+		// N variations per click with seeds seed..seed+N-1, as AUTOMATIC1111's batch count.
+		var warnings []string
+		for i := range n {
+			r := req
+			r.ModelID, r.Seed = modelID, seed+uint64(i)
+			timer := newETA()
+			g, err := p.m.svc.Generate(ctx, r, func(step, total int) {
+				fyne.Do(func() {
+					p.progress.SetValue((float64(i) + float64(step)/float64(total)) / float64(n))
+					status := timer.describe("Step", step, total)
+					if n > 1 {
+						status = fmt.Sprintf("Image %d of %d · %s", i+1, n, status)
+					}
+					p.m.setStatus(status)
+				})
 			})
-		})
-		return fmt.Sprintf("Done (seed %d).", seed), err
+			if err != nil {
+				return "", err
+			}
+			if i == 0 {
+				warnings = g.Warnings
+			}
+		}
+		done := fmt.Sprintf("Done (seed %d).", seed)
+		if n > 1 {
+			done = fmt.Sprintf("Done: %d images (seeds %d–%d).", n, seed, seed+uint64(n)-1)
+		}
+		if len(warnings) > 0 {
+			done += " Note: " + strings.Join(warnings, "; ")
+		}
+		return done, nil
 	})
 }
 
