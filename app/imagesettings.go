@@ -14,12 +14,16 @@ import (
 type ImageSettings struct {
 	Prompt, Negative string
 	Seed             uint64
-	HasSeed          bool    // false: the image names no usable seed (A1111's -1, none)
-	Steps            int     // 0: not given
-	Sampler          string  // Kata's canonical sampler name; "" when not given or not one Kata has
-	CFG              float64 // 0: not given
-	Width, Height    int
-	Model            string // the model's name in the image (a file name without extension)
+	HasSeed          bool   // false: the image names no usable seed (A1111's -1, none)
+	Steps            int    // 0: not given
+	Sampler          string // Kata's canonical sampler name; "" when not given or not one Kata has
+	// SamplerLabel and ScheduleType are Sampler as the window's menus and
+	// GenerateRequest name it: AUTOMATIC1111's sampler name and schedule
+	// type label ("DPM++ 2M", "Karras"; "Automatic" for the sampler's own).
+	SamplerLabel, ScheduleType string
+	CFG                        float64 // 0: not given
+	Width, Height              int
+	Model                      string // the model's name in the image (a file name without extension)
 	// Source is the tool whose metadata was read: "Kata or AUTOMATIC1111",
 	// "ComfyUI" or "InvokeAI".
 	Source string
@@ -51,6 +55,11 @@ func ReadImageSettings(path string) (ImageSettings, error) {
 			out.Ignored = append(out.Ignored, fmt.Sprintf("sampler %q, which Kata does not have (%s is used)", s.Sampler, DefaultSampler))
 		} else {
 			out.Sampler = c
+			label, schedule := scheduler.Infotext(c)
+			if own, err := scheduler.Canonical(label, ""); (err == nil && own == c) || schedule == "" {
+				schedule = "Automatic"
+			}
+			out.SamplerLabel, out.ScheduleType = label, schedule
 		}
 	}
 	return out, nil

@@ -44,7 +44,7 @@ func TestReadImageSettingsOtherTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Source != "ComfyUI" || s.Prompt != "a panda <handstand>" || s.Negative != "blurry" || s.Sampler != "dpmpp_2m_karras" ||
+	if s.Source != "ComfyUI" || s.Prompt != "a panda <handstand>" || s.Negative != "blurry" || s.Sampler != "dpmpp_2m_karras" || s.SamplerLabel != "DPM++ 2M" || s.ScheduleType != "Karras" ||
 		s.Seed != 7 || !s.HasSeed || s.Steps != 12 || s.CFG != 6.5 || s.Model != "v1-5-pruned-emaonly" ||
 		len(s.Ignored) != 1 || !strings.Contains(s.Ignored[0], "LoraLoader") {
 		t.Errorf("settings %+v", s)

@@ -44,7 +44,8 @@ func (m *MainWindow) answerDrop(use bool, path string, s app.ImageSettings) {
 
 // useSettings puts settings read from an image into the prompt bar and says
 // in the status bar what came from where and what is left out: the window
-// sets prompt, negative prompt and seed; the rest is named.
+// sets prompt, negative prompt, seed, sampler and schedule type; the rest is
+// named.
 func (p *galleryPage) useSettings(s app.ImageSettings) {
 	p.prompt.SetText(s.Prompt)
 	p.negative.SetText(s.Negative)
@@ -52,6 +53,10 @@ func (p *galleryPage) useSettings(s app.ImageSettings) {
 		p.seed.SetText(strconv.FormatUint(s.Seed, 10))
 	} else {
 		p.seed.SetText("")
+	}
+	if s.SamplerLabel != "" {
+		p.options.sampler.SetSelected(s.SamplerLabel)
+		p.options.schedule.SetSelected(s.ScheduleType)
 	}
 	ignored := s.Ignored
 	if s.Model != "" {

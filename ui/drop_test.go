@@ -18,7 +18,7 @@ func TestDropSettingsOnGallery(t *testing.T) {
 	m := newTestWindow(t, &scriptedPicker{})
 	dir := t.TempDir()
 	var withSettings bytes.Buffer
-	params := "a robot <salute>\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x64, Model: foo"
+	params := "a robot <salute>\nNegative prompt: blurry\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 42, Size: 64x64, Model: foo"
 	if err := imagemeta.InsertPNGText(&withSettings, testPNG(t, 5), []imagemeta.TextChunk{{Key: imagemeta.KeyParameters, Text: params}}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestDropSettingsOnGallery(t *testing.T) {
 	}
 	m.answerDrop(true, p, mustSettings(t, p))
 	if m.gallery.prompt.Text != "a robot <salute>" || m.gallery.negative.Text != "blurry" || m.gallery.seed.Text != "42" ||
-		!strings.Contains(m.Status(), "model foo") {
+		m.gallery.options.sampler.Selected != "DPM++ 2M" || m.gallery.options.schedule.Selected != "Karras" || !strings.Contains(m.Status(), "model foo") {
 		t.Errorf("settings used: prompt %q negative %q seed %q, status %q", m.gallery.prompt.Text, m.gallery.negative.Text,
 			m.gallery.seed.Text, m.Status())
 	}
