@@ -11,6 +11,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"kata/app"
+	_ "kata/app/locale" // before Fyne starts: no "Error parsing user locale C"
 	"kata/ui"
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"kata/model/adi"
@@ -74,7 +75,8 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
 		Sampler: scheduler.DisplayName(res.Sampler), Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
-		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
+		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID,
+		Settings: &s}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -165,10 +167,13 @@ func identifierLabel(trigger, path string) (string, error) {
 // run merges the LoRAs the prompt's tags and g.loraFiles name into p's
 // model (removing the tags from the prompt the text encoder sees), puts
 // the identifiers into the options, samples the image on p (progress, when
-// set, after each step) and returns it with its settings: the prompt as
-// written, the AUTOMATIC1111 sampler name and schedule type, strength only
-// for image-to-image, "Clip skip" only above 1, the identifiers' labels,
-// the LoRA hashes and the external VAE.
+// set, after each step) and returns it with its settings, the one place
+// Kata's generations get them: the prompts as written, the AUTOMATIC1111
+// sampler name and schedule type, "Model hash" only where A1111 would
+// compute the same (sd.Model.InfotextHash), strength only for
+// image-to-image, "Clip skip" only above 1, the labels of the identifiers
+// the prompts use (written as "TI hashes"; never of ones loaded but not
+// named), the LoRA hashes and the external VAE.
 func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
 	opts := g.opts
 	if g.loras == nil {
@@ -202,14 +207,19 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	o := res.Options
 	sampler, schedule := scheduler.Infotext(res.Sampler)
 	s := imagemeta.Settings{
-		Prompt: pl.recorded, Negative: o.Negative, Steps: o.Steps, Sampler: sampler, ScheduleType: schedule,
-		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+		Prompt: pl.recorded, Negative: g.opts.Negative, Steps: o.Steps, Sampler: sampler, ScheduleType: schedule,
+		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.InfotextHash(),
 		LoraHashes: loraHashes(pl.uses),
 	}
 	if p.Model.VAEPath != "" {
 		s.VAE, s.VAEHash = filepath.Base(filepath.Clean(p.Model.VAEPath)), p.Model.VAEHash
 	}
-	s.Identifiers = g.labels
+	used := g.set.Used(g.opts.Prompt + "\n" + g.opts.Negative)
+	for i, id := range g.set.List() {
+		if i < len(g.labels) && slices.Contains(used, id) {
+			s.Identifiers = append(s.Identifiers, g.labels[i])
+		}
+	}
 	if o.InitImage != nil {
 		s.Strength = o.Strength
 	}

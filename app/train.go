@@ -87,7 +87,12 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if err := os.MkdirAll(k.workDir(actionID), 0o755); err != nil {
 		return ActionInfo{}, err
 	}
-	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d.ckpt", method, s.Steps, s.Seed))
+	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d%s", method, s.Steps, s.Seed, trainStateExt))
+	// A run paused when the state was named .ckpt resumes under the new name.
+	legacy := strings.TrimSuffix(ckpt, trainStateExt) + ".ckpt"
+	if _, err := os.Stat(ckpt); errors.Is(err, os.ErrNotExist) {
+		_ = os.Rename(legacy, ckpt)
+	}
 	job, err := k.trainJob(ctx, ckpt, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
 		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed}})
 	if err != nil {
@@ -136,8 +141,8 @@ func (k *Kata) trainJob(ctx context.Context, ckpt string, fresh store.Job) (stor
 		return store.Job{}, err
 	}
 	for _, j := range jobs {
-		if j.Kind == "train" && j.Checkpoint == ckpt {
-			j.State, j.Error = store.JobRunning, ""
+		if j.Kind == "train" && (j.Checkpoint == ckpt || j.Checkpoint == strings.TrimSuffix(ckpt, trainStateExt)+".ckpt") {
+			j.State, j.Error, j.Checkpoint = store.JobRunning, "", ckpt
 			return j, k.lib.UpdateJob(ctx, j)
 		}
 	}

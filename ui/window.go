@@ -3,6 +3,7 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -42,6 +43,9 @@ type MainWindow struct {
 	gallery  *galleryPage
 	selected int
 	bg       background
+	// dropDialog is the open "use settings / add as photo" question of a
+	// picture dropped on the Gallery (drop.go), nil when none is open.
+	dropDialog *dialog.ConfirmDialog
 }
 
 // NewMainWindow builds the window on a; svc runs the use cases, picker opens
@@ -87,7 +91,8 @@ func (m *MainWindow) Window() fyne.Window { return m.win }
 
 // HandleDrop is the window's drop handler, exported because fyne's test window
 // ignores SetOnDropped: tests call it directly. Dropped files go to the Actions
-// page, which is shown.
+// page, which is shown; one picture with generation settings dropped on the
+// Gallery asks first whether to use its settings (dropOnGallery).
 func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 	paths := make([]string, 0, len(uris))
 	for _, u := range uris {
@@ -96,6 +101,9 @@ func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 		}
 	}
 	if len(paths) == 0 {
+		return
+	}
+	if m.selected == galleryPageIndex && len(paths) == 1 && m.dropOnGallery(paths[0]) {
 		return
 	}
 	m.sidebar.Select(0)
