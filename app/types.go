@@ -44,6 +44,8 @@ type ImportReport struct {
 	Added      int
 	Duplicates int
 	Failed     []FileError
+	// Actions received the files (ImportDropped fills it).
+	Actions []ActionInfo
 }
 
 // GenerationInfo is one generated image in the gallery.
