@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"kata/app"
@@ -41,7 +42,7 @@ func runWindow(ctx context.Context) int {
 	w := ui.NewMainWindow(a, k, nativePicker{})
 	go func() {
 		<-ctx.Done()
-		a.Quit()
+		fyne.Do(w.Quit) // Fyne's calls belong on its goroutine
 	}()
 	w.Window().ShowAndRun()
 	return 0

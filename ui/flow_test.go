@@ -69,6 +69,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 	m.actions.train.method.SetSelectedIndex(0)
 	m.show(0)
+	m.WaitIdle()
 	if got := m.actions.train.info.Text; !strings.Contains(got, "A 40-step run stopped at") || m.actions.train.method.Selected != methods[1].label {
 		t.Fatalf("paused run not offered: %q, method %q", got, m.actions.train.method.Selected)
 	}
@@ -89,6 +90,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 
 	m.sidebar.Select(1)
+	m.WaitIdle()
 	m.gallery.prompt.SetText("a panda " + trigger)
 	m.gallery.seed.SetText("42")
 	test.Tap(m.gallery.generate)

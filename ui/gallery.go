@@ -71,12 +71,14 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	return p
 }
 
-func (p *galleryPage) view() fyne.CanvasObject {
+// load fetches the gallery with thumbnails; it runs off the UI goroutine.
+func (p *galleryPage) load() error {
 	items, err := p.m.svc.Generations()
-	if err != nil {
-		p.m.setStatus("Could not read the gallery: " + err.Error())
-	}
-	p.items = items
+	fyne.DoAndWait(func() { p.items = items })
+	return err
+}
+
+func (p *galleryPage) render() fyne.CanvasObject {
 	var body fyne.CanvasObject
 	if len(p.items) == 0 {
 		body = emptyState(theme.GridIcon(), "Nothing generated yet",

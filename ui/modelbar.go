@@ -44,13 +44,25 @@ func newModelBar(m *MainWindow) *modelBar {
 	return b
 }
 
-// reload lists the models and selects the remembered one.
+// reload lists the models off the UI goroutine, then selects the remembered
+// one.
 func (b *modelBar) reload() {
-	models, err := b.m.svc.Models()
-	if err != nil {
-		b.m.setStatus("Could not list the models: " + err.Error())
-		return
-	}
+	var models []app.ModelInfo
+	b.m.bg.run(func() error {
+		var err error
+		models, err = b.m.svc.Models()
+		return err
+	}, func(err error) {
+		if err != nil {
+			b.m.setStatus("Could not list the models: " + err.Error())
+			return
+		}
+		b.show(models)
+	})
+}
+
+// show puts models in the list and selects the remembered one.
+func (b *modelBar) show(models []app.ModelInfo) {
 	b.models = models
 	b.choice.SetOptions(modelLabels(models))
 	want := int64(b.m.app.Preferences().IntWithFallback(prefModel, 0))

@@ -20,6 +20,16 @@ type Services interface {
 	Exemplars(actionID int64) ([]app.ExemplarInfo, error)
 	// AddPhotos imports image files or folders as exemplars of an action.
 	AddPhotos(actionID int64, paths []string) (app.ImportReport, error)
+	// ImportDropped imports dropped or picked paths: a folder becomes the
+	// action named after it, loose files go to actionID (0: a new action).
+	ImportDropped(actionID int64, paths []string) (app.ImportReport, error)
+	// AddSample imports one of app.SampleActions as an action.
+	AddSample(name string) (app.ImportReport, error)
+	// SetCaption changes an exemplar's caption ({} or the trigger marks
+	// the action).
+	SetCaption(exemplarID int64, caption string) (app.ExemplarInfo, error)
+	// RemoveExemplar removes a photo from its action.
+	RemoveExemplar(exemplarID int64) error
 	// Generations lists the gallery, newest first.
 	Generations() ([]app.GenerationInfo, error)
 
