@@ -23,6 +23,9 @@ type Kata struct {
 	mu  sync.Mutex
 	eng *engine
 
+	backendMu sync.Mutex
+	backend   string // model/backend setting; "" for $KATA_BACKEND or automatic
+
 	// closing is cancelled by Close, so that running work stops (training
 	// checkpoints first) instead of holding the window open.
 	closing context.Context
