@@ -84,4 +84,3 @@ func boolRank(b bool) int {
 	}
 	return 1
 }
-
