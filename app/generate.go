@@ -27,6 +27,7 @@ type GenerateRequest struct {
 	Steps            int     // default sd.DefaultSteps
 	Sampler          string  // default DefaultSampler
 	CFG              float64 // default sd.DefaultCFG
+	Width, Height    int     // default the model's native size; multiples of 8
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -61,7 +62,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 		return GenerationInfo{}, err
 	}
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), CFG: r.CFG}, set: set, modelName: modelName(eng.model.Path)}
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), CFG: r.CFG, Width: r.Width, Height: r.Height}, set: set, modelName: modelName(eng.model.Path)}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err

@@ -68,6 +68,9 @@ func (k *Kata) Close() error {
 	return k.lib.Close()
 }
 
+// LibraryDir is the folder of the open library.
+func (k *Kata) LibraryDir() string { return k.lib.Dir() }
+
 // Library is the open library, for commands that work on it directly.
 func (k *Kata) Library() *store.Library { return k.lib }
 
