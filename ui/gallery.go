@@ -29,6 +29,7 @@ type galleryPage struct {
 	progress *widget.ProgressBar
 	subjects *widget.Entry
 	mix      *widget.Button
+	advanced *generateForm
 	bar      *fyne.Container
 	stop     context.CancelFunc
 }
@@ -67,7 +68,9 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	p.mix = widget.NewButtonWithIcon("Mix with every action", theme.ViewRestoreIcon(), p.startMix)
 	sheet := widget.NewButtonWithIcon("Contact sheet…", theme.DocumentSaveIcon(), p.exportSheet)
 	mixRow := container.NewBorder(nil, nil, nil, container.NewHBox(p.mix, sheet), p.subjects)
-	p.bar = container.NewVBox(row, p.negative, mixRow, p.progress)
+	p.advanced = newGenerateForm(generateDefaults(m.app.Preferences()))
+	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced", container.NewVBox(p.negative, p.advanced.box)))
+	p.bar = container.NewVBox(row, advanced, mixRow, p.progress)
 	return p
 }
 
@@ -100,8 +103,13 @@ func (p *galleryPage) render() fyne.CanvasObject {
 }
 
 func (p *galleryPage) start() {
+	settings, err := p.advanced.settings()
+	if err != nil {
+		p.m.setStatus("Advanced settings: " + err.Error())
+		return
+	}
 	p.run(func(ctx context.Context, modelID int64, seed uint64) (string, error) {
-		req := app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed}
+		req := settings.Request(app.GenerateRequest{ModelID: modelID, Prompt: p.prompt.Text, Negative: p.negative.Text, Seed: seed})
 		timer := newETA()
 		_, err := p.m.svc.Generate(ctx, req, func(step, total int) {
 			fyne.Do(func() {

@@ -35,6 +35,14 @@ type Services interface {
 
 	// Models lists the base models added so far.
 	Models() ([]app.ModelInfo, error)
+	// AddBuiltinModel records the model Kata ships, the first time; ok is
+	// false when this build has none.
+	AddBuiltinModel(progress func(done, total int)) (info app.ModelInfo, ok bool, err error)
+	// SetBackend chooses the compute backend (an app.BackendChoices
+	// Setting) and describes what it resolves to.
+	SetBackend(setting string) (string, error)
+	// LibraryDir is the open library's folder.
+	LibraryDir() string
 	// AddModel loads and records a Stable Diffusion 1.x model.
 	AddModel(path string, progress func(done, total int)) (app.ModelInfo, error)
 	// Train learns an identifier for an action; cancelling ctx pauses it and

@@ -43,6 +43,7 @@ type MainWindow struct {
 	models   *modelBar
 	actions  *actionsPage
 	gallery  *galleryPage
+	settings *settingsPage
 	selected int
 	bg       background
 }
@@ -51,14 +52,16 @@ type MainWindow struct {
 // native file dialogs.
 func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	m := &MainWindow{app: a, win: a.NewWindow("Kata"), svc: svc, picker: picker}
+	m.status = widget.NewLabel("")
+	m.status.Truncation = fyne.TextTruncateEllipsis
 	m.actions = newActionsPage(m)
 	m.gallery = newGalleryPage(m)
+	m.settings = newSettingsPage(m)
 	m.pages = []page{
 		{title: "Actions", icon: theme.MediaPhotoIcon(), load: m.actions.load, render: m.actions.render},
 		{title: "Gallery", icon: theme.GridIcon(), load: m.gallery.load, render: m.gallery.render},
+		{title: "Settings", icon: theme.SettingsIcon(), load: m.settings.load, render: m.settings.render},
 	}
-	m.status = widget.NewLabel("")
-	m.status.Truncation = fyne.TextTruncateEllipsis
 	m.models = newModelBar(m)
 	m.content = container.NewStack()
 	m.sidebar = widget.NewList(
