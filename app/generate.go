@@ -73,8 +73,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Negative: g.Negative,
-		Seed: uint64(g.Seed)}, nil
+	return generationInfo(k.lib, g), nil
 }
 
 // identifierFiles finds, for every trigger named in text, the newest

@@ -159,8 +159,8 @@ func (k *Kata) Generations() ([]GenerationInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Thumb: thumb, Prompt: g.Prompt,
-			Negative: g.Negative, Seed: uint64(g.Seed), Favourite: g.Favourite}
+		out[i] = generationInfo(k.lib, g)
+		out[i].Thumb = thumb
 	}
 	return out, nil
 }

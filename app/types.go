@@ -57,6 +57,12 @@ type GenerationInfo struct {
 	Negative  string
 	Seed      uint64
 	Favourite bool
+	// The rest of the settings, for "open large" and "use settings again".
+	Sampler             string // AUTOMATIC1111 name
+	Steps               int
+	CFG                 float64
+	Width, Height       int
+	SubjectID, ActionID int64 // the matrix cell; 0 for none
 }
 
 // PictureExtensions are the picture formats the library imports and training
