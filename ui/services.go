@@ -52,6 +52,22 @@ type Services interface {
 	ExportGallery(dir string) ([]string, error)
 	// Mix makes an image of every subject doing every trained action.
 	Mix(ctx context.Context, r app.MixRequest, progress func(done, total int, prompt string)) ([]app.GenerationInfo, error)
+	// Matrix reads the gallery as subjects x trained actions.
+	Matrix() (app.Matrix, error)
+	// AddSubjects adds matrix rows for comma-separated subject texts.
+	AddSubjects(text string) ([]app.SubjectInfo, error)
+	// RemoveSubject removes a matrix row (its images stay).
+	RemoveSubject(subjectID int64) error
+	// SetFavourite marks or unmarks an image.
+	SetFavourite(generationID int64, fav bool) error
+	// ExportImages writes images (the favourites when ids is empty) into
+	// dir as "png" or "jpeg".
+	ExportImages(ids []int64, dir, format string) ([]string, error)
+	// ExportZip writes images (the favourites when ids is empty) and their
+	// identifiers into a zip at path.
+	ExportZip(ids []int64, path string) error
+	// ExportIdentifier writes an action's newest identifier into dir.
+	ExportIdentifier(actionID int64, dir string) (string, error)
 	// ExportContactSheet writes the subjects x actions grid as a PNG.
 	ExportContactSheet(path string) error
 	// Generate makes an image and adds it to the gallery.

@@ -83,6 +83,12 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	m.win.SetOnDropped(m.HandleDrop)
 	m.win.Canvas().AddShortcut(&shortcutOpen, func(fyne.Shortcut) { m.actions.addPhotoFromDialog() })
 	m.win.Canvas().SetOnTypedKey(m.typedKey)
+	m.win.Canvas().AddShortcut(&shortcutGenerate, func(fyne.Shortcut) {
+		if m.selected == 1 {
+			m.gallery.start()
+		}
+	})
+	m.win.Canvas().AddShortcut(&shortcutExport, func(fyne.Shortcut) { m.gallery.export() })
 	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { m.Quit() })
 	m.restoreSize()
 	m.sidebar.Select(0)
@@ -164,4 +170,7 @@ func (m *MainWindow) setContent(o fyne.CanvasObject) {
 var (
 	shortcutOpen = desktopShortcut(fyne.KeyO)
 	shortcutQuit = desktopShortcut(fyne.KeyQ)
+	// Ctrl+Enter generates the Gallery's prompt; Ctrl+E exports images.
+	shortcutGenerate = desktopShortcut(fyne.KeyReturn)
+	shortcutExport   = desktopShortcut(fyne.KeyE)
 )
