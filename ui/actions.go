@@ -39,7 +39,7 @@ func (p *actionsPage) load() error {
 		return err
 	}
 	var selected int64
-	fyne.DoAndWait(func() { selected = p.selected })
+	onUI(func() { selected = p.selected })
 	found := false
 	for _, a := range actions {
 		found = found || a.ID == selected
@@ -56,7 +56,7 @@ func (p *actionsPage) load() error {
 			return err
 		}
 	}
-	fyne.DoAndWait(func() { p.actions, p.selected, p.exemplars = actions, selected, ex })
+	onUI(func() { p.actions, p.selected, p.exemplars = actions, selected, ex })
 	return nil
 }
 
@@ -232,7 +232,7 @@ func (p *actionsPage) createAction(name string) {
 		var err error
 		created, err = p.m.svc.CreateAction(name)
 		if err == nil {
-			fyne.DoAndWait(func() { p.selected = created.ID })
+			onUI(func() { p.selected = created.ID })
 		}
 		return err
 	}, "Could not create the action")

@@ -97,7 +97,7 @@ func (p *galleryPage) load() error {
 		return err
 	}
 	items, err := p.m.svc.Generations()
-	fyne.DoAndWait(func() { p.matrix, p.items = mx, items })
+	onUI(func() { p.matrix, p.items = mx, items })
 	return err
 }
 

@@ -44,7 +44,7 @@ func newModelBar(m *MainWindow) *modelBar {
 func (b *modelBar) start() {
 	b.m.bg.run(func() error {
 		_, _, err := b.m.svc.AddBuiltinModel(func(done, total int) {
-			fyne.Do(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+			onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
 		})
 		return err
 	}, func(err error) {
@@ -129,7 +129,7 @@ func (b *modelBar) add(pick func() (string, error)) {
 		timer := newETA()
 		var err error
 		added, err = b.m.svc.AddModel(path, func(done, total int) {
-			fyne.Do(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
 		})
 		return err
 	}, "Could not add the model", func(string) {

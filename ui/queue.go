@@ -78,9 +78,12 @@ func (q *jobQueue) add(reqs ...app.GenerateRequest) {
 // drain runs queued jobs until none is left; it runs off the UI goroutine.
 func (q *jobQueue) drain(ctx context.Context) error {
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var r app.GenerateRequest
 		var ok bool
-		fyne.DoAndWait(func() {
+		onUI(func() {
 			if len(q.pending) > 0 {
 				r, q.pending, ok = q.pending[0], q.pending[1:], true
 				q.show(r.Prompt)
@@ -90,7 +93,7 @@ func (q *jobQueue) drain(ctx context.Context) error {
 			return nil
 		}
 		g, err := q.m.svc.Generate(ctx, r, func(step, total int) {
-			fyne.Do(func() {
+			onUIAsync(func() {
 				if total > 0 && q.total > 0 {
 					q.bar.SetValue((float64(q.done) + float64(step)/float64(total)) / float64(q.total))
 				}
@@ -99,7 +102,7 @@ func (q *jobQueue) drain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		fyne.DoAndWait(func() {
+		onUI(func() {
 			q.done++
 			q.show("")
 			if q.onResult != nil {

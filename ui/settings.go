@@ -49,7 +49,7 @@ func (p *settingsPage) load() error {
 	models, err := p.m.svc.Models()
 	detected := app.DetectBackend()
 	dir := p.m.svc.LibraryDir()
-	fyne.DoAndWait(func() { p.models, p.detected, p.library = models, detected, dir })
+	onUI(func() { p.models, p.detected, p.library = models, detected, dir })
 	return err
 }
 

@@ -130,7 +130,7 @@ func (t *trainPanel) start(actionID int64) {
 	t.m.bg.run(func() error {
 		var err error
 		result, err = t.m.svc.Train(ctx, actionID, modelID, settings, func(p app.TrainProgress) {
-			fyne.Do(func() { t.show(p) })
+			onUIAsync(func() { t.show(p) })
 		})
 		return err
 	}, func(err error) {
