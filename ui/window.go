@@ -3,6 +3,7 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -89,6 +90,9 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 		}
 	})
 	m.win.Canvas().AddShortcut(&shortcutExport, func(fyne.Shortcut) { m.gallery.export() })
+	for i := range m.pages {
+		m.win.Canvas().AddShortcut(&shortcutPages[i], func(fyne.Shortcut) { m.sidebar.Select(i) })
+	}
 	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { m.Quit() })
 	m.restoreSize()
 	m.sidebar.Select(0)
@@ -173,4 +177,6 @@ var (
 	// Ctrl+Enter generates the Gallery's prompt; Ctrl+E exports images.
 	shortcutGenerate = desktopShortcut(fyne.KeyReturn)
 	shortcutExport   = desktopShortcut(fyne.KeyE)
+	// Ctrl+1, Ctrl+2, Ctrl+3 show Actions, Gallery, Settings.
+	shortcutPages = []desktop.CustomShortcut{desktopShortcut(fyne.Key1), desktopShortcut(fyne.Key2), desktopShortcut(fyne.Key3)}
 )
