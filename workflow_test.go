@@ -68,8 +68,7 @@ func TestWindowWorkflow(t *testing.T) {
 		if _, err := d.x(t, "xdotool", "key", "ctrl+"+strconv.Itoa(i+1)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Second)
-		shot := d.screenshot(t, name)
+		shot := d.settled(t, name)
 		if n := distinctColours(shot, shot.Bounds(), 64); n < 16 {
 			t.Errorf("%s looks blank: %d distinct colours", name, n)
 		}
@@ -142,4 +141,20 @@ func sameImage(a, b image.Image) bool {
 		}
 	}
 	return true
+}
+
+// settled screenshots the screen until two shots a second apart agree (the
+// page has loaded and drawn), at most 20 s, and returns the last.
+func (d *display) settled(t *testing.T, name string) image.Image {
+	t.Helper()
+	prev := d.screenshot(t, name)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		shot := d.screenshot(t, name)
+		if sameImage(prev, shot) {
+			return shot
+		}
+		prev = shot
+	}
+	return prev
 }

@@ -102,14 +102,18 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	nameEntry.OnSubmitted = func(name string) { p.rename(name) }
 	rename := widget.NewButton("Rename", func() { p.rename(nameEntry.Text) })
 	summary := widget.NewLabelWithStyle(p.selectedSummary(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	header := container.NewBorder(nil, nil, nil, container.NewHBox(rename, summary), nameEntry)
+	right := container.NewHBox(rename, summary)
+	if a.Identifier != "" {
+		right.Add(widget.NewButtonWithIcon("Export identifier…", theme.DownloadIcon(), p.exportIdentifier))
+	}
+	header := container.NewBorder(nil, nil, nil, right, nameEntry)
 	notes := container.NewVBox()
 	if len(p.exemplars) < app.MinExemplars {
-		notes.Add(widget.NewLabel(fmt.Sprintf("%d of at least %d photos: with fewer, Kata learns these pictures rather than the action. "+
+		notes.Add(wrapped(fmt.Sprintf("%d of at least %d photos: with fewer, Kata learns these pictures rather than the action. "+
 			"Add photos of different people doing it.", len(p.exemplars), app.MinExemplars)))
 	}
 	if len(p.exemplars) > 0 {
-		notes.Add(widget.NewLabel(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then Delete to remove it.",
+		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then Delete to remove it.",
 			"{}", a.Trigger)))
 	}
 	if len(p.failed) > 0 {
@@ -271,6 +275,20 @@ func (p *actionsPage) imported(work func() (app.ImportReport, error)) {
 		p.photo, p.failed = 0, report.Failed
 		p.m.show(0)
 	})
+}
+
+// exportIdentifier writes the selected action's identifier (.safetensors,
+// an embedding other tools load) into a chosen folder.
+func (p *actionsPage) exportIdentifier() {
+	id := p.selected
+	var file string
+	p.m.pickThen(func() (string, error) { return p.m.picker.PickFolder("Export the identifier to a folder") },
+		func(dir string) error {
+			var err error
+			file, err = p.m.svc.ExportIdentifier(id, dir)
+			return err
+		}, "Could not export the identifier",
+		func(string) { p.m.setStatus("Identifier saved as " + file) })
 }
 
 func (p *actionsPage) addPhotoFromDialog() {

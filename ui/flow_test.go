@@ -83,6 +83,13 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
 	}
 	trigger := m.actions.actions[0].Trigger
+	idDir := t.TempDir()
+	picker.answers = []string{idDir}
+	test.Tap(findButton(t, m.Window().Content(), "Export identifier…"))
+	m.WaitIdle()
+	if got, _ := filepath.Glob(filepath.Join(idDir, "*.safetensors")); len(got) != 1 || !strings.Contains(m.Status(), "Identifier saved") {
+		t.Fatalf("identifier export wrote %v, status %q", got, m.Status())
+	}
 	m.actions.rename("handstand")
 	m.WaitIdle()
 	if got := m.actions.selectedAction(); got.Name != "handstand" || got.Trigger != trigger {

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,7 +72,7 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	}
 	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
 	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
-	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate, export), p.prompt)
+	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate), p.prompt)
 	p.advanced = newGenerateForm(generateDefaults(m.app.Preferences()))
 	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced", container.NewVBox(p.negative, p.advanced.box)))
 
@@ -85,8 +87,9 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	zip := widget.NewButtonWithIcon("Zip…", theme.StorageIcon(), p.exportZip)
 	varBox := container.NewGridWrap(fyne.NewSize(60, p.variations.MinSize().Height), p.variations)
 	mixRow := container.NewBorder(nil, nil, nil,
-		container.NewHBox(addSubjects, widget.NewLabel("Variations"), varBox, p.mix, sheet, zip), p.subjects)
-	p.bar = container.NewVBox(row, advanced, mixRow, p.queue.box)
+		container.NewHBox(addSubjects, widget.NewLabel("Variations"), varBox, p.mix), p.subjects)
+	exportRow := container.NewHBox(export, zip, sheet)
+	p.bar = container.NewVBox(row, advanced, mixRow, exportRow, p.queue.box)
 	return p
 }
 
@@ -96,9 +99,13 @@ func (p *galleryPage) load() error {
 	if err != nil {
 		return err
 	}
-	items, err := p.m.svc.Generations()
+	items := slices.Clone(mx.Loose)
+	for _, gens := range mx.Cells {
+		items = append(items, gens...)
+	}
+	slices.SortFunc(items, func(a, b app.GenerationInfo) int { return cmp.Compare(b.ID, a.ID) })
 	onUI(func() { p.matrix, p.items = mx, items })
-	return err
+	return nil
 }
 
 func (p *galleryPage) render() fyne.CanvasObject {

@@ -63,7 +63,7 @@ func (r *lossRenderer) Layout(s fyne.Size) {
 	r.Refresh()
 }
 
-func (r *lossRenderer) MinSize() fyne.Size { return fyne.NewSize(220, 90) }
+func (r *lossRenderer) MinSize() fyne.Size { return fyne.NewSize(180, 96) }
 
 func (r *lossRenderer) Refresh() {
 	p, s := r.p, r.size

@@ -47,7 +47,11 @@ func newSettingsPage(m *MainWindow) *settingsPage {
 // goroutine.
 func (p *settingsPage) load() error {
 	models, err := p.m.svc.Models()
-	detected := app.DetectBackend()
+	var detected []string
+	onUI(func() { detected = p.detected })
+	if detected == nil { // probing for PJRT plugins can take a moment: once
+		detected = app.DetectBackend()
+	}
 	dir := p.m.svc.LibraryDir()
 	onUI(func() { p.models, p.detected, p.library = models, detected, dir })
 	return err
@@ -56,10 +60,10 @@ func (p *settingsPage) load() error {
 func (p *settingsPage) render() fyne.CanvasObject {
 	models := container.NewVBox()
 	if len(p.models) == 0 {
-		models.Add(widget.NewLabel("No model yet. Add a Stable Diffusion 1.x model: a diffusers folder or a .safetensors checkpoint."))
+		models.Add(wrapped("No model yet. Add a Stable Diffusion 1.x model: a diffusers folder or a .safetensors checkpoint."))
 	}
 	for _, mi := range p.models {
-		models.Add(widget.NewLabel(fmt.Sprintf("%s  · %s  · %s", mi.Name, mi.Kind, mi.Path)))
+		models.Add(wrapped(fmt.Sprintf("%s  · %s  · %s", mi.Name, mi.Kind, mi.Path)))
 	}
 	addFolder := widget.NewButtonWithIcon("Add model folder…", theme.FolderOpenIcon(), p.m.models.addFolder)
 	addFile := widget.NewButtonWithIcon("Add checkpoint…", theme.FileIcon(), p.m.models.addFile)
@@ -68,12 +72,12 @@ func (p *settingsPage) render() fyne.CanvasObject {
 	detected := container.NewVBox()
 	for i, c := range app.BackendChoices {
 		if i < len(p.detected) {
-			detected.Add(widget.NewLabel(c.Label + ": " + p.detected[i]))
+			detected.Add(wrapped(c.Label + ": " + p.detected[i]))
 		}
 	}
 	compute := container.NewVBox(container.NewHBox(widget.NewLabel("Run models on"), p.backend), detected)
 
-	library := container.NewVBox(widget.NewLabel(p.library),
+	library := container.NewVBox(wrapped(p.library),
 		widget.NewButtonWithIcon("Use another library folder…", theme.FolderOpenIcon(), p.chooseLibrary))
 
 	save := widget.NewButtonWithIcon("Save defaults", theme.DocumentSaveIcon(), p.saveDefaults)
@@ -130,4 +134,12 @@ func (p *settingsPage) saveDefaults() {
 	saveGenerateDefaults(p.m.app.Preferences(), d)
 	p.m.gallery.advanced.set(d)
 	p.m.setStatus("Generation defaults saved.")
+}
+
+// wrapped is a label that wraps at word boundaries, so long text (paths,
+// explanations) never widens the window.
+func wrapped(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
 }

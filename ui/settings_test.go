@@ -66,3 +66,17 @@ func TestFirstRunSelectsBuiltinModel(t *testing.T) {
 		t.Fatalf("model bar shows %q", got)
 	}
 }
+
+// TestPagesFitTheWindow checks that no page needs more room than the
+// default window (which fits a 1280x800 screen), so nothing is cut off.
+func TestPagesFitTheWindow(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	test.Tap(findButton(t, m.Window().Content(), "salute"))
+	m.WaitIdle()
+	for _, pg := range m.pages {
+		showPage(t, m, pg.title)
+		if got := m.Window().Content().MinSize(); got.Width > defaultSize.Width || got.Height > defaultSize.Height {
+			t.Errorf("page %s needs %v, more than the window's %v", pg.title, got, defaultSize)
+		}
+	}
+}

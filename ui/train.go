@@ -68,7 +68,7 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 	t.info = widget.NewLabel("")
 	t.preview = canvas.NewImageFromImage(nil)
 	t.preview.FillMode = canvas.ImageFillContain
-	t.preview.SetMinSize(fyne.NewSize(128, 128))
+	t.preview.SetMinSize(fyne.NewSize(112, 112))
 	t.train = widget.NewButtonWithIcon("Train", theme.MediaPlayIcon(), func() { t.start(selectedAction()) })
 	t.train.Importance = widget.HighImportance
 	t.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
@@ -91,8 +91,8 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 	}
 	advanced := container.NewVBox(
-		container.NewHBox(widget.NewLabel("Method"), short(t.method, 210), widget.NewLabel("Steps"), short(t.steps, 90),
-			widget.NewLabel("Learning rate"), short(t.lr, 90), widget.NewLabel("Beta"), short(t.beta, 70),
+		container.NewHBox(widget.NewLabel("Method"), short(t.method, 210), widget.NewLabel("Steps"), short(t.steps, 90)),
+		container.NewHBox(widget.NewLabel("Learning rate"), short(t.lr, 90), widget.NewLabel("Beta"), short(t.beta, 70),
 			widget.NewLabel("Seed"), short(t.seedText, 90)),
 		container.NewHBox(pickContrast, clearContrast, t.contrastLabel))
 	controls := container.NewHBox(t.train, t.cancel)
