@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -34,10 +35,12 @@ func init() {
 // generateArgs are the parsed flags of `kata generate`.
 type generateArgs struct {
 	model, config, prompt, negative, sampler, init, out, backend string
-	steps, width, height, clipSkip                               int
+	scheduleType, vae, loraDir                                   string
+	steps, width, height, clipSkip, batch                        int
 	cfg, strength                                                float64
 	seed                                                         int64
-	identifiers                                                  listFlag
+	identifiers, loraArgs                                        listFlag
+	loras                                                        []LoRAFile
 }
 
 func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
@@ -50,6 +53,8 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.IntVar(&a.steps, "steps", sd.DefaultSteps, "sampling steps")
 	fs.StringVar(&a.sampler, "sampler", DefaultSampler,
 		"sampler: "+strings.Join(scheduler.Names(), ", ")+` (AUTOMATIC1111 names such as "Euler a" also work)`)
+	fs.StringVar(&a.scheduleType, "schedule-type", "", "AUTOMATIC1111's Schedule type: "+scheduleTypeList()+
+		" (default Automatic; other schedules for the k-diffusion samplers only)")
 	fs.Float64Var(&a.cfg, "cfg", sd.DefaultCFG, "classifier-free guidance scale (1 disables guidance)")
 	fs.Int64Var(&a.seed, "seed", -1, "random seed; -1 picks one (printed and stored in the PNG)")
 	fs.IntVar(&a.width, "width", 0, "image width, a multiple of 8 (default: the model's native size)")
@@ -58,6 +63,10 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.StringVar(&a.init, "init", "", "init image (PNG or JPEG) for image-to-image")
 	fs.Float64Var(&a.strength, "strength", sd.DefaultStrength, "image-to-image strength in (0, 1]: how much of the init image is repainted")
 	fs.StringVar(&a.out, "out", "", "output PNG (default kata-SEED.png)")
+	fs.IntVar(&a.batch, "batch", 1, "images to make, with seeds SEED, SEED+1, ... as AUTOMATIC1111's batch count (--out gets -SEED before .png when above 1)")
+	fs.StringVar(&a.vae, "vae", "", "VAE to decode with: a single-file VAE (.safetensors, e.g. vae-ft-mse-840000-ema-pruned) or a diffusers vae folder (default: the checkpoint's)")
+	fs.Var(&a.loraArgs, "lora", "LoRA file to apply, FILE or FILE:WEIGHT (default weight 1; repeatable); <lora:name:w> in --prompt also works")
+	fs.StringVar(&a.loraDir, "lora-dir", "", "folder where <lora:name:w> prompt tags find name.safetensors (default $"+EnvLoRADir+")")
 	fs.Var(&a.identifiers, "identifier", "learned identifier file (.safetensors, repeatable); use its <trigger> in --prompt")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -78,9 +87,25 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 		return nil, fmt.Errorf("%w: --clip-skip must be >= 1", ErrUsage)
 	case a.seed < -1:
 		return nil, fmt.Errorf("%w: --seed must be >= 0, or -1 for a random seed", ErrUsage)
+	case a.batch < 1 || a.batch > 1000:
+		return nil, fmt.Errorf("%w: --batch %d outside 1..1000", ErrUsage, a.batch)
 	}
 	if _, ok := scheduler.CanonicalName(a.sampler); !ok {
 		return nil, fmt.Errorf("%w: unknown --sampler %q (known: %s)", ErrUsage, a.sampler, strings.Join(scheduler.Names(), ", "))
+	}
+	if _, ok := scheduler.CanonicalSchedule(a.scheduleType); !ok {
+		return nil, fmt.Errorf("%w: unknown --schedule-type %q (known: %s)", ErrUsage, a.scheduleType, scheduleTypeList())
+	}
+	// Building the sampler on SD 1.x's schedule checks the pair (DDIM takes no Karras).
+	if _, err := scheduler.NewScheduled(a.sampler, a.scheduleType, scheduler.DefaultConfig(), a.steps); err != nil {
+		return nil, fmt.Errorf("%w: --sampler %q with --schedule-type %q: %v", ErrUsage, a.sampler, a.scheduleType, err)
+	}
+	for _, l := range a.loraArgs {
+		f, err := ParseLoRAFile(l)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		a.loras = append(a.loras, f)
 	}
 	return a, nil
 }
@@ -98,8 +123,11 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		// A1111 seeds are non-negative and fit 32 bits; keep ours readable too.
 		a.seed = int64(binary.LittleEndian.Uint32(b[:]))
 	}
-	if a.out == "" {
-		a.out = fmt.Sprintf("kata-%d.png", a.seed)
+	outs := batchOutputs(a.out, a.seed, a.batch)
+	for _, f := range a.loras {
+		if _, err := os.Stat(f.Path); err != nil {
+			return fmt.Errorf("--lora: %w", err)
+		}
 	}
 	var initImage image.Image
 	if a.init != "" {
@@ -113,7 +141,7 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("backend: %w", err)
 	}
 	var loadBar *progressbar.ProgressBar
-	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, Progress: func(done, total int) {
+	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, VAE: a.vae, Progress: func(done, total int) {
 		if loadBar == nil {
 			loadBar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
 				progressbar.OptionSetDescription("loading "+modelName(a.model)), progressbar.OptionShowCount())
@@ -125,7 +153,7 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintln(env.Stderr)
 	}
 	if err != nil {
-		return err
+		return vaeHint(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -135,7 +163,7 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	opts := sd.GenerateOptions{
-		Prompt: a.prompt, Negative: a.negative, Steps: a.steps, Sampler: a.sampler, CFG: a.cfg,
+		Prompt: a.prompt, Negative: a.negative, Steps: a.steps, Sampler: a.sampler, ScheduleType: a.scheduleType, CFG: a.cfg,
 		Seed: uint64(a.seed), Width: a.width, Height: a.height, InitImage: initImage, ClipSkip: a.clipSkip,
 	}
 	if initImage != nil {
@@ -150,16 +178,10 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	for _, w := range warnings {
 		fmt.Fprintln(env.Stderr, "warning:", w)
 	}
-	var bar *progressbar.ProgressBar
-	progress := func(step, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
-				progressbar.OptionSetDescription("sampling"), progressbar.OptionShowCount(),
-				progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true))
-		}
-		_ = bar.Set(step)
-	}
-	gen := generation{opts: opts, set: set, modelName: modelName(a.model)}
+	var loras loraState
+	defer loras.restore()
+	gen := generation{opts: opts, set: set, modelName: modelName(a.model), loras: &loras,
+		loraDir: LoRADir(a.loraDir), loraFiles: a.loras, warn: func(w string) { fmt.Fprintln(env.Stderr, "warning:", w) }}
 	for i, id := range set.List() {
 		l, err := identifierLabel(id.Trigger, a.identifiers[i])
 		if err != nil {
@@ -167,19 +189,68 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 		gen.labels = append(gen.labels, l)
 	}
-	res, settings, err := gen.run(ctx, p, progress)
-	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(env.Stderr)
+	for i, out := range outs {
+		var bar *progressbar.ProgressBar
+		desc := "sampling"
+		if len(outs) > 1 {
+			desc = fmt.Sprintf("sampling %d/%d", i+1, len(outs))
+		}
+		progress := func(step, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
+					progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),
+					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true))
+			}
+			_ = bar.Set(step)
+		}
+		gen.opts.Seed = uint64(a.seed) + uint64(i)
+		if i > 0 {
+			gen.warn = nil // said once
+		}
+		res, settings, err := gen.run(ctx, p, progress)
+		if bar != nil {
+			_ = bar.Finish()
+			fmt.Fprintln(env.Stderr)
+		}
+		if err != nil {
+			return err
+		}
+		if err := writePNG(out, res.Image, settings); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s (seed %d)\n", out, gen.opts.Seed)
 	}
-	if err != nil {
-		return err
-	}
-	if err := writePNG(a.out, res.Image, settings); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "%s (seed %d)\n", a.out, a.seed)
 	return nil
+}
+
+// batchOutputs names the PNGs of a batch of n images from seed: out (or
+// kata-SEED.png) for one image; for more, kata-SEED.png each, or out with
+// "-SEED" before its extension.
+func batchOutputs(out string, seed int64, n int) []string {
+	outs := make([]string, n)
+	for i := range outs {
+		s := seed + int64(i)
+		switch {
+		case out == "":
+			outs[i] = fmt.Sprintf("kata-%d.png", s)
+		case n == 1:
+			outs[i] = out
+		default:
+			ext := filepath.Ext(out)
+			outs[i] = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(out, ext), s, ext)
+		}
+	}
+	return outs
+}
+
+// scheduleTypeList lists the schedule types' AUTOMATIC1111 labels for help
+// and errors.
+func scheduleTypeList() string {
+	var labels []string
+	for _, st := range scheduler.ScheduleTypes() {
+		labels = append(labels, strconv.Quote(st.Label))
+	}
+	return strings.Join(labels, ", ")
 }
 
 // modelName is how A1111 names a model in "Model:": the file or folder name

@@ -37,7 +37,7 @@ func TestGenerateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M Karras" ||
+	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M" || s.ScheduleType != "Karras" ||
 		s.CFG != 5 || s.Seed != 7 || s.Width != 64 || s.Height != 64 || s.Model != "sd-tiny" || len(s.ModelHash) != 10 {
 		t.Errorf("settings %+v", s)
 	}

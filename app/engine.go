@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,9 +34,12 @@ type engine struct {
 	model    *sd.Model
 	pipeline *sd.Pipeline
 	base     adi.Base
+	vae      string    // the external VAE it was loaded with ("" for the checkpoint's)
+	loras    loraState // LoRAs merged into model (generate.go)
 }
 
 func (e *engine) close() {
+	_ = e.loras.restore()
 	e.pipeline.Finalize()
 	e.model.Finalize()
 }
@@ -70,9 +74,9 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	m, err := sd.Load(abs, &sd.LoadOptions{Progress: progress})
+	m, err := sd.Load(abs, &sd.LoadOptions{Progress: progress, VAE: k.vae})
 	if err != nil {
-		return ModelInfo{}, err
+		return ModelInfo{}, vaeHint(err)
 	}
 	ctx, cancel := opContext()
 	defer cancel()
@@ -90,7 +94,7 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 // engineFor returns the loaded engine of a library model, loading it (and
 // unloading another) when needed. The caller holds k.mu.
 func (k *Kata) engineFor(modelID int64) (*engine, error) {
-	if k.eng != nil && k.eng.modelID == modelID && k.eng.setting == k.Backend() {
+	if k.eng != nil && k.eng.modelID == modelID && k.eng.vae == k.vae && k.eng.setting == k.Backend() {
 		return k.eng, nil
 	}
 	ctx, cancel := opContext()
@@ -102,9 +106,9 @@ func (k *Kata) engineFor(modelID int64) (*engine, error) {
 	if _, err := os.Stat(row.Path); err != nil {
 		return nil, fmt.Errorf("model %s: %w", row.Name, err)
 	}
-	m, err := sd.Load(row.Path, nil)
+	m, err := sd.Load(row.Path, &sd.LoadOptions{VAE: k.vae})
 	if err != nil {
-		return nil, err
+		return nil, vaeHint(err)
 	}
 	if err := k.useModelLocked(modelID, m); err != nil {
 		return nil, err
@@ -134,6 +138,57 @@ func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 	if k.eng != nil {
 		k.eng.close()
 	}
-	k.eng = &engine{modelID: modelID, setting: setting, backend: b, model: m, pipeline: p, base: base}
+	k.eng = &engine{modelID: modelID, setting: setting, backend: b, model: m, pipeline: p, base: base, vae: m.VAEPath}
 	return nil
+}
+
+// vaeHint adds to sd.ErrNoVAE where Kata chooses a VAE.
+func vaeHint(err error) error {
+	if errors.Is(err, sd.ErrNoVAE) {
+		return fmt.Errorf("%w (kata generate --vae FILE|DIR, or the VAE menu of the window)", err)
+	}
+	return err
+}
+
+// SetVAE chooses the VAE the window's generations use: a single-file VAE
+// or a diffusers vae folder, "" for each checkpoint's own. The loaded model
+// is reloaded with it at the next generation or training.
+func (k *Kata) SetVAE(path string) error {
+	if path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("vae: %w", err)
+		}
+		path = abs
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.vae = path
+	return nil
+}
+
+// VAE returns the VAE chosen with SetVAE ("" for the checkpoint's own).
+func (k *Kata) VAE() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.vae
+}
+
+// SetLoRADir chooses the folder where the window's "<lora:name:w>" tags
+// find their files ("" for the default, see LoRADir).
+func (k *Kata) SetLoRADir(dir string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.loraDir = dir
+}
+
+// LoRAFolder returns the LoRA folder the window's generations use (the
+// SetLoRADir choice or its default; "" for none).
+func (k *Kata) LoRAFolder() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return LoRADir(k.loraDir)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"kata/model/adi"
@@ -24,10 +25,13 @@ type GenerateRequest struct {
 	ModelID          int64
 	Prompt, Negative string // learned triggers such as <handstand> may appear in either
 	Seed             uint64
-	Steps            int     // default sd.DefaultSteps
-	Sampler          string  // default DefaultSampler
-	CFG              float64 // default sd.DefaultCFG
-	Width, Height    int     // default the model's native size; multiples of 8
+	Steps            int    // default sd.DefaultSteps
+	Sampler          string // default DefaultSampler; canonical or AUTOMATIC1111 name
+	// ScheduleType is AUTOMATIC1111's "Schedule type" (scheduler.ScheduleTypes;
+	// "" for Automatic); only samplers whose SamplerInfo.Schedules is set take others.
+	ScheduleType  string
+	CFG           float64 // default sd.DefaultCFG
+	Width, Height int     // default the model's native size; multiples of 8
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -61,19 +65,23 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
+	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), CFG: r.CFG, Width: r.Width, Height: r.Height}, set: set, modelName: modelName(eng.model.Path)}
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
+		set: set, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir), warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
 	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
-		Sampler: s.Sampler, Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
+		Sampler: scheduler.DisplayName(res.Sampler), Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
 		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	return generationInfo(k.lib, g), nil
+	info := generationInfo(k.lib, g)
+	info.Warnings = warnings
+	return info, nil
 }
 
 // identifierFiles finds, for every trigger named in text, the newest
@@ -135,6 +143,14 @@ type generation struct {
 	set       *adi.Identifiers // nil: none loaded (an unknown <trigger> is still an error)
 	modelName string           // modelName of the model's path, as the library names it too
 	labels    []string         // per identifier of set: "name:hash" (identifierLabel), as the library writes them
+	// loras holds the LoRAs merged into p's model; nil merges the prompt's
+	// LoRAs for this run only and restores the model afterwards.
+	loras     *loraState
+	loraDir   string     // where <lora:name> tags are found (LoRADir)
+	loraFiles []LoRAFile // LoRAs given by path, applied after the prompt's
+	// warn receives what was ignored (other extra networks, LoRA layers
+	// that match no weight); nil drops it.
+	warn func(string)
 }
 
 // identifierLabel names an identifier file in image settings the way the
@@ -148,12 +164,33 @@ func identifierLabel(trigger, path string) (string, error) {
 	return strings.Trim(trigger, "<>") + ":" + h[:12], nil
 }
 
-// run puts the identifiers into the options, samples the image on p
-// (progress, when set, after each step) and returns it with its settings:
-// the AUTOMATIC1111 sampler name, strength only for image-to-image, "Clip
-// skip" only above 1, the identifiers' labels.
+// run merges the LoRAs the prompt's tags and g.loraFiles name into p's
+// model (removing the tags from the prompt the text encoder sees), puts
+// the identifiers into the options, samples the image on p (progress, when
+// set, after each step) and returns it with its settings: the prompt as
+// written, the AUTOMATIC1111 sampler name and schedule type, strength only
+// for image-to-image, "Clip skip" only above 1, the identifiers' labels,
+// the LoRA hashes and the external VAE.
 func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
 	opts := g.opts
+	if g.loras == nil {
+		g.loras = &loraState{}
+		defer g.loras.restore()
+	}
+	pl, err := g.loras.resolveLoRAs(opts.Prompt, g.loraDir, g.loraFiles)
+	if err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	ignored, err := g.loras.use(p.Model, pl.uses)
+	if err != nil {
+		return nil, imagemeta.Settings{}, err
+	}
+	if g.warn != nil {
+		for _, w := range append(pl.warnings, ignoredWarnings(ignored)...) {
+			g.warn(w)
+		}
+	}
+	opts.Prompt = pl.text
 	if err := g.set.ApplyToGenerate(&opts); err != nil {
 		return nil, imagemeta.Settings{}, err
 	}
@@ -165,9 +202,14 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 		return nil, imagemeta.Settings{}, err
 	}
 	o := res.Options
+	sampler, schedule := scheduler.Infotext(res.Sampler)
 	s := imagemeta.Settings{
-		Prompt: o.Prompt, Negative: o.Negative, Steps: o.Steps, Sampler: scheduler.DisplayName(res.Sampler),
+		Prompt: pl.recorded, Negative: o.Negative, Steps: o.Steps, Sampler: sampler, ScheduleType: schedule,
 		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+		LoraHashes: loraHashes(pl.uses),
+	}
+	if p.Model.VAEPath != "" {
+		s.VAE, s.VAEHash = filepath.Base(filepath.Clean(p.Model.VAEPath)), p.Model.VAEHash
 	}
 	s.Identifiers = g.labels
 	if o.InitImage != nil {
@@ -177,4 +219,31 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 		s.Extra = map[string]string{"Clip skip": fmt.Sprint(o.ClipSkip)}
 	}
 	return res, s, nil
+}
+
+// SamplerChoice is one entry of the window's sampler menu.
+type SamplerChoice struct {
+	Label     string // AUTOMATIC1111's name ("DPM++ 2M"), what GenerateRequest.Sampler takes
+	Schedules bool   // takes every schedule type (else only Automatic)
+	Default   bool   // DefaultSampler
+}
+
+// SamplerChoices lists the samplers Kata offers, in the sampler table's order.
+func SamplerChoices() []SamplerChoice {
+	def, _ := scheduler.CanonicalName(DefaultSampler)
+	var out []SamplerChoice
+	for _, s := range scheduler.Samplers() {
+		out = append(out, SamplerChoice{Label: s.Label, Schedules: s.Schedules, Default: s.ID == def})
+	}
+	return out
+}
+
+// ScheduleTypeLabels lists AUTOMATIC1111's schedule type labels,
+// "Automatic" first, for GenerateRequest.ScheduleType.
+func ScheduleTypeLabels() []string {
+	var out []string
+	for _, st := range scheduler.ScheduleTypes() {
+		out = append(out, st.Label)
+	}
+	return out
 }

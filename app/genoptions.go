@@ -8,25 +8,9 @@ import (
 	"kata/model/sd"
 )
 
-// SamplerChoice is one sampler the window offers.
-type SamplerChoice struct {
-	ID    string // canonical id, GenerateRequest.Sampler ("euler_a")
-	Label string // AUTOMATIC1111's name ("Euler a")
-}
-
-// SamplerChoices are model/scheduler's samplers, in its table's order.
-func SamplerChoices() []SamplerChoice {
-	ss := scheduler.Samplers()
-	out := make([]SamplerChoice, len(ss))
-	for i, s := range ss {
-		out[i] = SamplerChoice{ID: s.ID, Label: s.Label}
-	}
-	return out
-}
-
 // GenerateDefaults are the generation settings the gallery starts from.
 type GenerateDefaults struct {
-	Sampler string  // a SamplerChoice ID
+	Sampler string  // a SamplerChoice Label ("Euler a")
 	Steps   int     // 1..MaxSteps
 	CFG     float64 // 1..30
 	Size    int     // width and height; 0 for the model's native size, else 64..2048 in multiples of 8
@@ -36,16 +20,12 @@ type GenerateDefaults struct {
 const MaxSteps = 150
 
 // DefaultGenerateSettings are Kata's generation defaults.
-var DefaultGenerateSettings = GenerateDefaults{Sampler: DefaultSampler, Steps: sd.DefaultSteps, CFG: sd.DefaultCFG}
+var DefaultGenerateSettings = GenerateDefaults{Sampler: scheduler.DisplayName(DefaultSampler), Steps: sd.DefaultSteps, CFG: sd.DefaultCFG}
 
 // Validate says what is wrong with d, naming the field.
 func (d GenerateDefaults) Validate() error {
 	var errs []error
-	found := false
-	for _, c := range SamplerChoices() {
-		found = found || c.ID == d.Sampler
-	}
-	if !found {
+	if _, ok := scheduler.CanonicalName(d.Sampler); !ok {
 		errs = append(errs, fmt.Errorf("sampler %q: unknown", d.Sampler))
 	}
 	if d.Steps < 1 || d.Steps > MaxSteps {

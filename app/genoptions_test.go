@@ -26,7 +26,7 @@ func TestGenerateDefaultsValidate(t *testing.T) {
 	}
 	d := DefaultGenerateSettings
 	d.Size = 256
-	if r := d.Request(GenerateRequest{Prompt: "x"}); r.Width != 256 || r.Height != 256 || r.Sampler != DefaultSampler || r.Prompt != "x" {
+	if r := d.Request(GenerateRequest{Prompt: "x"}); r.Width != 256 || r.Height != 256 || r.Sampler != DefaultGenerateSettings.Sampler || r.Prompt != "x" {
 		t.Fatalf("request %+v", r)
 	}
 }

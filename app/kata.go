@@ -22,6 +22,9 @@ type Kata struct {
 	// the one loaded engine.
 	mu  sync.Mutex
 	eng *engine
+	// vae and loraDir are the window's VAE and LoRA folder choices
+	// (SetVAE, SetLoRADir); guarded by mu.
+	vae, loraDir string
 
 	backendMu sync.Mutex
 	backend   string // model/backend setting; "" for $KATA_BACKEND or automatic

@@ -123,6 +123,10 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if err != nil {
 		return ActionInfo{}, err
 	}
+	// Identifiers are trained on the model's own weights, never on merged LoRAs.
+	if err := eng.loras.restore(); err != nil {
+		return ActionInfo{}, err
+	}
 	if err := os.MkdirAll(k.workDir(actionID), 0o755); err != nil {
 		return ActionInfo{}, err
 	}

@@ -63,6 +63,9 @@ type GenerationInfo struct {
 	CFG                 float64
 	Width, Height       int
 	SubjectID, ActionID int64 // the matrix cell; 0 for none
+	// Warnings are what the generation ignored (extra-network tags other
+	// than <lora:...>, LoRA layers that match no weight), for the status line.
+	Warnings []string
 }
 
 // PictureExtensions are the picture formats the library imports and training

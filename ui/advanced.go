@@ -46,10 +46,16 @@ func newGenerateForm(d app.GenerateDefaults) *generateForm {
 	return f
 }
 
+// hideSampler hides the sampler menu (the gallery's options row has one).
+func (f *generateForm) hideSampler() {
+	f.box.Objects[0].Hide()
+	f.box.Objects[1].Hide()
+}
+
 // set shows d.
 func (f *generateForm) set(d app.GenerateDefaults) {
 	for i, c := range app.SamplerChoices() {
-		if c.ID == d.Sampler {
+		if c.Label == d.Sampler {
 			f.sampler.SetSelectedIndex(i)
 		}
 	}
@@ -66,7 +72,7 @@ func (f *generateForm) settings() (app.GenerateDefaults, error) {
 	var d app.GenerateDefaults
 	var errs []error
 	if i := f.sampler.SelectedIndex(); i >= 0 {
-		d.Sampler = app.SamplerChoices()[i].ID
+		d.Sampler = app.SamplerChoices()[i].Label
 	}
 	var err error
 	if d.Steps, err = strconv.Atoi(strings.TrimSpace(f.steps.Text)); err != nil {

@@ -35,6 +35,7 @@ type galleryPage struct {
 	variations *widget.Entry
 	mix        *widget.Button // generate every cell
 	advanced   *generateForm
+	options    *genOptions // sampler, schedule type, images per click, VAE, LoRA folder
 	queue      *jobQueue
 	bar        *fyne.Container
 }
@@ -74,7 +75,10 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
 	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate), p.prompt)
 	p.advanced = newGenerateForm(generateDefaults(m.app.Preferences()))
-	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced", container.NewVBox(p.negative, p.advanced.box)))
+	p.advanced.hideSampler() // the options row has the sampler with its schedule type
+	p.options = newGenOptions(m)
+	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced",
+		container.NewVBox(p.negative, p.options.row, p.advanced.box)))
 
 	p.subjects = widget.NewEntry()
 	p.subjects.SetPlaceHolder("add subjects: a panda, a robot, our mascot")
@@ -230,7 +234,7 @@ func (p *galleryPage) request() (app.GenerateRequest, bool) {
 		p.m.setStatus("Advanced settings: " + err.Error())
 		return app.GenerateRequest{}, false
 	}
-	return settings.Request(app.GenerateRequest{ModelID: modelID, Negative: p.negative.Text}), true
+	return p.options.request(settings.Request(app.GenerateRequest{ModelID: modelID, Negative: p.negative.Text})), true
 }
 
 // seedValue is the seed box's number, or a random one when it is empty.
@@ -260,8 +264,14 @@ func (p *galleryPage) start() {
 		p.m.setStatus("Write a prompt first, e.g. \"a panda <handstand>\".")
 		return
 	}
-	r.Prompt, r.Seed = p.prompt.Text, seed
-	p.queue.add(r)
+	// N images per click with seeds seed..seed+N-1, as AUTOMATIC1111's batch count.
+	n := p.options.count()
+	reqs := make([]app.GenerateRequest, n)
+	for i := range reqs {
+		reqs[i] = r
+		reqs[i].Prompt, reqs[i].Seed = p.prompt.Text, seed+uint64(i)
+	}
+	p.queue.add(reqs...)
 }
 
 // cells queues the images of the chosen rows and columns (nil: all).

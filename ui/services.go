@@ -72,4 +72,12 @@ type Services interface {
 	ExportContactSheet(path string) error
 	// Generate makes an image and adds it to the gallery.
 	Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error)
+	// SetVAE chooses the VAE of the next generations (a file or a diffusers
+	// vae folder; "" for the checkpoint's own); VAE returns the choice.
+	SetVAE(path string) error
+	VAE() string
+	// SetLoRADir chooses where <lora:name:w> tags find their files;
+	// LoRAFolder returns the folder in use ("" for none).
+	SetLoRADir(dir string)
+	LoRAFolder() string
 }

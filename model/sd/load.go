@@ -42,6 +42,10 @@ type Model struct {
 	// the UNet weights file (diffusers folder); Hash is its first 10 hex
 	// digits, AUTOMATIC1111's "Model hash" for single files.
 	SHA256, Hash string
+	// VAEPath is the external VAE chosen with LoadOptions.VAE ("" for the
+	// checkpoint's own); VAESHA256 is the hex SHA-256 of its weights file
+	// and VAEHash its first 10 digits, AUTOMATIC1111's "VAE hash".
+	VAEPath, VAESHA256, VAEHash string
 }
 
 // Finalize frees the weights now instead of at garbage collection; the
@@ -66,6 +70,12 @@ type LoadOptions struct {
 	Variant string
 	// Progress, if set, is called as tensors are read: done of total.
 	Progress func(done, total int)
+	// VAE replaces the checkpoint's VAE (or stands in for a checkpoint
+	// without one): a .safetensors file with LDM names (such as
+	// vae-ft-mse-840000-ema-pruned.safetensors) or diffusers names, or a
+	// diffusers vae folder. Empty uses the checkpoint's; a single-file
+	// checkpoint without VAE tensors then fails with ErrNoVAE.
+	VAE string
 }
 
 // Load reads an SD 1.x model from a diffusers folder (model_index.json,
@@ -167,6 +177,17 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			}
 		}
 	}
+	if opts.VAE != "" {
+		v, err := openVAE(opts.VAE, opts.Variant)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, v.source(&m.VAE))
+		if v.config != nil {
+			m.VAE = v.config
+		}
+		m.useVAE(opts.VAE, v)
+	}
 	if err := m.loadVariables(sources, opts.Progress); err != nil {
 		return nil, err
 	}
@@ -227,6 +248,17 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	}
 	defer f.Close()
 	m := &Model{Path: path, Format: "single-file"}
+	var vae *vaeFile
+	switch {
+	case opts.VAE != "":
+		if vae, err = openVAE(opts.VAE, opts.Variant); err != nil {
+			return nil, err
+		}
+		defer vae.file.Close()
+		m.useVAE(opts.VAE, vae)
+	case lacksVAE(f):
+		return nil, ErrNoVAE
+	}
 	if opts.ConfigDir != "" {
 		m.Text, m.UNet, m.VAE, err = readDiffusersConfigs(opts.ConfigDir)
 	} else {
@@ -234,6 +266,9 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		for _, n := range f.Names() {
 			info, _ := f.Info(n)
 			shapes[n] = info.Shape
+		}
+		if vae != nil {
+			shapes = vae.replaceShapes(shapes, vae.file.Infos())
 		}
 		m.Text, m.UNet, m.VAE, err = InferSingleFileConfigs(shapes)
 		if err != nil && !errors.Is(err, errNotSD) {
@@ -248,7 +283,14 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		c, d, ok := SingleFileName(name, m.UNet, m.VAE)
 		return c + "/" + d, ok
 	}}
-	if err := m.loadVariables([]tensorSource{src}, opts.Progress); err != nil {
+	sources := []tensorSource{src}
+	if vae != nil {
+		if vae.config != nil {
+			m.VAE = vae.config
+		}
+		sources = append(sources, vae.source(&m.VAE))
+	}
+	if err := m.loadVariables(sources, opts.Progress); err != nil {
 		return nil, err
 	}
 	if m.SHA256, err = contenthash.File(path); err != nil {

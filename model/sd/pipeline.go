@@ -105,11 +105,15 @@ const (
 // GenerateOptions describe one image. Zero values take the defaults noted.
 type GenerateOptions struct {
 	Prompt, Negative string
-	Steps            int     // DefaultSteps
-	Sampler          string  // DefaultSampler; canonical or AUTOMATIC1111 names
-	CFG              float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
-	Seed             uint64
-	Width, Height    int // the UNet's native size, 512 for SD 1.x; multiples of 8
+	Steps            int    // DefaultSteps
+	Sampler          string // DefaultSampler; canonical or AUTOMATIC1111 names
+	// ScheduleType is AUTOMATIC1111's "Schedule type" (id or label, see
+	// scheduler.ScheduleTypes); "" or "Automatic" keeps the sampler name's
+	// own. Only k-diffusion samplers take other schedules.
+	ScheduleType  string
+	CFG           float64 // DefaultCFG; at most 1 disables guidance (no negative prompt pass)
+	Seed          uint64
+	Width, Height int // the UNet's native size, 512 for SD 1.x; multiples of 8
 	// ClipSkip is AUTOMATIC1111's "Clip skip" (0 or 1: the full text encoder).
 	ClipSkip int
 	// InitImage starts image-to-image from this picture (resized to
@@ -132,7 +136,7 @@ type Result struct {
 	Latents []float32       // final latents [1, C, h, w], flat
 	Decoded []float32       // VAE output [1, 3, H, W], flat, before clamping
 	Options GenerateOptions // with defaults filled in
-	Sampler string          // canonical sampler name
+	Sampler string          // canonical sampler name, schedule included ("dpmpp_2m_karras")
 }
 
 func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
@@ -145,7 +149,8 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 	if o.CFG == 0 {
 		o.CFG = DefaultCFG
 	}
-	native := p.Model.UNet.SampleSize * 8
+	// diffusers: sample_size times the VAE factor (8 for SD 1.x, 4 for Kata World).
+	native := p.Model.UNet.SampleSize * (1 << (len(p.Model.VAE.BlockOutChannels) - 1))
 	if o.Width == 0 {
 		o.Width = native
 	}
@@ -182,22 +187,22 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	sampler, err := scheduler.New(o.Sampler, p.Scheduler, o.Steps)
+	sampler, err := scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	canonical := sampler.Name()
 	guided := o.CFG > 1
-	cond, err := p.encodePrompt(o.Prompt, o.Identifiers, o.ClipSkip)
+	cond, uncond, err := p.encodePrompts(o.Prompt, o.Negative, o.Identifiers, o.ClipSkip, guided)
 	if err != nil {
-		return nil, fmt.Errorf("generate: prompt: %w", err)
+		return nil, fmt.Errorf("generate: %w", err)
 	}
 	states := cond
-	if guided {
-		uncond, err := p.encodePrompt(o.Negative, o.Identifiers, o.ClipSkip)
-		if err != nil {
-			return nil, fmt.Errorf("generate: negative prompt: %w", err)
-		}
+	// A prompt and a negative prompt of different lengths (in 75-token
+	// chunks) run as two UNet passes, as AUTOMATIC1111 runs them without
+	// its "pad prompt/negative prompt" option.
+	separate := guided && stateLen(cond) != stateLen(uncond)
+	if guided && !separate {
 		states = pairStates(uncond, cond)
 	}
 
@@ -240,12 +245,15 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 		}
 		in := tensors.FromFlatDataAndDimensions(sampler.ScaleModelInput(x, i), 1, lc, h, w)
 		t := tensors.FromFlatDataAndDimensions([]float32{float32(timesteps[i])}, 1)
-		args := append([]any{in, t, scale}, states...)
-		out, err := p.unetExec.Exec(args...)
+		var eps []float32
+		if separate {
+			eps, err = p.separateGuidance(in, t, scale, float32(o.CFG), uncond, cond)
+		} else {
+			eps, err = p.noisePrediction(in, t, scale, states)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
-		eps := tensors.MustCopyFlatData[float32](out[0])
 		if x, err = sampler.Step(eps, i, x, rng); err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
@@ -264,6 +272,37 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	return &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
 		Options: o, Sampler: canonical}, nil
 }
+
+// noisePrediction runs guidedUNet once: latents in [1, C, h, w], timestep
+// t [1], guidance scale [], states [2, L, D] (guided) or [1, L, D] each.
+func (p *Pipeline) noisePrediction(in, t, scale *tensors.Tensor, states []any) ([]float32, error) {
+	out, err := p.unetExec.Exec(append([]any{in, t, scale}, states...)...)
+	if err != nil {
+		return nil, err
+	}
+	return tensors.MustCopyFlatData[float32](out[0]), nil
+}
+
+// separateGuidance is classifier-free guidance with one UNet pass for the
+// unconditional states and one for the conditional ones ([1, L, D] each,
+// of different L): uncond + cfg·(cond − uncond).
+func (p *Pipeline) separateGuidance(in, t, scale *tensors.Tensor, cfg float32, uncond, cond []any) ([]float32, error) {
+	u, err := p.noisePrediction(in, t, scale, uncond)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.noisePrediction(in, t, scale, cond)
+	if err != nil {
+		return nil, err
+	}
+	for i := range u {
+		u[i] += cfg * (c[i] - u[i])
+	}
+	return u, nil
+}
+
+// stateLen is the sequence length L of text encoder states [B, L, D].
+func stateLen(states []any) int { return states[0].(*tensors.Tensor).Shape().Dimensions[1] }
 
 // imageLatents encodes an init image to scaled latents, sampling the VAE
 // posterior with rng.

@@ -203,11 +203,7 @@ func checkGuidance(t *testing.T, p *Pipeline, noise, steps []float32) {
 			}
 		}
 	}
-	cond, err := p.encodePrompt(e2ePrompt, nil, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uncond, err := p.encodePrompt("", nil, 1)
+	cond, uncond, err := p.encodePrompts(e2ePrompt, "", nil, 1, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,19 +19,30 @@ import (
 // (for example A1111's "Version" or "Schedule type") so reading and writing an
 // image back keeps them.
 type Settings struct {
-	Prompt      string            `json:"prompt"`
-	Negative    string            `json:"negative,omitempty"`
-	Steps       int               `json:"steps,omitempty"`
-	Sampler     string            `json:"sampler,omitempty"`
-	CFG         float64           `json:"cfg"`
-	Seed        int64             `json:"seed"`
-	Width       int               `json:"width,omitempty"`
-	Height      int               `json:"height,omitempty"`
-	Model       string            `json:"model,omitempty"`
-	ModelHash   string            `json:"model_hash,omitempty"`
-	Identifiers []string          `json:"identifiers,omitempty"`
-	Strength    float64           `json:"strength,omitempty"`
-	Extra       map[string]string `json:"extra,omitempty"`
+	Prompt      string   `json:"prompt"`
+	Negative    string   `json:"negative,omitempty"`
+	Steps       int      `json:"steps,omitempty"`
+	Sampler     string   `json:"sampler,omitempty"`
+	CFG         float64  `json:"cfg"`
+	Seed        int64    `json:"seed"`
+	Width       int      `json:"width,omitempty"`
+	Height      int      `json:"height,omitempty"`
+	Model       string   `json:"model,omitempty"`
+	ModelHash   string   `json:"model_hash,omitempty"`
+	Identifiers []string `json:"identifiers,omitempty"`
+	Strength    float64  `json:"strength,omitempty"`
+	// ScheduleType is AUTOMATIC1111 1.9+'s "Schedule type" ("Karras"),
+	// written after Sampler; empty for none.
+	ScheduleType string `json:"schedule_type,omitempty"`
+	// VAE and VAEHash name an external VAE as AUTOMATIC1111 does ("VAE":
+	// its file name, "VAE hash": the first 10 hex digits of its SHA-256);
+	// empty for the checkpoint's own.
+	VAE     string `json:"vae,omitempty"`
+	VAEHash string `json:"vae_hash,omitempty"`
+	// LoraHashes is AUTOMATIC1111's "Lora hashes" value, "name: hash, ..."
+	// (lora.HashesParameter), written quoted; empty for none.
+	LoraHashes string            `json:"lora_hashes,omitempty"`
+	Extra      map[string]string `json:"extra,omitempty"`
 }
 
 // ErrNoSettings is returned when an image carries no generation settings.
@@ -50,6 +61,10 @@ const (
 	keyStrength    = "Denoising strength"
 	keyIdentifiers = "Identifiers"
 	keyTIHashes    = "TI hashes" // A1111's list of textual-inversion embeddings "name: hash, ..."
+	keySchedule    = "Schedule type"
+	keyVAE         = "VAE"
+	keyVAEHash     = "VAE hash"
+	keyLoraHashes  = "Lora hashes"
 	negativePrefix = "Negative prompt:"
 )
 
@@ -76,6 +91,9 @@ func (s Settings) Parameters() string {
 	if s.Sampler != "" {
 		add(keySampler, s.Sampler)
 	}
+	if s.ScheduleType != "" {
+		add(keySchedule, s.ScheduleType)
+	}
 	add(keyCFG, formatFloat(s.CFG))
 	add(keySeed, strconv.FormatInt(s.Seed, 10))
 	if s.Width > 0 && s.Height > 0 {
@@ -87,11 +105,22 @@ func (s Settings) Parameters() string {
 	if s.Model != "" {
 		add(keyModel, s.Model)
 	}
+	if s.VAEHash != "" {
+		add(keyVAEHash, s.VAEHash)
+	}
+	if s.VAE != "" {
+		add(keyVAE, s.VAE)
+	}
 	if s.Strength != 0 {
 		add(keyStrength, formatFloat(s.Strength))
 	}
 	if len(s.Identifiers) > 0 {
 		add(keyIdentifiers, strings.Join(s.Identifiers, ", "))
+	}
+	if s.LoraHashes != "" {
+		// A1111 always quotes it (it holds ": ").
+		b, _ := json.Marshal(s.LoraHashes)
+		pairs = append(pairs, keyLoraHashes+": "+string(b))
 	}
 	keys := make([]string, 0, len(s.Extra))
 	for k := range s.Extra {
@@ -117,7 +146,8 @@ func validKey(k string) bool { return reKey.MatchString(k) }
 
 func knownKey(k string) bool {
 	switch k {
-	case keySteps, keySampler, keyCFG, keySeed, keySize, keyModelHash, keyModel, keyStrength, keyIdentifiers:
+	case keySteps, keySampler, keyCFG, keySeed, keySize, keyModelHash, keyModel, keyStrength, keyIdentifiers,
+		keySchedule, keyVAE, keyVAEHash, keyLoraHashes:
 		return true
 	}
 	return false
@@ -196,6 +226,14 @@ func (s *Settings) set(key, value string) error {
 		s.Identifiers = appendList(s.Identifiers, value, false)
 	case keyTIHashes:
 		s.Identifiers = appendList(s.Identifiers, value, true)
+	case keySchedule:
+		s.ScheduleType = value
+	case keyVAE:
+		s.VAE = value
+	case keyVAEHash:
+		s.VAEHash = value
+	case keyLoraHashes:
+		s.LoraHashes = value
 	default:
 		if s.Extra == nil {
 			s.Extra = map[string]string{}

@@ -34,8 +34,20 @@ var a1111Samples = []struct {
 			Prompt: "a photo of a bear <A>\nstanding in snow", Negative: "blurry,\nwatermark",
 			Steps: 30, Sampler: "Euler a", CFG: 7.5, Seed: 42, Width: 512, Height: 512,
 			ModelHash: "cc6cb27103", Model: "v1-5", Strength: 0.75,
-			Identifiers: []string{"A:1b3c5e7a9d", "handstand:0a1b2c3d4e"},
-			Extra:       map[string]string{"Schedule type": "Automatic", "Lora hashes": "detail: 62ad0a6ba3, light: 33a1", "Version": "v1.10.1"},
+			Identifiers:  []string{"A:1b3c5e7a9d", "handstand:0a1b2c3d4e"},
+			ScheduleType: "Automatic", LoraHashes: "detail: 62ad0a6ba3, light: 33a1",
+			Extra: map[string]string{"Version": "v1.10.1"},
+		},
+	},
+	{
+		name: "v1.10 with VAE and schedule type",
+		text: "a cat <lora:add_detail:0.8>\n" +
+			`Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, VAE hash: 735e4c3a44, VAE: vae-ft-mse-840000-ema-pruned.safetensors, Lora hashes: "add_detail: 7c6bad76eb54", Version: v1.10.1`,
+		want: Settings{
+			Prompt: "a cat <lora:add_detail:0.8>", Steps: 20, Sampler: "DPM++ 2M", ScheduleType: "Karras", CFG: 7, Seed: 1,
+			Width: 512, Height: 512, ModelHash: "6ce0161689", Model: "v1-5-pruned-emaonly",
+			VAEHash: "735e4c3a44", VAE: "vae-ft-mse-840000-ema-pruned.safetensors", LoraHashes: "add_detail: 7c6bad76eb54",
+			Extra: map[string]string{"Version": "v1.10.1"},
 		},
 	},
 	{
@@ -92,6 +104,24 @@ func TestParametersFormat(t *testing.T) {
 	want := "p\nNegative prompt: n\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1, Size: 512x512, Model hash: h, Model: m, Denoising strength: 0.75"
 	if got := s.Parameters(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestParametersFormatA1111Fields checks where the schedule type, VAE and
+// LoRA hashes go, as AUTOMATIC1111 1.10 orders them, and that the LoRA
+// hashes are quoted even for one LoRA.
+func TestParametersFormatA1111Fields(t *testing.T) {
+	s := Settings{Prompt: "p <lora:x:0.8>", Steps: 20, Sampler: "DPM++ 2M", ScheduleType: "Karras", CFG: 7, Seed: 1,
+		Model: "m", ModelHash: "h", VAE: "vae-ft-mse.safetensors", VAEHash: "735e4c3a44", LoraHashes: "x: 0123456789ab"}
+	want := "p <lora:x:0.8>\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Model hash: h, Model: m, " +
+		`VAE hash: 735e4c3a44, VAE: vae-ft-mse.safetensors, Lora hashes: "x: 0123456789ab"`
+	got := s.Parameters()
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	back, err := ParseParameters(got)
+	if err != nil || !reflect.DeepEqual(back, s) {
+		t.Errorf("read back %#v, %v", back, err)
 	}
 }
 

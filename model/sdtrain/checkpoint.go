@@ -1,0 +1,198 @@
+package sdtrain
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"kata/model/safetensors"
+	"kata/model/scheduler"
+	"kata/model/sd"
+)
+
+// Checkpoint tensor name prefixes and metadata keys.
+const (
+	ckptFormat = "kata-sdtrain-checkpoint"
+	prefWeight = "w/"   // every model weight (current values)
+	prefM      = "m/"   // AdamW first moments of the trained weights
+	prefV      = "v/"   // AdamW second moments
+	prefEMA    = "ema/" // EMA of the trained weights
+	nameLosses = "losses"
+)
+
+// CheckpointPath is where a stage's checkpoint lives in dir.
+func CheckpointPath(dir string, stage Stage) string {
+	return filepath.Join(dir, string(stage)+".safetensors")
+}
+
+// checkpoint is the whole state of a stage between two steps.
+type checkpoint struct {
+	Stage         Stage
+	Step          int  // optimiser steps done
+	Done          bool // the stage finished (Step == its Steps)
+	AdamStep      int
+	RNG           []byte // PCG state
+	Fingerprint   string // settings that must match to resume
+	ScalingFactor float64
+	Arch          Architecture
+	Weights       map[string][]float32 // every model variable, by sd.VariableKey
+	Shapes        map[string][]int
+	M, V, EMA     map[string][]float32 // trained variables only
+	Losses        []float32            // loss of every step so far
+}
+
+func saveCheckpoint(path string, c *checkpoint) error {
+	var ts []safetensors.Tensor
+	for key, w := range c.Weights {
+		ts = append(ts, safetensors.F32Tensor(prefWeight+key, c.Shapes[key], w))
+	}
+	for _, part := range []struct {
+		prefix string
+		m      map[string][]float32
+	}{{prefM, c.M}, {prefV, c.V}, {prefEMA, c.EMA}} {
+		for key, v := range part.m {
+			ts = append(ts, safetensors.F32Tensor(part.prefix+key, c.Shapes[key], v))
+		}
+	}
+	ts = append(ts, safetensors.F32Tensor(nameLosses, []int{len(c.Losses)}, c.Losses))
+	meta, err := archMetadata(c.Arch)
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	}
+	meta["format"] = ckptFormat
+	meta["stage"] = string(c.Stage)
+	meta["step"] = strconv.Itoa(c.Step)
+	meta["done"] = strconv.FormatBool(c.Done)
+	meta["adam_step"] = strconv.Itoa(c.AdamStep)
+	meta["rng"] = base64.StdEncoding.EncodeToString(c.RNG)
+	meta["fingerprint"] = c.Fingerprint
+	meta["scaling_factor"] = strconv.FormatUint(math.Float64bits(c.ScalingFactor), 16)
+	if err := safetensors.Write(path, ts, meta); err != nil {
+		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// archMetadata stores the configs as the JSON files of a diffusers folder.
+func archMetadata(a Architecture) (map[string]string, error) {
+	text, err := TextConfigJSON(a.Text)
+	if err != nil {
+		return nil, err
+	}
+	unet, err := UNetConfigJSON(a.UNet)
+	if err != nil {
+		return nil, err
+	}
+	vae, err := VAEConfigJSON(a.VAE, a.ImageSize())
+	if err != nil {
+		return nil, err
+	}
+	sched, err := SchedulerConfigJSON(a.Scheduler)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"text_config": string(text), "unet_config": string(unet),
+		"vae_config": string(vae), "scheduler_config": string(sched)}, nil
+}
+
+func loadCheckpoint(path string) (*checkpoint, error) {
+	c, err := readCheckpoint(path)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func readCheckpoint(path string) (*checkpoint, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	meta := f.Metadata()
+	if meta["format"] != ckptFormat {
+		return nil, fmt.Errorf("not a Kata model-training checkpoint")
+	}
+	c := &checkpoint{Stage: Stage(meta["stage"]), Fingerprint: meta["fingerprint"],
+		Weights: map[string][]float32{}, Shapes: map[string][]int{},
+		M: map[string][]float32{}, V: map[string][]float32{}, EMA: map[string][]float32{}}
+	if _, err := ParseStage(string(c.Stage)); err != nil {
+		return nil, err
+	}
+	if c.Arch.Text, err = sd.ParseTextConfig([]byte(meta["text_config"])); err != nil {
+		return nil, err
+	}
+	if c.Arch.UNet, err = sd.ParseUNetConfig([]byte(meta["unet_config"])); err != nil {
+		return nil, err
+	}
+	if c.Arch.VAE, err = sd.ParseVAEConfig([]byte(meta["vae_config"])); err != nil {
+		return nil, err
+	}
+	if c.Arch.Scheduler, err = scheduler.ParseConfig([]byte(meta["scheduler_config"])); err != nil {
+		return nil, err
+	}
+	for _, kv := range []struct {
+		key string
+		dst *int
+	}{{"step", &c.Step}, {"adam_step", &c.AdamStep}} {
+		if *kv.dst, err = strconv.Atoi(meta[kv.key]); err != nil {
+			return nil, fmt.Errorf("%s: %w", kv.key, err)
+		}
+	}
+	if c.Done, err = strconv.ParseBool(meta["done"]); err != nil {
+		return nil, fmt.Errorf("done: %w", err)
+	}
+	if c.RNG, err = base64.StdEncoding.DecodeString(meta["rng"]); err != nil {
+		return nil, fmt.Errorf("rng: %w", err)
+	}
+	if err := new(rand.PCG).UnmarshalBinary(c.RNG); err != nil {
+		return nil, fmt.Errorf("rng: %w", err)
+	}
+	bits, err := strconv.ParseUint(meta["scaling_factor"], 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("scaling factor: %w", err)
+	}
+	c.ScalingFactor = math.Float64frombits(bits)
+	names := f.Names()
+	sort.Strings(names)
+	for _, name := range names {
+		data, shape, err := f.Float32(name)
+		if err != nil {
+			return nil, err
+		}
+		if name == nameLosses {
+			c.Losses = data
+			continue
+		}
+		prefix, key, ok := strings.Cut(name, "/")
+		if !ok {
+			return nil, fmt.Errorf("unexpected tensor %q", name)
+		}
+		switch prefix + "/" {
+		case prefWeight:
+			c.Weights[key], c.Shapes[key] = data, shape
+		case prefM:
+			c.M[key] = data
+		case prefV:
+			c.V[key] = data
+		case prefEMA:
+			c.EMA[key] = data
+		default:
+			return nil, fmt.Errorf("unexpected tensor %q", name)
+		}
+	}
+	for key := range c.EMA {
+		if c.Weights[key] == nil || c.M[key] == nil || c.V[key] == nil {
+			return nil, fmt.Errorf("trained weight %s lacks its value or optimiser state", key)
+		}
+	}
+	if c.Step != len(c.Losses) {
+		return nil, fmt.Errorf("%d losses for %d steps", len(c.Losses), c.Step)
+	}
+	return c, nil
+}

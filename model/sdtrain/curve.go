@@ -1,0 +1,141 @@
+package sdtrain
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"path/filepath"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"kata/store/atomicfile"
+)
+
+// LossCurvePath is where a stage's loss curve PNG lives in a checkpoint folder.
+func LossCurvePath(dir string, stage Stage) string {
+	return filepath.Join(dir, string(stage)+"-loss.png")
+}
+
+// Loss curve layout, in pixels.
+const (
+	curveW, curveH = 800, 400
+	marginL        = 70
+	marginR        = 20
+	marginT        = 30
+	marginB        = 40
+)
+
+// WriteLossCurve draws losses (one per step) as a PNG at path, atomically:
+// every loss in light grey, a moving average over 1% of the steps (at least
+// 1) in blue, on a log-scale loss axis labelled with its range and a step
+// axis labelled with the step count.
+func WriteLossCurve(path, title string, losses []float32) error {
+	img := image.NewNRGBA(image.Rect(0, 0, curveW, curveH))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	axis := color.NRGBA{0, 0, 0, 255}
+	pw, ph := curveW-marginL-marginR, curveH-marginT-marginB
+	for x := marginL; x <= marginL+pw; x++ {
+		img.SetNRGBA(x, marginT+ph, axis)
+	}
+	for y := marginT; y <= marginT+ph; y++ {
+		img.SetNRGBA(marginL, y, axis)
+	}
+	label(img, marginL, 18, title)
+	label(img, marginL+pw-60, curveH-12, fmt.Sprintf("step %d", len(losses)))
+	label(img, marginL, curveH-12, "0")
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, l := range losses {
+		if v := float64(l); v > 0 && !math.IsInf(v, 0) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if len(losses) > 0 && lo <= hi {
+		if hi/lo < 1.01 {
+			lo, hi = lo/1.01, hi*1.01
+		}
+		label(img, 4, marginT+8, fmt.Sprintf("%.3g", hi))
+		label(img, 4, marginT+ph, fmt.Sprintf("%.3g", lo))
+		ly, lh := math.Log(lo), math.Log(hi)
+		point := func(i int, v float64) (int, int, bool) {
+			if !(v > 0) {
+				return 0, 0, false
+			}
+			x := marginL + 1 + int(float64(i)/float64(max(len(losses)-1, 1))*float64(pw-1))
+			y := marginT + int((lh-math.Log(v))/(lh-ly)*float64(ph))
+			return x, y, true
+		}
+		for i, l := range losses {
+			if x, y, ok := point(i, float64(l)); ok {
+				img.SetNRGBA(x, y, color.NRGBA{190, 190, 190, 255})
+			}
+		}
+		win := max(1, len(losses)/100)
+		var sum float64
+		px, py := -1, -1
+		for i, l := range losses {
+			sum += float64(l)
+			if i >= win {
+				sum -= float64(losses[i-win])
+			}
+			x, y, ok := point(i, sum/float64(min(i+1, win)))
+			if !ok {
+				continue
+			}
+			if px >= 0 {
+				line(img, px, py, x, y, color.NRGBA{30, 90, 220, 255})
+			}
+			px, py = x, y
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return fmt.Errorf("loss curve: %w", err)
+	}
+	return atomicfile.WriteBytes(path, buf.Bytes())
+}
+
+func label(img *image.NRGBA, x, y int, s string) {
+	d := &font.Drawer{Dst: img, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13,
+		Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+// line draws a straight segment (Bresenham).
+func line(img *image.NRGBA, x0, y0, x1, y1 int, c color.NRGBA) {
+	dx, dy := abs(x1-x0), -abs(y1-y0)
+	sx, sy := 1, 1
+	if x0 > x1 {
+		sx = -1
+	}
+	if y0 > y1 {
+		sy = -1
+	}
+	e := dx + dy
+	for {
+		img.SetNRGBA(x0, y0, c)
+		if x0 == x1 && y0 == y1 {
+			return
+		}
+		if e2 := 2 * e; e2 >= dy {
+			e += dy
+			x0 += sx
+		} else if e2 <= dx {
+			e += dx
+			y0 += sy
+		}
+	}
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

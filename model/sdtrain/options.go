@@ -1,0 +1,162 @@
+package sdtrain
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"kata/model/scheduler"
+	"kata/model/sd"
+)
+
+// Stage is one training stage.
+type Stage string
+
+// The stages, in the order a model is trained.
+const (
+	StageVAE  Stage = "vae"  // the autoencoder alone
+	StageUNet Stage = "unet" // text encoder and UNet, VAE frozen
+)
+
+// ParseStage reads "vae" or "unet".
+func ParseStage(s string) (Stage, error) {
+	switch Stage(s) {
+	case StageVAE, StageUNet:
+		return Stage(s), nil
+	}
+	return "", fmt.Errorf("unknown stage %q (want vae or unet)", s)
+}
+
+// Architecture is the model being trained: the three component configs and
+// the noise schedule (diffusers' scheduler config).
+type Architecture struct {
+	Text      *sd.TextConfig
+	UNet      *sd.UNetConfig
+	VAE       *sd.VAEConfig
+	Scheduler scheduler.Config
+}
+
+// Factor is the VAE's downsampling factor, 2^(blocks-1).
+func (a Architecture) Factor() int { return 1 << (len(a.VAE.BlockOutChannels) - 1) }
+
+// ImageSize is the native image size: the UNet's sample size times Factor.
+func (a Architecture) ImageSize() int { return a.UNet.SampleSize * a.Factor() }
+
+// Options configures one stage of a run. Zero values take the defaults noted.
+type Options struct {
+	Stage Stage // required
+	Steps int   // optimiser steps; required
+	Batch int   // samples per step; default 8
+	Seed  uint64
+
+	LR          float64 // peak learning rate; default 1e-3 (vae) or 5e-4 (unet)
+	Warmup      int     // linear warmup steps; default min(500, Steps/10)
+	Cosine      bool    // cosine decay to 0 after warmup; false keeps LR constant
+	WeightDecay float64 // AdamW decoupled decay; default 1e-2 (negative: none)
+	ClipNorm    float64 // clip the gradient's global norm to this; default 1 (negative: no clipping)
+	EMADecay    float64 // EMA decay (with diffusers' warmup (1+t)/(10+t)); default 0.999
+	CaptionDrop float64 // unet: share of captions replaced by ""; default 0.1 (negative: none)
+	KLWeight    float64 // vae: KL weight; default 1e-6
+
+	// CheckpointDir holds the stage checkpoints (vae.safetensors,
+	// unet.safetensors) and loss curves; required. The unet stage reads the
+	// finished vae checkpoint from it.
+	CheckpointDir string
+	// CheckpointEvery is the wall time between checkpoints; default 5 minutes.
+	// A checkpoint is also written at the end and when the context is cancelled.
+	CheckpointEvery time.Duration
+	// Resume continues the stage from its checkpoint when one exists.
+	Resume bool
+	// LatentSamples is how many images the vae stage encodes to measure the
+	// latent standard deviation; default 256.
+	LatentSamples int
+	// NoPreview turns off the preview PNG written with the first checkpoint
+	// of a session, the last one, and the first after every PreviewEvery
+	// (default 20 minutes; unet previews cost about a minute on 2 cores):
+	// for the vae stage 8 renders over their reconstructions, for the unet
+	// stage 8 seeds of each PreviewPrompts entry (none: no preview), both
+	// with the EMA weights (see PreviewPath).
+	NoPreview      bool
+	PreviewEvery   time.Duration
+	PreviewPrompts []string
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if _, err := ParseStage(string(o.Stage)); err != nil {
+		return o, err
+	}
+	if o.Steps < 1 {
+		return o, fmt.Errorf("steps %d: want at least 1", o.Steps)
+	}
+	if o.CheckpointDir == "" {
+		return o, fmt.Errorf("a checkpoint folder is required")
+	}
+	if o.Batch == 0 {
+		o.Batch = 8
+	}
+	if o.LR == 0 {
+		o.LR = map[Stage]float64{StageVAE: 1e-3, StageUNet: 5e-4}[o.Stage]
+	}
+	if o.Warmup == 0 {
+		o.Warmup = min(500, o.Steps/10)
+	}
+	if o.WeightDecay == 0 {
+		o.WeightDecay = 1e-2
+	}
+	if o.ClipNorm == 0 {
+		o.ClipNorm = 1
+	}
+	if o.EMADecay == 0 {
+		o.EMADecay = 0.999
+	}
+	if o.CaptionDrop == 0 {
+		o.CaptionDrop = 0.1
+	}
+	if o.KLWeight == 0 {
+		o.KLWeight = 1e-6
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = 5 * time.Minute
+	}
+	if o.PreviewEvery == 0 {
+		o.PreviewEvery = 20 * time.Minute
+	}
+	if o.LatentSamples == 0 {
+		o.LatentSamples = 256
+	}
+	switch {
+	case o.Batch < 1:
+		return o, fmt.Errorf("batch %d: want at least 1", o.Batch)
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return o, fmt.Errorf("learning rate %g: want a positive number", o.LR)
+	case o.Warmup < 0:
+		return o, fmt.Errorf("warmup %d: want 0 or more steps", o.Warmup)
+	case !(o.EMADecay > 0 && o.EMADecay < 1):
+		return o, fmt.Errorf("EMA decay %g outside (0, 1)", o.EMADecay)
+	case o.CaptionDrop > 1:
+		return o, fmt.Errorf("caption dropout %g above 1", o.CaptionDrop)
+	case o.LatentSamples < 2:
+		return o, fmt.Errorf("latent samples %d: want at least 2", o.LatentSamples)
+	}
+	return o, nil
+}
+
+// LearningRate is the rate of step (0-based) of a run: linear warmup from
+// LR/Warmup to LR over Warmup steps, then constant or (Cosine) half a cosine
+// down to 0 at Steps.
+func (o Options) LearningRate(step int) float64 {
+	if step < o.Warmup {
+		return o.LR * float64(step+1) / float64(o.Warmup)
+	}
+	if !o.Cosine || o.Steps <= o.Warmup {
+		return o.LR
+	}
+	p := float64(step-o.Warmup) / float64(o.Steps-o.Warmup)
+	return o.LR * 0.5 * (1 + math.Cos(math.Pi*p))
+}
+
+// emaDecay is diffusers' EMAModel decay at update number t (1-based):
+// min(decay, (1+t)/(10+t)).
+func emaDecay(decay float64, t int) float64 {
+	return min(decay, float64(1+t)/float64(10+t))
+}

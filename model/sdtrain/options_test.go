@@ -1,0 +1,103 @@
+package sdtrain
+
+import (
+	"math"
+	"testing"
+
+	"kata/model/sd"
+)
+
+func TestLearningRate(t *testing.T) {
+	o := Options{LR: 1e-3, Warmup: 10, Steps: 110, Cosine: true}
+	constant := o
+	constant.Cosine = false
+	tests := []struct {
+		name string
+		o    Options
+		step int
+		want float64
+	}{
+		{"first warmup step", o, 0, 1e-4},
+		{"end of warmup", o, 9, 1e-3},
+		{"cosine start", o, 10, 1e-3},
+		{"cosine half way", o, 60, 5e-4},
+		{"cosine end", o, 110, 0},
+		{"constant after warmup", constant, 100, 1e-3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.o.LearningRate(tc.step); math.Abs(got-tc.want) > 1e-12 {
+				t.Fatalf("LearningRate(%d) = %g, want %g", tc.step, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEMADecayWarmsUp(t *testing.T) {
+	for _, tc := range []struct {
+		t    int
+		want float64
+	}{{1, 2.0 / 11}, {90, 0.91}, {100000, 0.999}} {
+		if got := emaDecay(0.999, tc.t); math.Abs(got-tc.want) > 1e-12 {
+			t.Fatalf("emaDecay(0.999, %d) = %g, want %g", tc.t, got, tc.want)
+		}
+	}
+}
+
+func TestOptionsRejectBadInput(t *testing.T) {
+	ok := Options{Stage: StageVAE, Steps: 1, CheckpointDir: "x"}
+	tests := []struct {
+		name string
+		edit func(*Options)
+	}{
+		{"unknown stage", func(o *Options) { o.Stage = "gan" }},
+		{"no steps", func(o *Options) { o.Steps = 0 }},
+		{"no checkpoint folder", func(o *Options) { o.CheckpointDir = "" }},
+		{"negative batch", func(o *Options) { o.Batch = -2 }},
+		{"negative learning rate", func(o *Options) { o.LR = -1 }},
+		{"EMA decay 1", func(o *Options) { o.EMADecay = 1 }},
+		{"caption dropout above 1", func(o *Options) { o.CaptionDrop = 2 }},
+	}
+	if _, err := ok.withDefaults(); err != nil {
+		t.Fatalf("valid options refused: %v", err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ok
+			tc.edit(&o)
+			if _, err := o.withDefaults(); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TestConfigJSONRoundTrips writes each config as diffusers JSON and reads it
+// back with model/sd's parsers.
+func TestConfigJSONRoundTrips(t *testing.T) {
+	a := tinyArch()
+	a.UNet.AttentionHeads = []int{1, 2, 2, 4} // per-block heads become a list
+	meta, err := archMetadata(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := sd.ParseTextConfig([]byte(meta["text_config"]))
+	if err != nil || *text != *a.Text {
+		t.Fatalf("text config %+v, %v; want %+v", text, err, a.Text)
+	}
+	unet, err := sd.ParseUNetConfig([]byte(meta["unet_config"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uj, _ := UNetConfigJSON(unet)
+	if string(uj) != meta["unet_config"] {
+		t.Fatalf("unet config does not round-trip:\n%s\n%s", uj, meta["unet_config"])
+	}
+	vae, err := sd.ParseVAEConfig([]byte(meta["vae_config"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vj, _ := VAEConfigJSON(vae, a.ImageSize()); string(vj) != meta["vae_config"] {
+		t.Fatalf("vae config does not round-trip")
+	}
+}

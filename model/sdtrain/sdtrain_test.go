@@ -1,0 +1,223 @@
+package sdtrain
+
+import (
+	gocontext "context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"kata/model/backend"
+	"kata/model/scheduler"
+	"kata/model/sd"
+	"kata/model/sd/sdtest"
+)
+
+// tinyArch is an SD 1.x topology small enough for unit tests: 32 px images,
+// a factor-4 VAE, 8x8 latents and a 16-layer cross-attention UNet.
+func tinyArch() Architecture {
+	text := sd.SD15TextConfig()
+	text.HiddenSize, text.IntermediateSize, text.NumHiddenLayers, text.NumAttentionHeads = 16, 32, 1, 2
+	unet := sd.SD15UNetConfig()
+	unet.BlockOutChannels, unet.NormNumGroups, unet.AttentionHeads = []int{8, 8, 16, 16}, 4, []int{2, 2, 2, 2}
+	unet.CrossAttentionDim, unet.SampleSize, unet.LayersPerBlock = 16, 8, 1
+	vae := sd.SD15VAEConfig()
+	vae.BlockOutChannels, vae.NormNumGroups, vae.LayersPerBlock = []int{8, 8, 16}, 4, 1
+	vae.DownBlockTypes, vae.UpBlockTypes = vae.DownBlockTypes[:3], vae.UpBlockTypes[:3]
+	return Architecture{Text: text, UNet: unet, VAE: vae, Scheduler: scheduler.DefaultConfig()}
+}
+
+func testBackend(t *testing.T) backends.Backend {
+	t.Helper()
+	be, err := backend.New(sdtest.Backend())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+// fixed always draws the same sample (the trainer's noise still varies).
+type sameSample struct{ s Sample }
+
+func (f sameSample) Draw(*rand.Rand, int) (Sample, error) { return f.s, nil }
+
+func fixedSource(t *testing.T, size int) sameSample {
+	t.Helper()
+	s, err := Shapes{}.Draw(rand.New(rand.NewPCG(3, 4)), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sameSample{s}
+}
+
+func meanOf(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x)
+	}
+	return s / float64(len(v))
+}
+
+func trainStage(t *testing.T, be backends.Backend, src Source, o Options, onEvent func(Event)) *Result {
+	t.Helper()
+	res, err := Train(gocontext.Background(), be, tinyArch(), src, o, onEvent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestStagesLowerLossOnFixedBatch(t *testing.T) {
+	be := testBackend(t)
+	dir := t.TempDir()
+	src := fixedSource(t, tinyArch().ImageSize())
+	tests := []struct {
+		stage Stage
+		steps int
+		lr    float64
+	}{
+		{StageVAE, 30, 3e-3},
+		{StageUNet, 30, 3e-3},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.stage), func(t *testing.T) {
+			res := trainStage(t, be, src, Options{Stage: tc.stage, Steps: tc.steps, Batch: 4, LR: tc.lr, Warmup: 1,
+				CheckpointDir: dir, LatentSamples: 8, Seed: 1, PreviewPrompts: []string{"a red square"}}, nil)
+			first, last := meanOf(res.Losses[:5]), meanOf(res.Losses[len(res.Losses)-5:])
+			t.Logf("%s: loss %.4f over the first 5 steps, %.4f over the last 5; scaling factor %.4f", tc.stage, first, last, res.ScalingFactor)
+			if !(last < 0.8*first) {
+				t.Fatalf("%s loss did not fall: first 5 steps %.4f, last 5 %.4f", tc.stage, first, last)
+			}
+			for _, p := range []string{LossCurvePath(dir, tc.stage), PreviewPath(dir, tc.stage)} {
+				if _, err := os.Stat(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	if t.Failed() {
+		return
+	}
+	t.Run("export loads and generates", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "model")
+		if err := Export(CheckpointPath(dir, StageUNet), out); err != nil {
+			t.Fatal(err)
+		}
+		m, err := sd.Load(out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Finalize()
+		if m.VAE.ScalingFactor == 0.18215 {
+			t.Fatalf("exported folder lacks the measured scale (%g)", m.VAE.ScalingFactor)
+		}
+		for _, f := range []string{"tokenizer/vocab.json", "tokenizer/merges.txt", "scheduler/scheduler_config.json"} {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := sd.NewPipeline(be, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Finalize()
+		res, err := p.Generate(gocontext.Background(), sd.GenerateOptions{Prompt: "a red square", Steps: 3, Seed: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := res.Image.Bounds(); b.Dx() != 32 || b.Dy() != 32 {
+			t.Fatalf("image %v, want 32x32", b)
+		}
+	})
+}
+
+// TestResumeIsBitIdentical stops a stage after one step (a cancelled
+// context writes the checkpoint), resumes it, and compares every weight,
+// moment and EMA value with an uninterrupted run.
+func TestResumeIsBitIdentical(t *testing.T) {
+	be := testBackend(t)
+	src := Shapes{}
+	base := t.TempDir()
+	vae := Options{Stage: StageVAE, Steps: 2, Batch: 2, CheckpointDir: base, LatentSamples: 4, Seed: 7}
+	trainStage(t, be, src, vae, nil)
+	vaeCkpt, err := os.ReadFile(CheckpointPath(base, StageVAE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []Stage{StageVAE, StageUNet} {
+		t.Run(string(stage), func(t *testing.T) {
+			whole, parted := t.TempDir(), t.TempDir()
+			for _, d := range []string{whole, parted} {
+				if err := os.WriteFile(CheckpointPath(d, StageVAE), vaeCkpt, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := Options{Stage: stage, Steps: 3, Batch: 2, LatentSamples: 4, Seed: 11, CheckpointDir: whole}
+			if stage == StageVAE {
+				o.CheckpointDir = whole
+			}
+			trainStage(t, be, src, o, nil)
+
+			o.CheckpointDir = parted
+			ctx, cancel := gocontext.WithCancel(gocontext.Background())
+			_, err := Train(ctx, be, tinyArch(), src, o, func(e Event) {
+				if e.Kind == EventStep && e.Step == 1 {
+					cancel()
+				}
+			})
+			if !errors.Is(err, gocontext.Canceled) {
+				t.Fatalf("cancelled run returned %v", err)
+			}
+			c, err := loadCheckpoint(CheckpointPath(parted, stage))
+			if err != nil || c.Step != 1 {
+				t.Fatalf("checkpoint after the cancel: step %v, %v", c, err)
+			}
+			o.Resume = true
+			trainStage(t, be, src, o, nil)
+
+			a, err := loadCheckpoint(CheckpointPath(whole, stage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := loadCheckpoint(CheckpointPath(parted, stage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Step != 3 || b.Step != 3 || !slices.Equal(a.Losses, b.Losses) || !slices.Equal(a.RNG, b.RNG) {
+				t.Fatalf("steps %d/%d, losses %v / %v", a.Step, b.Step, a.Losses, b.Losses)
+			}
+			for _, part := range []struct {
+				name string
+				x, y map[string][]float32
+			}{{"weights", a.Weights, b.Weights}, {"m", a.M, b.M}, {"v", a.V, b.V}, {"ema", a.EMA, b.EMA}} {
+				if len(part.x) != len(part.y) || len(part.x) == 0 {
+					t.Fatalf("%s: %d vs %d tensors", part.name, len(part.x), len(part.y))
+				}
+				for k, x := range part.x {
+					if !slices.Equal(x, part.y[k]) {
+						t.Fatalf("%s %s differs after resuming", part.name, k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestResumeRefusesAnotherRun(t *testing.T) {
+	be := testBackend(t)
+	dir := t.TempDir()
+	o := Options{Stage: StageVAE, Steps: 1, Batch: 1, CheckpointDir: dir, LatentSamples: 2, Seed: 1}
+	trainStage(t, be, Shapes{}, o, nil)
+	o.Seed, o.Resume = 2, true
+	if _, err := Train(gocontext.Background(), be, tinyArch(), Shapes{}, o, nil); err == nil {
+		t.Fatal("resumed a checkpoint of another seed")
+	}
+	u := Options{Stage: StageUNet, Steps: 1, CheckpointDir: t.TempDir()}
+	if _, err := Train(gocontext.Background(), be, tinyArch(), Shapes{}, u, nil); err == nil {
+		t.Fatal("the unet stage started without a vae stage")
+	}
+}

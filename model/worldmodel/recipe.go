@@ -1,0 +1,32 @@
+package worldmodel
+
+import "kata/model/sdtrain"
+
+// PreviewPrompts are drawn (8 seeds each) with every unet-stage checkpoint.
+var PreviewPrompts = []string{
+	"a blue robot waving on a dotted background",
+	"a drawing of a red cat lying down, plain beige background",
+}
+
+// Recipe returns the training options of one stage of Kata World, with its
+// checkpoint folder and seed left to the caller (docs/WORLD-MODEL.md gives
+// the measured step times behind the step counts):
+//
+//   - vae: 1500 steps of batch 8, AdamW at 1e-3 with 100 warmup steps and
+//     cosine decay, KL weight 1e-6;
+//   - unet: 4000 steps of batch 32, AdamW at 5e-4 with 500 warmup steps and
+//     cosine decay, 10% caption dropout;
+//
+// both with weight decay 1e-2, gradient clipping at norm 1 and an EMA of
+// decay 0.999. The unet stage previews PreviewPrompts at every checkpoint.
+func Recipe(stage sdtrain.Stage) sdtrain.Options {
+	o := sdtrain.Options{Stage: stage, Cosine: true, WeightDecay: 1e-2, ClipNorm: 1, EMADecay: 0.999}
+	switch stage {
+	case sdtrain.StageVAE:
+		o.Steps, o.Batch, o.LR, o.Warmup, o.KLWeight = 1500, 8, 1e-3, 100, 1e-6
+	case sdtrain.StageUNet:
+		o.Steps, o.Batch, o.LR, o.Warmup, o.CaptionDrop = 4000, 32, 5e-4, 500, 0.1
+		o.PreviewPrompts = PreviewPrompts
+	}
+	return o
+}
