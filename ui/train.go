@@ -46,6 +46,8 @@ type trainPanel struct {
 	stop     context.CancelFunc // non-nil while a run is going
 	actionID int64              // the action being trained
 	seed     uint64             // a paused run's seed, so Train resumes it
+	finished int64              // the action whose run just ended, 0 for none
+	result   string             // what that run's end said
 }
 
 func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
@@ -125,6 +127,7 @@ func (t *trainPanel) start(actionID int64) {
 	t.cancel.Enable()
 	t.progress.SetValue(0)
 	t.plot.reset()
+	t.finished = 0
 	t.info.SetText("Starting…")
 	var result app.ActionInfo
 	t.m.bg.run(func() error {
@@ -148,6 +151,7 @@ func (t *trainPanel) start(actionID int64) {
 			t.progress.SetValue(1)
 			done := fmt.Sprintf("Done: %s learned (%s). Use %s in the Gallery.", result.Name, result.Identifier, result.Trigger)
 			t.info.SetText(done)
+			t.finished, t.result = actionID, done // kept when the page re-renders
 			t.m.app.SendNotification(fyne.NewNotification("Kata: "+result.Name+" learned", done))
 		}
 	})
@@ -159,6 +163,12 @@ func (t *trainPanel) showAction(a app.ActionInfo) {
 	if t.stop != nil {
 		return // a run is going; keep showing its progress
 	}
+	if a.ID != 0 && a.ID == t.finished && a.Paused == nil {
+		t.progress.SetValue(1)
+		t.info.SetText(t.result)
+		return
+	}
+	t.finished = 0
 	t.seed = 0
 	t.seedText.SetText("")
 	t.lr.SetText("")
