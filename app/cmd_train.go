@@ -261,7 +261,7 @@ const previewSteps = sd.DefaultSteps
 // the PNG says how it was made.
 func previewSettings(a *trainArgs, m *sd.Model, step int) imagemeta.Settings {
 	trigger := a.trigger
-	size := m.UNet.SampleSize * 8
+	size := m.NativeSize()
 	return imagemeta.Settings{
 		Prompt: placeholder.Fill(placeholder.DefaultCaption, trigger), Steps: previewSteps, Sampler: scheduler.DisplayName(sd.DefaultSampler),
 		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.Hash,

@@ -53,56 +53,87 @@ func (l *Library) ContactSheet(ctx context.Context, opt SheetOptions) (*image.NR
 	if opt.Cell <= 0 {
 		opt.Cell = 192
 	}
-	if opt.Cell < 32 || opt.Cell > 2048 {
-		return nil, fmt.Errorf("contact sheet: cell size %d outside 32..2048", opt.Cell)
+	subjects := make([]string, len(opt.Subjects))
+	for i, s := range opt.Subjects {
+		subjects[i] = s.Name
 	}
-	if n := len(opt.Subjects) * len(opt.Actions); n > 10000 {
-		return nil, fmt.Errorf("contact sheet: %d cells is too many", n)
+	actions := make([]string, len(opt.Actions))
+	for j, a := range opt.Actions {
+		actions[j] = a.Name
 	}
-	face, err := sheetFace(opt.Cell)
+	sheet, err := DrawSheet(ctx, subjects, actions, opt.Cell, func(i, j int) (image.Image, error) {
+		hash, err := l.sheetPick(ctx, opt.Subjects[i].ID, opt.Actions[j].ID)
+		if err != nil || hash == "" {
+			return nil, err
+		}
+		img, err := l.Image(hash)
+		if err != nil {
+			return nil, fmt.Errorf("%s / %s: %w", opt.Subjects[i].Name, opt.Actions[j].Name, err)
+		}
+		return img, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("contact sheet: %w", err)
 	}
+	return sheet, nil
+}
+
+// DrawSheet draws a labelled grid of pictures: rows[i] on the left of row
+// i, cols[j] on top of column j, and picture(i, j) fitted into each cell of
+// cell x cell pixels (cell in 32..2048); a nil picture leaves its cell grey.
+// It is the layout of every contact sheet Kata writes (the library's, the
+// benchmark's). The sheet is about (label + len(cols) x cell) wide and
+// (label + len(rows) x cell) tall, with cell/16 pixels between cells.
+func DrawSheet(ctx context.Context, rows, cols []string, cell int, picture func(i, j int) (image.Image, error)) (*image.NRGBA, error) {
+	if len(rows) == 0 || len(cols) == 0 {
+		return nil, errors.New("needs at least one row and one column")
+	}
+	if cell < 32 || cell > 2048 {
+		return nil, fmt.Errorf("cell size %d outside 32..2048", cell)
+	}
+	if n := len(rows) * len(cols); n > 10000 {
+		return nil, fmt.Errorf("%d cells is too many", n)
+	}
+	face, err := sheetFace(cell)
+	if err != nil {
+		return nil, err
+	}
 	defer face.Close()
-	cell, pad := opt.Cell, opt.Cell/16
+	pad := cell / 16
 	lineH := face.Metrics().Height.Ceil()
 	labelW := 0
-	for _, s := range opt.Subjects {
-		labelW = max(labelW, font.MeasureString(face, s.Name).Ceil())
+	for _, r := range rows {
+		labelW = max(labelW, font.MeasureString(face, r).Ceil())
 	}
 	labelW = min(labelW, 2*cell) + 2*pad
 	headerH := lineH + 2*pad
-	w := labelW + len(opt.Actions)*(cell+pad) + pad
-	h := headerH + len(opt.Subjects)*(cell+pad) + pad
+	w := labelW + len(cols)*(cell+pad) + pad
+	h := headerH + len(rows)*(cell+pad) + pad
 	sheet := image.NewNRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(sheet, sheet.Bounds(), image.NewUniform(sheetBackground), image.Point{}, draw.Src)
 
-	for j, a := range opt.Actions {
+	for j, c := range cols {
 		x := labelW + j*(cell+pad)
-		if tw := font.MeasureString(face, a.Name).Ceil(); tw < cell {
+		if tw := font.MeasureString(face, c).Ceil(); tw < cell {
 			x += (cell - tw) / 2 // centre short names over their column
 		}
-		drawLabel(sheet, face, a.Name, x, pad, cell)
+		drawLabel(sheet, face, c, x, pad, cell)
 	}
-	for i, s := range opt.Subjects {
+	for i, row := range rows {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		y := headerH + i*(cell+pad)
-		drawLabel(sheet, face, s.Name, pad, y+(cell-lineH)/2, labelW-2*pad)
-		for j, a := range opt.Actions {
+		drawLabel(sheet, face, row, pad, y+(cell-lineH)/2, labelW-2*pad)
+		for j := range cols {
 			r := image.Rect(0, 0, cell, cell).Add(image.Pt(labelW+j*(cell+pad), y))
-			hash, err := l.sheetPick(ctx, s.ID, a.ID)
+			img, err := picture(i, j)
 			if err != nil {
-				return nil, fmt.Errorf("contact sheet: %w", err)
+				return nil, err
 			}
-			if hash == "" {
+			if img == nil {
 				draw.Draw(sheet, r, image.NewUniform(sheetEmpty), image.Point{}, draw.Src)
 				continue
-			}
-			img, err := l.Image(hash)
-			if err != nil {
-				return nil, fmt.Errorf("contact sheet: %s / %s: %w", s.Name, a.Name, err)
 			}
 			fit := imaging.Fit(img, cell, cell, imaging.Lanczos)
 			off := image.Pt((cell-fit.Bounds().Dx())/2, (cell-fit.Bounds().Dy())/2)

@@ -83,9 +83,9 @@ func (t *trainer) shapes() error {
 			return fmt.Errorf("identifier %s has %d layer vectors; a %s run learns one", o.Init.Trigger, len(o.Init.Vectors), o.Method)
 		}
 	}
-	factor := 1 << (len(m.VAE.BlockOutChannels) - 1)
+	factor := m.VAE.Factor()
 	if o.Resolution <= 0 {
-		o.Resolution = m.UNet.SampleSize * factor
+		o.Resolution = m.NativeSize()
 	}
 	if mult := factor * (1 << (len(m.UNet.BlockOutChannels) - 1)); o.Resolution%mult != 0 {
 		return fmt.Errorf("resolution %d is not a multiple of %d", o.Resolution, mult)

@@ -263,6 +263,10 @@ func (c *UNetConfig) validate() error {
 	return nil
 }
 
+// Factor is how many image pixels one latent pixel spans on each side:
+// 2^(len(BlockOutChannels)-1), 8 for SD 1.x, 4 for Kata World.
+func (c *VAEConfig) Factor() int { return 1 << (len(c.BlockOutChannels) - 1) }
+
 func (c *VAEConfig) validate() error {
 	nb := len(c.BlockOutChannels)
 	switch {

@@ -379,3 +379,8 @@ func singleFileShape(key string, shape []int) []int {
 	}
 	return shape
 }
+
+// NativeSize is the image side the model was trained at: the UNet's
+// sample_size times the VAE factor, as diffusers computes it (512 for SD 1.x,
+// 64 for Kata World).
+func (m *Model) NativeSize() int { return m.UNet.SampleSize * m.VAE.Factor() }

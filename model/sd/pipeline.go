@@ -149,8 +149,7 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 	if o.CFG == 0 {
 		o.CFG = DefaultCFG
 	}
-	// diffusers: sample_size times the VAE factor (8 for SD 1.x, 4 for Kata World).
-	native := p.Model.UNet.SampleSize * (1 << (len(p.Model.VAE.BlockOutChannels) - 1))
+	native := p.Model.NativeSize()
 	if o.Width == 0 {
 		o.Width = native
 	}

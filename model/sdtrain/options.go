@@ -37,7 +37,7 @@ type Architecture struct {
 }
 
 // Factor is the VAE's downsampling factor, 2^(blocks-1).
-func (a Architecture) Factor() int { return 1 << (len(a.VAE.BlockOutChannels) - 1) }
+func (a Architecture) Factor() int { return a.VAE.Factor() }
 
 // ImageSize is the native image size: the UNet's sample size times Factor.
 func (a Architecture) ImageSize() int { return a.UNet.SampleSize * a.Factor() }
