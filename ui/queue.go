@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -24,6 +26,7 @@ type jobQueue struct {
 	done     int                // jobs finished in this batch
 	total    int                // jobs in this batch
 	timer    eta
+	warnings []string // what this batch's generations ignored (app.GenerationInfo.Warnings)
 	onResult func(app.GenerationInfo)
 	onIdle   func(err error) // the batch ended: err is nil, cancelled or the failure
 
@@ -51,7 +54,7 @@ func (q *jobQueue) add(reqs ...app.GenerateRequest) {
 		return
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	q.stop, q.done, q.total, q.timer = stop, 0, len(q.pending), newETA()
+	q.stop, q.done, q.total, q.timer, q.warnings = stop, 0, len(q.pending), newETA(), nil
 	q.cancel.Enable()
 	q.bar.SetValue(0)
 	q.show("")
@@ -67,7 +70,11 @@ func (q *jobQueue) add(reqs ...app.GenerateRequest) {
 			q.label.SetText("Could not generate: " + err.Error())
 		default:
 			q.bar.SetValue(1)
-			q.label.SetText(fmt.Sprintf("Done: %d image(s).", q.done))
+			done := fmt.Sprintf("Done: %d image(s).", q.done)
+			if len(q.warnings) > 0 {
+				done += " Note: " + strings.Join(q.warnings, "; ")
+			}
+			q.label.SetText(done)
 		}
 		if q.onIdle != nil {
 			q.onIdle(err)
@@ -104,6 +111,11 @@ func (q *jobQueue) drain(ctx context.Context) error {
 		}
 		onUI(func() {
 			q.done++
+			for _, w := range g.Warnings {
+				if !slices.Contains(q.warnings, w) {
+					q.warnings = append(q.warnings, w)
+				}
+			}
 			q.show("")
 			if q.onResult != nil {
 				q.onResult(g)

@@ -32,7 +32,7 @@ func (f *fakeGenerate) Generate(ctx context.Context, r app.GenerateRequest, prog
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prompts = append(f.prompts, r.Prompt)
-	return app.GenerationInfo{ID: int64(len(f.prompts)), Prompt: r.Prompt, Seed: r.Seed}, nil
+	return app.GenerationInfo{ID: int64(len(f.prompts)), Prompt: r.Prompt, Seed: r.Seed, Warnings: []string{"tag <hypernet:x> ignored"}}, nil
 }
 
 func TestJobQueueRunsInOrder(t *testing.T) {
@@ -46,7 +46,7 @@ func TestJobQueueRunsInOrder(t *testing.T) {
 	onUI(func() { q.add(app.GenerateRequest{Prompt: "c"}) }) // joins the running batch
 	close(svc.block)
 	m.WaitIdle()
-	if strings.Join(results, ",") != "a,b,c" || q.bar.Value != 1 || q.label.Text != "Done: 3 image(s)." || q.busy() {
+	if strings.Join(results, ",") != "a,b,c" || q.bar.Value != 1 || q.label.Text != "Done: 3 image(s). Note: tag <hypernet:x> ignored" || q.busy() {
 		t.Fatalf("results %v, bar %v, label %q, busy %v", results, q.bar.Value, q.label.Text, q.busy())
 	}
 }
