@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"kata/app"
@@ -31,19 +32,28 @@ func main() {
 // runWindow opens the main window and returns the exit status once it closes.
 // SIGINT and SIGTERM quit the window cleanly.
 func runWindow(ctx context.Context) int {
-	k, err := app.OpenDefault()
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(iconResource())
+	k, err := openLibrary(a)
 	if err != nil {
 		os.Stderr.WriteString("kata: " + err.Error() + "\n")
 		return 1
 	}
 	defer k.Close()
-	a := fyneapp.NewWithID(appID)
-	a.SetIcon(iconResource())
 	w := ui.NewMainWindow(a, k, nativePicker{})
 	go func() {
 		<-ctx.Done()
-		a.Quit()
+		fyne.Do(w.Quit) // Fyne's calls belong on its goroutine
 	}()
 	w.Window().ShowAndRun()
 	return 0
+}
+
+// openLibrary opens $KATA_LIBRARY, else the folder chosen in Settings, else
+// the default library.
+func openLibrary(a fyne.App) (*app.Kata, error) {
+	if dir := a.Preferences().String(ui.PrefLibrary); dir != "" && app.Getenv("KATA_LIBRARY") == "" {
+		return app.Open(dir)
+	}
+	return app.OpenDefault()
 }

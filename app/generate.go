@@ -30,8 +30,9 @@ type GenerateRequest struct {
 	Sampler          string // default DefaultSampler; canonical or AUTOMATIC1111 name
 	// ScheduleType is AUTOMATIC1111's "Schedule type" (scheduler.ScheduleTypes;
 	// "" for Automatic); only samplers whose SamplerInfo.Schedules is set take others.
-	ScheduleType string
-	CFG          float64 // default sd.DefaultCFG
+	ScheduleType  string
+	CFG           float64 // default sd.DefaultCFG
+	Width, Height int     // default the model's native size; multiples of 8
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -67,7 +68,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG},
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
 		set: set, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir), warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
@@ -80,8 +81,9 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Negative: g.Negative,
-		Seed: uint64(g.Seed), Warnings: warnings}, nil
+	info := generationInfo(k.lib, g)
+	info.Warnings = warnings
+	return info, nil
 }
 
 // identifierFiles finds, for every trigger named in text, the newest
