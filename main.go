@@ -23,7 +23,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := app.Env{Stdout: os.Stdout, Stderr: os.Stderr}
-	if code := app.Main(ctx, os.Args[1:], env); code >= 0 {
+	// Fyne's GLFW driver locks the main goroutine to the main OS thread at
+	// start-up; a sub-command runs on its own goroutine so that its compute
+	// is not tied to that thread.
+	done := make(chan int)
+	go func() { done <- app.Main(ctx, os.Args[1:], env) }()
+	if code := <-done; code >= 0 {
 		os.Exit(code)
 	}
 	os.Exit(runWindow(ctx))
