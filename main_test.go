@@ -243,3 +243,18 @@ func TestWindowSmoke(t *testing.T) {
 		t.Fatal("kata did not quit on Ctrl+Q")
 	}
 }
+
+// TestNoLocaleNoise runs `kata version` under the C.UTF-8 locale of Debian
+// and most containers: Fyne must not log "Error parsing user locale C".
+func TestNoLocaleNoise(t *testing.T) {
+	bin := buildKata(t)
+	for _, env := range [][]string{{"LANG=C.UTF-8"}, {"LC_ALL=C.UTF-8", "LANG=C"}, {"LANG=C"}} {
+		cmd := exec.Command(bin, "version")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Errorf("%v: kata version: %v, stderr %q", env, err, stderr.String())
+		}
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
-
 	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/scheduler"
@@ -128,6 +126,9 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 			return fmt.Errorf("--lora: %w", err)
 		}
 	}
+	if err := ensureDirsOf(outs...); err != nil {
+		return err
+	}
 	var initImage image.Image
 	if a.init != "" {
 		if initImage, err = readImage(a.init); err != nil {
@@ -139,17 +140,15 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
-	var loadBar *progressbar.ProgressBar
+	var loadBar *progress
 	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, VAE: a.vae, Progress: func(done, total int) {
 		if loadBar == nil {
-			loadBar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
-				progressbar.OptionSetDescription("loading "+modelName(a.model)), progressbar.OptionShowCount())
+			loadBar = newProgress(env.Stderr, total, "loading "+modelName(a.model))
 		}
-		_ = loadBar.Set(done)
+		loadBar.Set(done)
 	}})
 	if loadBar != nil {
-		_ = loadBar.Finish()
-		fmt.Fprintln(env.Stderr)
+		loadBar.Finish()
 	}
 	if err != nil {
 		return vaeHint(err)
@@ -189,27 +188,24 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		gen.labels = append(gen.labels, l)
 	}
 	for i, out := range outs {
-		var bar *progressbar.ProgressBar
+		var bar *progress
 		desc := "sampling"
 		if len(outs) > 1 {
 			desc = fmt.Sprintf("sampling %d/%d", i+1, len(outs))
 		}
-		progress := func(step, total int) {
+		onStep := func(step, total int) {
 			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(env.Stderr),
-					progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true))
+				bar = newProgress(env.Stderr, total, desc)
 			}
-			_ = bar.Set(step)
+			bar.Set(step)
 		}
 		gen.opts.Seed = uint64(a.seed) + uint64(i)
 		if i > 0 {
 			gen.warn = nil // said once
 		}
-		res, settings, err := gen.run(ctx, p, progress)
+		res, settings, err := gen.run(ctx, p, onStep)
 		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(env.Stderr)
+			bar.Finish()
 		}
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/sd/sdtest"
+	"kata/store"
 	"kata/store/contenthash"
 	"kata/store/imagemeta"
 )
@@ -33,12 +34,16 @@ func TestGenerateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("image file mode %v (%v), want 0644", st.Mode().Perm(), err)
+	}
 	s, err := imagemeta.ReadPNG(bytes.NewReader(first))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Prompt != "an astronaut" || s.Negative != "blurry" || s.Steps != 3 || s.Sampler != "DPM++ 2M" || s.ScheduleType != "Karras" ||
-		s.CFG != 5 || s.Seed != 7 || s.Width != 64 || s.Height != 64 || s.Model != "sd-tiny" || len(s.ModelHash) != 10 {
+		s.CFG != 5 || s.Seed != 7 || s.Width != 64 || s.Height != 64 || s.Model != "sd-tiny" || s.ModelHash != "" {
+		// A diffusers folder gets no "Model hash": A1111 computes none for it.
 		t.Errorf("settings %+v", s)
 	}
 
@@ -50,6 +55,14 @@ func TestGenerateCommand(t *testing.T) {
 		"--sampler", "DPM++ 2M Karras", "--cfg", "5", "--seed", "7")
 	if code, _, stderr := runMain(args...); code != 0 {
 		t.Fatalf("single-file run: %s", stderr)
+	}
+	// A single file gets A1111's: the first 10 hex digits of its SHA-256.
+	h, err := contenthash.File(sdtest.TinySingleFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := store.ReadSettings(single); err != nil || s.ModelHash != h[:10] {
+		t.Errorf("single-file model hash %q, want %q (%v)", s.ModelHash, h[:10], err)
 	}
 	a, errA := imageBytes(out)
 	b, errB := imageBytes(single)
@@ -155,6 +168,19 @@ func TestGenerateWithIdentifiers(t *testing.T) {
 	}
 	if err != nil || strings.Join(s.Identifiers, ",") != strings.Join(want, ",") {
 		t.Errorf("identifiers recorded in the PNG: %v, want %v (%v)", s.Identifiers, want, err)
+	}
+	text, err := imagemeta.ReadPNGText(bytes.NewReader(data))
+	if err != nil || !strings.Contains(text["parameters"], `TI hashes: "handstand: `+want[0][len("handstand:"):]+", salute: ") {
+		t.Errorf("parameters %q lack A1111's TI hashes (%v)", text["parameters"], err)
+	}
+	// An identifier loaded but not named in the prompts is not recorded.
+	one := filepath.Join(dir, "one.png")
+	if code, _, stderr := runMain(append(base, "--prompt", "a panda <handstand>", "--identifier", ids["handstand"],
+		"--identifier", ids["salute"], "--out", one)...); code != 0 {
+		t.Fatalf("one of two identifiers: %s", stderr)
+	}
+	if s, err := store.ReadSettings(one); err != nil || strings.Join(s.Identifiers, ",") != want[0] {
+		t.Errorf("identifiers recorded for a prompt naming one: %v, want [%s] (%v)", s.Identifiers, want[0], err)
 	}
 	plain := filepath.Join(dir, "plain.png")
 	if code, _, stderr := runMain(append(base, "--prompt", "a panda next to a robot", "--out", plain)...); code != 0 {

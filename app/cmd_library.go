@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"kata/model/adi"
+	"kata/model/scheduler"
 	"kata/store"
 	"kata/store/atomicfile"
 )
@@ -35,7 +37,10 @@ Subcommands:
   export [flags] zip FILE     generations, exemplars and identifiers with manifest.json
   export [flags] sheet FILE   contact sheet PNG: subjects x actions (--force replaces FILE)
   export [flags] identifiers DIR
-                              newest .safetensors of each identifier
+                              newest .safetensors of each identifier: TI ones in the
+                              layout AUTOMATIC1111/ComfyUI/diffusers load; P+/ADI ones in
+                              Kata's layout, which those tools refuse (--single-vector:
+                              also a one-vector version they load, losing what is layer-wise)
   settings FILE               print the generation settings stored in a PNG or JPEG
 
 The library is --library DIR, else $KATA_LIBRARY, else the OS data directory.`
@@ -43,7 +48,7 @@ The library is --library DIR, else $KATA_LIBRARY, else the OS data directory.`
 func runLibrary(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, "library", libraryUsage)
 	dir := fs.String("library", "", "library directory")
-	if err := ParseFlags(fs, args); err != nil {
+	if err := ParseCommandFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -61,7 +66,7 @@ func runLibrary(ctx context.Context, env Env, args []string) error {
 	case "export":
 		return libraryExport(ctx, env, dir, rest)
 	case "settings":
-		return librarySettings(env, rest)
+		return librarySettings(env, dir, rest)
 	}
 	fs.Usage()
 	return fmt.Errorf("%w: unknown subcommand %q", ErrUsage, sub)
@@ -257,6 +262,7 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	subjectName := fs.String("subject", "", "only this subject")
 	cell := fs.Int("cell", 192, "contact sheet cell size in pixels")
 	force := fs.Bool("force", false, "replace an existing zip or sheet file")
+	single := fs.Bool("single-vector", false, "identifiers: write P+/ADI ones also as one mean vector that AUTOMATIC1111, ComfyUI and diffusers load (loses the per-layer vectors)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -274,6 +280,16 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 	}
 	if *quality < 1 || *quality > 100 {
 		return fmt.Errorf("%w: --quality must be 1-100", ErrUsage)
+	}
+	// The destination first: a folder that cannot be written fails now.
+	var err error
+	if kind == "images" || kind == "identifiers" {
+		err = ensureDir(dest)
+	} else {
+		err = ensureDirsOf(dest)
+	}
+	if err != nil {
+		return err
 	}
 	if kind == "zip" || kind == "sheet" {
 		if err := refuseExisting(dest, *force); err != nil {
@@ -326,12 +342,27 @@ func libraryExport(ctx context.Context, env Env, dir *string, args []string) err
 		if err != nil {
 			return err
 		}
+		warned := false
 		for _, v := range versions {
-			p, err := lib.ExportIdentifier(ctx, v, dest)
+			p, err := exportIdentifier(ctx, lib, v, dest, false)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stdout, p)
+			if !*single {
+				continue
+			}
+			sp, err := exportIdentifier(ctx, lib, v, dest, true)
+			if err != nil {
+				return err
+			}
+			if sp != p {
+				fmt.Fprintln(env.Stdout, sp)
+				if !warned {
+					fmt.Fprintf(env.Stderr, "note: in the -single files %s\n", adi.SingleVectorLoss)
+					warned = true
+				}
+			}
 		}
 		if len(versions) == 0 {
 			fmt.Fprintln(env.Stdout, "no identifiers to export")
@@ -413,14 +444,31 @@ func writeAtomicWith(path string, fn func(io.Writer) error) error {
 	return atomicfile.Write(path, fn)
 }
 
-func librarySettings(env Env, args []string) error {
-	if len(args) != 1 {
+func librarySettings(env Env, dir *string, args []string) error {
+	fs := subFlags(env, "settings", "FILE", dir)
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: settings needs one PNG or JPEG file", ErrUsage)
 	}
-	s, err := store.ReadSettings(args[0])
+	s, err := store.ReadSettings(fs.Arg(0))
 	if err != nil {
 		return err
 	}
+	is, err := ReadImageSettings(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if s.Source != "" && is.Sampler != "" {
+		s.Sampler = scheduler.DisplayName(is.Sampler) // other tools' names, in A1111's
+	}
 	fmt.Fprintln(env.Stdout, store.QuoteText(s.Parameters()))
+	if s.Source != "" {
+		fmt.Fprintf(env.Stderr, "read from %s metadata\n", s.Source)
+	}
+	for _, ig := range is.Ignored {
+		fmt.Fprintf(env.Stderr, "ignored: %s\n", ig)
+	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"kata/model/adi"
+	"kata/model/safetensors"
 	"kata/store"
 )
 
@@ -67,8 +69,19 @@ func TestLibraryCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := l.CreateIdentifier(ctx, store.Identifier{ActionID: a.ID, Method: "adi"})
-	for _, body := range []string{"v1", "v2"} {
-		if _, err := l.AddIdentifierVersion(ctx, store.IdentifierVersion{IdentifierID: id.ID}, []byte(body)); err != nil {
+	for i := range 2 {
+		v, err := adi.NewIdentifier("salute", adi.MethodADI, 16, []float32{float32(i), 1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range v.Vectors {
+			v.Vectors[l][1] = float32(l)
+		}
+		var body bytes.Buffer
+		if err := adi.Encode(&body, v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AddIdentifierVersion(ctx, store.IdentifierVersion{IdentifierID: id.ID}, body.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,11 +131,25 @@ func TestLibraryCommand(t *testing.T) {
 	if code, out, errOut = runMain("library", "export", "--force", "zip", filepath.Join(dest, "a.zip")); code != 0 {
 		t.Errorf("zip --force: %d %s %s", code, out, errOut)
 	}
-	// Identifiers export the newest version under a readable name.
-	code, out, _ = runMain("library", "export", "identifiers", filepath.Join(dest, "ids"))
-	if b, err := os.ReadFile(filepath.Join(dest, "ids", "salute-adi-v2.safetensors")); code != 0 || err != nil || string(b) != "v2" {
-		t.Errorf("identifiers: %d %s %v", code, out, err)
+	// Identifiers export the newest version under a readable name, in
+	// Kata's layer-wise layout; --single-vector adds the one-vector mean in
+	// the one-key layout other tools load, and says what it loses.
+	code, out, errOut = runMain("library", "export", "identifiers", filepath.Join(dest, "ids"), "--single-vector")
+	got, err := adi.Load(filepath.Join(dest, "ids", "salute-adi-v2.safetensors"))
+	if code != 0 || err != nil || got.Method != adi.MethodADI || len(got.Vectors) != 16 || got.Vectors[0][0] != 1 {
+		t.Fatalf("identifiers: %d %s %s %v", code, out, errOut, err)
 	}
+	f, err := safetensors.Open(filepath.Join(dest, "ids", "salute-adi-v2-single.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Info(adi.KeyEmbParams)
+	mean, _, _ := f.Float32(adi.KeyEmbParams)
+	if names := f.Names(); len(names) != 1 || names[0] != adi.KeyEmbParams || len(info.Shape) != 2 || info.Shape[0] != 1 ||
+		mean[1] != 7.5 || !strings.Contains(errOut, "lost") {
+		t.Errorf("single-vector export: keys %v shape %v mean %v, stderr %q", names, info.Shape, mean, errOut)
+	}
+	f.Close()
 
 	// A file in the blobs folder without a row: check reports it, --repair
 	// moves it aside, --undo puts it back.

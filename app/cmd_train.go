@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
-
 	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/placeholder"
@@ -74,7 +72,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.StringVar(&a.fit, "fit", "crop", "bring images to the model's size by centre crop (crop) or padding (pad)")
 	fs.BoolVar(&a.noFlip, "no-flip", false, "disable random horizontal flips")
 	fs.Var(&a.contrast, "contrast", "adi: your own contrast photo or folder (same context, other action; repeatable)")
-	fs.StringVar(&a.checkpoint, "checkpoint", "", "checkpoint file (default OUT.ckpt)")
+	fs.StringVar(&a.checkpoint, "checkpoint", "", "training state file for --resume (default OUT"+trainStateExt+")")
 	fs.IntVar(&a.ckptEvery, "checkpoint-every", 100, "write a checkpoint every N steps")
 	fs.BoolVar(&a.resume, "resume", false, "continue from the checkpoint if it exists")
 	fs.IntVar(&a.previewEvery, "preview-every", 0, "render a preview image every N steps (0: never)")
@@ -118,7 +116,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 		a.out = strings.Trim(a.trigger, "<>") + ".safetensors"
 	}
 	if a.checkpoint == "" {
-		a.checkpoint = strings.TrimSuffix(a.out, filepath.Ext(a.out)) + ".ckpt"
+		a.checkpoint = strings.TrimSuffix(a.out, filepath.Ext(a.out)) + trainStateExt
 	}
 	return a, nil
 }
@@ -149,7 +147,20 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Cheap checks first, before loading a model: the photos read.
+	// Cheap checks first, before loading a model: the output folders can
+	// be written, the photos read.
+	previewDir := a.previewDir
+	if previewDir == "" {
+		previewDir = filepath.Dir(a.out)
+	}
+	if err := ensureDirsOf(a.out, a.checkpoint, a.exportA1111); err != nil {
+		return err
+	}
+	if a.previewEvery > 0 {
+		if err := ensureDir(previewDir); err != nil {
+			return err
+		}
+	}
 	exemplars, files, err := folderExemplars(a.images)
 	if err != nil {
 		return err
@@ -192,12 +203,7 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	previewDir := a.previewDir
-	if previewDir == "" {
-		previewDir = filepath.Dir(a.out)
-	}
-
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	var lastMsg string
 	var evErr error
 	onEvent := func(e adi.Event) {
@@ -209,13 +215,10 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			}
 		case adi.EventStep:
 			if bar == nil {
-				bar = progressbar.NewOptions(e.Steps, progressbar.OptionSetWriter(env.Stderr),
-					progressbar.OptionSetDescription("training"), progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetElapsedTime(true),
-					progressbar.OptionThrottle(0))
+				bar = newProgress(env.Stderr, e.Steps, "training")
 			}
 			bar.Describe(fmt.Sprintf("training, loss %.4f", e.Smoothed))
-			_ = bar.Set(e.Step)
+			bar.Set(e.Step)
 		case adi.EventPreview:
 			p := filepath.Join(previewDir, fmt.Sprintf("%s-preview-%05d.png", strings.Trim(a.trigger, "<>"), e.Step))
 			if err := writePNG(p, e.Preview, previewSettings(a, m, e.Step)); err != nil && evErr == nil {
@@ -225,8 +228,7 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 	}
 	id, err := adi.Train(ctx, base, exemplars, opts, onEvent)
 	if bar != nil {
-		_ = bar.Exit()
-		fmt.Fprintln(env.Stderr)
+		bar.Finish()
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -264,7 +266,7 @@ func previewSettings(a *trainArgs, m *sd.Model, step int) imagemeta.Settings {
 	size := m.NativeSize()
 	return imagemeta.Settings{
 		Prompt: placeholder.Fill(placeholder.DefaultCaption, trigger), Steps: previewSteps, Sampler: scheduler.DisplayName(sd.DefaultSampler),
-		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.Hash,
+		CFG: sd.DefaultCFG, Seed: int64(a.seed), Width: size, Height: size, Model: modelName(a.model), ModelHash: m.InfotextHash(),
 		Identifiers: []string{trigger}, Extra: map[string]string{"Training step": fmt.Sprint(step), "Method": a.method},
 	}
 }

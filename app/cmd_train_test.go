@@ -69,7 +69,7 @@ func TestTrainCommand(t *testing.T) {
 	if left, _ := os.ReadDir(images); len(left) != 2 {
 		t.Errorf("the photo folder holds %d entries after training, want its 2 photos", len(left))
 	}
-	if _, err := os.Stat(strings.TrimSuffix(out, ".safetensors") + ".ckpt"); !os.IsNotExist(err) {
+	if _, err := os.Stat(strings.TrimSuffix(out, ".safetensors") + trainStateExt); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left behind after a finished run: %v", err)
 	}
 

@@ -102,8 +102,38 @@ func NewFlagSet(env Env, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// ParseFlags parses args and wraps a parse error in ErrUsage.
+// ParseFlags parses args and wraps a parse error in ErrUsage. Flags may
+// come before, between or after the positional arguments, as users of
+// other command-line tools expect (`export images DIR --format jpeg`);
+// everything after "--" is positional. fs.Args() holds the positional
+// arguments in order. -h and --help print the usage and return
+// flag.ErrHelp.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return parse(fs, append([]string{"--"}, positional...))
+}
+
+// ParseCommandFlags parses the flags before a sub-command word, for a
+// command that dispatches on it (kata library, kata world): parsing stops at
+// the first positional argument, and fs.Args() is the sub-command and its
+// own arguments, untouched.
+func ParseCommandFlags(fs *flag.FlagSet, args []string) error { return parse(fs, args) }
+
+func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -21,12 +21,15 @@ type ModelInfo struct {
 	Path string
 	Kind string // "diffusers" or "single-file"
 	Hash string
+	// Builtin is the model Kata ships (listed first as BuiltinModelName).
+	Builtin bool
 }
 
 // engine is one loaded model with what runs it. Kata keeps at most one: an
 // SD 1.5 model takes about 4 GiB in float32.
 type engine struct {
 	modelID  int64
+	setting  string // the Kata.Backend it was made with
 	backend  backends.Backend
 	model    *sd.Model
 	pipeline *sd.Pipeline
@@ -53,7 +56,7 @@ func (k *Kata) Models() ([]ModelInfo, error) {
 	for i, m := range ms {
 		out[i] = modelInfo(m)
 	}
-	return out, nil
+	return builtinFirst(out, builtinPath()), nil
 }
 
 func modelInfo(m store.Model) ModelInfo {
@@ -91,7 +94,7 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 // engineFor returns the loaded engine of a library model, loading it (and
 // unloading another) when needed. The caller holds k.mu.
 func (k *Kata) engineFor(modelID int64) (*engine, error) {
-	if k.eng != nil && k.eng.modelID == modelID && k.eng.vae == k.vae {
+	if k.eng != nil && k.eng.modelID == modelID && k.eng.vae == k.vae && k.eng.setting == k.Backend() {
 		return k.eng, nil
 	}
 	ctx, cancel := opContext()
@@ -115,7 +118,8 @@ func (k *Kata) engineFor(modelID int64) (*engine, error) {
 
 // useModelLocked makes m the loaded engine, freeing the previous one.
 func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
-	b, err := backend.New("")
+	setting := k.Backend()
+	b, err := backend.New(setting)
 	if err != nil {
 		m.Finalize()
 		return err
@@ -134,7 +138,7 @@ func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 	if k.eng != nil {
 		k.eng.close()
 	}
-	k.eng = &engine{modelID: modelID, backend: b, model: m, pipeline: p, base: base, vae: m.VAEPath}
+	k.eng = &engine{modelID: modelID, setting: setting, backend: b, model: m, pipeline: p, base: base, vae: m.VAEPath}
 	return nil
 }
 

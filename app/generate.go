@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"kata/model/adi"
@@ -29,8 +30,9 @@ type GenerateRequest struct {
 	Sampler          string // default DefaultSampler; canonical or AUTOMATIC1111 name
 	// ScheduleType is AUTOMATIC1111's "Schedule type" (scheduler.ScheduleTypes;
 	// "" for Automatic); only samplers whose SamplerInfo.Schedules is set take others.
-	ScheduleType string
-	CFG          float64 // default sd.DefaultCFG
+	ScheduleType  string
+	CFG           float64 // default sd.DefaultCFG
+	Width, Height int     // default the model's native size; multiples of 8
 	// SubjectID and ActionID file the image under a subject x action cell
 	// of the contact sheet; 0 for none.
 	SubjectID, ActionID int64
@@ -66,7 +68,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG},
+		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
 		set: set, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir), warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
@@ -74,12 +76,14 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	g, err := k.lib.AddGeneration(ctx, store.Generation{Prompt: s.Prompt, Negative: s.Negative, Seed: s.Seed,
 		Sampler: scheduler.DisplayName(res.Sampler), Steps: s.Steps, CFG: s.CFG, Width: s.Width, Height: s.Height, Strength: s.Strength,
-		ModelHash: s.ModelHash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID}, res.Image)
+		ModelHash: eng.model.Hash, IdentifierVersions: versions, SubjectID: r.SubjectID, ActionID: r.ActionID,
+		Settings: &s}, res.Image)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	return GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Prompt: g.Prompt, Negative: g.Negative,
-		Seed: uint64(g.Seed), Warnings: warnings}, nil
+	info := generationInfo(k.lib, g)
+	info.Warnings = warnings
+	return info, nil
 }
 
 // identifierFiles finds, for every trigger named in text, the newest
@@ -165,10 +169,13 @@ func identifierLabel(trigger, path string) (string, error) {
 // run merges the LoRAs the prompt's tags and g.loraFiles name into p's
 // model (removing the tags from the prompt the text encoder sees), puts
 // the identifiers into the options, samples the image on p (progress, when
-// set, after each step) and returns it with its settings: the prompt as
-// written, the AUTOMATIC1111 sampler name and schedule type, strength only
-// for image-to-image, "Clip skip" only above 1, the identifiers' labels,
-// the LoRA hashes and the external VAE.
+// set, after each step) and returns it with its settings, the one place
+// Kata's generations get them: the prompts as written, the AUTOMATIC1111
+// sampler name and schedule type, "Model hash" only where A1111 would
+// compute the same (sd.Model.InfotextHash), strength only for
+// image-to-image, "Clip skip" only above 1, the labels of the identifiers
+// the prompts use (written as "TI hashes"; never of ones loaded but not
+// named), the LoRA hashes and the external VAE.
 func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step, total int)) (*sd.Result, imagemeta.Settings, error) {
 	opts := g.opts
 	if g.loras == nil {
@@ -202,14 +209,19 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	o := res.Options
 	sampler, schedule := scheduler.Infotext(res.Sampler)
 	s := imagemeta.Settings{
-		Prompt: pl.recorded, Negative: o.Negative, Steps: o.Steps, Sampler: sampler, ScheduleType: schedule,
-		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.Hash,
+		Prompt: pl.recorded, Negative: g.opts.Negative, Steps: o.Steps, Sampler: sampler, ScheduleType: schedule,
+		CFG: o.CFG, Seed: int64(o.Seed), Width: o.Width, Height: o.Height, Model: g.modelName, ModelHash: p.Model.InfotextHash(),
 		LoraHashes: loraHashes(pl.uses),
 	}
 	if p.Model.VAEPath != "" {
 		s.VAE, s.VAEHash = filepath.Base(filepath.Clean(p.Model.VAEPath)), p.Model.VAEHash
 	}
-	s.Identifiers = g.labels
+	used := g.set.Used(g.opts.Prompt + "\n" + g.opts.Negative)
+	for i, id := range g.set.List() {
+		if i < len(g.labels) && slices.Contains(used, id) {
+			s.Identifiers = append(s.Identifiers, g.labels[i])
+		}
+	}
 	if o.InitImage != nil {
 		s.Strength = o.Strength
 	}

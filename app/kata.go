@@ -26,6 +26,9 @@ type Kata struct {
 	// (SetVAE, SetLoRADir); guarded by mu.
 	vae, loraDir string
 
+	backendMu sync.Mutex
+	backend   string // model/backend setting; "" for $KATA_BACKEND or automatic
+
 	// closing is cancelled by Close, so that running work stops (training
 	// checkpoints first) instead of holding the window open.
 	closing context.Context
@@ -67,6 +70,9 @@ func (k *Kata) Close() error {
 	}
 	return k.lib.Close()
 }
+
+// LibraryDir is the folder of the open library.
+func (k *Kata) LibraryDir() string { return k.lib.Dir() }
 
 // Library is the open library, for commands that work on it directly.
 func (k *Kata) Library() *store.Library { return k.lib }
@@ -156,8 +162,8 @@ func (k *Kata) Generations() ([]GenerationInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = GenerationInfo{ID: g.ID, ImagePath: k.lib.BlobPath(g.Image), Thumb: thumb, Prompt: g.Prompt,
-			Negative: g.Negative, Seed: uint64(g.Seed), Favourite: g.Favourite}
+		out[i] = generationInfo(k.lib, g)
+		out[i].Thumb = thumb
 	}
 	return out, nil
 }

@@ -52,7 +52,7 @@ func (g *commandGroup) usage() string {
 // run dispatches args[0] to its sub-command with the remaining arguments.
 func (g *commandGroup) run(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, g.name, g.usage())
-	if err := ParseFlags(fs, args); err != nil {
+	if err := ParseCommandFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"kata/model/adi"
 	"kata/store"
+	"kata/store/contenthash"
 )
 
 // DefaultTrainSteps is the step count the window offers for a training run.
@@ -23,6 +24,39 @@ type TrainSettings struct {
 	Method string // "adi" (default), "p+" or "ti"
 	Steps  int    // default adi.DefaultSteps
 	Seed   uint64
+	LR     float64 // AdamW learning rate; 0 for the method's default (5e-3 layer-wise)
+	Beta   float64 // ADI's mask quantile in (0, 1]; 0 for the default 0.5
+	// ContrastPhotos are files or folders of the user's own contrast photos
+	// (same scene, another action); nil to synthesise them.
+	ContrastPhotos []string
+}
+
+// Validate names what is wrong with s.
+func (s TrainSettings) Validate() error {
+	var errs []error
+	if _, err := adi.ParseMethod(firstNonEmpty(s.Method, "adi")); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Steps < 0 || s.Steps > 100000 {
+		errs = append(errs, fmt.Errorf("steps %d: from 1 to 100000", s.Steps))
+	}
+	if s.LR < 0 || s.LR > 1 || s.LR != s.LR {
+		errs = append(errs, fmt.Errorf("learning rate %g: above 0 and at most 1 (0 for the default)", s.LR))
+	}
+	if s.Beta < 0 || s.Beta > 1 || s.Beta != s.Beta {
+		errs = append(errs, fmt.Errorf("beta %g: in (0, 1] (0 for the default 0.5)", s.Beta))
+	}
+	return errors.Join(errs...)
+}
+
+// checkpointKey tells runs with different settings apart in checkpoint
+// names, so that Train resumes only the same run.
+func (s TrainSettings) checkpointKey(method adi.Method) string {
+	key := fmt.Sprintf("%s-%d-%d", method, s.Steps, s.Seed)
+	if s.LR != 0 || s.Beta != 0 || len(s.ContrastPhotos) > 0 {
+		key += fmt.Sprintf("-lr%g-b%g-c%s", s.LR, s.Beta, contenthash.Bytes([]byte(strings.Join(s.ContrastPhotos, "\x00")))[:8])
+	}
+	return key
 }
 
 // PausedRun is a training run that stopped early and resumes when Train is
@@ -61,8 +95,17 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if err != nil {
 		return ActionInfo{}, err
 	}
+	if err := s.Validate(); err != nil {
+		return ActionInfo{}, err
+	}
 	if s.Steps <= 0 {
 		s.Steps = adi.DefaultSteps
+	}
+	var contrast []adi.ContrastImage
+	if len(s.ContrastPhotos) > 0 {
+		if contrast, err = contrastPhotos(s.ContrastPhotos, nil); err != nil {
+			return ActionInfo{}, err
+		}
 	}
 	a, err := k.lib.Action(ctx, actionID)
 	if err != nil {
@@ -87,15 +130,25 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if err := os.MkdirAll(k.workDir(actionID), 0o755); err != nil {
 		return ActionInfo{}, err
 	}
-	ckpt := filepath.Join(k.workDir(actionID), fmt.Sprintf("train-%s-%d-%d.ckpt", method, s.Steps, s.Seed))
+	ckpt := filepath.Join(k.workDir(actionID), "train-"+s.checkpointKey(method)+trainStateExt)
+	// A run paused when the state was named .ckpt resumes under the new name.
+	legacy := strings.TrimSuffix(ckpt, trainStateExt) + ".ckpt"
+	if _, err := os.Stat(ckpt); errors.Is(err, os.ErrNotExist) {
+		_ = os.Rename(legacy, ckpt)
+	}
 	job, err := k.trainJob(ctx, ckpt, store.Job{Kind: "train", State: store.JobRunning, Checkpoint: ckpt,
-		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed}})
+		Params: map[string]any{"action": a.ID, "model": modelID, "method": string(method), "steps": s.Steps, "seed": s.Seed,
+			"lr": s.LR, "beta": s.Beta, "contrast": s.ContrastPhotos}})
 	if err != nil {
 		return ActionInfo{}, err
 	}
 	opts := adi.Options{Method: method, Name: a.Trigger, Steps: s.Steps, Seed: s.Seed,
 		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: max(s.Steps/5, 1),
-		Contrast: adi.ContrastOptions{CacheDir: contrastCacheDir(k.lib.Dir())}}
+		Contrast: adi.ContrastOptions{CacheDir: contrastCacheDir(k.lib.Dir()), UserImages: contrast}}
+	opts.AdamW.LR = s.LR
+	if s.Beta != 0 {
+		opts.Mask = adi.MaskConfig{Beta: s.Beta}
+	}
 	id, err := adi.Train(ctx, eng.base, exemplars, opts, func(e adi.Event) {
 		progress(TrainProgress{Message: e.Message, Step: e.Step, Steps: e.Steps, Loss: e.Loss,
 			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
@@ -136,8 +189,8 @@ func (k *Kata) trainJob(ctx context.Context, ckpt string, fresh store.Job) (stor
 		return store.Job{}, err
 	}
 	for _, j := range jobs {
-		if j.Kind == "train" && j.Checkpoint == ckpt {
-			j.State, j.Error = store.JobRunning, ""
+		if j.Kind == "train" && (j.Checkpoint == ckpt || j.Checkpoint == strings.TrimSuffix(ckpt, trainStateExt)+".ckpt") {
+			j.State, j.Error, j.Checkpoint = store.JobRunning, "", ckpt
 			return j, k.lib.UpdateJob(ctx, j)
 		}
 	}
@@ -162,8 +215,18 @@ func (k *Kata) pausedRun(ctx context.Context, actionID int64) (*PausedRun, error
 		method, _ := j.Params["method"].(string)
 		steps, _ := j.Params["steps"].(float64)
 		seed, _ := j.Params["seed"].(float64)
-		return &PausedRun{Settings: TrainSettings{Method: method, Steps: int(steps), Seed: uint64(seed)},
-			Progress: j.Progress}, nil
+		lr, _ := j.Params["lr"].(float64)
+		beta, _ := j.Params["beta"].(float64)
+		var contrast []string
+		if list, ok := j.Params["contrast"].([]any); ok {
+			for _, c := range list {
+				if p, ok := c.(string); ok {
+					contrast = append(contrast, p)
+				}
+			}
+		}
+		return &PausedRun{Settings: TrainSettings{Method: method, Steps: int(steps), Seed: uint64(seed),
+			LR: lr, Beta: beta, ContrastPhotos: contrast}, Progress: j.Progress}, nil
 	}
 	return nil, nil
 }

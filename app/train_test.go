@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -221,7 +222,7 @@ func TestTrainCancelThenResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := actions[0].Paused; p == nil || p.Settings != settings || p.Progress != 0.5 {
+	if p := actions[0].Paused; p == nil || !reflect.DeepEqual(p.Settings, settings) || p.Progress != 0.5 {
 		t.Fatalf("paused run %+v, want settings %+v at 0.5", p, settings)
 	}
 	first := 0
@@ -271,5 +272,30 @@ func TestCloseStopsTraining(t *testing.T) {
 	}
 	if err := <-result; !errors.Is(err, context.Canceled) {
 		t.Fatalf("training after Close returned %v", err)
+	}
+}
+
+func TestTrainSettingsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		s    TrainSettings
+		want string // "" for valid
+	}{
+		{TrainSettings{}, ""},
+		{TrainSettings{Method: "p+", Steps: 300, LR: 1e-3, Beta: 0.7}, ""},
+		{TrainSettings{Method: "dreambooth"}, "method"},
+		{TrainSettings{LR: -1}, "learning rate"},
+		{TrainSettings{Beta: 1.5}, "beta"},
+		{TrainSettings{Steps: -3}, "steps"},
+	} {
+		err := tc.s.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: %v, want %q", tc.s, err, tc.want)
+		}
+	}
+	a := TrainSettings{Steps: 10}.checkpointKey("adi")
+	b := TrainSettings{Steps: 10, LR: 1e-3}.checkpointKey("adi")
+	c := TrainSettings{Steps: 10, ContrastPhotos: []string{"/x"}}.checkpointKey("adi")
+	if a != "adi-10-0" || a == b || b == c {
+		t.Fatalf("checkpoint keys %q %q %q", a, b, c)
 	}
 }

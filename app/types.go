@@ -44,6 +44,8 @@ type ImportReport struct {
 	Added      int
 	Duplicates int
 	Failed     []FileError
+	// Actions received the files (ImportDropped fills it).
+	Actions []ActionInfo
 }
 
 // GenerationInfo is one generated image in the gallery.
@@ -55,6 +57,12 @@ type GenerationInfo struct {
 	Negative  string
 	Seed      uint64
 	Favourite bool
+	// The rest of the settings, for "open large" and "use settings again".
+	Sampler             string // AUTOMATIC1111 name
+	Steps               int
+	CFG                 float64
+	Width, Height       int
+	SubjectID, ActionID int64 // the matrix cell; 0 for none
 	// Warnings are what the generation ignored (extra-network tags other
 	// than <lora:...>, LoRA layers that match no weight), for the status line.
 	Warnings []string

@@ -2,6 +2,7 @@ package store
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,7 @@ func (l *Library) ExportImage(ctx context.Context, w io.Writer, g Generation, fo
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
-		s, err := l.Settings(ctx, g)
+		s, err := l.storedSettings(ctx, g)
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
@@ -50,6 +51,21 @@ func (l *Library) ExportImage(ctx context.Context, w io.Writer, g Generation, fo
 		return imagemeta.EncodeJPEG(w, img, quality, s)
 	}
 	return fmt.Errorf("export: unknown image format %q (want png or jpeg)", format)
+}
+
+// storedSettings returns the settings the generation's stored PNG carries,
+// so that a JPEG export says what the PNG says; a PNG without them (none is
+// written so) falls back to Settings.
+func (l *Library) storedSettings(ctx context.Context, g Generation) (imagemeta.Settings, error) {
+	data, err := l.ReadBlob(g.Image)
+	if err != nil {
+		return imagemeta.Settings{}, err
+	}
+	s, err := imagemeta.ReadPNG(bytes.NewReader(data))
+	if errors.Is(err, imagemeta.ErrNoSettings) {
+		return l.Settings(ctx, g)
+	}
+	return s, err
 }
 
 // ExportName is the file name (without extension) a generation gets on
@@ -99,31 +115,6 @@ func (l *Library) ExportImages(ctx context.Context, dir string, gens []Generatio
 // "<name>-<method>-v<version>.safetensors".
 func IdentifierFileName(id Identifier, v IdentifierVersion) string {
 	return SafeName(fmt.Sprintf("%s-%s-v%d", id.Name, id.Method, v.Version)) + ".safetensors"
-}
-
-// ExportIdentifier copies an identifier version's .safetensors file into dir
-// under IdentifierFileName and returns its path.
-func (l *Library) ExportIdentifier(ctx context.Context, versionID int64, dir string) (string, error) {
-	v, err := l.IdentifierVersion(ctx, versionID)
-	if err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	id, err := l.Identifier(ctx, v.IdentifierID)
-	if err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	data, err := l.ReadBlob(v.File)
-	if err != nil {
-		return "", fmt.Errorf("export identifier %s: %w", id.Name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("export identifier: %w", err)
-	}
-	p := filepath.Join(dir, IdentifierFileName(id, v))
-	if err := atomicfile.WriteBytes(p, data); err != nil {
-		return "", fmt.Errorf("export identifier %s: %w", p, err)
-	}
-	return p, nil
 }
 
 // Selection is what goes into an export archive.
@@ -196,7 +187,7 @@ func (l *Library) ExportZip(ctx context.Context, w io.Writer, sel Selection) err
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}
-		s, err := l.Settings(ctx, g)
+		s, err := l.storedSettings(ctx, g)
 		if err != nil {
 			return fmt.Errorf("export generation %d: %w", g.ID, err)
 		}

@@ -29,6 +29,12 @@ type Generation struct {
 	Image              string  // sha256 of the stored PNG (which carries the settings too)
 	Favourite          bool
 	Created            time.Time
+	// Settings, when set on AddGeneration, are what the PNG carries: the
+	// settings the generation was made with, so the window's images and
+	// kata generate's read alike (nil: made from the row, see Settings).
+	// Empty Identifiers are named from IdentifierVersions. Not stored in
+	// the row; generations read back have nil.
+	Settings *imagemeta.Settings
 }
 
 // Settings returns the generation's settings in image-metadata form;
@@ -53,8 +59,8 @@ func (l *Library) Settings(ctx context.Context, g Generation) (imagemeta.Setting
 }
 
 // AddGeneration stores img as a PNG carrying the generation's settings (A1111
-// "parameters" and Kata's JSON) and adds the row. Width and Height default to
-// the image's size.
+// "parameters" and Kata's JSON: g.Settings when set, else made from g) and
+// adds the row. Width and Height default to the image's size.
 func (l *Library) AddGeneration(ctx context.Context, g Generation, img image.Image) (Generation, error) {
 	if g.Width == 0 && g.Height == 0 {
 		g.Width, g.Height = img.Bounds().Dx(), img.Bounds().Dy()
@@ -62,6 +68,14 @@ func (l *Library) AddGeneration(ctx context.Context, g Generation, img image.Ima
 	s, err := l.Settings(ctx, g)
 	if err != nil {
 		return g, fmt.Errorf("add generation: %w", err)
+	}
+	if g.Settings != nil {
+		ids := s.Identifiers
+		s = *g.Settings
+		if len(s.Identifiers) == 0 {
+			s.Identifiers = ids
+		}
+		g.Settings = nil
 	}
 	var buf bytes.Buffer
 	if err := imagemeta.EncodePNG(&buf, img, s); err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -14,16 +13,14 @@ import (
 	"kata/app"
 )
 
-// defaultActionName names the action that dropped photos create when none is
-// selected; the designer renames it before training.
-const defaultActionName = "New action"
-
 // actionsPage lists the actions and the photos of the selected one.
 type actionsPage struct {
 	m         *MainWindow
 	actions   []app.ActionInfo
 	exemplars []app.ExemplarInfo
 	selected  int64 // action ID, 0 for none
+	photo     int64 // selected exemplar ID (Delete removes it), 0 for none
+	failed    []app.FileError
 	train     *trainPanel
 }
 
@@ -33,42 +30,48 @@ func newActionsPage(m *MainWindow) *actionsPage {
 	return p
 }
 
-func (p *actionsPage) view() fyne.CanvasObject {
-	p.reload()
-	return p.render()
-}
-
-// reload fetches the actions synchronously: listing is a quick SQLite query.
-func (p *actionsPage) reload() {
+// load fetches the actions and the selected action's photos with their
+// thumbnails (decoded, or read from the library's thumbnail cache). It runs
+// off the UI goroutine; p.selected is only read here.
+func (p *actionsPage) load() error {
 	actions, err := p.m.svc.Actions()
 	if err != nil {
-		p.m.setStatus("Could not read the library: " + err.Error())
-		return
+		return err
 	}
-	p.actions = actions
-	if p.selected == 0 && len(actions) > 0 {
-		p.selected = actions[0].ID
+	var selected int64
+	onUI(func() { selected = p.selected })
+	found := false
+	for _, a := range actions {
+		found = found || a.ID == selected
 	}
-	p.exemplars = nil
-	if p.selected != 0 {
-		if ex, err := p.m.svc.Exemplars(p.selected); err == nil {
-			p.exemplars = ex
-		} else {
-			p.m.setStatus("Could not read the photos: " + err.Error())
+	if !found {
+		selected = 0
+		if len(actions) > 0 {
+			selected = actions[0].ID
 		}
 	}
+	var ex []app.ExemplarInfo
+	if selected != 0 {
+		if ex, err = p.m.svc.Exemplars(selected); err != nil {
+			return err
+		}
+	}
+	onUI(func() { p.actions, p.selected, p.exemplars = actions, selected, ex })
+	return nil
 }
 
 func (p *actionsPage) render() fyne.CanvasObject {
-	addPhoto := widget.NewButtonWithIcon("Add photo…", theme.FileImageIcon(), p.addPhotoFromDialog)
+	addPhotos := widget.NewButtonWithIcon("Add photos…", theme.FileImageIcon(), p.addPhotoFromDialog)
 	addFolder := widget.NewButtonWithIcon("Add folder…", theme.FolderOpenIcon(), p.addFolderFromDialog)
 	if len(p.actions) == 0 {
-		return emptyState(theme.MediaPhotoIcon(), "Teach Kata an action",
-			"Drag a few photos of one action (a handstand, a salute) into this window,\n"+
-				"or add them with the buttons below (Ctrl+O).\n"+
-				"Then click Train: Kata learns the action on this computer,\n"+
-				"and the Gallery puts it on any subject: \"a panda <handstand>\".",
-			addPhoto, addFolder)
+		return container.NewVBox(
+			emptyState(theme.MediaPhotoIcon(), "Teach Kata an action",
+				"Drag a folder of photos of one action (a handstand, a salute) into this window:\n"+
+					"the action is named after the folder. Or add photos with the buttons below (Ctrl+O).\n"+
+					"Then click Train: Kata learns the action on this computer,\n"+
+					"and the Gallery puts it on any subject: \"a panda <handstand>\".",
+				addPhotos, addFolder),
+			p.samplesRow())
 	}
 
 	list := widget.NewList(
@@ -86,37 +89,86 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	}
 	list.OnSelected = func(id widget.ListItemID) {
 		if p.actions[id].ID != p.selected {
-			p.selected = p.actions[id].ID
+			p.selected, p.photo, p.failed = p.actions[id].ID, 0, nil
 			p.m.show(0)
 		}
 	}
-	newAction := widget.NewButtonWithIcon("New action", theme.ContentAddIcon(), func() { p.createAction(defaultActionName, nil) })
-	left := container.NewBorder(nil, newAction, nil, nil, list)
+	newAction := widget.NewButtonWithIcon("New action", theme.ContentAddIcon(), func() { p.createAction(app.DefaultActionName) })
+	left := container.NewBorder(nil, container.NewVBox(newAction, p.samplesRow()), nil, nil, list)
 
-	photos := container.NewGridWrap(fyne.NewSize(140, 140))
-	for _, e := range p.exemplars {
-		img := canvas.NewImageFromImage(e.Thumb)
-		img.FillMode = canvas.ImageFillContain
-		img.ScaleMode = canvas.ImageScaleFastest
-		photos.Add(img)
-	}
+	a := p.selectedAction()
 	nameEntry := widget.NewEntry()
-	nameEntry.SetText(p.selectedAction().Name)
+	nameEntry.SetText(a.Name)
 	nameEntry.OnSubmitted = func(name string) { p.rename(name) }
 	rename := widget.NewButton("Rename", func() { p.rename(nameEntry.Text) })
 	summary := widget.NewLabelWithStyle(p.selectedSummary(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	header := container.NewBorder(nil, nil, nil, container.NewHBox(rename, summary), nameEntry)
-	var body fyne.CanvasObject = container.NewVScroll(photos)
+	right := container.NewHBox(rename, summary)
+	if a.Identifier != "" {
+		right.Add(widget.NewButtonWithIcon("Export identifier…", theme.DownloadIcon(), p.exportIdentifier))
+	}
+	header := container.NewBorder(nil, nil, nil, right, nameEntry)
+	notes := container.NewVBox()
+	if len(p.exemplars) < app.MinExemplars {
+		notes.Add(wrapped(fmt.Sprintf("%d of at least %d photos: with fewer, Kata learns these pictures rather than the action. "+
+			"Add photos of different people doing it.", len(p.exemplars), app.MinExemplars)))
+	}
+	if len(p.exemplars) > 0 {
+		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then Delete to remove it.",
+			"{}", a.Trigger)))
+	}
+	if len(p.failed) > 0 {
+		notes.Add(failedList(p.failed))
+	}
+	var body fyne.CanvasObject
 	if len(p.exemplars) == 0 {
 		body = emptyState(theme.FileImageIcon(), "No photos yet",
 			"Drag photos of this action here, or add them with the buttons below.")
+	} else {
+		grid := container.NewGridWrap(fyne.NewSize(180, 230))
+		for _, e := range p.exemplars {
+			grid.Add(p.card(e))
+		}
+		body = container.NewVScroll(grid)
 	}
-	p.train.showAction(p.selectedAction())
-	bottom := container.NewVBox(container.NewHBox(addPhoto, addFolder), widget.NewSeparator(), p.train.box)
-	detail := container.NewBorder(header, bottom, nil, nil, body)
+	p.train.showAction(a)
+	bottom := container.NewVBox(container.NewHBox(addPhotos, addFolder), widget.NewSeparator(), p.train.box)
+	detail := container.NewBorder(container.NewVBox(header, notes), bottom, nil, nil, body)
 	split := container.NewHSplit(left, detail)
-	split.Offset = 0.3
+	split.Offset = 0.28
 	return split
+}
+
+// card is one exemplar: its thumbnail (click selects it), its editable
+// caption and a remove button.
+func (p *actionsPage) card(e app.ExemplarInfo) fyne.CanvasObject {
+	thumb := newThumb(e.Thumb, func() { p.photo = e.ID; p.m.show(0) })
+	thumb.selected = e.ID == p.photo
+	caption := widget.NewEntry()
+	caption.SetText(e.Caption)
+	caption.OnSubmitted = func(text string) { p.setCaption(e.ID, text) }
+	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { p.remove(e.ID) })
+	return container.NewBorder(nil, container.NewBorder(nil, nil, nil, remove, caption), nil, nil, thumb)
+}
+
+// failedList shows each file an import could not use, with the reason.
+func failedList(failed []app.FileError) fyne.CanvasObject {
+	lines := make([]string, 0, len(failed))
+	for _, f := range failed {
+		lines = append(lines, fmt.Sprintf("Not added: %s: %v", filepath.Base(f.Path), f.Err))
+	}
+	l := widget.NewLabel(strings.Join(lines, "\n"))
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// samplesRow offers the shipped sample sets: "Try it: handstand ...".
+func (p *actionsPage) samplesRow() fyne.CanvasObject {
+	row := container.NewHBox(widget.NewLabel("Try it:"))
+	for _, name := range app.SampleActions() {
+		row.Add(widget.NewButton(name, func() { p.addSample(name) }))
+	}
+	return container.NewCenter(row)
 }
 
 func (p *actionsPage) selectedAction() app.ActionInfo {
@@ -137,32 +189,79 @@ func (p *actionsPage) selectedSummary() string {
 	return a.Trigger + "  · not trained yet"
 }
 
-func (p *actionsPage) rename(name string) {
-	id := p.selected
-	p.m.bg.run(func() error {
-		_, err := p.m.svc.RenameAction(id, name)
-		return err
-	}, func(err error) {
+// do runs one library change off the UI goroutine, then reloads the page or
+// reports what failed in the status bar.
+func (p *actionsPage) do(work func() error, failed string) {
+	p.m.bg.run(work, func(err error) {
 		if err != nil {
-			p.m.setStatus("Could not rename: " + err.Error())
+			p.m.setStatus(failed + ": " + err.Error())
 			return
 		}
 		p.m.show(0)
 	})
 }
 
-// addPhotos imports paths into the selected action, creating one if there is none.
-func (p *actionsPage) addPhotos(paths []string) {
-	if p.selected == 0 {
-		p.createAction(defaultActionName, paths)
-		return
+func (p *actionsPage) rename(name string) {
+	id := p.selected
+	p.do(func() error {
+		_, err := p.m.svc.RenameAction(id, name)
+		return err
+	}, "Could not rename")
+}
+
+func (p *actionsPage) setCaption(exemplarID int64, caption string) {
+	p.do(func() error {
+		_, err := p.m.svc.SetCaption(exemplarID, caption)
+		return err
+	}, "Could not change the caption")
+}
+
+func (p *actionsPage) remove(exemplarID int64) {
+	if p.photo == exemplarID {
+		p.photo = 0
 	}
+	p.do(func() error { return p.m.svc.RemoveExemplar(exemplarID) }, "Could not remove the photo")
+}
+
+// removeSelected removes the clicked photo (the Delete key).
+func (p *actionsPage) removeSelected() {
+	if p.photo != 0 {
+		p.remove(p.photo)
+	}
+}
+
+func (p *actionsPage) createAction(name string) {
+	var created app.ActionInfo
+	p.do(func() error {
+		var err error
+		created, err = p.m.svc.CreateAction(name)
+		if err == nil {
+			onUI(func() { p.selected = created.ID })
+		}
+		return err
+	}, "Could not create the action")
+}
+
+// addPhotos imports dropped or picked paths: folders become actions named
+// after them, loose files go to the selected action (or a new one).
+func (p *actionsPage) addPhotos(paths []string) {
 	target := p.selected
 	p.m.setStatus(fmt.Sprintf("Adding %d item(s)…", len(paths)))
+	p.imported(func() (app.ImportReport, error) { return p.m.svc.ImportDropped(target, paths) })
+}
+
+func (p *actionsPage) addSample(name string) {
+	p.m.setStatus("Adding the " + name + " sample…")
+	p.imported(func() (app.ImportReport, error) { return p.m.svc.AddSample(name) })
+}
+
+// imported runs an import off the UI goroutine, then selects the action the
+// photos went to and shows per-file errors on the page.
+func (p *actionsPage) imported(work func() (app.ImportReport, error)) {
 	var report app.ImportReport
 	p.m.bg.run(func() error {
 		var err error
-		report, err = p.m.svc.AddPhotos(target, paths)
+		report, err = work()
 		return err
 	}, func(err error) {
 		if err != nil {
@@ -170,28 +269,26 @@ func (p *actionsPage) addPhotos(paths []string) {
 		} else {
 			p.m.setStatus(importSummary(report))
 		}
+		if len(report.Actions) > 0 {
+			p.selected = report.Actions[0].ID
+		}
+		p.photo, p.failed = 0, report.Failed
 		p.m.show(0)
 	})
 }
 
-func (p *actionsPage) createAction(name string, thenAdd []string) {
-	var created app.ActionInfo
-	p.m.bg.run(func() error {
-		var err error
-		created, err = p.m.svc.CreateAction(name)
-		return err
-	}, func(err error) {
-		if err != nil {
-			p.m.setStatus("Could not create the action: " + err.Error())
-			return
-		}
-		p.selected = created.ID
-		if len(thenAdd) > 0 {
-			p.addPhotos(thenAdd)
-			return
-		}
-		p.m.show(0)
-	})
+// exportIdentifier writes the selected action's identifier (.safetensors,
+// an embedding other tools load) into a chosen folder.
+func (p *actionsPage) exportIdentifier() {
+	id := p.selected
+	var file string
+	p.m.pickThen(func() (string, error) { return p.m.picker.PickFolder("Export the identifier to a folder") },
+		func(dir string) error {
+			var err error
+			file, err = p.m.svc.ExportIdentifier(id, dir)
+			return err
+		}, "Could not export the identifier",
+		func(string) { p.m.setStatus("Identifier saved as " + file) })
 }
 
 func (p *actionsPage) addPhotoFromDialog() {
@@ -213,6 +310,9 @@ func (p *actionsPage) fromDialog(pick func() (string, error)) {
 // importSummary is the status-bar line after an import.
 func importSummary(r app.ImportReport) string {
 	parts := []string{fmt.Sprintf("Added %d photo(s)", r.Added)}
+	if len(r.Actions) == 1 {
+		parts[0] += " to " + r.Actions[0].Name
+	}
 	if r.Duplicates > 0 {
 		parts = append(parts, fmt.Sprintf("%d already there", r.Duplicates))
 	}

@@ -15,8 +15,34 @@ func (b *background) run(work func() error, done func(error)) {
 	go func() {
 		defer b.wg.Done()
 		err := work()
-		fyne.DoAndWait(func() { done(err) })
+		onUI(func() { done(err) })
 	}()
+}
+
+// uiMu serialises the functions background goroutines hand to the UI
+// goroutine. In the app they all run on Fyne's one goroutine anyway; Fyne's
+// test driver runs them on the calling goroutine instead, and the lock keeps
+// them from overlapping one another (tests take it with onUI too). A function
+// run under it must not call onUI itself.
+var uiMu sync.Mutex
+
+// onUI runs f on the UI goroutine and waits for it: every change a
+// background goroutine makes to the window goes through here or onUIAsync.
+func onUI(f func()) {
+	fyne.DoAndWait(func() {
+		uiMu.Lock()
+		defer uiMu.Unlock()
+		f()
+	})
+}
+
+// onUIAsync is onUI without waiting, for progress reports.
+func onUIAsync(f func()) {
+	fyne.Do(func() {
+		uiMu.Lock()
+		defer uiMu.Unlock()
+		f()
+	})
 }
 
 // WaitIdle blocks until every background task started so far has finished

@@ -69,6 +69,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 	m.actions.train.method.SetSelectedIndex(0)
 	m.show(0)
+	m.WaitIdle()
 	if got := m.actions.train.info.Text; !strings.Contains(got, "A 40-step run stopped at") || m.actions.train.method.Selected != methods[1].label {
 		t.Fatalf("paused run not offered: %q, method %q", got, m.actions.train.method.Selected)
 	}
@@ -82,6 +83,13 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
 	}
 	trigger := m.actions.actions[0].Trigger
+	idDir := t.TempDir()
+	picker.answers = []string{idDir}
+	test.Tap(findButton(t, m.Window().Content(), "Export identifier…"))
+	m.WaitIdle()
+	if got, _ := filepath.Glob(filepath.Join(idDir, "*.safetensors")); len(got) != 1 || !strings.Contains(m.Status(), "Identifier saved") {
+		t.Fatalf("identifier export wrote %v, status %q", got, m.Status())
+	}
 	m.actions.rename("handstand")
 	m.WaitIdle()
 	if got := m.actions.selectedAction(); got.Name != "handstand" || got.Trigger != trigger {
@@ -89,15 +97,19 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	}
 
 	m.sidebar.Select(1)
+	m.WaitIdle()
 	m.gallery.prompt.SetText("a panda " + trigger)
 	m.gallery.seed.SetText("42")
 	test.Tap(m.gallery.generate)
 	m.WaitIdle()
-	if got := m.Status(); !strings.Contains(got, "Done (seed 42)") {
-		t.Fatalf("generation ended with status %q", got)
+	if got := m.Status(); !strings.Contains(got, "Done: 1 image(s)") {
+		t.Fatalf("generation ended with status %q (queue %q)", got, m.gallery.queue.label.Text)
 	}
-	if len(m.gallery.items) != 1 {
-		t.Fatalf("gallery shows %d images", len(m.gallery.items))
+	if len(m.gallery.items) != 1 || m.gallery.items[0].Seed != 42 {
+		t.Fatalf("gallery shows %+v", m.gallery.items)
+	}
+	if !strings.Contains(texts(m.Window().Content()), "seed 42") {
+		t.Error("the seed is not shown under the image")
 	}
 
 	m.gallery.prompt.SetText("")
@@ -119,11 +131,26 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("exported settings %+v, %v", s, err)
 	}
 
+	// The matrix: two subjects, one trained action, two variations each;
+	// images arrive cell by cell.
 	m.gallery.subjects.SetText("a panda, a robot")
+	m.gallery.addSubjects()
+	m.WaitIdle()
+	if len(m.gallery.matrix.Subjects) != 2 || len(m.gallery.matrix.Actions) != 1 {
+		t.Fatalf("matrix %+v", m.gallery.matrix)
+	}
+	m.gallery.variations.SetText("2")
+	m.gallery.seed.SetText("")
 	test.Tap(m.gallery.mix)
 	m.WaitIdle()
-	if got := m.Status(); !strings.Contains(got, "Mixed 2 image(s)") || len(m.gallery.items) != 3 {
-		t.Fatalf("mix: status %q, gallery %d images", got, len(m.gallery.items))
+	cells := m.gallery.matrix.Cells
+	if got := m.Status(); !strings.Contains(got, "Done: 4 image(s)") || len(m.gallery.items) != 5 || len(cells) != 2 {
+		t.Fatalf("generate all: status %q, gallery %d images, %d cells", got, len(m.gallery.items), len(cells))
+	}
+	for c, gens := range cells {
+		if len(gens) != 2 || gens[0].Seed == gens[1].Seed {
+			t.Fatalf("cell %+v: %+v", c, gens)
+		}
 	}
 	sheet := filepath.Join(t.TempDir(), "sheet.png")
 	picker.answers = []string{sheet}

@@ -34,11 +34,12 @@ func TestGenerationOptions(t *testing.T) {
 	o.schedule.SetSelected("Exponential")
 	o.batch.SetSelected("2")
 	m.sidebar.Select(1)
+	m.WaitIdle()
 	m.gallery.prompt.SetText("a cat")
 	m.gallery.seed.SetText("42")
 	test.Tap(m.gallery.generate)
 	m.WaitIdle()
-	if got := m.Status(); !strings.Contains(got, "2 images (seeds 42–43)") || len(m.gallery.items) != 2 {
+	if got := m.Status(); !strings.Contains(got, "Done: 2 image(s)") || len(m.gallery.items) != 2 {
 		t.Fatalf("status %q, %d images", got, len(m.gallery.items))
 	}
 	seeds := map[uint64]bool{}

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -31,26 +32,50 @@ func newModelBar(m *MainWindow) *modelBar {
 		}
 	})
 	b.choice.PlaceHolder = "No model yet: add a Stable Diffusion 1.x model"
-	folder := widget.NewButtonWithIcon("Add model folder…", theme.FolderOpenIcon(), func() {
-		b.add(func() (string, error) { return m.picker.PickFolder("Choose a diffusers model folder") })
-	})
-	file := widget.NewButtonWithIcon("Add checkpoint…", theme.FileIcon(), func() {
-		b.add(func() (string, error) {
-			return m.picker.PickFile("Choose a single-file checkpoint", "Checkpoints", "safetensors")
-		})
-	})
+	folder := widget.NewButtonWithIcon("Add model folder…", theme.FolderOpenIcon(), b.addFolder)
+	file := widget.NewButtonWithIcon("Add checkpoint…", theme.FileIcon(), b.addFile)
 	b.box = container.NewBorder(nil, nil, widget.NewLabel("Model"), container.NewHBox(folder, file), b.choice)
-	b.reload()
+	b.start()
 	return b
 }
 
-// reload lists the models and selects the remembered one.
+// start records the built-in model on first run (off the UI goroutine),
+// then lists the models.
+func (b *modelBar) start() {
+	b.m.bg.run(func() error {
+		_, _, err := b.m.svc.AddBuiltinModel(func(done, total int) {
+			onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+		})
+		return err
+	}, func(err error) {
+		if err != nil {
+			b.m.setStatus("The built-in model could not be loaded: " + err.Error())
+		} else if strings.HasPrefix(b.m.Status(), "Preparing") {
+			b.m.setStatus("")
+		}
+		b.reload()
+	})
+}
+
+// reload lists the models off the UI goroutine, then selects the remembered
+// one (the first, the built-in model when there is one, on first run).
 func (b *modelBar) reload() {
-	models, err := b.m.svc.Models()
-	if err != nil {
-		b.m.setStatus("Could not list the models: " + err.Error())
-		return
-	}
+	var models []app.ModelInfo
+	b.m.bg.run(func() error {
+		var err error
+		models, err = b.m.svc.Models()
+		return err
+	}, func(err error) {
+		if err != nil {
+			b.m.setStatus("Could not list the models: " + err.Error())
+			return
+		}
+		b.show(models)
+	})
+}
+
+// show puts models in the list and selects the remembered one.
+func (b *modelBar) show(models []app.ModelInfo) {
 	b.models = models
 	b.choice.SetOptions(modelLabels(models))
 	want := int64(b.m.app.Preferences().IntWithFallback(prefModel, 0))
@@ -62,7 +87,8 @@ func (b *modelBar) reload() {
 }
 
 // modelLabels are the choices of the model list, one per model in order: the
-// model's name, with its hash where two models share a name.
+// model's name, with its path where two models share a name (models are told
+// apart by path).
 func modelLabels(models []app.ModelInfo) []string {
 	count := map[string]int{}
 	for _, mi := range models {
@@ -72,7 +98,7 @@ func modelLabels(models []app.ModelInfo) []string {
 	for i, mi := range models {
 		out[i] = mi.Name
 		if count[mi.Name] > 1 {
-			out[i] = fmt.Sprintf("%s (%s)", mi.Name, mi.Hash)
+			out[i] = fmt.Sprintf("%s (%s)", mi.Name, mi.Path)
 		}
 	}
 	return out
@@ -87,13 +113,23 @@ func (b *modelBar) selected() int64 {
 	return 0
 }
 
+func (b *modelBar) addFolder() {
+	b.add(func() (string, error) { return b.m.picker.PickFolder("Choose a diffusers model folder") })
+}
+
+func (b *modelBar) addFile() {
+	b.add(func() (string, error) {
+		return b.m.picker.PickFile("Choose a single-file checkpoint", "Checkpoints", "safetensors")
+	})
+}
+
 func (b *modelBar) add(pick func() (string, error)) {
 	var added app.ModelInfo
 	b.m.pickThen(pick, func(path string) error {
 		timer := newETA()
 		var err error
 		added, err = b.m.svc.AddModel(path, func(done, total int) {
-			fyne.Do(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
 		})
 		return err
 	}, "Could not add the model", func(string) {

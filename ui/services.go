@@ -20,11 +20,29 @@ type Services interface {
 	Exemplars(actionID int64) ([]app.ExemplarInfo, error)
 	// AddPhotos imports image files or folders as exemplars of an action.
 	AddPhotos(actionID int64, paths []string) (app.ImportReport, error)
+	// ImportDropped imports dropped or picked paths: a folder becomes the
+	// action named after it, loose files go to actionID (0: a new action).
+	ImportDropped(actionID int64, paths []string) (app.ImportReport, error)
+	// AddSample imports one of app.SampleActions as an action.
+	AddSample(name string) (app.ImportReport, error)
+	// SetCaption changes an exemplar's caption ({} or the trigger marks
+	// the action).
+	SetCaption(exemplarID int64, caption string) (app.ExemplarInfo, error)
+	// RemoveExemplar removes a photo from its action.
+	RemoveExemplar(exemplarID int64) error
 	// Generations lists the gallery, newest first.
 	Generations() ([]app.GenerationInfo, error)
 
 	// Models lists the base models added so far.
 	Models() ([]app.ModelInfo, error)
+	// AddBuiltinModel records the model Kata ships, the first time; ok is
+	// false when this build has none.
+	AddBuiltinModel(progress func(done, total int)) (info app.ModelInfo, ok bool, err error)
+	// SetBackend chooses the compute backend (an app.BackendChoices
+	// Setting) and describes what it resolves to.
+	SetBackend(setting string) (string, error)
+	// LibraryDir is the open library's folder.
+	LibraryDir() string
 	// AddModel loads and records a Stable Diffusion 1.x model.
 	AddModel(path string, progress func(done, total int)) (app.ModelInfo, error)
 	// Train learns an identifier for an action; cancelling ctx pauses it and
@@ -34,6 +52,22 @@ type Services interface {
 	ExportGallery(dir string) ([]string, error)
 	// Mix makes an image of every subject doing every trained action.
 	Mix(ctx context.Context, r app.MixRequest, progress func(done, total int, prompt string)) ([]app.GenerationInfo, error)
+	// Matrix reads the gallery as subjects x trained actions.
+	Matrix() (app.Matrix, error)
+	// AddSubjects adds matrix rows for comma-separated subject texts.
+	AddSubjects(text string) ([]app.SubjectInfo, error)
+	// RemoveSubject removes a matrix row (its images stay).
+	RemoveSubject(subjectID int64) error
+	// SetFavourite marks or unmarks an image.
+	SetFavourite(generationID int64, fav bool) error
+	// ExportImages writes images (the favourites when ids is empty) into
+	// dir as "png" or "jpeg".
+	ExportImages(ids []int64, dir, format string) ([]string, error)
+	// ExportZip writes images (the favourites when ids is empty) and their
+	// identifiers into a zip at path.
+	ExportZip(ids []int64, path string) error
+	// ExportIdentifier writes an action's newest identifier into dir.
+	ExportIdentifier(actionID int64, dir string) (string, error)
 	// ExportContactSheet writes the subjects x actions grid as a PNG.
 	ExportContactSheet(path string) error
 	// Generate makes an image and adds it to the gallery.

@@ -3,6 +3,8 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -18,11 +20,14 @@ type Picker interface {
 	SaveFile(title, name string) (string, error)
 }
 
-// page is one entry of the sidebar.
+// page is one entry of the sidebar. load fetches what the page shows and
+// runs off the UI goroutine; render builds the view from it on the UI
+// goroutine.
 type page struct {
-	title string
-	icon  fyne.Resource
-	view  func() fyne.CanvasObject
+	title  string
+	icon   fyne.Resource
+	load   func() error
+	render func() fyne.CanvasObject
 }
 
 // MainWindow is Kata's single window: a sidebar (Actions, Gallery) and the
@@ -40,22 +45,28 @@ type MainWindow struct {
 	models   *modelBar
 	actions  *actionsPage
 	gallery  *galleryPage
+	settings *settingsPage
 	selected int
 	bg       background
+	// dropDialog is the open "use settings / add as photo" question of a
+	// picture dropped on the Gallery (drop.go), nil when none is open.
+	dropDialog *dialog.ConfirmDialog
 }
 
 // NewMainWindow builds the window on a; svc runs the use cases, picker opens
 // native file dialogs.
 func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	m := &MainWindow{app: a, win: a.NewWindow("Kata"), svc: svc, picker: picker}
-	m.actions = newActionsPage(m)
-	m.gallery = newGalleryPage(m)
-	m.pages = []page{
-		{title: "Actions", icon: theme.MediaPhotoIcon(), view: m.actions.view},
-		{title: "Gallery", icon: theme.GridIcon(), view: m.gallery.view},
-	}
 	m.status = widget.NewLabel("")
 	m.status.Truncation = fyne.TextTruncateEllipsis
+	m.actions = newActionsPage(m)
+	m.gallery = newGalleryPage(m)
+	m.settings = newSettingsPage(m)
+	m.pages = []page{
+		{title: "Actions", icon: theme.MediaPhotoIcon(), load: m.actions.load, render: m.actions.render},
+		{title: "Gallery", icon: theme.GridIcon(), load: m.gallery.load, render: m.gallery.render},
+		{title: "Settings", icon: theme.SettingsIcon(), load: m.settings.load, render: m.settings.render},
+	}
 	m.models = newModelBar(m)
 	m.content = container.NewStack()
 	m.sidebar = widget.NewList(
@@ -76,10 +87,27 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	m.win.SetContent(container.NewBorder(m.models.box, m.status, nil, nil, split))
 	m.win.SetOnDropped(m.HandleDrop)
 	m.win.Canvas().AddShortcut(&shortcutOpen, func(fyne.Shortcut) { m.actions.addPhotoFromDialog() })
-	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { a.Quit() })
-	m.win.Resize(fyne.NewSize(1100, 720))
+	m.win.Canvas().SetOnTypedKey(m.typedKey)
+	m.win.Canvas().AddShortcut(&shortcutGenerate, func(fyne.Shortcut) {
+		if m.selected == 1 {
+			m.gallery.start()
+		}
+	})
+	m.win.Canvas().AddShortcut(&shortcutExport, func(fyne.Shortcut) { m.gallery.export() })
+	for i := range m.pages {
+		m.win.Canvas().AddShortcut(&shortcutPages[i], func(fyne.Shortcut) { m.sidebar.Select(i) })
+	}
+	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { m.Quit() })
+	m.restoreSize()
 	m.sidebar.Select(0)
 	return m
+}
+
+// Quit remembers the window's size and quits the app. It must run on the UI
+// goroutine: a signal handler calls it through fyne.Do.
+func (m *MainWindow) Quit() {
+	m.saveSize()
+	m.app.Quit()
 }
 
 // Window is the Fyne window, for ShowAndRun.
@@ -87,7 +115,8 @@ func (m *MainWindow) Window() fyne.Window { return m.win }
 
 // HandleDrop is the window's drop handler, exported because fyne's test window
 // ignores SetOnDropped: tests call it directly. Dropped files go to the Actions
-// page, which is shown.
+// page, which is shown; one picture with generation settings dropped on the
+// Gallery asks first whether to use its settings (dropOnGallery).
 func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 	paths := make([]string, 0, len(uris))
 	for _, u := range uris {
@@ -98,8 +127,19 @@ func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 	if len(paths) == 0 {
 		return
 	}
+	if m.selected == galleryPageIndex && len(paths) == 1 && m.dropOnGallery(paths[0]) {
+		return
+	}
 	m.sidebar.Select(0)
 	m.actions.addPhotos(paths)
+}
+
+// typedKey handles keys no focused widget took: Delete removes the selected
+// photo on the Actions page.
+func (m *MainWindow) typedKey(e *fyne.KeyEvent) {
+	if e.Name == fyne.KeyDelete && m.selected == 0 {
+		m.actions.removeSelected()
+	}
 }
 
 // CurrentPage is the title of the page shown.
@@ -113,13 +153,38 @@ func (m *MainWindow) Status() string { return m.status.Text }
 // setStatus must run on the UI goroutine.
 func (m *MainWindow) setStatus(s string) { m.status.SetText(s) }
 
+// show selects page id and (re)loads it: the page's data is fetched off the
+// UI goroutine, and the view replaces the current one when it arrives,
+// unless another page was chosen meanwhile. A page switch shows "Loading…"
+// until then; a reload of the same page keeps the old view.
 func (m *MainWindow) show(id int) {
+	if m.selected != id || len(m.content.Objects) == 0 {
+		m.setContent(widget.NewLabel("Loading…"))
+	}
 	m.selected = id
-	m.content.Objects = []fyne.CanvasObject{m.pages[id].view()}
+	pg := m.pages[id]
+	m.bg.run(pg.load, func(err error) {
+		if m.selected != id {
+			return
+		}
+		if err != nil {
+			m.setStatus("Could not read the library: " + err.Error())
+		}
+		m.setContent(pg.render())
+	})
+}
+
+func (m *MainWindow) setContent(o fyne.CanvasObject) {
+	m.content.Objects = []fyne.CanvasObject{o}
 	m.content.Refresh()
 }
 
 var (
 	shortcutOpen = desktopShortcut(fyne.KeyO)
 	shortcutQuit = desktopShortcut(fyne.KeyQ)
+	// Ctrl+Enter generates the Gallery's prompt; Ctrl+E exports images.
+	shortcutGenerate = desktopShortcut(fyne.KeyReturn)
+	shortcutExport   = desktopShortcut(fyne.KeyE)
+	// Ctrl+1, Ctrl+2, Ctrl+3 show Actions, Gallery, Settings.
+	shortcutPages = []desktop.CustomShortcut{desktopShortcut(fyne.Key1), desktopShortcut(fyne.Key2), desktopShortcut(fyne.Key3)}
 )

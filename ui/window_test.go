@@ -12,6 +12,8 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"kata/app"
 )
 
 // scriptedPicker answers file dialogs from a queue, as a user would.
@@ -65,6 +67,7 @@ func newTestWindowWith(t *testing.T, picker Picker, svc Services) *MainWindow {
 	a := test.NewTempApp(t)
 	m := NewMainWindow(a, svc, picker)
 	t.Cleanup(m.Window().Close)
+	m.WaitIdle()
 	return m
 }
 
@@ -74,12 +77,13 @@ func TestEmptyStateSaysWhatToDo(t *testing.T) {
 		t.Fatalf("first page %q, want Actions", got)
 	}
 	shown := texts(m.Window().Content())
-	for _, want := range []string{"Actions", "Gallery", "Teach Kata an action", "Drag a few photos", "Train", "Add photo…", "Add folder…"} {
+	for _, want := range []string{"Actions", "Gallery", "Teach Kata an action", "Drag a folder of photos", "Try it:", "salute", "Train", "Add photos…", "Add folder…"} {
 		if !strings.Contains(shown, want) {
 			t.Errorf("window lacks %q; it shows:\n%s", want, shown)
 		}
 	}
 	m.sidebar.Select(1)
+	m.WaitIdle()
 	if got := m.CurrentPage(); got != "Gallery" {
 		t.Fatalf("page %q after selecting Gallery", got)
 	}
@@ -112,7 +116,7 @@ func TestDropCreatesActionWithPhotos(t *testing.T) {
 		t.Fatalf("status %q", got)
 	}
 	shown := texts(m.Window().Content())
-	if !strings.Contains(shown, defaultActionName) || !strings.Contains(shown, "2 photos") {
+	if !strings.Contains(shown, app.DefaultActionName) || !strings.Contains(shown, "2 photos") {
 		t.Fatalf("action list does not show the new action with 2 photos:\n%s", shown)
 	}
 	// Dropping the same file again adds nothing.
@@ -127,7 +131,7 @@ func TestAddPhotoThroughDialog(t *testing.T) {
 	dir := t.TempDir()
 	picker := &scriptedPicker{answers: []string{writePNG(t, dir, "x.png", 3)}}
 	m := newTestWindow(t, picker)
-	test.Tap(findButton(t, m.Window().Content(), "Add photo…"))
+	test.Tap(findButton(t, m.Window().Content(), "Add photos…"))
 	m.WaitIdle()
 	if len(picker.asked) != 1 {
 		t.Fatalf("dialog asked %d times", len(picker.asked))

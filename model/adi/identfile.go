@@ -1,6 +1,7 @@
 package adi
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -17,10 +18,25 @@ import (
 const (
 	// KeyLayerVectors holds a layer-wise identifier in Kata's files, [L, D].
 	KeyLayerVectors = "kata.layer_vectors"
+	// KeyLayerIndex sits beside KeyLayerVectors in Kata's layer-wise files,
+	// [L, 1] F32: row i holds the cross-attention layer that row i of the
+	// vectors serves (0..L-1). It is there so that other tools refuse the
+	// file instead of reading the L layer vectors as an L-token embedding:
+	// AUTOMATIC1111 loads a tensor dict only when it has exactly one key
+	// (modules/textual_inversion), diffusers' load_textual_inversion raises
+	// on a dict of several keys without "emb_params" or "string_to_param",
+	// and ComfyUI, which takes the first tensor in key order
+	// (comfy/sd1_clip.py load_embed), ignores it with a shape-mismatch
+	// warning because its last dimension, 1, is no text width. The key sorts
+	// before KeyLayerVectors and Kata writes it first.
+	KeyLayerIndex = "kata.index"
 	// KeyEmbParams is the one key AUTOMATIC1111, ComfyUI and diffusers read
-	// from a textual-inversion .safetensors file, [N, D] (N vectors = N
-	// prompt tokens; Kata writes and reads N = 1).
+	// from a textual-inversion .safetensors file, [N, D]: N vectors are N
+	// prompt tokens the trigger stands for (Kata trains N = 1).
 	KeyEmbParams = "emb_params"
+	// keyStringToParam is the key of a flattened AUTOMATIC1111 .pt
+	// embedding ({"string_to_param": {"*": [N, D]}}) saved as safetensors.
+	keyStringToParam = "string_to_param.*"
 )
 
 // Metadata keys of Kata's identifier files.
@@ -95,9 +111,10 @@ func parseMetadata(s map[string]string) (Metadata, error) {
 }
 
 // Save writes id atomically to path in Kata's identifier layout: TI
-// identifiers as KeyEmbParams [1, D] (so the same file also loads in
-// AUTOMATIC1111/ComfyUI/diffusers), layer-wise ones as KeyLayerVectors
-// [L, D]; the metadata goes to the header's "__metadata__".
+// identifiers as KeyEmbParams [N, D] (so the same file also loads in
+// AUTOMATIC1111/ComfyUI/diffusers), layer-wise ones as KeyLayerIndex [L, 1]
+// and KeyLayerVectors [L, D], a pair those tools refuse; the metadata goes
+// to the header's "__metadata__".
 func Save(path string, id *Identifier) error {
 	ts, meta, err := id.file()
 	if err == nil {
@@ -128,25 +145,33 @@ func (id *Identifier) file() ([]safetensors.Tensor, map[string]string, error) {
 	}
 	meta := id.Metadata
 	meta.TextWidth = id.Width()
-	key := KeyLayerVectors
-	if len(id.Vectors) == 1 {
-		key = KeyEmbParams
+	n := len(id.Vectors)
+	if !id.Method.LayerWise() {
+		return []safetensors.Tensor{safetensors.F32Tensor(KeyEmbParams, []int{n, id.Width()}, id.Flat())}, meta.strings(), nil
 	}
-	return []safetensors.Tensor{safetensors.F32Tensor(key, []int{len(id.Vectors), id.Width()}, id.Flat())}, meta.strings(), nil
+	index := make([]float32, n)
+	for i := range index {
+		index[i] = float32(i)
+	}
+	return []safetensors.Tensor{
+		safetensors.F32Tensor(KeyLayerIndex, []int{n, 1}, index),
+		safetensors.F32Tensor(KeyLayerVectors, []int{n, id.Width()}, id.Flat()),
+	}, meta.strings(), nil
 }
 
-// ExportA1111 writes a single-vector identifier in the one-key layout that
-// AUTOMATIC1111, ComfyUI and diffusers' load_textual_inversion read:
-// {"emb_params": [1, D]}. Layer-wise identifiers have no such form (those
-// tools feed one embedding to every layer) and give an error.
+// ExportA1111 writes a textual-inversion identifier in the one-key layout
+// that AUTOMATIC1111, ComfyUI and diffusers' load_textual_inversion read:
+// {"emb_params": [N, D]}. Layer-wise identifiers have no such form (those
+// tools feed one embedding to every layer) and give an error; SingleVector
+// makes one from them, losing what is layer-wise.
 func ExportA1111(path string, id *Identifier) error {
 	if err := id.Validate(0); err != nil {
 		return err
 	}
-	if len(id.Vectors) != 1 {
-		return fmt.Errorf("export %s: a %s identifier has %d layer vectors; only single-vector (ti) identifiers export to the AUTOMATIC1111 layout", id.Trigger, id.Method, len(id.Vectors))
+	if id.Method.LayerWise() {
+		return fmt.Errorf("export %s: a %s identifier has %d layer vectors; only single-vector (ti) identifiers export to the AUTOMATIC1111 layout (see the single-vector export)", id.Trigger, id.Method, len(id.Vectors))
 	}
-	t := safetensors.F32Tensor(KeyEmbParams, []int{1, id.Width()}, id.Flat())
+	t := safetensors.F32Tensor(KeyEmbParams, []int{len(id.Vectors), id.Width()}, id.Flat())
 	meta := map[string]string{"name": strings.Trim(id.Trigger, "<>")}
 	if err := safetensors.Write(path, []safetensors.Tensor{t}, meta); err != nil {
 		return fmt.Errorf("export identifier %s to %s: %w", id.Trigger, path, err)
@@ -154,13 +179,51 @@ func ExportA1111(path string, id *Identifier) error {
 	return nil
 }
 
+// SingleVectorLoss states what SingleVector drops, for users choosing it.
+const SingleVectorLoss = "the single vector is the mean of the layer vectors: every layer gets the same vector, so what the identifier learned per layer (which layers carry the pose, which the look) is lost and results differ from Kata's"
+
+// SingleVector returns a TI identifier made from a layer-wise one, for tools
+// that feed one embedding to every layer: its one vector is the mean of the
+// L layer vectors (see SingleVectorLoss). A TI identifier is returned as a
+// copy. The metadata is kept, with method ti.
+func SingleVector(id *Identifier) (*Identifier, error) {
+	if err := id.Validate(0); err != nil {
+		return nil, err
+	}
+	out := &Identifier{Metadata: id.Metadata}
+	if !id.Method.LayerWise() {
+		out.Vectors = slices.Clone(id.Vectors)
+		return out, nil
+	}
+	mean := make([]float32, id.Width())
+	for _, v := range id.Vectors {
+		for j, x := range v {
+			mean[j] += x
+		}
+	}
+	for j := range mean {
+		mean[j] /= float32(len(id.Vectors))
+	}
+	out.Method, out.Beta = MethodTI, 0
+	out.Vectors = [][]float32{mean}
+	return out, nil
+}
+
 // Load reads an identifier file: Kata's own layout, the AUTOMATIC1111 /
-// ComfyUI one-key {"emb_params": [1, D]} layout, or diffusers'
-// learned_embeds {"<token>": [D] or [1, D]}. Files without Kata metadata
+// ComfyUI one-key {"emb_params": [N, D]} layout (an N-token embedding), a
+// flattened AUTOMATIC1111 .pt {"string_to_param.*": [N, D]}, or diffusers'
+// learned_embeds {"<token>": [D] or [N, D]}. Files without Kata metadata
 // get the trigger from the token key or from the file name ("x.safetensors"
-// -> "<x>") and method ti.
+// -> "<x>"), method ti, and also answer to the bare file-name word, as
+// AUTOMATIC1111 triggers them (see Word). A pickled embedding (.pt, .bin)
+// is refused with how to convert it.
 func Load(path string) (*Identifier, error) {
 	f, err := safetensors.Open(path)
+	if errors.Is(err, safetensors.ErrPickle) {
+		return nil, fmt.Errorf("load identifier %s: %w; convert it to .safetensors first, e.g. in Python: "+
+			`d = torch.load(path, weights_only=True); safetensors.torch.save_file({"emb_params": next(iter(d["string_to_param"].values()))}, "%s.safetensors")`,
+			path, err, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load identifier %s: %w", path, err)
 	}
@@ -181,6 +244,8 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 		key = KeyLayerVectors
 	case slices.Contains(names, KeyEmbParams):
 		key = KeyEmbParams
+	case slices.Contains(names, keyStringToParam):
+		key = keyStringToParam
 	case len(names) == 1:
 		key = names[0]
 	default:
@@ -200,10 +265,8 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 	if shape[0] == 0 || shape[1] == 0 {
 		return nil, fmt.Errorf("tensor %q is empty (shape %v)", key, shape)
 	}
-	if key != KeyLayerVectors && shape[0] != 1 {
-		return nil, fmt.Errorf("tensor %q holds a %d-token embedding; Kata reads single-token ones", key, shape[0])
-	}
 	var meta Metadata
+	word := ""
 	if raw[metaFormat] == formatIdentID {
 		if meta, err = parseMetadata(raw); err != nil {
 			return nil, err
@@ -213,9 +276,13 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 		}
 	} else {
 		meta.Method = MethodTI
+		if key == KeyLayerVectors {
+			meta.Method = MethodPPlus
+		}
 		meta.Version = FormatVersion
+		word = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		switch {
-		case key != KeyEmbParams && key != KeyLayerVectors:
+		case key != KeyEmbParams && key != KeyLayerVectors && key != keyStringToParam:
 			meta.Trigger = key
 		case raw["name"] != "":
 			meta.Trigger = raw["name"]
@@ -233,7 +300,7 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 	if meta.Method == "" {
 		meta.Method = MethodTI
 	}
-	id := &Identifier{Metadata: meta}
+	id := &Identifier{Metadata: meta, word: word}
 	if err := id.SetFlat(data, shape[1]); err != nil {
 		return nil, err
 	}

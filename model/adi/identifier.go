@@ -3,6 +3,7 @@ package adi
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -64,6 +65,34 @@ type Identifier struct {
 	// cross-attention layer count (16 for SD 1.x) for layer-wise methods, 1
 	// for TI (the one vector serves every layer).
 	Vectors [][]float32
+
+	// word is the bare file-name word AUTOMATIC1111 would trigger a file
+	// without Kata metadata by ("" for Kata's own files); see Word.
+	word string
+}
+
+// Word returns the bare word that also triggers the identifier in prompts,
+// as AUTOMATIC1111 triggers an embedding by its file name without
+// extension ("easynegative.safetensors" -> "easynegative"): set for files
+// other tools made (no Kata metadata), "" for Kata's own, whose trigger
+// alone counts. Only words of letters, digits, '_', '-' and '.' qualify.
+func (id *Identifier) Word() string {
+	if !bareWord.MatchString(id.word) {
+		return ""
+	}
+	return id.word
+}
+
+var bareWord = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]*$`)
+
+// Tokens returns how many prompt tokens the trigger stands for: the number
+// of vectors of a textual-inversion identifier (other tools' embeddings may
+// have several), 1 for a layer-wise one.
+func (id *Identifier) Tokens() int {
+	if id.Method.LayerWise() {
+		return 1
+	}
+	return len(id.Vectors)
 }
 
 // Width returns D, the length of each vector (0 when empty).
@@ -75,17 +104,19 @@ func (id *Identifier) Width() int {
 }
 
 // Layer returns the vector used by cross-attention layer i: Vectors[i] for
-// layer-wise identifiers, Vectors[0] for single-vector (TI) ones.
+// layer-wise identifiers, Vectors[0] for single-vector (TI) ones (and the
+// first token's vector of a multi-token embedding).
 func (id *Identifier) Layer(i int) []float32 {
-	if len(id.Vectors) == 1 {
+	if len(id.Vectors) == 1 || !id.Method.LayerWise() {
 		return id.Vectors[0]
 	}
 	return id.Vectors[i]
 }
 
-// Validate checks the trigger, that all vectors share one width and that the
-// layer count is 1 or layers (pass layers <= 0 to skip that check), and that
-// every value is finite.
+// Validate checks the trigger, that all vectors share one width, for
+// layer-wise identifiers that the layer count is 1 or layers (pass layers
+// <= 0 to skip that check), and that every value is finite. A TI identifier
+// may hold any number of token vectors.
 func (id *Identifier) Validate(layers int) error {
 	if !placeholder.Is(id.Trigger) {
 		return fmt.Errorf("identifier trigger %q is not a <placeholder>", id.Trigger)
@@ -103,7 +134,7 @@ func (id *Identifier) Validate(layers int) error {
 			}
 		}
 	}
-	if layers > 0 && len(id.Vectors) != 1 && len(id.Vectors) != layers {
+	if layers > 0 && id.Method.LayerWise() && len(id.Vectors) != 1 && len(id.Vectors) != layers {
 		return fmt.Errorf("identifier %s has %d layer vectors; this model has %d cross-attention layers", id.Trigger, len(id.Vectors), layers)
 	}
 	return nil

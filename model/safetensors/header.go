@@ -59,6 +59,9 @@ func splitFile(data []byte) (hdr, body []byte, err error) {
 		return nil, nil, invalidf("file of %d bytes is shorter than the 8-byte header length", len(data))
 	}
 	n := binary.LittleEndian.Uint64(data[:8])
+	if (n > MaxHeaderSize || n > uint64(len(data)-8)) && looksLikePickle(data) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, ErrPickle)
+	}
 	if n > MaxHeaderSize {
 		return nil, nil, invalidf("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
 	}

@@ -10,7 +10,7 @@ import (
 type samplerSpec struct {
 	id      string
 	display string   // AUTOMATIC1111's name, as written in "Sampler: ..."
-	aliases []string // k-diffusion/A1111 short names and common spellings
+	aliases []string // k-diffusion/A1111 short names, ComfyUI and InvokeAI names, common spellings
 	// stochastic samplers draw fresh noise at every step from Step's rng.
 	stochastic bool
 	// kdiffusion samplers accept every schedule type (NewKDiffusion).
@@ -52,8 +52,8 @@ var samplers = []samplerSpec{
 		}},
 	{id: "heun", display: "Heun", aliases: []string{"k_heun"}, kdiffusion: true},
 	{id: "lms", display: "LMS", aliases: []string{"k_lms"}, kdiffusion: true},
-	{id: "dpm2", display: "DPM2", aliases: []string{"k_dpm_2"}, kdiffusion: true},
-	{id: "dpm2_a", display: "DPM2 a", aliases: []string{"k_dpm_2_a"}, stochastic: true, kdiffusion: true},
+	{id: "dpm2", display: "DPM2", aliases: []string{"k_dpm_2", "dpm_2", "kdpm_2"}, kdiffusion: true},
+	{id: "dpm2_a", display: "DPM2 a", aliases: []string{"k_dpm_2_a", "dpm_2_ancestral", "kdpm_2_a"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m", display: "DPM++ 2M", aliases: []string{"k_dpmpp_2m"}, kdiffusion: true, autoLabel: "Uniform",
 		native: func(cfg Config, steps int, sched string) (Sampler, bool, error) {
 			if sched != "automatic" && sched != "karras" {
@@ -62,11 +62,11 @@ var samplers = []samplerSpec{
 			s, err := NewDPMPP2M(cfg, steps, sched == "karras")
 			return s, true, err
 		}},
-	{id: "dpmpp_2s_a", display: "DPM++ 2S a", aliases: []string{"k_dpmpp_2s_a"}, stochastic: true, kdiffusion: true},
+	{id: "dpmpp_2s_a", display: "DPM++ 2S a", aliases: []string{"k_dpmpp_2s_a", "dpmpp_2s_ancestral"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_sde", display: "DPM++ SDE", aliases: []string{"k_dpmpp_sde"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m_sde", display: "DPM++ 2M SDE", aliases: []string{"k_dpmpp_2m_sde"}, stochastic: true, kdiffusion: true},
 	{id: "dpmpp_2m_sde_heun", display: "DPM++ 2M SDE Heun", aliases: []string{"k_dpmpp_2m_sde_heun"}, stochastic: true, kdiffusion: true},
-	{id: "unipc", display: "UniPC", native: func(cfg Config, steps int, sched string) (Sampler, bool, error) {
+	{id: "unipc", display: "UniPC", aliases: []string{"uni_pc"}, native: func(cfg Config, steps int, sched string) (Sampler, bool, error) {
 		if sched != "automatic" {
 			return nil, false, nil
 		}

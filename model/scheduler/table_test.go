@@ -49,6 +49,14 @@ func TestSamplerTable(t *testing.T) {
 		{"DPM++ 2S a Karras", "", "dpmpp_2s_a_karras", true},
 		{"DPM++ 2M SDE Heun", "", "dpmpp_2m_sde_heun", true},
 		{"DPM++ 2M SDE Heun Karras", "", "dpmpp_2m_sde_heun_karras", true},
+		// ComfyUI's KSampler names (sampler_name, then _scheduler).
+		{"euler_ancestral", "", "euler_a", false},
+		{"dpm_2_ancestral_karras", "", "dpm2_a_karras", true},
+		{"dpmpp_2s_ancestral", "", "dpmpp_2s_a", true},
+		{"uni_pc", "", "unipc", false},
+		// InvokeAI's scheduler names ("_k" read as "_karras").
+		{"kdpm_2_karras", "", "dpm2_karras", true},
+		{"kdpm_2_a", "", "dpm2_a", true},
 	}
 	for _, c := range cases {
 		got, err := Canonical(c.name, c.schedule)

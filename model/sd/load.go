@@ -143,6 +143,9 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err != nil {
 		return nil, fmt.Errorf("not a diffusers folder: %w", err)
 	}
+	if err := checkDiffusers(dir); err != nil {
+		return nil, err
+	}
 	text, unet, vae, err := readDiffusersConfigs(dir)
 	if err != nil {
 		return nil, err
@@ -248,6 +251,14 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	}
 	defer f.Close()
 	m := &Model{Path: path, Format: "single-file"}
+	shapes := make(map[string][]int, f.Len())
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		shapes[n] = info.Shape
+	}
+	if err := checkSingleFile(shapes); err != nil {
+		return nil, err
+	}
 	var vae *vaeFile
 	switch {
 	case opts.VAE != "":
@@ -261,12 +272,10 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 	}
 	if opts.ConfigDir != "" {
 		m.Text, m.UNet, m.VAE, err = readDiffusersConfigs(opts.ConfigDir)
-	} else {
-		shapes := make(map[string][]int, f.Len())
-		for _, n := range f.Names() {
-			info, _ := f.Info(n)
-			shapes[n] = info.Shape
+		if err == nil {
+			err = m.readConfigDir(opts.ConfigDir)
 		}
+	} else {
 		if vae != nil {
 			shapes = vae.replaceShapes(shapes, vae.file.Infos())
 		}

@@ -43,6 +43,13 @@ type Settings struct {
 	// (lora.HashesParameter), written quoted; empty for none.
 	LoraHashes string            `json:"lora_hashes,omitempty"`
 	Extra      map[string]string `json:"extra,omitempty"`
+
+	// Source names the tool the settings were read from when it was not
+	// AUTOMATIC1111 or Kata (SourceComfyUI, SourceInvokeAI), and Ignored
+	// what of that tool's settings has no place here (LoRA nodes, an init
+	// image...), for the user to see. Neither is written.
+	Source  string   `json:"-"`
+	Ignored []string `json:"-"`
 }
 
 // ErrNoSettings is returned when an image carries no generation settings.
@@ -72,8 +79,12 @@ const (
 //
 //	prompt
 //	Negative prompt: negative
-//	Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1, Size: 512x512, Model hash: ..., Model: ..., Denoising strength: 0.75
+//	Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1, Size: 512x512, Model hash: ..., Model: ..., Denoising strength: 0.75, TI hashes: "handstand: 0123456789ab"
 //
+// Identifiers given as "name:hash" are written as A1111's "TI hashes" (the
+// list A1111 writes for the embeddings a prompt used and Civitai reads,
+// each "name: hash" with the first 12 hex digits of the file's SHA-256);
+// any without a hash go to "Identifiers".
 // Steps, CFG scale and Seed are always written so that readers (A1111 needs at
 // least three pairs) recognise the last line as settings, not prompt. Extra
 // keys A1111 could not read back (see its key pattern: a word character, then
@@ -114,8 +125,19 @@ func (s Settings) Parameters() string {
 	if s.Strength != 0 {
 		add(keyStrength, formatFloat(s.Strength))
 	}
-	if len(s.Identifiers) > 0 {
-		add(keyIdentifiers, strings.Join(s.Identifiers, ", "))
+	var hashed, plain []string
+	for _, id := range s.Identifiers {
+		if name, hash, ok := strings.Cut(id, ":"); ok {
+			hashed = append(hashed, strings.TrimSpace(name)+": "+strings.TrimSpace(hash))
+		} else {
+			plain = append(plain, id)
+		}
+	}
+	if len(hashed) > 0 {
+		add(keyTIHashes, strings.Join(hashed, ", "))
+	}
+	if len(plain) > 0 {
+		add(keyIdentifiers, strings.Join(plain, ", "))
 	}
 	if s.LoraHashes != "" {
 		// A1111 always quotes it (it holds ": ").
@@ -146,7 +168,7 @@ func validKey(k string) bool { return reKey.MatchString(k) }
 
 func knownKey(k string) bool {
 	switch k {
-	case keySteps, keySampler, keyCFG, keySeed, keySize, keyModelHash, keyModel, keyStrength, keyIdentifiers,
+	case keySteps, keySampler, keyCFG, keySeed, keySize, keyModelHash, keyModel, keyStrength, keyIdentifiers, keyTIHashes,
 		keySchedule, keyVAE, keyVAEHash, keyLoraHashes:
 		return true
 	}

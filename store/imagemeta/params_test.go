@@ -105,6 +105,13 @@ func TestParametersFormat(t *testing.T) {
 	if got := s.Parameters(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+	// Identifiers with a hash are A1111's quoted "TI hashes"; one without
+	// stays under Identifiers.
+	s = Settings{Prompt: "a <handstand>", Steps: 2, CFG: 7, Seed: 1, Identifiers: []string{"handstand:0123456789ab", "easyneg:fedcba987654", "x.safetensors"}}
+	want = `a <handstand>` + "\n" + `Steps: 2, CFG scale: 7, Seed: 1, TI hashes: "handstand: 0123456789ab, easyneg: fedcba987654", Identifiers: x.safetensors`
+	if got := s.Parameters(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
 }
 
 // TestParametersFormatA1111Fields checks where the schedule type, VAE and

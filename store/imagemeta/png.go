@@ -137,8 +137,10 @@ func writeChunk(w io.Writer, typ string, body []byte) error {
 }
 
 // ReadPNG returns the settings of a PNG file: from the "kata" JSON chunk when
-// present and valid, else from the A1111 "parameters" chunk. It returns an
-// error wrapping ErrNoSettings when the file has neither.
+// present and valid, else from the A1111 "parameters" chunk, else from
+// InvokeAI's "invokeai_metadata" (ParseInvokeAI) or ComfyUI's "prompt"
+// graph (ParseComfyUI). It returns an error wrapping ErrNoSettings when the
+// file has none of them.
 func ReadPNG(r io.Reader) (Settings, error) {
 	texts, err := ReadPNGText(r)
 	if err != nil {
@@ -154,6 +156,15 @@ func ReadPNG(r io.Reader) (Settings, error) {
 	}
 	if p, ok := texts[KeyParameters]; ok {
 		return ParseParameters(p)
+	}
+	if p, ok := texts[KeyInvokeAI]; ok {
+		return ParseInvokeAI(p)
+	}
+	if p, ok := texts[KeyComfyPrompt]; ok {
+		return ParseComfyUI(p)
+	}
+	if _, ok := texts[KeyComfyWorkflow]; ok && kataErr == nil {
+		return Settings{}, fmt.Errorf("read png: a ComfyUI workflow without its \"prompt\" graph: %w", ErrNoSettings)
 	}
 	if kataErr != nil {
 		return Settings{}, fmt.Errorf("read png: %w", kataErr)

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+
+	"kata/model/backend"
+)
+
+// BackendChoice is one compute backend the window offers.
+type BackendChoice struct {
+	Label   string // "Automatic", "CPU", "GPU (CUDA)"
+	Setting string // model/backend setting: "auto", "go", "xla:cuda"
+}
+
+// BackendChoices are the compute backends the window offers, automatic first.
+var BackendChoices = []BackendChoice{
+	{"Automatic", "auto"},
+	{"CPU", "go"},
+	{"GPU (CUDA)", "xla:cuda"},
+}
+
+// Backend is the compute backend setting models load with: the one given to
+// SetBackend, else "" ($KATA_BACKEND, else automatic).
+func (k *Kata) Backend() string {
+	k.backendMu.Lock()
+	defer k.backendMu.Unlock()
+	return k.backend
+}
+
+// SetBackend chooses the compute backend (a BackendChoice's Setting) for the
+// models loaded from now on and describes what it resolves to on this
+// computer ("go (pure Go, AVX2+FMA kernels)"). A setting this computer cannot
+// satisfy is refused with the reason, and the choice stays as it was.
+func (k *Kata) SetBackend(setting string) (string, error) {
+	if !slices.ContainsFunc(BackendChoices, func(c BackendChoice) bool { return c.Setting == setting }) {
+		return "", fmt.Errorf("unknown compute backend %q", setting)
+	}
+	sel := backend.Resolve(setting)
+	if sel.Name == "none" {
+		return "", fmt.Errorf("compute backend %s: %s", setting, sel.Reason)
+	}
+	k.backendMu.Lock()
+	defer k.backendMu.Unlock()
+	k.backend = setting
+	return describeSelection(sel), nil
+}
+
+// DetectBackend describes what each choice resolves to here, in
+// BackendChoices' order, so Settings can say what was detected.
+func DetectBackend() []string {
+	out := make([]string, len(BackendChoices))
+	for i, c := range BackendChoices {
+		out[i] = describeSelection(backend.Resolve(c.Setting))
+	}
+	return out
+}
+
+func describeSelection(s backend.Selection) string {
+	if s.Reason == "" {
+		return s.Name
+	}
+	return s.Name + " (" + s.Reason + ")"
+}

@@ -1,0 +1,113 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+)
+
+func TestDropFolderNamesAction(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	root := t.TempDir()
+	folder := filepath.Join(root, "salute")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		writePNG(t, folder, string(rune('0'+i))+".png", i)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "broken.png"), []byte("not a picture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.HandleDrop(fyne.NewPos(1, 1), []fyne.URI{storage.NewFileURI(folder)})
+	m.WaitIdle()
+	a := m.actions.selectedAction()
+	if a.Name != "salute" || a.Trigger != "<salute>" || a.Exemplars != 2 {
+		t.Fatalf("dropped folder gave action %+v (status %q)", a, m.Status())
+	}
+	shown := texts(m.Window().Content())
+	for _, want := range []string{"2 of at least 4 photos", "Not added: broken.png", "<salute>"} {
+		if !strings.Contains(shown, want) {
+			t.Errorf("page lacks %q:\n%s", want, shown)
+		}
+	}
+
+	// Loose files join the selected action.
+	loose := writePNG(t, root, "x.png", 7)
+	m.HandleDrop(fyne.NewPos(1, 1), []fyne.URI{storage.NewFileURI(loose)})
+	m.WaitIdle()
+	if a := m.actions.selectedAction(); a.Name != "salute" || a.Exemplars != 3 || len(m.actions.exemplars) != 3 {
+		t.Fatalf("loose file: %+v, %d photos shown", a, len(m.actions.exemplars))
+	}
+	if strings.Contains(texts(m.Window().Content()), "Not added") {
+		t.Error("errors of the previous import still shown")
+	}
+}
+
+func TestSampleCaptionRemove(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	test.Tap(findButton(t, m.Window().Content(), "meditate"))
+	m.WaitIdle()
+	if a := m.actions.selectedAction(); a.Name != "meditate" || len(m.actions.exemplars) != 10 {
+		t.Fatalf("sample gave %+v with %d photos (status %q)", a, len(m.actions.exemplars), m.Status())
+	}
+	if strings.Contains(texts(m.Window().Content()), "at least 4") {
+		t.Error("hint shown for 10 photos")
+	}
+	first := m.actions.exemplars[0]
+	entry := findEntry(t, m.Window().Content(), first.Caption)
+	entry.SetText(entry.Text + " at dawn {}")
+	entry.OnSubmitted(entry.Text)
+	m.WaitIdle()
+	if got := m.actions.exemplars[0].Caption; got != first.Caption+" at dawn <meditate>" {
+		t.Fatalf("caption saved as %q", got)
+	}
+	entry = findEntry(t, m.Window().Content(), m.actions.exemplars[0].Caption)
+	entry.SetText("no slot here")
+	entry.OnSubmitted(entry.Text)
+	m.WaitIdle()
+	if !strings.Contains(m.Status(), "Could not change the caption") {
+		t.Fatalf("caption without slot: status %q", m.Status())
+	}
+
+	// Click a photo, press Delete.
+	var thumbs []*thumb
+	for _, o := range test.LaidOutObjects(m.Window().Content()) {
+		if th, ok := o.(*thumb); ok {
+			thumbs = append(thumbs, th)
+		}
+	}
+	if len(thumbs) != 10 {
+		t.Fatalf("%d thumbnails shown", len(thumbs))
+	}
+	test.Tap(thumbs[1])
+	m.WaitIdle()
+	removed := m.actions.photo
+	m.typedKey(&fyne.KeyEvent{Name: fyne.KeyDelete})
+	m.WaitIdle()
+	if len(m.actions.exemplars) != 9 || removed == 0 {
+		t.Fatalf("after Delete %d photos", len(m.actions.exemplars))
+	}
+	for _, e := range m.actions.exemplars {
+		if e.ID == removed {
+			t.Fatal("the selected photo is still there")
+		}
+	}
+}
+
+func findEntry(t *testing.T, o fyne.CanvasObject, text string) *widget.Entry {
+	t.Helper()
+	for _, c := range test.LaidOutObjects(o) {
+		if e, ok := c.(*widget.Entry); ok && e.Text == text {
+			return e
+		}
+	}
+	t.Fatalf("no entry with %q", text)
+	return nil
+}

@@ -1,0 +1,148 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"kata/app"
+)
+
+// jobQueue runs generation requests one after another off the UI goroutine,
+// showing which job runs, the progress and the time left, with one Cancel
+// for the running job and everything queued. Each finished image is handed
+// to onResult on the UI goroutine, so results appear one by one.
+type jobQueue struct {
+	m        *MainWindow
+	pending  []app.GenerateRequest
+	stop     context.CancelFunc // non-nil while jobs run
+	done     int                // jobs finished in this batch
+	total    int                // jobs in this batch
+	timer    eta
+	warnings []string // what this batch's generations ignored (app.GenerationInfo.Warnings)
+	onResult func(app.GenerationInfo)
+	onIdle   func(err error) // the batch ended: err is nil, cancelled or the failure
+
+	bar    *widget.ProgressBar
+	label  *widget.Label
+	cancel *widget.Button
+	box    *fyne.Container
+}
+
+func newJobQueue(m *MainWindow) *jobQueue {
+	q := &jobQueue{m: m, bar: widget.NewProgressBar(), label: widget.NewLabel("")}
+	q.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), q.cancelAll)
+	q.cancel.Disable()
+	q.box = container.NewBorder(nil, nil, nil, q.cancel, container.NewVBox(q.bar, q.label))
+	return q
+}
+
+// add queues reqs, starting the queue when it is idle; it runs on the UI
+// goroutine.
+func (q *jobQueue) add(reqs ...app.GenerateRequest) {
+	q.pending = append(q.pending, reqs...)
+	q.total += len(reqs)
+	if q.stop != nil {
+		q.show("")
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	q.stop, q.done, q.total, q.timer, q.warnings = stop, 0, len(q.pending), newETA(), nil
+	q.cancel.Enable()
+	q.bar.SetValue(0)
+	q.show("")
+	q.m.bg.run(func() error { return q.drain(ctx) }, func(err error) {
+		stop()
+		q.stop = nil
+		q.pending = nil
+		q.cancel.Disable()
+		switch {
+		case errors.Is(err, context.Canceled):
+			q.label.SetText(fmt.Sprintf("Cancelled after %d of %d image(s).", q.done, q.total))
+		case err != nil:
+			q.label.SetText("Could not generate: " + err.Error())
+		default:
+			q.bar.SetValue(1)
+			done := fmt.Sprintf("Done: %d image(s).", q.done)
+			if len(q.warnings) > 0 {
+				done += " Note: " + strings.Join(q.warnings, "; ")
+			}
+			q.label.SetText(done)
+		}
+		if q.onIdle != nil {
+			q.onIdle(err)
+		}
+	})
+}
+
+// drain runs queued jobs until none is left; it runs off the UI goroutine.
+func (q *jobQueue) drain(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var r app.GenerateRequest
+		var ok bool
+		onUI(func() {
+			if len(q.pending) > 0 {
+				r, q.pending, ok = q.pending[0], q.pending[1:], true
+				q.show(r.Prompt)
+			}
+		})
+		if !ok {
+			return nil
+		}
+		g, err := q.m.svc.Generate(ctx, r, func(step, total int) {
+			onUIAsync(func() {
+				if total > 0 && q.total > 0 {
+					q.bar.SetValue((float64(q.done) + float64(step)/float64(total)) / float64(q.total))
+				}
+			})
+		})
+		if err != nil {
+			return err
+		}
+		onUI(func() {
+			q.done++
+			for _, w := range g.Warnings {
+				if !slices.Contains(q.warnings, w) {
+					q.warnings = append(q.warnings, w)
+				}
+			}
+			q.show("")
+			if q.onResult != nil {
+				q.onResult(g)
+			}
+		})
+	}
+}
+
+// show updates the line under the bar: the job running and the time left.
+func (q *jobQueue) show(prompt string) {
+	line := q.timer.describe("Image", q.done, q.total)
+	if prompt != "" {
+		line = fmt.Sprintf("Image %d of %d: %s", q.done+1, q.total, prompt)
+		if left := q.timer.left(q.done, q.total); left > 0 {
+			line += fmt.Sprintf(" · about %s left", left)
+		}
+	}
+	q.label.SetText(line)
+}
+
+// cancelAll stops the running job and drops the queued ones.
+func (q *jobQueue) cancelAll() {
+	q.pending = nil
+	if q.stop != nil {
+		q.stop()
+	}
+}
+
+// busy says whether jobs are running.
+func (q *jobQueue) busy() bool { return q.stop != nil }
