@@ -2,6 +2,7 @@ package prompt
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 )
@@ -12,6 +13,11 @@ const (
 	RoundMultiplier  = 1.1
 	SquareMultiplier = 1 / 1.1
 )
+
+// MaxWeight bounds the magnitude of a span's final weight: past it the
+// emphasised encodings leave float32's useful range (and no prompt means
+// it), so Parse refuses the prompt instead of drawing a black image.
+const MaxWeight = 100
 
 // Span is a run of prompt text with one attention weight. A Span with
 // Break set stands for the BREAK keyword (Text "BREAK", Weight -1, as
@@ -36,8 +42,9 @@ var breakWord = regexp.MustCompile(`\s*\bBREAK\b\s*`)
 // multiply; an unclosed bracket applies to the rest of the prompt; a closer
 // without an opener, and a backslash-escaped bracket, are literal text.
 // Neighbouring spans of equal weight are merged, and an empty prompt gives
-// one empty span of weight 1. The only error is a ":w)" whose w is not a
-// number (such as "1.2.3").
+// one empty span of weight 1. The errors are a ":w)" whose w is not a
+// number (such as "1.2.3") and a span whose final weight is not finite or
+// exceeds MaxWeight in magnitude ("(x:1000000000000000000000)", sixty nested brackets).
 func Parse(text string) ([]Span, error) {
 	var res []Span
 	var round, square []int
@@ -86,6 +93,11 @@ func Parse(text string) ([]Span, error) {
 	}
 	if len(res) == 0 {
 		return []Span{{Text: "", Weight: 1}}, nil
+	}
+	for _, sp := range res {
+		if !sp.Break && !(math.Abs(sp.Weight) <= MaxWeight) {
+			return nil, fmt.Errorf("prompt: attention weight %g of %q is beyond ±%d", sp.Weight, sp.Text, MaxWeight)
+		}
 	}
 	merged := res[:1]
 	for _, s := range res[1:] {

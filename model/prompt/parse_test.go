@@ -2,6 +2,7 @@ package prompt
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +74,27 @@ func TestParseBadWeight(t *testing.T) {
 	got, err := Parse("cat:1.2.3)")
 	if err != nil || len(got) != 1 || got[0].Text != "cat:1.2.3)" {
 		t.Errorf("unopened weight: %v %v", got, err)
+	}
+}
+
+func TestParseWeightBounds(t *testing.T) {
+	deep := strings.Repeat("(", 60) + "cat" + strings.Repeat(")", 60) // 1.1^60 = 304
+	tests := []struct {
+		prompt string
+		ok     bool
+	}{
+		{"(cat:100)", true},
+		{"(cat:-100)", true},
+		{"(cat:100.5)", false},
+		{"(cat:1" + strings.Repeat("0", 39) + ")", false}, // 1e39: +Inf in float32
+		{"(cat:-1" + strings.Repeat("0", 39) + ")", false},
+		{deep, false},
+		{strings.Repeat("(", 40) + "cat" + strings.Repeat(")", 40), true}, // 1.1^40 = 45
+	}
+	for _, tc := range tests {
+		_, err := Parse(tc.prompt)
+		if (err == nil) != tc.ok {
+			t.Errorf("Parse(%.30q): err %v, want ok=%v", tc.prompt, err, tc.ok)
+		}
 	}
 }
