@@ -35,10 +35,9 @@ func init() {
 
 // worldPipeline loads model (default the built-in one) on backend name.
 func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend, func(), error) {
-	if model == "" {
-		if model = builtinPath(); model == "" {
-			return nil, nil, nil, ErrNoBuiltinModel
-		}
+	model, err := modelOrBuiltin(model)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	be, err := backend.New(name)
 	if err != nil {
