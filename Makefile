@@ -39,6 +39,7 @@ fault: check-go
 bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench Builtin -benchtime 1x -timeout 20m ./app/
 
 # Test binaries (cgo, XLA/PJRT) for the GPU checks in
 # model/backend/gpucheck/run.sh, compressed to travel light.
