@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -49,7 +50,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs := NewFlagSet(env, "world train", "--stage vae|unet|all|export [flags]")
 	a := &worldTrainArgs{}
 	fs.StringVar(&a.stage, "stage", "all", "vae, unet, all (vae then unet, then export) or export (the unet checkpoint's current EMA weights)")
-	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 3000)")
+	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 5000 with a warm restart at 3000)")
 	fs.IntVar(&a.batch, "batch", 0, "samples per step (default the recipe's: vae 8, unet 16)")
 	fs.IntVar(&a.latents, "latent-samples", 256, "vae: renders encoded to measure the latent scale")
 	fs.Float64Var(&a.lr, "lr", 0, "peak learning rate (default the recipe's: vae 1e-3, unet 5e-4)")
@@ -91,6 +92,7 @@ func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 	if a.steps > 0 {
 		o.Steps = a.steps
 		o.Warmup = min(o.Warmup, max(1, a.steps/10))
+		o.Restarts = slices.DeleteFunc(slices.Clone(o.Restarts), func(r int) bool { return r <= o.Warmup || r >= o.Steps })
 	}
 	if a.batch > 0 {
 		o.Batch = a.batch
@@ -123,7 +125,7 @@ func runWorldTrain(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "backend %s; checkpoints in %s\n", backend.Resolve(a.backend).Name, a.ckpt)
 		for _, stage := range stages {
 			o := a.options(stage)
-			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d, lr %g\n", stage, o.Steps, o.Batch, o.LR)
+			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d, lr %g, restarts %v\n", stage, o.Steps, o.Batch, o.LR, o.Restarts)
 			p := newTrainProgress(env.Stderr)
 			res, err := sdtrain.Train(ctx, be, worldmodel.Architecture(), worldmodel.Source{}, o, p.event)
 			p.finish()

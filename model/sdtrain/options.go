@@ -49,9 +49,14 @@ type Options struct {
 	Batch int   // samples per step; default 8
 	Seed  uint64
 
-	LR          float64 // peak learning rate; default 1e-3 (vae) or 5e-4 (unet)
-	Warmup      int     // linear warmup steps; default min(500, Steps/10)
-	Cosine      bool    // cosine decay to 0 after warmup; false keeps LR constant
+	LR     float64 // peak learning rate; default 1e-3 (vae) or 5e-4 (unet)
+	Warmup int     // linear warmup steps; default min(500, Steps/10)
+	Cosine bool    // cosine decay to 0 after warmup; false keeps LR constant
+	// Restarts are the steps (ascending, inside (Warmup, Steps)) where the
+	// cosine warm-restarts at LR (SGDR): a run of Steps with restarts at R
+	// repeats, up to step R, exactly the run of R steps without them, so a
+	// finished run of R steps resumes as its first cycle.
+	Restarts    []int
 	WeightDecay float64 // AdamW decoupled decay; default 1e-2 (negative: none)
 	ClipNorm    float64 // clip the gradient's global norm to this; default 1 (negative: no clipping)
 	EMADecay    float64 // EMA decay (with diffusers' warmup (1+t)/(10+t)); default 0.999
@@ -133,6 +138,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("warmup %d: want 0 or more steps", o.Warmup)
 	case !(o.EMADecay > 0 && o.EMADecay < 1):
 		return o, fmt.Errorf("EMA decay %g outside (0, 1)", o.EMADecay)
+	case !restartsValid(o):
+		return o, fmt.Errorf("restarts %v: want ascending steps between warmup %d and steps %d", o.Restarts, o.Warmup, o.Steps)
 	case o.CaptionDrop > 1:
 		return o, fmt.Errorf("caption dropout %g above 1", o.CaptionDrop)
 	case o.LatentSamples < 2:
@@ -143,7 +150,8 @@ func (o Options) withDefaults() (Options, error) {
 
 // LearningRate is the rate of step (0-based) of a run: linear warmup from
 // LR/Warmup to LR over Warmup steps, then constant or (Cosine) half a cosine
-// down to 0 at Steps.
+// down to 0 at the first of Restarts, back at LR there, down to 0 at the
+// next, and so on to Steps.
 func (o Options) LearningRate(step int) float64 {
 	if step < o.Warmup {
 		return o.LR * float64(step+1) / float64(o.Warmup)
@@ -151,8 +159,37 @@ func (o Options) LearningRate(step int) float64 {
 	if !o.Cosine || o.Steps <= o.Warmup {
 		return o.LR
 	}
-	p := float64(step-o.Warmup) / float64(o.Steps-o.Warmup)
+	start, end := o.Warmup, o.Steps
+	for _, r := range o.Restarts {
+		if step < r {
+			end = r
+			break
+		}
+		start = r
+	}
+	p := float64(step-start) / float64(end-start)
 	return o.LR * 0.5 * (1 + math.Cos(math.Pi*p))
+}
+
+// restartsValid reports whether o.Restarts ascend strictly inside
+// (o.Warmup, o.Steps).
+func restartsValid(o Options) bool {
+	last := o.Warmup
+	for _, r := range o.Restarts {
+		if r <= last || r >= o.Steps {
+			return false
+		}
+		last = r
+	}
+	return true
+}
+
+// cycle returns o cut to its first cycles: Steps = the restart at index i,
+// the restarts before it. A checkpoint of that run continues o.
+func (o Options) cycle(i int) Options {
+	c := o
+	c.Steps, c.Restarts = o.Restarts[i], o.Restarts[:i]
+	return c
 }
 
 // emaDecay is diffusers' EMAModel decay at update number t (1-based):

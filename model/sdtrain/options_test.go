@@ -101,3 +101,23 @@ func TestConfigJSONRoundTrips(t *testing.T) {
 		t.Fatalf("vae config does not round-trip")
 	}
 }
+
+func TestLearningRateRestarts(t *testing.T) {
+	o := Options{Steps: 50, Warmup: 10, LR: 1, Cosine: true, Restarts: []int{30}}
+	plain := Options{Steps: 30, Warmup: 10, LR: 1, Cosine: true}
+	for step := range 30 {
+		if o.LearningRate(step) != plain.LearningRate(step) {
+			t.Fatalf("step %d: %g with a restart at 30, %g in the 30-step run", step, o.LearningRate(step), plain.LearningRate(step))
+		}
+	}
+	if o.LearningRate(30) != 1 || o.LearningRate(40) > 0.51 || o.LearningRate(40) < 0.49 || o.LearningRate(49) > 0.01 {
+		t.Fatalf("second cycle: %g at 30, %g at 40, %g at 49", o.LearningRate(30), o.LearningRate(40), o.LearningRate(49))
+	}
+	for _, r := range [][]int{{5}, {50}, {30, 20}, {30, 30}} {
+		bad := o
+		bad.Stage, bad.CheckpointDir, bad.Restarts = StageVAE, "x", r
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("restarts %v accepted", r)
+		}
+	}
+}

@@ -221,3 +221,57 @@ func TestResumeRefusesAnotherRun(t *testing.T) {
 		t.Fatal("the unet stage started without a vae stage")
 	}
 }
+
+// TestFinishedRunContinuesAsFirstCycle: a finished run of R steps resumes
+// as the first cycle of a run with a warm restart at R and ends exactly
+// where that run started from scratch ends.
+func TestFinishedRunContinuesAsFirstCycle(t *testing.T) {
+	be := testBackend(t)
+	src := Shapes{}
+	whole, parted, other := t.TempDir(), t.TempDir(), t.TempDir()
+	trainStage(t, be, src, Options{Stage: StageVAE, Steps: 1, Batch: 2, CheckpointDir: whole, LatentSamples: 4, Seed: 7}, nil)
+	vaeCkpt, err := os.ReadFile(CheckpointPath(whole, StageVAE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{parted, other} {
+		if err := os.WriteFile(CheckpointPath(d, StageVAE), vaeCkpt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := Options{Stage: StageUNet, Steps: 4, Restarts: []int{2}, Batch: 2, Warmup: 1, Cosine: true, LatentSamples: 4, Seed: 5, CheckpointDir: whole}
+	trainStage(t, be, src, long, nil)
+
+	short := long
+	short.Steps, short.Restarts, short.CheckpointDir = 2, nil, parted
+	trainStage(t, be, src, short, nil)
+	cont := long
+	cont.CheckpointDir, cont.Resume = parted, true
+	trainStage(t, be, src, cont, nil)
+
+	a, err := loadCheckpoint(CheckpointPath(whole, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadCheckpoint(CheckpointPath(parted, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Step != 4 || b.Step != 4 || !a.Done || !b.Done || !slices.Equal(a.Losses, b.Losses) {
+		t.Fatalf("steps %d/%d, done %v/%v, losses %v / %v", a.Step, b.Step, a.Done, b.Done, a.Losses, b.Losses)
+	}
+	for k, x := range a.EMA {
+		if !slices.Equal(x, b.EMA[k]) || !slices.Equal(a.Weights[k], b.Weights[k]) {
+			t.Fatalf("%s differs between the continued and the whole run", k)
+		}
+	}
+
+	// A run of 3 steps is not the first cycle of a restart at 2.
+	three := short
+	three.Steps, three.CheckpointDir = 3, other
+	trainStage(t, be, src, three, nil)
+	cont.CheckpointDir = other
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, cont, nil); err == nil {
+		t.Fatal("a 3-step run continued as the first cycle of a restart at 2")
+	}
+}

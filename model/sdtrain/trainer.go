@@ -216,7 +216,11 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 
 // restore puts a checkpoint's state into the run.
 func (r *run) restore(c *checkpoint) error {
-	if c.Stage != r.o.Stage || c.Fingerprint != r.fp {
+	continued, err := r.continues(c)
+	if err != nil {
+		return err
+	}
+	if c.Stage != r.o.Stage || (c.Fingerprint != r.fp && !continued) {
 		return fmt.Errorf("the checkpoint belongs to another run (different stage, architecture or settings)")
 	}
 	for _, k := range r.keys {
@@ -241,9 +245,26 @@ func (r *run) restore(c *checkpoint) error {
 			copy(part.dst, part.src)
 		}
 	}
-	r.adam.Step, r.step, r.done = c.AdamStep, c.Step, c.Done
+	r.adam.Step, r.step, r.done = c.AdamStep, c.Step, c.Done && !continued
 	r.losses = slices.Clone(c.Losses)
 	return r.pcg.UnmarshalBinary(c.RNG)
+}
+
+// continues reports whether c is a checkpoint of this run's first cycles
+// (the run cut at one of its restarts, see Options.Restarts) at or before
+// the cut: then this run goes on from it exactly as if it had been started
+// with these settings.
+func (r *run) continues(c *checkpoint) (bool, error) {
+	for i, at := range r.o.Restarts {
+		fp, err := r.fingerprintOf(r.o.cycle(i))
+		if err != nil {
+			return false, err
+		}
+		if fp == c.Fingerprint && c.Step <= at {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // setWeight sets variable k to w (its shape checked by size).
@@ -259,18 +280,25 @@ func (r *run) setWeight(k string, w []float32) error {
 }
 
 // fingerprint hashes what must match for a checkpoint to continue this run.
-func (r *run) fingerprint() (string, error) {
+func (r *run) fingerprint() (string, error) { return r.fingerprintOf(r.o) }
+
+// fingerprintOf hashes the settings o with the run's architecture and
+// scaling factor. Runs without restarts hash as they did before restarts
+// existed.
+func (r *run) fingerprintOf(o Options) (string, error) {
 	meta, err := archMetadata(r.arch)
 	if err != nil {
 		return "", err
 	}
-	o := r.o
 	h := sha256.New()
 	for _, k := range []string{"text_config", "unet_config", "vae_config", "scheduler_config"} {
 		h.Write([]byte(meta[k]))
 	}
 	fmt.Fprintf(h, "|%s|%d|%d|%d|%g|%d|%v|%g|%g|%g|%g|%g|%x", o.Stage, o.Steps, o.Batch, o.Seed, o.LR, o.Warmup,
 		o.Cosine, o.WeightDecay, o.ClipNorm, o.EMADecay, o.CaptionDrop, o.KLWeight, math.Float64bits(r.sf))
+	if len(o.Restarts) > 0 {
+		fmt.Fprintf(h, "|restarts %v", o.Restarts)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }
 

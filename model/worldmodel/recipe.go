@@ -14,10 +14,13 @@ var PreviewPrompts = []string{
 //
 //   - vae: 1500 steps of batch 8, AdamW at 1e-3 with 100 warmup steps and
 //     cosine decay, KL weight 1e-6;
-//   - unet: 3000 steps of batch 16, AdamW at 5e-4 with 300 warmup steps and
-//     cosine decay, 10% caption dropout (batch 16, not 32: the 2-core
-//     budget of about 3 hours, shared, held 48k images, and at a fixed number of
-//     images more optimiser steps train a small model further);
+//   - unet: 5000 steps of batch 16, AdamW at 5e-4 with 300 warmup steps and
+//     cosine decay to step 3000, a warm restart there at 5e-4 and cosine
+//     decay to 5000, 10% caption dropout (batch 16, not 32: at a fixed
+//     number of images more optimiser steps train a small model further;
+//     the restart at 3000 is where the first run of 3000 steps, fitted to a
+//     session, ended, and a finished run of 3000 steps resumes as the first
+//     cycle, see sdtrain.Options.Restarts);
 //
 // both with weight decay 1e-2, gradient clipping at norm 1 and an EMA of
 // decay 0.999. The unet stage previews PreviewPrompts at every checkpoint.
@@ -27,7 +30,8 @@ func Recipe(stage sdtrain.Stage) sdtrain.Options {
 	case sdtrain.StageVAE:
 		o.Steps, o.Batch, o.LR, o.Warmup, o.KLWeight = 1500, 8, 1e-3, 100, 1e-6
 	case sdtrain.StageUNet:
-		o.Steps, o.Batch, o.LR, o.Warmup, o.CaptionDrop = 3000, 16, 5e-4, 300, 0.1
+		o.Steps, o.Batch, o.LR, o.Warmup, o.CaptionDrop = 5000, 16, 5e-4, 300, 0.1
+		o.Restarts = []int{3000}
 		o.PreviewPrompts = PreviewPrompts
 	}
 	return o
