@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -90,9 +89,7 @@ func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 	o.Seed, o.CheckpointDir, o.CheckpointEvery, o.Resume = a.seed, a.ckpt, a.every, a.resume
 	o.LatentSamples, o.NoPreview = a.latents, !a.preview
 	if a.steps > 0 {
-		o.Steps = a.steps
-		o.Warmup = min(o.Warmup, max(1, a.steps/10))
-		o.Restarts = slices.DeleteFunc(slices.Clone(o.Restarts), func(r int) bool { return r <= o.Warmup || r >= o.Steps })
+		o = o.WithSteps(a.steps)
 	}
 	if a.batch > 0 {
 		o.Batch = a.batch

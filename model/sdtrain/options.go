@@ -3,6 +3,7 @@ package sdtrain
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"kata/model/scheduler"
@@ -169,6 +170,15 @@ func (o Options) LearningRate(step int) float64 {
 	}
 	p := float64(step-start) / float64(end-start)
 	return o.LR * 0.5 * (1 + math.Cos(math.Pi*p))
+}
+
+// WithSteps returns o for a run of n steps instead: the warmup at most a
+// tenth of n (at least 1) and the restarts that still fall inside.
+func (o Options) WithSteps(n int) Options {
+	o.Steps = n
+	o.Warmup = min(o.Warmup, max(1, n/10))
+	o.Restarts = slices.DeleteFunc(slices.Clone(o.Restarts), func(r int) bool { return r <= o.Warmup || r >= n })
+	return o
 }
 
 // restartsValid reports whether o.Restarts ascend strictly inside

@@ -45,8 +45,8 @@ func TestRealArchitectureResumesBitForBit(t *testing.T) {
 	whole, parted := t.TempDir(), t.TempDir()
 	for _, stage := range []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet} {
 		t.Run(string(stage), func(t *testing.T) {
-			o := Recipe(stage)
-			o.Steps, o.Batch, o.Warmup, o.Seed, o.LatentSamples, o.NoPreview = 3, 2, 1, 5, 4, true
+			o := Recipe(stage).WithSteps(3)
+			o.Batch, o.Warmup, o.Seed, o.LatentSamples, o.NoPreview = 2, 1, 5, 4, true
 			o.CheckpointDir = whole
 			if _, err := sdtrain.Train(gocontext.Background(), be, Architecture(), Source{}, o, nil); err != nil {
 				t.Fatal(err)
