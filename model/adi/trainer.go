@@ -159,9 +159,9 @@ type trainer struct {
 	schedule *scheduler.Schedule
 	lossFn   *LossFunc
 	compute  func(LossBatch) (LossResult, error) // lossFn.Compute; tests replace it
-	ids      [][]int32   // per exemplar: padded ids
-	slots    [][]float32 // per exemplar: 1 at the placeholder
-	anchors  [][2]latent // per exemplar: latents unflipped / flipped
+	ids      [][]int32                           // per exemplar: padded ids
+	slots    [][]float32                         // per exemplar: 1 at the placeholder
+	anchors  [][2]latent                         // per exemplar: latents unflipped / flipped
 	negs     [][][2]latent
 	fp       string
 	onEvent  func(Event)
