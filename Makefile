@@ -41,15 +41,17 @@ bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 
 # Binaries (cgo, XLA/PJRT) for the GPU checks in model/backend/gpucheck/run.sh,
-# compressed to travel light: the model/sd and model/adi test binaries and the
-# windowless kata command line (gpu/kata: doctor, generate, bench actions).
+# compressed to travel light: the model/sd, model/adi and gpucheck test
+# binaries and the windowless kata command line (gpu/kata: doctor, generate,
+# bench actions).
 # The GPU machine needs no Go toolchain and no network.
 gpu-binaries: check-go
 	mkdir -p gpu
 	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/sd.test ./model/sd
 	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/adi.test ./model/adi
+	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/gpucheck.test ./model/backend/gpucheck
 	CGO_ENABLED=1 $(GO) build -ldflags='-s -w' -o gpu/kata ./model/backend/gpucheck/kata
-	xz -f -T2 gpu/sd.test gpu/adi.test gpu/kata
+	xz -f -T2 gpu/sd.test gpu/adi.test gpu/gpucheck.test gpu/kata
 
 # The GPU script's own check on a machine without a GPU: builds nothing, runs
 # run.sh --dry-run against the binaries of gpu-binaries (or prints what it

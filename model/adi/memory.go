@@ -12,7 +12,7 @@ type SplitMode string
 
 // Split modes. The activations the backward pass keeps grow with the samples
 // of one execution, so SplitSamples bounds memory by one sample's; the
-// gradients are the same either way (TestLossFuncSplit).
+// gradients are the same either way (TestLossBatchPerSample).
 const (
 	// SplitAuto (the zero value) is SplitSamples: memory, not speed, decides
 	// whether a run fits on a designer's GPU, and on the pure-Go backend the
