@@ -101,7 +101,7 @@ func openPlan(p plan) (backends.Backend, Selection, error) {
 	if gerr != nil {
 		return nil, p.sel, fmt.Errorf("%w (and the pure-Go fallback failed: %v)", err, gerr)
 	}
-	sel := Selection{Name: goBackendName(), Reason: "fallback: the GPU failed to initialise", Warning: err.Error()}
+	sel := Selection{Name: goBackendName(), Reason: "fallback: PJRT plugin " + p.xla + " failed to start", Warning: err.Error()}
 	return b, sel, nil
 }
 
