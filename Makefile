@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault bench gpu-binaries package deps check-go clean
+.PHONY: run build test fault bench gpu-binaries gpu-dry-run package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -41,13 +41,24 @@ bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench Builtin -benchtime 1x -timeout 20m ./app/
 
-# Test binaries (cgo, XLA/PJRT) for the GPU checks in
-# model/backend/gpucheck/run.sh, compressed to travel light.
+# Binaries (cgo, XLA/PJRT) for the GPU checks in model/backend/gpucheck/run.sh,
+# compressed to travel light: the model/sd, model/adi and gpucheck test
+# binaries and the windowless kata command line (gpu/kata: doctor, generate,
+# bench actions).
+# The GPU machine needs no Go toolchain and no network.
 gpu-binaries: check-go
 	mkdir -p gpu
 	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/sd.test ./model/sd
 	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/adi.test ./model/adi
-	xz -f -T2 gpu/sd.test gpu/adi.test
+	CGO_ENABLED=1 $(GO) test -c -ldflags='-s -w' -o gpu/gpucheck.test ./model/backend/gpucheck
+	CGO_ENABLED=1 $(GO) build -ldflags='-s -w' -o gpu/kata ./model/backend/gpucheck/kata
+	xz -f -T2 gpu/sd.test gpu/adi.test gpu/gpucheck.test gpu/kata
+
+# The GPU script's own check on a machine without a GPU: builds nothing, runs
+# run.sh --dry-run against the binaries of gpu-binaries (or prints what it
+# would run when they are missing).
+gpu-dry-run:
+	bash model/backend/gpucheck/run.sh --dry-run
 
 package: deps
 	$(GO) run $(FYNE_TOOL) package -os linux -release -name Kata

@@ -166,9 +166,9 @@ func runBenchActions(ctx context.Context, env Env, args []string) error {
 	if err := prepareBenchDir(a.out); err != nil {
 		return err
 	}
-	be, err := backend.New(a.backend)
+	be, err := OpenBackend(a.backend, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("backend: %w", err)
+		return err
 	}
 	var j *judge.Judges
 	if a.judges == "" {

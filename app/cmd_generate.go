@@ -137,9 +137,9 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 	}
 
-	be, err := backend.New(a.backend)
+	be, err := OpenBackend(a.backend, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("backend: %w", err)
+		return err
 	}
 	var loadBar *progress
 	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, VAE: a.vae, Progress: func(done, total int) {

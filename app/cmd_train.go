@@ -182,9 +182,9 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
-	be, err := backend.New(a.backend)
+	be, err := OpenBackend(a.backend, env.Stderr)
 	if err != nil {
-		return fmt.Errorf("backend: %w", err)
+		return err
 	}
 	fmt.Fprintf(env.Stderr, "loading %s\n", a.model)
 	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config})

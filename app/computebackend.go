@@ -2,7 +2,10 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"slices"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"kata/model/backend"
 )
@@ -56,9 +59,29 @@ func DetectBackend() []string {
 	return out
 }
 
-func describeSelection(s backend.Selection) string {
-	if s.Reason == "" {
-		return s.Name
+func describeSelection(s backend.Selection) string { return s.String() }
+
+// OpenBackend creates the compute backend for setting ("" for
+// $KATA_BACKEND, else automatic; see backend.Open) and writes the one line a
+// command shows on stderr: "backend NAME (why)", plus "; WARNING: ..." when
+// the GPU failed to initialise and Kata fell back to the CPU.
+func OpenBackend(setting string, stderr io.Writer) (backends.Backend, error) {
+	b, sel, err := backend.Open(setting)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
 	}
-	return s.Name + " (" + s.Reason + ")"
+	if stderr != nil {
+		fmt.Fprintf(stderr, "backend %s\n", sel)
+	}
+	return b, nil
+}
+
+// BackendInUse describes the backend the loaded model runs on, for the
+// window to show ("go (pure Go, AVX2+FMA kernels) (auto-detected ...)",
+// with the fallback warning when there was one); "" before a model is
+// loaded.
+func (k *Kata) BackendInUse() string {
+	k.backendMu.Lock()
+	defer k.backendMu.Unlock()
+	return k.inUse
 }

@@ -119,11 +119,14 @@ func (k *Kata) engineFor(modelID int64) (*engine, error) {
 // useModelLocked makes m the loaded engine, freeing the previous one.
 func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 	setting := k.Backend()
-	b, err := backend.New(setting)
+	b, sel, err := backend.Open(setting)
 	if err != nil {
 		m.Finalize()
 		return err
 	}
+	k.backendMu.Lock()
+	k.inUse = sel.String()
+	k.backendMu.Unlock()
 	p, err := sd.NewPipeline(b, m)
 	if err != nil {
 		m.Finalize()

@@ -28,6 +28,7 @@ type Kata struct {
 
 	backendMu sync.Mutex
 	backend   string // model/backend setting; "" for $KATA_BACKEND or automatic
+	inUse     string // the loaded model's backend.Selection, for BackendInUse
 
 	// closing is cancelled by Close, so that running work stops (training
 	// checkpoints first) instead of holding the window open.

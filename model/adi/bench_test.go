@@ -54,7 +54,8 @@ func BenchmarkStep(b *testing.B) {
 //
 //	KATA_BACKEND=xla:cuda KATA_BENCH_SD15=1 adi.test -test.run '^$' -test.bench SD15Train -test.benchtime 1x
 //
-// It runs KATA_BENCH_SD15_STEPS optimiser steps (default 100) and reports
+// It runs KATA_BENCH_SD15_STEPS optimiser steps (default 100) with the split
+// mode KATA_BENCH_SD15_SPLIT (auto, samples or batch; default auto) and reports
 // steps/s after the first step (which includes compiling the graphs) and the
 // first step's time. It is skipped unless KATA_BENCH_SD15=1: SD 1.5 needs
 // ~4 GB of weights, and on the pure-Go backend one step takes minutes.
@@ -69,11 +70,15 @@ func BenchmarkSD15Train(b *testing.B) {
 			b.Fatalf("KATA_BENCH_SD15_STEPS=%q: want a number >= 2", s)
 		}
 	}
+	split, err := ParseSplitMode(os.Getenv("KATA_BENCH_SD15_SPLIT"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	be, err := backend.New("")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("backend: %s (%s)", backend.Resolve("").Name, backend.Resolve("").Reason)
+	b.Logf("backend: %s; split mode %q", backend.Resolve(""), split)
 	m, err := sd.NewRandom(sd.SD15TextConfig(), sd.SD15UNetConfig(), sd.SD15VAEConfig(), 1)
 	if err != nil {
 		b.Fatal(err)
@@ -86,7 +91,7 @@ func BenchmarkSD15Train(b *testing.B) {
 	for range b.N {
 		var first, last time.Time
 		start := time.Now()
-		_, err := Train(context.Background(), base, exemplars, Options{Method: MethodADI, Name: "bench", Steps: steps},
+		_, err := Train(context.Background(), base, exemplars, Options{Method: MethodADI, Name: "bench", Steps: steps, Memory: MemoryOptions{Split: split}},
 			func(e Event) {
 				if e.Kind != EventStep {
 					return

@@ -57,6 +57,8 @@ func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onE
 	if t.lossFn, err = NewLossFunc(base.Backend, base.Model.Ctx); err != nil {
 		return nil, err
 	}
+	t.lossFn.SetSamplesPerCall(o.Memory.Split.samplesPerCall())
+	t.compute = t.lossFn.Compute
 	t.fp = t.fingerprint(exemplars)
 	return t, nil
 }

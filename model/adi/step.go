@@ -72,7 +72,7 @@ func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float6
 				return nil, 0, err
 			}
 		}
-		res, err := t.lossFn.Compute(b)
+		res, err := t.compute(b)
 		if err != nil {
 			return nil, 0, err
 		}

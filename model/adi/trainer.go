@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"kata/model/backend"
 	"kata/model/scheduler"
 	"kata/model/tokenizer"
 )
@@ -43,6 +44,9 @@ type Options struct {
 
 	// Contrast configures ADI's action-different samples.
 	Contrast ContrastOptions
+	// Memory holds the trainer's memory levers; the zero value is the default
+	// (one sample per execution, see SplitMode).
+	Memory MemoryOptions
 
 	// CheckpointPath, when set, receives a checkpoint every CheckpointEvery
 	// steps (default 100), on cancel and at the end; Resume continues from it
@@ -85,7 +89,7 @@ type Event struct {
 	Err         error         // EventDone: nil, or why the run stopped
 }
 
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults() (_ Options, err error) {
 	if o.Method == "" {
 		o.Method = MethodADI
 	}
@@ -133,6 +137,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Smoothing <= 0 || o.Smoothing > 1 {
 		o.Smoothing = 0.05
 	}
+	if o.Memory.Split, err = ParseSplitMode(string(o.Memory.Split)); err != nil {
+		return o, err
+	}
 	if o.Contrast.Seed == 0 {
 		o.Contrast.Seed = o.Seed
 	}
@@ -151,9 +158,10 @@ type trainer struct {
 	latDim   [3]int
 	schedule *scheduler.Schedule
 	lossFn   *LossFunc
-	ids      [][]int32   // per exemplar: padded ids
-	slots    [][]float32 // per exemplar: 1 at the placeholder
-	anchors  [][2]latent // per exemplar: latents unflipped / flipped
+	compute  func(LossBatch) (LossResult, error) // lossFn.Compute; tests replace it
+	ids      [][]int32                           // per exemplar: padded ids
+	slots    [][]float32                         // per exemplar: 1 at the placeholder
+	anchors  [][2]latent                         // per exemplar: latents unflipped / flipped
 	negs     [][][2]latent
 	fp       string
 	onEvent  func(Event)
@@ -270,9 +278,19 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 			}
 			return nil, err
 		}
+		before, err := pcg.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
 		grad, loss, err := t.gradient(rng, vectors)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
+			// The vectors and the optimiser are those after the last good
+			// step; with the sampler put back to where this step began, a
+			// checkpoint resumes exactly here.
+			if uerr := pcg.UnmarshalBinary(before); uerr != nil {
+				return nil, fmt.Errorf("step %d: %w (and the sampler state was lost: %v)", step+1, err, uerr)
+			}
+			return nil, t.stepFailed(step, err, savedStep, saveCkpt)
 		}
 		if err := nonFiniteStep(loss, grad, "gradient", step+1, savedStep, o.CheckpointPath); err != nil {
 			return nil, err
@@ -331,4 +349,36 @@ func (t *trainer) identifier(vectors []float32, step int) *Identifier {
 	}
 	_ = id.SetFlat(vectors, t.width)
 	return id
+}
+
+// stepFailed is the error of step step+1, whose gradient failed with err:
+// it writes a checkpoint of the state after step (when CheckpointPath is set
+// and the file on disk, of savedStep, is older), so no finished step is lost,
+// and says where training can resume. An out-of-memory error is marked with
+// backend.ErrOutOfMemory and says what to do.
+func (t *trainer) stepFailed(step int, err error, savedStep int, saveCkpt func() error) error {
+	o := t.opts
+	err = backend.OutOfMemory(err)
+	kept := "no checkpoint is kept (no checkpoint path set)"
+	if o.CheckpointPath != "" {
+		if step > 0 && step > savedStep {
+			if cerr := saveCkpt(); cerr != nil {
+				return fmt.Errorf("step %d: %w (and the checkpoint failed: %v)", step+1, err, cerr)
+			}
+			savedStep = step
+		}
+		if savedStep >= 0 {
+			kept = fmt.Sprintf("the checkpoint of step %d is kept in %s; resume continues from it", savedStep, o.CheckpointPath)
+		} else {
+			kept = "no step had finished, so there is no checkpoint"
+		}
+	}
+	if errors.Is(err, backend.ErrOutOfMemory) {
+		advice := backend.OutOfMemoryAdvice
+		if o.Memory.Split == SplitBatch {
+			advice = "train with one sample per execution (split mode samples), or " + advice
+		}
+		return fmt.Errorf("step %d ran out of memory: %w; %s; to go on: %s", step+1, err, kept, advice)
+	}
+	return fmt.Errorf("step %d: %w; %s", step+1, err, kept)
 }

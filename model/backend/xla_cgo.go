@@ -3,6 +3,7 @@
 package backend
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/gomlx/go-xla/pkg/pjrt"
@@ -24,15 +25,30 @@ func xlaPlugins() []string {
 	return slices.Clone(xla.GetAvailablePlugins())
 }
 
-// newXLA creates the XLA backend. On CUDA it asks the plugin not to
-// preallocate: by default PJRT reserves 75% of the GPU's memory at start-up,
-// which starves the desktop and any other program on a designer's GPU; Kata
-// lets the pool grow as graphs need it instead.
-func newXLA(plugin string) (backends.Backend, error) {
+// newXLA creates the XLA backend. On CUDA the client gets opts (see
+// XLAOptions): by default no preallocation, since PJRT would otherwise
+// reserve 75% of the GPU's memory at start-up, which starves the desktop and
+// any other program on a designer's GPU.
+func newXLA(plugin string, opts XLAOptions) (backends.Backend, error) {
 	xla.EnableAutoInstall(false)
-	var options pjrt.NamedValuesMap
-	if plugin == "cuda" {
-		options = pjrt.NamedValuesMap{"preallocate": false}
+	return xla.NewWithOptions(plugin, pjrt.NamedValuesMap(opts.clientOptions(plugin)))
+}
+
+// pluginInfo loads plugin (without creating a client) and describes it.
+func pluginInfo(name string) PluginInfo {
+	info := PluginInfo{Name: name}
+	p, err := pjrt.GetPlugin(name)
+	if err != nil {
+		info.Err = err.Error()
+		return info
 	}
-	return xla.NewWithOptions(plugin, options)
+	major, minor := p.Version()
+	info.Path, info.APIVersion = p.Path(), fmt.Sprintf("%d.%d", major, minor)
+	for k, v := range p.Attributes() {
+		if info.Attributes == nil {
+			info.Attributes = map[string]string{}
+		}
+		info.Attributes[k] = fmt.Sprint(v)
+	}
+	return info
 }

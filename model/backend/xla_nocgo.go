@@ -17,6 +17,10 @@ func xlaMissingReason() string {
 
 func xlaPlugins() []string { return nil }
 
-func newXLA(string) (backends.Backend, error) {
+func newXLA(string, XLAOptions) (backends.Backend, error) {
 	return nil, errors.New(xlaMissingReason())
+}
+
+func pluginInfo(name string) PluginInfo {
+	return PluginInfo{Name: name, Err: xlaMissingReason()}
 }
