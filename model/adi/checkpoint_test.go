@@ -1,0 +1,105 @@
+package adi
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"kata/model/safetensors"
+)
+
+// goldenCheckpoint is the run state stored in testdata/checkpoint-v1.safetensors.
+func goldenCheckpoint(t *testing.T) *Checkpoint {
+	t.Helper()
+	rng, err := rand.NewPCG(7, 8).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	adam := NewAdamW(DefaultAdamW(), 6)
+	copy(adam.M, []float32{0.1, -0.2, 0.3, -0.4, 0.5, -0.6})
+	copy(adam.V, []float32{1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3})
+	adam.Step = 41
+	return &Checkpoint{Step: 42, Vectors: []float32{1, -2, 3.5, float32(math.Pi), -0, 1e-7}, Lv: 2, D: 3,
+		Adam: adam, RNG: rng, Smoothed: 0.1 + 0.2, Fingerprint: "lr=0.005 steps=100"}
+}
+
+// TestCheckpointFormat: a checkpoint written by an earlier Kata (the golden
+// file, written by SaveCheckpoint at commit ff8f523 before the run-state
+// metadata moved to model/checkpoint) loads to the same state, and saving
+// that state again writes the same bytes.
+func TestCheckpointFormat(t *testing.T) {
+	golden := filepath.Join("testdata", "checkpoint-v1.safetensors")
+	want := goldenCheckpoint(t)
+	got, err := LoadCheckpoint(golden, DefaultAdamW())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("loaded %+v\nwant %+v", got, want)
+	}
+	if math.Float64bits(got.Smoothed) != math.Float64bits(want.Smoothed) {
+		t.Errorf("smoothed loss %v, want exactly %v", got.Smoothed, want.Smoothed)
+	}
+	again := filepath.Join(t.TempDir(), "again.safetensors")
+	if err := SaveCheckpoint(again, got); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("saving the loaded checkpoint wrote %d bytes that differ from the %d of the golden file", len(a), len(b))
+	}
+}
+
+// TestCheckpointBadMetadata: each damaged run-state field is refused with
+// an error that names it.
+func TestCheckpointBadMetadata(t *testing.T) {
+	tests := []struct {
+		key, value, want string
+	}{
+		{"step", "x", "step"},
+		{"adam_step", "", "adam_step"},
+		{"rng", "not base64!", "rng"},
+		{"rng", "AAAA", "rng"},
+		{"smoothed", "zz", "smoothed"},
+		{metaFormat, "identifier", "not a Kata training checkpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			f, err := safetensors.Open(filepath.Join("testdata", "checkpoint-v1.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := f.Metadata()
+			var ts []safetensors.Tensor
+			for _, name := range f.Names() {
+				data, shape, err := f.Float32(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ts = append(ts, safetensors.F32Tensor(name, shape, data))
+			}
+			f.Close()
+			meta[tc.key] = tc.value
+			path := filepath.Join(t.TempDir(), "bad.safetensors")
+			if err := safetensors.Write(path, ts, meta); err != nil {
+				t.Fatal(err)
+			}
+			_, err = LoadCheckpoint(path, DefaultAdamW())
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error %v, want one naming %q and the file", err, tc.want)
+			}
+		})
+	}
+}

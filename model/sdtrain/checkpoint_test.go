@@ -1,0 +1,109 @@
+package sdtrain
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"kata/model/safetensors"
+	"kata/model/trainstate"
+)
+
+// goldenCheckpoint is the stage state stored in
+// testdata/checkpoint-v1.safetensors (tinyArch, two weights of which one is
+// trained, three steps).
+func goldenCheckpoint(t *testing.T) *checkpoint {
+	t.Helper()
+	rng, err := rand.NewPCG(5, 6).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &checkpoint{State: trainstate.State{Step: 3, AdamStep: 3, RNG: rng, Fingerprint: "steps=3 lr=1e-4"},
+		Stage: StageUNet, Done: true, ScalingFactor: 0.18215, Arch: tinyArch(),
+		Weights: map[string][]float32{"unet/conv_in/weights": {1, 2, 3, 4, 5, 6}, "vae/scale": {float32(math.Pi)}},
+		Shapes:  map[string][]int{"unet/conv_in/weights": {2, 3}, "vae/scale": {1}},
+		M:       map[string][]float32{"unet/conv_in/weights": {0.1, 0.2, 0.3, 0.4, 0.5, 0.6}},
+		V:       map[string][]float32{"unet/conv_in/weights": {1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4}},
+		EMA:     map[string][]float32{"unet/conv_in/weights": {0.9, 1.9, 2.9, 3.9, 4.9, 5.9}},
+		Losses:  []float32{0.5, 0.25, 0.125}}
+}
+
+// TestCheckpointFormat: a checkpoint written by an earlier Kata (the golden
+// file, written by saveCheckpoint at commit ff8f523 before the run-state
+// metadata moved to model/checkpoint) loads to the same state, and saving
+// that state again writes the same bytes.
+func TestCheckpointFormat(t *testing.T) {
+	golden := filepath.Join("testdata", "checkpoint-v1.safetensors")
+	want := goldenCheckpoint(t)
+	got, err := loadCheckpoint(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("loaded %+v\nwant %+v", got, want)
+	}
+	again := filepath.Join(t.TempDir(), "again.safetensors")
+	if err := saveCheckpoint(again, got); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.ReadFile(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("saving the loaded checkpoint wrote %d bytes that differ from the %d of the golden file", len(a), len(b))
+	}
+}
+
+// TestCheckpointBadMetadata: each damaged run-state field is refused with
+// an error that names it and the file.
+func TestCheckpointBadMetadata(t *testing.T) {
+	tests := []struct {
+		key, value, want string
+	}{
+		{"step", "", "step"},
+		{"adam_step", "1.5", "adam_step"},
+		{"done", "maybe", "done"},
+		{"rng", "%%%", "rng"},
+		{"rng", "AAAA", "rng"},
+		{"scaling_factor", "", "scaling"},
+		{"stage", "text", "stage"},
+		{"format", "kata-world-judges-checkpoint", "not a Kata model-training checkpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			f, err := safetensors.Open(filepath.Join("testdata", "checkpoint-v1.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := f.Metadata()
+			var ts []safetensors.Tensor
+			for _, name := range f.Names() {
+				data, shape, err := f.Float32(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ts = append(ts, safetensors.F32Tensor(name, shape, data))
+			}
+			f.Close()
+			meta[tc.key] = tc.value
+			path := filepath.Join(t.TempDir(), "bad.safetensors")
+			if err := safetensors.Write(path, ts, meta); err != nil {
+				t.Fatal(err)
+			}
+			_, err = loadCheckpoint(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error %v, want one naming %q and the file", err, tc.want)
+			}
+		})
+	}
+}
