@@ -1,11 +1,11 @@
 package sdtrain
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"path/filepath"
 
@@ -94,11 +94,7 @@ func WriteLossCurve(path, title string, losses []float32) error {
 			px, py = x, y
 		}
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return fmt.Errorf("loss curve: %w", err)
-	}
-	return atomicfile.WriteBytes(path, buf.Bytes())
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }
 
 func label(img *image.NRGBA, x, y int, s string) {
