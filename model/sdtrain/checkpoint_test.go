@@ -1,17 +1,15 @@
 package sdtrain
 
 import (
-	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"kata/model/safetensors"
 	"kata/model/trainstate"
+	"kata/model/trainstate/trainstatetest"
 )
 
 // goldenCheckpoint is the stage state stored in
@@ -35,7 +33,7 @@ func goldenCheckpoint(t *testing.T) *checkpoint {
 
 // TestCheckpointFormat: a checkpoint written by an earlier Kata (the golden
 // file, written by saveCheckpoint at commit ff8f523 before the run-state
-// metadata moved to model/checkpoint) loads to the same state, and saving
+// metadata moved to model/trainstate) loads to the same state, and saving
 // that state again writes the same bytes.
 func TestCheckpointFormat(t *testing.T) {
 	golden := filepath.Join("testdata", "checkpoint-v1.safetensors")
@@ -47,21 +45,7 @@ func TestCheckpointFormat(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loaded %+v\nwant %+v", got, want)
 	}
-	again := filepath.Join(t.TempDir(), "again.safetensors")
-	if err := saveCheckpoint(again, got); err != nil {
-		t.Fatal(err)
-	}
-	a, err := os.ReadFile(again)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) {
-		t.Errorf("saving the loaded checkpoint wrote %d bytes that differ from the %d of the golden file", len(a), len(b))
-	}
+	trainstatetest.SameBytes(t, golden, func(path string) error { return saveCheckpoint(path, got) })
 }
 
 // TestCheckpointBadMetadata: each damaged run-state field is refused with
@@ -81,26 +65,8 @@ func TestCheckpointBadMetadata(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
-			f, err := safetensors.Open(filepath.Join("testdata", "checkpoint-v1.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			meta := f.Metadata()
-			var ts []safetensors.Tensor
-			for _, name := range f.Names() {
-				data, shape, err := f.Float32(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ts = append(ts, safetensors.F32Tensor(name, shape, data))
-			}
-			f.Close()
-			meta[tc.key] = tc.value
-			path := filepath.Join(t.TempDir(), "bad.safetensors")
-			if err := safetensors.Write(path, ts, meta); err != nil {
-				t.Fatal(err)
-			}
-			_, err = loadCheckpoint(path)
+			path := trainstatetest.WithMetadata(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), tc.key, tc.value)
+			_, err := loadCheckpoint(path)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
 				t.Errorf("error %v, want one naming %q and the file", err, tc.want)
 			}
