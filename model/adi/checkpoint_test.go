@@ -2,10 +2,8 @@ package adi
 
 import (
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"kata/model/trainstate/trainstatetest"
@@ -14,16 +12,12 @@ import (
 // goldenCheckpoint is the run state stored in testdata/checkpoint-v1.safetensors.
 func goldenCheckpoint(t *testing.T) *Checkpoint {
 	t.Helper()
-	rng, err := rand.NewPCG(7, 8).MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	adam := NewAdamW(DefaultAdamW(), 6)
 	copy(adam.M, []float32{0.1, -0.2, 0.3, -0.4, 0.5, -0.6})
 	copy(adam.V, []float32{1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3})
 	adam.Step = 41
 	return &Checkpoint{Step: 42, Vectors: []float32{1, -2, 3.5, float32(math.Pi), -0, 1e-7}, Lv: 2, D: 3,
-		Adam: adam, RNG: rng, Smoothed: 0.1 + 0.2, Fingerprint: "lr=0.005 steps=100"}
+		Adam: adam, RNG: trainstatetest.PCG(t, 7, 8), Smoothed: 0.1 + 0.2, Fingerprint: "lr=0.005 steps=100"}
 }
 
 // TestCheckpointFormat: a checkpoint written by an earlier Kata (the golden
@@ -49,23 +43,16 @@ func TestCheckpointFormat(t *testing.T) {
 // TestCheckpointBadMetadata: each damaged run-state field is refused with
 // an error that names it.
 func TestCheckpointBadMetadata(t *testing.T) {
-	tests := []struct {
-		key, value, want string
-	}{
-		{"step", "x", "step"},
-		{"adam_step", "", "adam_step"},
-		{"rng", "not base64!", "rng"},
-		{"rng", "AAAA", "rng"},
-		{"smoothed", "zz", "smoothed"},
-		{metaFormat, "identifier", "not a Kata training checkpoint"},
+	damages := []trainstatetest.Damage{
+		{Key: "step", Value: "x", Want: "step"},
+		{Key: "adam_step", Value: "", Want: "adam_step"},
+		{Key: "rng", Value: "not base64!", Want: "rng"},
+		{Key: "rng", Value: "AAAA", Want: "rng"},
+		{Key: "smoothed", Value: "zz", Want: "smoothed"},
+		{Key: metaFormat, Value: "identifier", Want: "not a Kata training checkpoint"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
-			path := trainstatetest.WithMetadata(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), tc.key, tc.value)
-			_, err := LoadCheckpoint(path, DefaultAdamW())
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("error %v, want one naming %q and the file", err, tc.want)
-			}
-		})
-	}
+	trainstatetest.Refused(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), damages, func(path string) error {
+		_, err := LoadCheckpoint(path, DefaultAdamW())
+		return err
+	})
 }

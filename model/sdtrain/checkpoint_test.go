@@ -2,10 +2,8 @@ package sdtrain
 
 import (
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"kata/model/trainstate"
@@ -17,11 +15,7 @@ import (
 // trained, three steps).
 func goldenCheckpoint(t *testing.T) *checkpoint {
 	t.Helper()
-	rng, err := rand.NewPCG(5, 6).MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &checkpoint{State: trainstate.State{Step: 3, AdamStep: 3, RNG: rng, Fingerprint: "steps=3 lr=1e-4"},
+	return &checkpoint{State: trainstate.State{Step: 3, AdamStep: 3, RNG: trainstatetest.PCG(t, 5, 6), Fingerprint: "steps=3 lr=1e-4"},
 		Stage: StageUNet, Done: true, ScalingFactor: 0.18215, Arch: tinyArch(),
 		Weights: map[string][]float32{"unet/conv_in/weights": {1, 2, 3, 4, 5, 6}, "vae/scale": {float32(math.Pi)}},
 		Shapes:  map[string][]int{"unet/conv_in/weights": {2, 3}, "vae/scale": {1}},
@@ -51,25 +45,18 @@ func TestCheckpointFormat(t *testing.T) {
 // TestCheckpointBadMetadata: each damaged run-state field is refused with
 // an error that names it and the file.
 func TestCheckpointBadMetadata(t *testing.T) {
-	tests := []struct {
-		key, value, want string
-	}{
-		{"step", "", "step"},
-		{"adam_step", "1.5", "adam_step"},
-		{"done", "maybe", "done"},
-		{"rng", "%%%", "rng"},
-		{"rng", "AAAA", "rng"},
-		{"scaling_factor", "", "scaling"},
-		{"stage", "text", "stage"},
-		{"format", "kata-world-judges-checkpoint", "not a Kata model-training checkpoint"},
+	damages := []trainstatetest.Damage{
+		{Key: "step", Value: "", Want: "step"},
+		{Key: "adam_step", Value: "1.5", Want: "adam_step"},
+		{Key: "done", Value: "maybe", Want: "done"},
+		{Key: "rng", Value: "%%%", Want: "rng"},
+		{Key: "rng", Value: "AAAA", Want: "rng"},
+		{Key: "scaling_factor", Value: "", Want: "scaling"},
+		{Key: "stage", Value: "text", Want: "stage"},
+		{Key: "format", Value: "kata-world-judges-checkpoint", Want: "not a Kata model-training checkpoint"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
-			path := trainstatetest.WithMetadata(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), tc.key, tc.value)
-			_, err := loadCheckpoint(path)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("error %v, want one naming %q and the file", err, tc.want)
-			}
-		})
-	}
+	trainstatetest.Refused(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), damages, func(path string) error {
+		_, err := loadCheckpoint(path)
+		return err
+	})
 }

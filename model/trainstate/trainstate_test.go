@@ -2,25 +2,17 @@ package trainstate
 
 import (
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-func pcgState(t *testing.T, a, b uint64) []byte {
-	t.Helper()
-	s, err := rand.NewPCG(a, b).MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+	"kata/model/trainstate/trainstatetest"
+)
 
 // TestStateMetadata pins the metadata State writes (it is part of the
 // checkpoint formats) and reads it back.
 func TestStateMetadata(t *testing.T) {
-	s := State{Step: 42, AdamStep: 41, RNG: pcgState(t, 7, 8), Fingerprint: "lr=0.005 steps=100"}
+	s := State{Step: 42, AdamStep: 41, RNG: trainstatetest.PCG(t, 7, 8), Fingerprint: "lr=0.005 steps=100"}
 	meta := map[string]string{"other": "kept"}
 	s.Put(meta)
 	want := map[string]string{"other": "kept", "step": "42", "adam_step": "41",
@@ -39,7 +31,7 @@ func TestStateMetadata(t *testing.T) {
 
 func TestReadErrors(t *testing.T) {
 	good := map[string]string{}
-	State{Step: 1, AdamStep: 1, RNG: pcgState(t, 1, 2)}.Put(good)
+	State{Step: 1, AdamStep: 1, RNG: trainstatetest.PCG(t, 1, 2)}.Put(good)
 	tests := []struct {
 		key, value string
 	}{

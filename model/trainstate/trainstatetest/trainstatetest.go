@@ -1,13 +1,15 @@
 // Package trainstatetest holds the checks the tests of every Kata training
 // checkpoint format share: a golden file written by an earlier version
-// saves again to the same bytes, and a copy of it with one metadata value
-// damaged is refused.
+// saves again to the same bytes, and copies of it with one metadata value
+// damaged are refused.
 package trainstatetest
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"kata/model/safetensors"
@@ -34,10 +36,43 @@ func SameBytes(t *testing.T, golden string, save func(path string) error) {
 	}
 }
 
-// WithMetadata writes a copy of the safetensors file src, its tensors
+// PCG returns the state of rand.NewPCG(seed1, seed2), as checkpoints keep
+// it.
+func PCG(t *testing.T, seed1, seed2 uint64) []byte {
+	t.Helper()
+	state, err := rand.NewPCG(seed1, seed2).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// Damage is one metadata value to spoil in a checkpoint and the text the
+// loader's error must hold.
+type Damage struct {
+	Key, Value, Want string
+}
+
+// Refused runs a subtest per damage: load, given a copy of golden with that
+// metadata key set to that value, must fail with an error that holds Want
+// and the copy's path.
+func Refused(t *testing.T, golden string, damages []Damage, load func(path string) error) {
+	t.Helper()
+	for _, d := range damages {
+		t.Run(d.Key+"="+d.Value, func(t *testing.T) {
+			path := withMetadata(t, golden, d.Key, d.Value)
+			err := load(path)
+			if err == nil || !strings.Contains(err.Error(), d.Want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error %v, want one naming %q and the file", err, d.Want)
+			}
+		})
+	}
+}
+
+// withMetadata writes a copy of the safetensors file src, its tensors
 // unchanged and its metadata key set to value, into a temporary folder and
 // returns its path.
-func WithMetadata(t *testing.T, src, key, value string) string {
+func withMetadata(t *testing.T, src, key, value string) string {
 	t.Helper()
 	f, err := safetensors.Open(src)
 	if err != nil {
