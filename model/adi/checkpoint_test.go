@@ -3,7 +3,6 @@ package adi
 import (
 	"math"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"kata/model/trainstate/trainstatetest"
@@ -25,19 +24,8 @@ func goldenCheckpoint(t *testing.T) *Checkpoint {
 // metadata moved to model/trainstate) loads to the same state, and saving
 // that state again writes the same bytes.
 func TestCheckpointFormat(t *testing.T) {
-	golden := filepath.Join("testdata", "checkpoint-v1.safetensors")
-	want := goldenCheckpoint(t)
-	got, err := LoadCheckpoint(golden, DefaultAdamW())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("loaded %+v\nwant %+v", got, want)
-	}
-	if math.Float64bits(got.Smoothed) != math.Float64bits(want.Smoothed) {
-		t.Errorf("smoothed loss %v, want exactly %v", got.Smoothed, want.Smoothed)
-	}
-	trainstatetest.SameBytes(t, golden, func(path string) error { return SaveCheckpoint(path, got) })
+	trainstatetest.Golden(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), goldenCheckpoint(t),
+		func(path string) (*Checkpoint, error) { return LoadCheckpoint(path, DefaultAdamW()) }, SaveCheckpoint)
 }
 
 // TestCheckpointBadMetadata: each damaged run-state field is refused with

@@ -3,7 +3,6 @@ package sdtrain
 import (
 	"math"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"kata/model/trainstate"
@@ -30,16 +29,8 @@ func goldenCheckpoint(t *testing.T) *checkpoint {
 // metadata moved to model/trainstate) loads to the same state, and saving
 // that state again writes the same bytes.
 func TestCheckpointFormat(t *testing.T) {
-	golden := filepath.Join("testdata", "checkpoint-v1.safetensors")
-	want := goldenCheckpoint(t)
-	got, err := loadCheckpoint(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("loaded %+v\nwant %+v", got, want)
-	}
-	trainstatetest.SameBytes(t, golden, func(path string) error { return saveCheckpoint(path, got) })
+	trainstatetest.Golden(t, filepath.Join("testdata", "checkpoint-v1.safetensors"), goldenCheckpoint(t),
+		loadCheckpoint, saveCheckpoint)
 }
 
 // TestCheckpointBadMetadata: each damaged run-state field is refused with

@@ -1,6 +1,6 @@
 // Package trainstatetest holds the checks the tests of every Kata training
 // checkpoint format share: a golden file written by an earlier version
-// saves again to the same bytes, and copies of it with one metadata value
+// loads to the expected state and saves again to the same bytes, and copies of it with one metadata value
 // damaged are refused.
 package trainstatetest
 
@@ -9,30 +9,39 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"kata/model/safetensors"
 )
 
-// SameBytes calls save with a path in a temporary folder and fails t unless
-// the file it writes has exactly the bytes of golden.
-func SameBytes(t *testing.T, golden string, save func(path string) error) {
+// Golden checks a checkpoint format against golden, a file an earlier
+// version wrote: load must read it as want (reflect.DeepEqual), and save
+// must write what it read back to exactly the same bytes.
+func Golden[C any](t *testing.T, golden string, want C, load func(path string) (C, error), save func(path string, c C) error) {
 	t.Helper()
+	got, err := load(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s loads as %+v\nwant %+v", golden, got, want)
+	}
 	path := filepath.Join(t.TempDir(), "again.safetensors")
-	if err := save(path); err != nil {
+	if err := save(path, got); err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(path)
+	again, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(golden)
+	orig, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("saving again wrote %d bytes that differ from the %d of %s", len(got), len(want), golden)
+	if !bytes.Equal(again, orig) {
+		t.Errorf("saving %s again wrote %d bytes that differ from its %d", golden, len(again), len(orig))
 	}
 }
 
