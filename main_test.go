@@ -150,33 +150,63 @@ func buildKata(t *testing.T) string {
 	return bin
 }
 
+// kataWindow is the real binary running on a display.
+type kataWindow struct {
+	cmd    *exec.Cmd
+	exited chan error    // receives the result of cmd.Wait once
+	logs   *bytes.Buffer // its stdout and stderr
+}
+
+// startKata starts bin on d in its own home: HOME and the XDG folders
+// under home, the library at lib. At the end of the test it is killed if
+// still running, and its output is logged if the test failed.
+func (d *display) startKata(t *testing.T, bin, home, lib string) *kataWindow {
+	t.Helper()
+	k := &kataWindow{cmd: exec.Command(bin), exited: make(chan error, 1), logs: new(bytes.Buffer)}
+	k.cmd.Env = append(os.Environ(), "DISPLAY="+d.name, "HOME="+home,
+		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
+		"KATA_LIBRARY="+lib, "NO_AT_BRIDGE=1", "GSETTINGS_BACKEND=memory")
+	k.cmd.Stdout, k.cmd.Stderr = k.logs, k.logs
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { k.exited <- k.cmd.Wait() }()
+	t.Cleanup(func() {
+		if k.cmd.ProcessState == nil {
+			_ = k.cmd.Process.Kill()
+			<-k.exited
+		}
+		if t.Failed() {
+			t.Logf("kata output:\n%s", k.logs.String())
+		}
+	})
+	return k
+}
+
+// quit presses Ctrl+Q in the focused window and fails the test unless kata
+// then exits cleanly within 20 seconds.
+func (k *kataWindow) quit(t *testing.T, d *display) {
+	t.Helper()
+	if _, err := d.x(t, "xdotool", "key", "ctrl+q"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-k.exited:
+		if err != nil {
+			t.Fatalf("kata did not quit cleanly: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("kata did not quit on Ctrl+Q")
+	}
+}
+
 // TestWindowSmoke starts the real binary under Xvfb, checks the window draws
 // something, opens and cancels a native GTK file dialog (sqweek/dialog issues
 // 51 and 58 report GTK+GLFW crashes), and quits with Ctrl+Q.
 func TestWindowSmoke(t *testing.T) {
 	d := needDisplay(t)
-	bin := buildKata(t)
 	home := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "DISPLAY="+d.name, "HOME="+home,
-		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
-		"KATA_LIBRARY="+filepath.Join(home, "library"), "NO_AT_BRIDGE=1", "GSETTINGS_BACKEND=memory")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kata output:\n%s", logs.String())
-		}
-	})
+	k := d.startKata(t, buildKata(t), home, filepath.Join(home, "library"))
 
 	win := d.findWindow(t, "Kata", 60*time.Second)
 	// Let the first frames render.
@@ -222,7 +252,7 @@ func TestWindowSmoke(t *testing.T) {
 		t.Fatal("the file dialog did not close on Escape (5 tries)")
 	}
 	select {
-	case err := <-exited:
+	case err := <-k.exited:
 		t.Fatalf("kata exited after the dialog was cancelled: %v", err)
 	case <-time.After(2 * time.Second):
 	}
@@ -231,17 +261,7 @@ func TestWindowSmoke(t *testing.T) {
 	if _, err := d.x(t, "xdotool", "windowfocus", "--sync", win); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.x(t, "xdotool", "key", "ctrl+q"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("kata did not quit cleanly: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("kata did not quit on Ctrl+Q")
-	}
+	k.quit(t, d)
 }
 
 // TestNoLocaleNoise runs `kata version` under the C.UTF-8 locale of Debian

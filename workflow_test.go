@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,26 +31,7 @@ func TestWindowWorkflow(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		writeTestPicture(t, filepath.Join(photos, "0"+strconv.Itoa(i)+".png"), i)
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "DISPLAY="+d.name, "HOME="+home,
-		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
-		"KATA_LIBRARY="+lib, "NO_AT_BRIDGE=1", "GSETTINGS_BACKEND=memory")
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("kata output:\n%s", logs.String())
-		}
-	})
+	proc := d.startKata(t, bin, home, lib)
 
 	win := d.findWindow(t, "Kata", 60*time.Second)
 	time.Sleep(2 * time.Second)
@@ -80,19 +60,9 @@ func TestWindowWorkflow(t *testing.T) {
 		shots = append(shots, shot)
 	}
 
-	if _, err := d.x(t, "xdotool", "key", "ctrl+q"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("kata did not quit cleanly: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("kata did not quit on Ctrl+Q")
-	}
-	if strings.Contains(logs.String(), "should have been called in fyne.Do") {
-		t.Errorf("Fyne reports calls off its goroutine:\n%s", logs.String())
+	proc.quit(t, d)
+	if strings.Contains(proc.logs.String(), "should have been called in fyne.Do") {
+		t.Errorf("Fyne reports calls off its goroutine:\n%s", proc.logs.String())
 	}
 	k, err := app.Open(lib)
 	if err != nil {

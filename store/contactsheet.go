@@ -8,13 +8,11 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"sync"
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/math/fixed"
+
+	"kata/assets/fonts"
 )
 
 // SheetOptions lay out a contact sheet.
@@ -154,33 +152,13 @@ func (l *Library) sheetPick(ctx context.Context, subjectID, actionID int64) (str
 	return hash, err
 }
 
-var (
-	goRegular     *opentype.Font
-	goRegularErr  error
-	goRegularOnce sync.Once
-)
-
-// sheetFace is Go Regular at a size that suits the cell (11..24 px).
+// sheetFace is the label font at a size that suits the cell (11..24 px).
 func sheetFace(cell int) (font.Face, error) {
-	goRegularOnce.Do(func() { goRegular, goRegularErr = opentype.Parse(goregular.TTF) })
-	if goRegularErr != nil {
-		return nil, goRegularErr
-	}
-	size := min(max(float64(cell)/12, 11), 24)
-	return opentype.NewFace(goRegular, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	return fonts.Label(min(max(float64(cell)/12, 11), 24))
 }
 
 // drawLabel writes text with its top-left corner at (x, y), cut with an
 // ellipsis to maxW pixels.
 func drawLabel(dst draw.Image, face font.Face, text string, x, y, maxW int) {
-	if font.MeasureString(face, text).Ceil() > maxW {
-		rs := []rune(text)
-		for len(rs) > 0 && font.MeasureString(face, string(rs)+"…").Ceil() > maxW {
-			rs = rs[:len(rs)-1]
-		}
-		text = string(rs) + "…"
-	}
-	d := font.Drawer{Dst: dst, Src: image.NewUniform(sheetText), Face: face,
-		Dot: fixed.P(x, y+face.Metrics().Ascent.Ceil())}
-	d.DrawString(text)
+	fonts.Draw(dst, face, fonts.Fit(face, text, maxW, "…"), x, y, sheetText)
 }

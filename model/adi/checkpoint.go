@@ -1,13 +1,11 @@
 package adi
 
 import (
-	"encoding/base64"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"strconv"
 
 	"kata/model/safetensors"
+	"kata/model/trainstate"
 )
 
 // Checkpoint is the whole state of a training run between two steps: what
@@ -26,6 +24,8 @@ const (
 	ckptVectors = "vectors"
 	ckptAdamM   = "adam_m"
 	ckptAdamV   = "adam_v"
+	// ckptSmoothed is the metadata key of the smoothed loss.
+	ckptSmoothed = "smoothed"
 )
 
 // SaveCheckpoint writes c atomically (a crash leaves the previous file).
@@ -39,15 +39,9 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 		safetensors.F32Tensor(ckptAdamM, []int{c.Lv, c.D}, c.Adam.M),
 		safetensors.F32Tensor(ckptAdamV, []int{c.Lv, c.D}, c.Adam.V),
 	}
-	meta := map[string]string{
-		metaFormat:    "checkpoint",
-		metaVersion:   strconv.Itoa(FormatVersion),
-		"step":        strconv.Itoa(c.Step),
-		"adam_step":   strconv.Itoa(c.Adam.Step),
-		"rng":         base64.StdEncoding.EncodeToString(c.RNG),
-		"smoothed":    strconv.FormatUint(math.Float64bits(c.Smoothed), 16),
-		"fingerprint": c.Fingerprint,
-	}
+	meta := map[string]string{metaFormat: "checkpoint", metaVersion: strconv.Itoa(FormatVersion)}
+	trainstate.State{Step: c.Step, AdamStep: c.Adam.Step, RNG: c.RNG, Fingerprint: c.Fingerprint}.Put(meta)
+	trainstate.PutFloat64(meta, ckptSmoothed, c.Smoothed)
 	if err := safetensors.Write(path, ts, meta); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", path, err)
 	}
@@ -74,7 +68,14 @@ func loadCheckpoint(path string, adam AdamWConfig) (*Checkpoint, error) {
 	if meta[metaFormat] != "checkpoint" {
 		return nil, fmt.Errorf("not a Kata training checkpoint")
 	}
-	c := &Checkpoint{Fingerprint: meta["fingerprint"]}
+	st, err := trainstate.Read(meta)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checkpoint{Step: st.Step, RNG: st.RNG, Fingerprint: st.Fingerprint}
+	if c.Smoothed, err = trainstate.Float64(meta, ckptSmoothed); err != nil {
+		return nil, err
+	}
 	var shape []int
 	if c.Vectors, shape, err = f.Float32(ckptVectors); err != nil {
 		return nil, err
@@ -84,6 +85,7 @@ func loadCheckpoint(path string, adam AdamWConfig) (*Checkpoint, error) {
 	}
 	c.Lv, c.D = shape[0], shape[1]
 	c.Adam = NewAdamW(adam, c.Lv*c.D)
+	c.Adam.Step = st.AdamStep
 	for _, t := range []struct {
 		name string
 		dst  []float32
@@ -92,22 +94,5 @@ func loadCheckpoint(path string, adam AdamWConfig) (*Checkpoint, error) {
 			return nil, err
 		}
 	}
-	if c.Step, err = strconv.Atoi(meta["step"]); err != nil {
-		return nil, fmt.Errorf("step: %w", err)
-	}
-	if c.Adam.Step, err = strconv.Atoi(meta["adam_step"]); err != nil {
-		return nil, fmt.Errorf("adam_step: %w", err)
-	}
-	if c.RNG, err = base64.StdEncoding.DecodeString(meta["rng"]); err != nil {
-		return nil, fmt.Errorf("rng: %w", err)
-	}
-	if err := new(rand.PCG).UnmarshalBinary(c.RNG); err != nil {
-		return nil, fmt.Errorf("rng: %w", err)
-	}
-	bits, err := strconv.ParseUint(meta["smoothed"], 16, 64)
-	if err != nil {
-		return nil, fmt.Errorf("smoothed loss: %w", err)
-	}
-	c.Smoothed = math.Float64frombits(bits)
 	return c, nil
 }

@@ -47,11 +47,7 @@ func (d *DDIM) Len() int { return len(d.timesteps) }
 
 // Timesteps returns the integer timesteps, e.g. 951, 901, ..., 1 for 20 steps on SD.
 func (d *DDIM) Timesteps() []float64 {
-	out := make([]float64, len(d.timesteps))
-	for i, t := range d.timesteps {
-		out[i] = float64(t)
-	}
-	return out
+	return floatTimesteps(d.timesteps)
 }
 
 // IntTimesteps returns the timesteps as integers.

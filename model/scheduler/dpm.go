@@ -68,11 +68,7 @@ func (d *DPMPP2M) Len() int { return len(d.timesteps) }
 
 // Timesteps returns the integer model timesteps.
 func (d *DPMPP2M) Timesteps() []float64 {
-	out := make([]float64, len(d.timesteps))
-	for i, t := range d.timesteps {
-		out[i] = float64(t)
-	}
-	return out
+	return floatTimesteps(d.timesteps)
 }
 
 // Sigmas returns the variance-exploding noise level of each step plus the final 0.

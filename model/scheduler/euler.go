@@ -101,13 +101,7 @@ func (e *Euler) InitNoiseSigma() float64 {
 
 // ScaleModelInput returns x / sqrt(σ_i²+1).
 func (e *Euler) ScaleModelInput(x []float32, i int) []float32 {
-	s := e.sigmas[min(max(i, 0), len(e.sigmas)-1)]
-	c := 1 / math.Sqrt(s*s+1)
-	out := make([]float32, len(x))
-	for j, v := range x {
-		out[j] = float32(float64(v) * c)
-	}
-	return out
+	return veScaleInput(x, e.sigmas[min(max(i, 0), len(e.sigmas)-1)])
 }
 
 // Reset does nothing: Euler keeps no history.
@@ -118,24 +112,7 @@ func (e *Euler) PredictOriginal(modelOut []float32, i int, x []float32) ([]float
 	if err := checkStep(e.Name(), i, e.Len(), len(x), len(modelOut)); err != nil {
 		return nil, err
 	}
-	return e.x0(modelOut, i, x), nil
-}
-
-func (e *Euler) x0(m []float32, i int, x []float32) []float32 {
-	s := e.sigmas[i]
-	out := make([]float32, len(x))
-	for j := range x {
-		xv, mv := float64(x[j]), float64(m[j])
-		switch e.cfg.PredictionType {
-		case "v_prediction":
-			out[j] = float32(mv*(-s/math.Sqrt(s*s+1)) + xv/(s*s+1))
-		case "sample":
-			out[j] = m[j]
-		default:
-			out[j] = float32(xv - s*mv)
-		}
-	}
-	return out
+	return veX0(e.cfg.PredictionType, e.sigmas[i], modelOut, x), nil
 }
 
 // Step takes one Euler step of the probability-flow ODE dx/dσ = (x - x0)/σ
@@ -150,17 +127,15 @@ func (e *Euler) Step(modelOut []float32, i int, x []float32, rng *rand.Rand) ([]
 		return nil, fmt.Errorf("scheduler euler_a: a random source is required")
 	}
 	s, next := e.sigmas[i], e.sigmas[i+1]
-	x0 := e.x0(modelOut, i, x)
+	d := derivative(x, veX0(e.cfg.PredictionType, s, modelOut, x), s)
 	target, up := next, 0.0
 	if e.ancestral {
-		up = math.Sqrt(next * next * (s*s - next*next) / (s * s))
-		target = math.Sqrt(next*next - up*up)
+		target, up = ancestral(s, next)
 	}
 	dt := target - s
 	out := make([]float32, len(x))
 	for j := range x {
-		d := (float64(x[j]) - float64(x0[j])) / s
-		out[j] = float32(float64(x[j]) + d*dt)
+		out[j] = float32(float64(x[j]) + d[j]*dt)
 	}
 	if up > 0 {
 		for j := range out {
@@ -175,10 +150,5 @@ func (e *Euler) AddNoise(x0, noise []float32, i int) ([]float32, error) {
 	if err := checkStep(e.Name(), i, e.Len(), len(x0), len(noise)); err != nil {
 		return nil, err
 	}
-	s := e.sigmas[i]
-	out := make([]float32, len(x0))
-	for j := range x0 {
-		out[j] = float32(float64(x0[j]) + s*float64(noise[j]))
-	}
-	return out, nil
+	return veNoised(x0, noise, e.sigmas[i]), nil
 }

@@ -113,13 +113,6 @@ func NewKDiffusion(cfg Config, method, schedule string, steps int) (*KDiffusion,
 	return k, nil
 }
 
-// ancestral is k-diffusion's get_ancestral_step with η = 1: the level to
-// step down to and the noise to add when going from σ to σ'.
-func ancestral(from, to float64) (down, up float64) {
-	up = math.Min(to, math.Sqrt(to*to*(from*from-to*to)/(from*from)))
-	return math.Sqrt(to*to - up*up), up
-}
-
 // secondSigma returns the noise level of step i's second model evaluation,
 // if the method makes one there.
 func (k *KDiffusion) secondSigma(i int) (float64, bool) {
@@ -198,13 +191,7 @@ func (k *KDiffusion) InitNoiseSigma() float64 { return k.sigmas[0] }
 
 // ScaleModelInput returns x / sqrt(σ²+1) for evaluation i's σ.
 func (k *KDiffusion) ScaleModelInput(x []float32, i int) []float32 {
-	s := k.evals[min(max(i, 0), len(k.evals)-1)].sigma
-	c := 1 / math.Sqrt(s*s+1)
-	out := make([]float32, len(x))
-	for j, v := range x {
-		out[j] = float32(float64(v) * c)
-	}
-	return out
+	return veScaleInput(x, k.evals[min(max(i, 0), len(k.evals)-1)].sigma)
 }
 
 // Reset forgets the step state and multistep history.
@@ -220,25 +207,6 @@ func (k *KDiffusion) PredictOriginal(modelOut []float32, i int, x []float32) ([]
 	return veX0(k.cfg.PredictionType, k.evals[i].sigma, modelOut, x), nil
 }
 
-// veX0 converts a model output to the denoised sample for a
-// variance-exploding sample x at level s (k-diffusion's CompVisDenoiser
-// and CompVisVDenoiser).
-func veX0(pred string, s float64, m, x []float32) []float32 {
-	out := make([]float32, len(x))
-	for j := range x {
-		xv, mv := float64(x[j]), float64(m[j])
-		switch pred {
-		case "v_prediction":
-			out[j] = float32(mv*(-s/math.Sqrt(s*s+1)) + xv/(s*s+1))
-		case "sample":
-			out[j] = m[j]
-		default:
-			out[j] = float32(xv - s*mv)
-		}
-	}
-	return out
-}
-
 // AddNoise returns x0 + σ noise at the level where evaluation i's step
 // starts; i must be the first evaluation of a step (see FirstEval).
 func (k *KDiffusion) AddNoise(x0, noise []float32, i int) ([]float32, error) {
@@ -248,12 +216,7 @@ func (k *KDiffusion) AddNoise(x0, noise []float32, i int) ([]float32, error) {
 	if k.evals[i].stage != 0 {
 		return nil, fmt.Errorf("scheduler %s: evaluation %d is the second of step %d, not a step start", k.Name(), i, k.evals[i].step)
 	}
-	s := k.evals[i].sigma
-	out := make([]float32, len(x0))
-	for j := range x0 {
-		out[j] = float32(float64(x0[j]) + s*float64(noise[j]))
-	}
-	return out, nil
+	return veNoised(x0, noise, k.evals[i].sigma), nil
 }
 
 func (k *KDiffusion) stochastic() bool {
@@ -361,14 +324,6 @@ func (k *KDiffusion) Step(modelOut []float32, i int, x []float32, rng *rand.Rand
 		k.dpmpp2mSDE(den, e.step, x, out, rng)
 	}
 	return out, nil
-}
-
-func derivative(x, den []float32, s float64) []float64 {
-	d := make([]float64, len(x))
-	for j := range x {
-		d[j] = (float64(x[j]) - float64(den[j])) / s
-	}
-	return d
 }
 
 // second finishes a two-evaluation step from the stored start sample.

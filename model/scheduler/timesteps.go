@@ -81,6 +81,16 @@ func roundTimesteps(ts []float64) []int {
 	return out
 }
 
+// floatTimesteps returns integer timesteps as the float64s of Sampler's
+// Timesteps (a new slice).
+func floatTimesteps(ts []int) []float64 {
+	out := make([]float64, len(ts))
+	for i, t := range ts {
+		out[i] = float64(t)
+	}
+	return out
+}
+
 // interpSigma is np.interp(t, arange(len(sigmas)), sigmas) for ascending
 // per-timestep sigmas.
 func interpSigma(sigmas []float32, t float64) float64 {

@@ -1,10 +1,7 @@
 package sdtrain
 
 import (
-	"encoding/base64"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,6 +10,7 @@ import (
 	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/sd"
+	"kata/model/trainstate"
 )
 
 // Checkpoint tensor name prefixes and metadata keys.
@@ -32,18 +30,15 @@ func CheckpointPath(dir string, stage Stage) string {
 
 // checkpoint is the whole state of a stage between two steps.
 type checkpoint struct {
-	Stage         Stage
-	Step          int  // optimiser steps done
-	Done          bool // the stage finished (Step == its Steps)
-	AdamStep      int
-	RNG           []byte // PCG state
-	Fingerprint   string // settings that must match to resume
-	ScalingFactor float64
-	Arch          Architecture
-	Weights       map[string][]float32 // every model variable, by sd.VariableKey
-	Shapes        map[string][]int
-	M, V, EMA     map[string][]float32 // trained variables only
-	Losses        []float32            // loss of every step so far
+	trainstate.State // steps done, AdamW's step, PCG state, settings fingerprint
+	Stage            Stage
+	Done             bool // the stage finished (Step == its Steps)
+	ScalingFactor    float64
+	Arch             Architecture
+	Weights          map[string][]float32 // every model variable, by sd.VariableKey
+	Shapes           map[string][]int
+	M, V, EMA        map[string][]float32 // trained variables only
+	Losses           []float32            // loss of every step so far
 }
 
 func saveCheckpoint(path string, c *checkpoint) error {
@@ -66,12 +61,9 @@ func saveCheckpoint(path string, c *checkpoint) error {
 	}
 	meta["format"] = ckptFormat
 	meta["stage"] = string(c.Stage)
-	meta["step"] = strconv.Itoa(c.Step)
 	meta["done"] = strconv.FormatBool(c.Done)
-	meta["adam_step"] = strconv.Itoa(c.AdamStep)
-	meta["rng"] = base64.StdEncoding.EncodeToString(c.RNG)
-	meta["fingerprint"] = c.Fingerprint
-	meta["scaling_factor"] = strconv.FormatUint(math.Float64bits(c.ScalingFactor), 16)
+	c.State.Put(meta)
+	trainstate.PutFloat64(meta, "scaling_factor", c.ScalingFactor)
 	if err := safetensors.Write(path, ts, meta); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", path, err)
 	}
@@ -118,10 +110,13 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if meta["format"] != ckptFormat {
 		return nil, fmt.Errorf("not a Kata model-training checkpoint")
 	}
-	c := &checkpoint{Stage: Stage(meta["stage"]), Fingerprint: meta["fingerprint"],
+	c := &checkpoint{Stage: Stage(meta["stage"]),
 		Weights: map[string][]float32{}, Shapes: map[string][]int{},
 		M: map[string][]float32{}, V: map[string][]float32{}, EMA: map[string][]float32{}}
 	if _, err := ParseStage(string(c.Stage)); err != nil {
+		return nil, err
+	}
+	if c.State, err = trainstate.Read(meta); err != nil {
 		return nil, err
 	}
 	if c.Arch.Text, err = sd.ParseTextConfig([]byte(meta["text_config"])); err != nil {
@@ -136,28 +131,12 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if c.Arch.Scheduler, err = scheduler.ParseConfig([]byte(meta["scheduler_config"])); err != nil {
 		return nil, err
 	}
-	for _, kv := range []struct {
-		key string
-		dst *int
-	}{{"step", &c.Step}, {"adam_step", &c.AdamStep}} {
-		if *kv.dst, err = strconv.Atoi(meta[kv.key]); err != nil {
-			return nil, fmt.Errorf("%s: %w", kv.key, err)
-		}
-	}
 	if c.Done, err = strconv.ParseBool(meta["done"]); err != nil {
 		return nil, fmt.Errorf("done: %w", err)
 	}
-	if c.RNG, err = base64.StdEncoding.DecodeString(meta["rng"]); err != nil {
-		return nil, fmt.Errorf("rng: %w", err)
+	if c.ScalingFactor, err = trainstate.Float64(meta, "scaling_factor"); err != nil {
+		return nil, err
 	}
-	if err := new(rand.PCG).UnmarshalBinary(c.RNG); err != nil {
-		return nil, fmt.Errorf("rng: %w", err)
-	}
-	bits, err := strconv.ParseUint(meta["scaling_factor"], 16, 64)
-	if err != nil {
-		return nil, fmt.Errorf("scaling factor: %w", err)
-	}
-	c.ScalingFactor = math.Float64frombits(bits)
 	names := f.Names()
 	sort.Strings(names)
 	for _, name := range names {

@@ -1,18 +1,15 @@
 package sdtrain
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"path/filepath"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
-
+	"kata/assets/fonts"
 	"kata/store/atomicfile"
 )
 
@@ -33,9 +30,17 @@ const (
 // WriteLossCurve draws losses (one per step) as a PNG at path, atomically:
 // every loss in light grey, a moving average over 1% of the steps (at least
 // 1) in blue, on a log-scale loss axis labelled with its range and a step
-// axis labelled with the step count.
+// axis labelled with the step count (in the label font of assets/fonts).
 func WriteLossCurve(path, title string, losses []float32) error {
+	face, err := fonts.Label(12)
+	if err != nil {
+		return fmt.Errorf("loss curve: %w", err)
+	}
+	defer face.Close()
 	img := image.NewNRGBA(image.Rect(0, 0, curveW, curveH))
+	label := func(x, baseline int, s string) {
+		fonts.Draw(img, face, s, x, baseline-face.Metrics().Ascent.Ceil(), color.Black)
+	}
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
@@ -47,9 +52,9 @@ func WriteLossCurve(path, title string, losses []float32) error {
 	for y := marginT; y <= marginT+ph; y++ {
 		img.SetNRGBA(marginL, y, axis)
 	}
-	label(img, marginL, 18, title)
-	label(img, marginL+pw-60, curveH-12, fmt.Sprintf("step %d", len(losses)))
-	label(img, marginL, curveH-12, "0")
+	label(marginL, 18, title)
+	label(marginL+pw-60, curveH-12, fmt.Sprintf("step %d", len(losses)))
+	label(marginL, curveH-12, "0")
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, l := range losses {
 		if v := float64(l); v > 0 && !math.IsInf(v, 0) {
@@ -60,8 +65,8 @@ func WriteLossCurve(path, title string, losses []float32) error {
 		if hi/lo < 1.01 {
 			lo, hi = lo/1.01, hi*1.01
 		}
-		label(img, 4, marginT+8, fmt.Sprintf("%.3g", hi))
-		label(img, 4, marginT+ph, fmt.Sprintf("%.3g", lo))
+		label(4, marginT+8, fmt.Sprintf("%.3g", hi))
+		label(4, marginT+ph, fmt.Sprintf("%.3g", lo))
 		ly, lh := math.Log(lo), math.Log(hi)
 		point := func(i int, v float64) (int, int, bool) {
 			if !(v > 0) {
@@ -94,17 +99,7 @@ func WriteLossCurve(path, title string, losses []float32) error {
 			px, py = x, y
 		}
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return fmt.Errorf("loss curve: %w", err)
-	}
-	return atomicfile.WriteBytes(path, buf.Bytes())
-}
-
-func label(img *image.NRGBA, x, y int, s string) {
-	d := &font.Drawer{Dst: img, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13,
-		Dot: fixed.P(x, y)}
-	d.DrawString(s)
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }
 
 // line draws a straight segment (Bresenham).

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/sd"
+	"kata/model/trainstate"
 )
 
 // smoothing is the weight of a new loss in Event.Smoothed.
@@ -174,8 +175,8 @@ func (r *run) save() error {
 	if err != nil {
 		return err
 	}
-	c := &checkpoint{Stage: r.o.Stage, Step: r.step, Done: r.done, AdamStep: r.adam.Step, RNG: state,
-		Fingerprint: r.fp, ScalingFactor: r.sf, Arch: r.arch, Weights: map[string][]float32{}, Shapes: r.shapes,
+	c := &checkpoint{State: trainstate.State{Step: r.step, AdamStep: r.adam.Step, RNG: state, Fingerprint: r.fp},
+		Stage: r.o.Stage, Done: r.done, ScalingFactor: r.sf, Arch: r.arch, Weights: map[string][]float32{}, Shapes: r.shapes,
 		M: map[string][]float32{}, V: map[string][]float32{}, EMA: map[string][]float32{}, Losses: r.losses}
 	for _, k := range r.keys {
 		c.Weights[k] = tensors.MustCopyFlatData[float32](r.vars[k].MustValue())

@@ -1,12 +1,12 @@
 package sdtrain
 
 import (
-	"bytes"
 	gocontext "context"
 	"fmt"
 	"image"
 	"image/draw"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"path/filepath"
 
@@ -59,11 +59,7 @@ func (r *run) writePreview() error {
 		x, y := (i%previewCols)*size, (i/previewCols)*size
 		draw.Draw(sheet, image.Rect(x, y, x+size, y+size), tile, image.Point{}, draw.Src)
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, sheet); err != nil {
-		return fmt.Errorf("preview: %w", err)
-	}
-	return atomicfile.WriteBytes(PreviewPath(r.o.CheckpointDir, r.o.Stage), buf.Bytes())
+	return atomicfile.Write(PreviewPath(r.o.CheckpointDir, r.o.Stage), func(w io.Writer) error { return png.Encode(w, sheet) })
 }
 
 // useWeights sets the trained variables to flat (r.params or r.ema).

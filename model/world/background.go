@@ -120,21 +120,21 @@ var (
 // k pixels per body unit.
 func propParts(prop string, x, ground, k float64) []part {
 	p := func(a, b vec, ra, rb float64, col rgb) part {
-		return part{shape{a: a, b: b, ra: ra, rb: rb, col: col}, true}
+		return part{capsule(a, b, ra, rb, col), true}
 	}
 	at := func(dx, up float64) vec { return vec{x + float64(dx*k), ground - float64(up*k)} }
 	switch prop {
 	case "ball":
 		return []part{p(at(0, 0.1), at(0, 0.1), 0.1*k, 0.1*k, ballRGB)}
 	case "box":
-		return []part{{shape{a: at(0, 0), b: at(0, 0.26), ra: 0.14 * k, rb: 0.02 * k, box: true, col: boxRGB}, true}}
+		return []part{{roundedBox(at(0, 0), at(0, 0.26), 0.14*k, 0.02*k, boxRGB), true}}
 	case "plant":
 		return []part{
 			p(at(0, 0.05), at(0, 0.34), 0.012*k, 0.012*k, leafRGB),
 			p(at(-0.07, 0.26), at(-0.07, 0.26), 0.07*k, 0.07*k, leafRGB),
 			p(at(0.07, 0.3), at(0.07, 0.3), 0.07*k, 0.07*k, leafRGB),
 			p(at(0, 0.4), at(0, 0.4), 0.075*k, 0.075*k, leafRGB),
-			{shape{a: at(0, 0), b: at(0, 0.14), ra: 0.08 * k, rb: 0.02 * k, box: true, col: potRGB}, true},
+			{roundedBox(at(0, 0), at(0, 0.14), 0.08*k, 0.02*k, potRGB), true},
 		}
 	case "lamp":
 		return []part{

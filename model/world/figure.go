@@ -74,7 +74,6 @@ func rotate(v vec, deg float64) vec {
 func (b *body) parts(p pose, sk skeleton, lk look) []part {
 	var out []part
 	add := func(s shape, outline bool) { out = append(out, part{s, outline}) }
-	capsule := func(a, c vec, ra, rb float64, col rgb) shape { return shape{a: a, b: c, ra: ra, rb: rb, col: col} }
 	fwd := sk.up.perp() // facing direction in profile; picture right in front view
 	back := fwd.mul(-1)
 
@@ -157,8 +156,8 @@ func (b *body) parts(p pose, sk skeleton, lk look) []part {
 		if p.side {
 			hw *= 0.75
 		}
-		add(shape{a: sk.pelvis.sub(sk.up.mul(0.02)), b: sk.neck, ra: hw, rb: hw * 0.25, box: true, col: lk.shirt}, true)
-		add(shape{a: chest.sub(sk.up.mul(0.05)), b: chest.sub(sk.up.mul(0.05)), ra: hw * 0.3, rb: hw * 0.3, box: true, col: visorRGB}, false)
+		add(roundedBox(sk.pelvis.sub(sk.up.mul(0.02)), sk.neck, hw, hw*0.25, lk.shirt), true)
+		add(roundedBox(chest.sub(sk.up.mul(0.05)), chest.sub(sk.up.mul(0.05)), hw*0.3, hw*0.3, visorRGB), false)
 	} else {
 		rb := b.torsoR
 		if p.side {
@@ -201,11 +200,11 @@ func (b *body) parts(p pose, sk skeleton, lk look) []part {
 		add(capsule(at(-0.1, 0.2), at(-0.1, 0.2), R*1.0, R*1.0, hairRGB), true)
 	}
 	if b.boxy {
-		add(shape{a: at(0, -0.9), b: at(0, 0.9), ra: R * 0.95, rb: R * 0.2, box: true, col: lk.skin}, true)
+		add(roundedBox(at(0, -0.9), at(0, 0.9), R*0.95, R*0.2, lk.skin), true)
 		if p.side {
-			add(shape{a: at(0.45, 0.05), b: at(0.45, 0.35), ra: R * 0.45, rb: R * 0.1, box: true, col: visorRGB}, false)
+			add(roundedBox(at(0.45, 0.05), at(0.45, 0.35), R*0.45, R*0.1, visorRGB), false)
 		} else {
-			add(shape{a: at(-0.55, 0.15), b: at(0.55, 0.15), ra: R * 0.2, rb: R * 0.1, box: true, col: visorRGB}, false)
+			add(roundedBox(at(-0.55, 0.15), at(0.55, 0.15), R*0.2, R*0.1, visorRGB), false)
 		}
 		if b.antenna {
 			add(capsule(at(0, 0.9), at(0, 1.75), R*0.1, R*0.1, rivetRGB), false)

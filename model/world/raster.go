@@ -73,6 +73,18 @@ type shape struct {
 	alpha  float64 // opacity in (0, 1]; 0 means 1
 }
 
+// capsule is the capsule from a (radius ra) to b (radius rb) in col; a
+// circle when a == b.
+func capsule(a, b vec, ra, rb float64, col rgb) shape {
+	return shape{a: a, b: b, ra: ra, rb: rb, col: col}
+}
+
+// roundedBox is the rounded rectangle whose axis runs from a to b, hw its
+// half-width across the axis and r its corner radius, in col.
+func roundedBox(a, b vec, hw, r float64, col rgb) shape {
+	return shape{a: a, b: b, ra: hw, rb: r, box: true, col: col}
+}
+
 // inflate grows s by w pixels on every side.
 func (s shape) inflate(w float64) shape {
 	s.ra += w

@@ -6,12 +6,10 @@ import (
 	"image/color"
 	"image/draw"
 	"slices"
-	"sync"
 
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/math/fixed"
+
+	"kata/assets/fonts"
 )
 
 // SheetOptions lay out a contact sheet; zero values take the defaults.
@@ -95,29 +93,13 @@ func Sheet(opt SheetOptions) (*image.NRGBA, error) {
 	return sheet, nil
 }
 
-var (
-	goRegular     *opentype.Font
-	goRegularErr  error
-	goRegularOnce sync.Once
-)
-
-// labelFace is Go Regular sized for cells of cell pixels (10..16 px).
+// labelFace is the label font sized for cells of cell pixels (10..16 px).
 func labelFace(cell int) (font.Face, error) {
-	goRegularOnce.Do(func() { goRegular, goRegularErr = opentype.Parse(goregular.TTF) })
-	if goRegularErr != nil {
-		return nil, goRegularErr
-	}
-	size := min(max(float64(cell)/6, 10), 16)
-	return opentype.NewFace(goRegular, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	return fonts.Label(min(max(float64(cell)/6, 10), 16))
 }
 
 // drawLabel writes text in dark grey with its top-left corner at (x, y),
 // cut to maxW pixels.
 func drawLabel(dst draw.Image, face font.Face, text string, x, y, maxW int) {
-	for len(text) > 1 && font.MeasureString(face, text).Ceil() > maxW {
-		text = text[:len(text)-1]
-	}
-	d := font.Drawer{Dst: dst, Src: image.NewUniform(color.NRGBA{20, 20, 20, 255}), Face: face,
-		Dot: fixed.P(x, y+face.Metrics().Ascent.Ceil())}
-	d.DrawString(text)
+	fonts.Draw(dst, face, fonts.Fit(face, text, maxW, ""), x, y, color.NRGBA{20, 20, 20, 255})
 }
