@@ -224,7 +224,7 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	if err := p.Model.checkMemory(o); err != nil {
+	if err := p.Model.checkBatchMemory(o, nb); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	samplers := make([]scheduler.Sampler, nb)

@@ -51,6 +51,8 @@ func TestRunResumes(t *testing.T) {
 	r := tinyRunner(t)
 	o := Quick()
 	o.Images = 2 // cells are batches of two
+	// As little ADI preparation as there can be: two exemplars, one contrast image each.
+	o.Exemplars, o.Train.Contrast.PerExemplar = 2, 1
 	ctx := context.Background()
 	whole, err := Run(ctx, r, o, nil)
 	if err != nil {
