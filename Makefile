@@ -39,6 +39,7 @@ fault: check-go
 bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench Builtin -benchtime 1x -timeout 20m ./app/
 
 # The variant table of docs/BENCHMARK.md: one `kata bench actions` run per
 # line of BENCH_VARIANTS (a name, then its flags) into $(BENCH_OUT)/NAME, one

@@ -2,22 +2,81 @@ package app
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 )
 
 // BuiltinModelName is how the window lists the model Kata ships.
 const BuiltinModelName = "Kata World (built-in)"
 
-// EnvBuiltinModel names a folder or checkpoint to use as the built-in model
-// (for development and tests, until Kata ships one).
+// EnvBuiltinModel overrides the built-in model: a folder or checkpoint to
+// use instead of the shipped one (development, tests), or "none" for a
+// build without one (the first-run screens of a model-less build).
 const EnvBuiltinModel = "KATA_BUILTIN_MODEL"
 
+// shippedModel is the diffusers folder this build embeds (assets), nil when
+// it ships none.
+var shippedModel fs.FS
+
 // BuiltinModelPath is where the built-in model lives, "" when this build has
-// none: $KATA_BUILTIN_MODEL when set. A build that ships a model replaces it
-// (main, before the window opens).
-var BuiltinModelPath = func() string { return Getenv(EnvBuiltinModel) }
+// none: $KATA_BUILTIN_MODEL when set, else the shipped model, written once
+// to the user's cache folder (see shippedModelDir). An error writing it
+// there is printed once and leaves Kata without a built-in model.
+var BuiltinModelPath = func() string {
+	switch p := Getenv(EnvBuiltinModel); p {
+	case "none":
+		return ""
+	case "":
+		return shippedPath()
+	default:
+		return p
+	}
+}
+
+var shipped struct {
+	once sync.Once
+	path string
+}
+
+// shippedPath is shippedModel's folder in the cache, "" when there is none.
+func shippedPath() string {
+	if shippedModel == nil {
+		return ""
+	}
+	shipped.once.Do(func() {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		p, err := shippedModelDir(shippedModel, filepath.Join(cache, "kata"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kata:", err)
+			return
+		}
+		shipped.path = p
+	})
+	return shipped.path
+}
+
+// ErrNoBuiltinModel is returned when a command that defaults to the
+// built-in model gets no --model and this build has none.
+var ErrNoBuiltinModel = errors.New("no --model given and this build has no built-in model: pass --model PATH (a diffusers folder or single-file checkpoint)")
+
+// modelOrBuiltin returns path, or the built-in model's when path is "".
+func modelOrBuiltin(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	if p := builtinPath(); p != "" {
+		return p, nil
+	}
+	return "", ErrNoBuiltinModel
+}
 
 // builtinPath is BuiltinModelPath made absolute, "" when there is none or it
 // does not exist.

@@ -13,7 +13,7 @@ func TestBuiltinModelListedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	t.Setenv(EnvBuiltinModel, "")
+	t.Setenv(EnvBuiltinModel, "none")
 	if _, ok, err := k.AddBuiltinModel(nil); ok || err != nil {
 		t.Fatalf("no built-in model: ok %v, %v", ok, err)
 	}
@@ -35,7 +35,7 @@ func TestBuiltinModelListedFirst(t *testing.T) {
 		t.Fatalf("models %+v, %v", models, err)
 	}
 	// Without the setting the same library row is an ordinary model.
-	t.Setenv(EnvBuiltinModel, "")
+	t.Setenv(EnvBuiltinModel, "none")
 	if models, _ = k.Models(); models[0].Builtin || models[0].Name == BuiltinModelName {
 		t.Fatalf("models %+v", models)
 	}
@@ -64,5 +64,19 @@ func TestSetBackend(t *testing.T) {
 	}
 	if d := DetectBackend(); len(d) != len(BackendChoices) || d[1] == "" {
 		t.Fatalf("DetectBackend %q", d)
+	}
+}
+
+func TestModelOrBuiltin(t *testing.T) {
+	t.Setenv(EnvBuiltinModel, "none")
+	if _, err := modelOrBuiltin(""); err != ErrNoBuiltinModel {
+		t.Fatalf("no model, none built in: %v", err)
+	}
+	if p, err := modelOrBuiltin("/some/model"); err != nil || p != "/some/model" {
+		t.Fatalf("explicit model: %q %v", p, err)
+	}
+	t.Setenv(EnvBuiltinModel, sdtest.TinyDir())
+	if p, err := modelOrBuiltin(""); err != nil || filepath.Base(p) != filepath.Base(sdtest.TinyDir()) {
+		t.Fatalf("built-in: %q %v", p, err)
 	}
 }

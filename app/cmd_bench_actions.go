@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,10 +23,6 @@ func init() {
 		Run:     runBenchActions,
 	})
 }
-
-// ErrNoBuiltinModel is returned when `kata bench actions` gets no --model:
-// Kata ships no trained Kata World model yet.
-var ErrNoBuiltinModel = errors.New("no built-in Kata World model is shipped yet: pass --model PATH (a diffusers folder or single-file checkpoint)")
 
 // benchActionsArgs are the parsed flags of `kata bench actions`.
 type benchActionsArgs struct {
@@ -171,8 +166,8 @@ func runBenchActions(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	// Cheap checks before any loading: where the results go, what runs.
-	if a.model == "" {
-		return ErrNoBuiltinModel
+	if a.model, err = modelOrBuiltin(a.model); err != nil {
+		return err
 	}
 	if err := prepareBenchDir(a.out); err != nil {
 		return err

@@ -173,6 +173,7 @@ func TestParseBenchActionsArgs(t *testing.T) {
 
 func TestBenchActionsErrors(t *testing.T) {
 	t.Setenv(backend.EnvBackend, "go")
+	t.Setenv(EnvBuiltinModel, "none")
 	used := filepath.Join(t.TempDir(), "used")
 	if err := os.MkdirAll(used, 0o755); err != nil {
 		t.Fatal(err)
@@ -191,7 +192,7 @@ func TestBenchActionsErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no model", []string{"--quick"}, 1, "no built-in Kata World model is shipped yet: pass --model"},
+		{"no model", []string{"--quick"}, 1, "no --model given and this build has no built-in model: pass --model"},
 		{"used folder", []string{"--model", tiny, "--judges", "j", "--out", used}, 1, "already holds a benchmark run"},
 		{"out is a file", []string{"--model", tiny, "--judges", "j", "--out", notDir}, 1, "--out"},
 		{"missing judges file", []string{"--model", tiny, "--judges", filepath.Join(t.TempDir(), "none"), "--out", t.TempDir()}, 1, "load judges"},

@@ -43,7 +43,7 @@ type generateArgs struct {
 func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs := NewFlagSet(env, "generate", "--model PATH --prompt TEXT [flags]")
 	a := &generateArgs{}
-	fs.StringVar(&a.model, "model", "", "diffusers folder or single-file .safetensors checkpoint (required)")
+	fs.StringVar(&a.model, "model", "", "diffusers folder or single-file .safetensors checkpoint (default the built-in Kata World model)")
 	fs.StringVar(&a.config, "config", "", "diffusers folder whose configs describe a single-file --model (default: inferred, SD 1.x)")
 	fs.StringVar(&a.prompt, "prompt", "", "what to draw")
 	fs.StringVar(&a.negative, "negative", "", "what to avoid (negative prompt)")
@@ -72,8 +72,6 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
-	case a.model == "":
-		return nil, fmt.Errorf("%w: --model is required", ErrUsage)
 	case a.steps < 1 || a.steps > 1000:
 		return nil, fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, a.steps)
 	case a.width < 0 || a.height < 0 || a.width%8 != 0 || a.height%8 != 0:
@@ -110,6 +108,9 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 func runGenerate(ctx context.Context, env Env, args []string) error {
 	a, err := parseGenerateArgs(env, args)
 	if err != nil {
+		return err
+	}
+	if a.model, err = modelOrBuiltin(a.model); err != nil {
 		return err
 	}
 	if a.seed == -1 {

@@ -84,8 +84,12 @@ func TestGenerateCommand(t *testing.T) {
 		t.Errorf("img2img settings %+v, %v", s, err)
 	}
 
+	t.Setenv(EnvBuiltinModel, "none")
+	if code, _, stderr := runMain("generate", "--prompt", "x"); code != 1 || !strings.Contains(stderr, "no built-in model") {
+		t.Errorf("no --model in a build without a built-in model: exit %d, %s", code, stderr)
+	}
 	for _, bad := range [][]string{
-		{"generate", "--prompt", "x"},
+		{"generate", "--prompt", "x", "--no-such-flag"},
 		{"generate", "--model", sdtest.TinyDir(), "--sampler", "plms"},
 		{"generate", "--model", sdtest.TinyDir(), "--width", "100"},
 		{"generate", "--model", sdtest.TinyDir(), "--init", out, "--strength", "2"},

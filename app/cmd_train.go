@@ -53,7 +53,7 @@ type trainArgs struct {
 func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs := NewFlagSet(env, "train", "--model M --images DIR|FILE [...] --name NAME --out FILE [flags]")
 	a := &trainArgs{}
-	fs.StringVar(&a.model, "model", "", "diffusers folder or single-file .safetensors checkpoint (required)")
+	fs.StringVar(&a.model, "model", "", "diffusers folder or single-file .safetensors checkpoint (default the built-in Kata World model)")
 	fs.StringVar(&a.config, "config", "", "diffusers folder whose configs describe a single-file --model")
 	fs.Var(&a.images, "images", "exemplar image folder or file (repeatable; extra arguments are images too)")
 	fs.StringVar(&a.name, "name", "", "action name; --name handstand makes the trigger <handstand> (required)")
@@ -89,8 +89,6 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	a.images = append(a.images, fs.Args()...)
 	m, err := adi.ParseMethod(a.method)
 	switch {
-	case a.model == "":
-		return nil, fmt.Errorf("%w: --model is required", ErrUsage)
 	case len(a.images) == 0:
 		return nil, fmt.Errorf("%w: --images is required", ErrUsage)
 	case a.name == "":
@@ -154,6 +152,9 @@ func (a *trainArgs) trainOptions() adi.Options {
 func runTrain(ctx context.Context, env Env, args []string) error {
 	a, err := parseTrainArgs(env, args)
 	if err != nil {
+		return err
+	}
+	if a.model, err = modelOrBuiltin(a.model); err != nil {
 		return err
 	}
 	// Cheap checks first, before loading a model: the output folders can

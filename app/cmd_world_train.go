@@ -49,8 +49,8 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs := NewFlagSet(env, "world train", "--stage vae|unet|all|export [flags]")
 	a := &worldTrainArgs{}
 	fs.StringVar(&a.stage, "stage", "all", "vae, unet, all (vae then unet, then export) or export (the unet checkpoint's current EMA weights)")
-	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 4000)")
-	fs.IntVar(&a.batch, "batch", 0, "samples per step (default the recipe's: vae 8, unet 32)")
+	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 3000)")
+	fs.IntVar(&a.batch, "batch", 0, "samples per step (default the recipe's: vae 8, unet 16)")
 	fs.IntVar(&a.latents, "latent-samples", 256, "vae: renders encoded to measure the latent scale")
 	fs.Float64Var(&a.lr, "lr", 0, "peak learning rate (default the recipe's: vae 1e-3, unet 5e-4)")
 	fs.Uint64Var(&a.seed, "seed", 1, "random seed (initial weights, data stream, noise)")

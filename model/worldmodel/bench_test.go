@@ -31,7 +31,7 @@ func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // and the gradient of every trained weight, as model/sdtrain computes it) of
 // the VAE stage and of the UNet stage (text encoder + UNet, frozen VAE
 // encoder), batch 8, for candidate widths, and the chosen widths' UNet stage
-// at the recipe's batch 32:
+// at batch 32 (the recipe trains at 16):
 //
 //	CGO_ENABLED=0 go test ./model/worldmodel -run NONE -bench Step -benchtime 3x
 func BenchmarkStep(b *testing.B) {

@@ -1,0 +1,207 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"strconv"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"kata/assets"
+	"kata/model/backend"
+	"kata/model/sd"
+	"kata/model/world/bench"
+	"kata/model/world/judge"
+	"kata/model/worldmodel"
+	"kata/store"
+	"kata/store/atomicfile"
+)
+
+func init() {
+	registerWorld(worldCommand{
+		Name:    "eval",
+		Summary: "judge the built-in model on held-out prompts: kind, colour and action right, pose shares",
+		Run:     runWorldEval,
+	})
+	registerWorld(worldCommand{
+		Name:    "grid",
+		Summary: "draw a labelled grid of one prompt over consecutive seeds (default 4x4)",
+		Run:     runWorldGrid,
+	})
+}
+
+// worldPipeline loads model (default the built-in one) on backend name.
+func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend, func(), error) {
+	model, err := modelOrBuiltin(model)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	be, err := backend.New(name)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("backend: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "loading %s\n", model)
+	m, err := sd.Load(model, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := sd.NewPipeline(be, m)
+	if err != nil {
+		m.Finalize()
+		return nil, nil, nil, err
+	}
+	return p, be, func() { p.Finalize(); m.Finalize() }, nil
+}
+
+func runWorldEval(ctx context.Context, env Env, args []string) error {
+	fs := NewFlagSet(env, "world eval", "[--model PATH] [--n 200] [--free 160] [flags]")
+	model := fs.String("model", "", "model to judge (default the built-in Kata World model)")
+	n := fs.Int("n", 200, "prompts naming a kind, a colour, a common action and a background")
+	free := fs.Int("free", 160, "prompts naming no action (their images give the pose shares)")
+	seed := fs.Uint64("seed", 1, "seed of the held-out prompts (sampler seeds start at "+strconv.FormatUint(worldmodel.EvalSeedBase, 10)+")")
+	steps := fs.Int("steps", sd.DefaultSteps, "sampler steps per image")
+	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
+	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
+	sheet := fs.String("sheet", "", "also write a contact sheet PNG of the named prompts' images with the judges' verdicts")
+	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	case *n < 0 || *free < 0 || *n+*free == 0 || *n+*free > 10000:
+		return fmt.Errorf("%w: --n and --free must be >= 0 with 1..10000 in all", ErrUsage)
+	case *steps < 1 || *steps > 1000:
+		return fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, *steps)
+	}
+	p, b, done, err := worldPipeline(env, *model, *be)
+	if err != nil {
+		return err
+	}
+	defer done()
+	j, err := judge.Load(b, assets.Judges)
+	if err != nil {
+		return err
+	}
+	named, unnamed := worldmodel.EvalPrompts(*seed, *n, *free)
+	var images []image.Image
+	gen := func(ctx context.Context, e worldmodel.EvalPrompt) (image.Image, error) {
+		r, err := p.Generate(ctx, sd.GenerateOptions{Prompt: e.Prompt, Seed: e.Seed, Steps: *steps, Sampler: *sampler, CFG: *cfg})
+		if err != nil {
+			return nil, err
+		}
+		if len(images) < len(named) {
+			images = append(images, r.Image)
+		}
+		return r.Image, nil
+	}
+	bar := newProgress(env.Stderr, len(named)+len(unnamed), "world eval")
+	rep, err := worldmodel.Evaluate(ctx, gen, j, named, unnamed, func(done, _ int) { bar.Set(done) })
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "kata world eval: seed %d, %d %s steps, CFG %g\n", *seed, *steps, *sampler, *cfg)
+	if err := rep.Format(env.Stdout); err != nil {
+		return err
+	}
+	if *sheet == "" {
+		return nil
+	}
+	return writeEvalSheet(ctx, *sheet, named, images, rep)
+}
+
+// writeEvalSheet lays the named prompts' images out 10 to a row, each
+// marked as the benchmark's sheets are (left strip: action, right strip:
+// kind and colour; green right, red wrong).
+func writeEvalSheet(ctx context.Context, path string, named []worldmodel.EvalPrompt, images []image.Image, rep *worldmodel.EvalReport) error {
+	const perRow = 10
+	rows := make([]string, (len(images)+perRow-1)/perRow)
+	for i := range rows {
+		rows[i] = strconv.Itoa(i*perRow + 1)
+	}
+	cols := make([]string, min(perRow, len(images)))
+	for i := range cols {
+		cols[i] = strconv.Itoa(i + 1)
+	}
+	sheet, err := store.DrawSheet(ctx, rows, cols, benchSheetCell, func(r, c int) (image.Image, error) {
+		i := r*perRow + c
+		if i >= len(images) {
+			return nil, nil
+		}
+		v, s := rep.Verdicts[i], named[i].Scene
+		return markVerdict(imaging.Clone(images[i]), bench.Verdict{Action: s.Action, Subject: bench.Subject{Kind: s.Kind, Color: s.Color},
+			SeenAction: v.Action, SeenKind: v.Kind, SeenColor: v.Color}), nil
+	})
+	if err != nil {
+		return err
+	}
+	data, err := store.EncodePNG(sheet)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(path, data)
+}
+
+func runWorldGrid(ctx context.Context, env Env, args []string) error {
+	fs := NewFlagSet(env, "world grid", "--prompt TEXT --out FILE.png [--model PATH] [--seed N] [flags]")
+	model := fs.String("model", "", "model (default the built-in Kata World model)")
+	prompt := fs.String("prompt", "", "prompt (required)")
+	out := fs.String("out", "", "PNG to write (required)")
+	seed := fs.Uint64("seed", 1, "seed of the first image; the others follow it")
+	side := fs.Int("side", 4, "images per row and column")
+	steps := fs.Int("steps", sd.DefaultSteps, "sampler steps per image")
+	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
+	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
+	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	case *prompt == "" || *out == "":
+		return fmt.Errorf("%w: --prompt and --out are required", ErrUsage)
+	case *side < 1 || *side > 16:
+		return fmt.Errorf("%w: --side %d outside 1..16", ErrUsage, *side)
+	}
+	p, _, done, err := worldPipeline(env, *model, *be)
+	if err != nil {
+		return err
+	}
+	defer done()
+	labels := make([]string, *side)
+	images := make([]image.Image, *side**side)
+	bar := newProgress(env.Stderr, len(images), "world grid")
+	for i := range images {
+		r, err := p.Generate(ctx, sd.GenerateOptions{Prompt: *prompt, Seed: *seed + uint64(i), Steps: *steps, Sampler: *sampler, CFG: *cfg})
+		if err != nil {
+			return err
+		}
+		images[i] = r.Image
+		bar.Set(i + 1)
+	}
+	bar.Finish()
+	for i := range labels {
+		labels[i] = strconv.Itoa(i + 1)
+	}
+	rows := make([]string, *side)
+	for i := range rows {
+		rows[i] = "seed " + strconv.FormatUint(*seed+uint64(i**side), 10)
+	}
+	sheet, err := store.DrawSheet(ctx, rows, labels, benchSheetCell, func(r, c int) (image.Image, error) {
+		return images[r**side+c], nil
+	})
+	if err != nil {
+		return err
+	}
+	data, err := store.EncodePNG(sheet)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(*out, data)
+}

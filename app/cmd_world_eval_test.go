@@ -1,0 +1,46 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kata/model/sd/sdtest"
+)
+
+// TestWorldEvalAndGrid runs both commands end to end on the tiny fixture
+// model (random weights: the numbers mean nothing, the plumbing is checked).
+func TestWorldEvalAndGrid(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errb}
+	sheet := filepath.Join(dir, "eval.png")
+	code := Main(context.Background(), []string{"world", "eval", "--model", sdtest.TinyDir(), "--n", "3", "--free", "2", "--steps", "2", "--sheet", sheet, "--backend", "go"}, env)
+	if code != 0 {
+		t.Fatalf("eval exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"3 prompts naming", "kind right", "2 prompts naming no action", "* handstand"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if st, err := os.Stat(sheet); err != nil || st.Size() == 0 {
+		t.Errorf("eval sheet: %v", err)
+	}
+	grid := filepath.Join(dir, "grid.png")
+	out.Reset()
+	errb.Reset()
+	code = Main(context.Background(), []string{"world", "grid", "--model", sdtest.TinyDir(), "--prompt", "a blue robot", "--side", "2", "--steps", "2", "--out", grid, "--backend", "go"}, env)
+	if code != 0 {
+		t.Fatalf("grid exit %d: %s", code, errb.String())
+	}
+	if st, err := os.Stat(grid); err != nil || st.Size() == 0 {
+		t.Errorf("grid: %v", err)
+	}
+	if code = Main(context.Background(), []string{"world", "grid", "--prompt", "x"}, env); code == 0 {
+		t.Error("grid without --out succeeded")
+	}
+}
