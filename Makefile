@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault bench gpu-binaries gpu-dry-run package deps check-go clean
+.PHONY: run build test fault bench bench-actions-variants gpu-binaries gpu-dry-run package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -40,6 +40,36 @@ bench: check-go
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench Builtin -benchtime 1x -timeout 20m ./app/
+
+# The variant table of docs/BENCHMARK.md: one `kata bench actions` run per
+# line of BENCH_VARIANTS (a name, then its flags) into $(BENCH_OUT)/NAME, one
+# after another. A variant whose report.txt exists is skipped; a killed one
+# resumes from its cache/ on the next call. BENCH_FLAGS go to every run (e.g.
+# --model PATH until the built-in model ships); KATA names another kata
+# binary (then nothing is built).
+BENCH_OUT   ?= bench-variants
+BENCH_FLAGS ?=
+KATA        ?= $(BIN)
+define BENCH_VARIANTS
+default
+beta-0.25     --methods adi --beta 0.25
+beta-0.75     --methods adi --beta 0.75
+scope-all     --methods adi --mask-scope all
+negatives-4   --methods adi --negatives 4
+strength-0.4  --methods adi --strength 0.4
+strength-0.8  --methods adi --strength 0.8
+lr-1e-2       --methods adi --lr 1e-2
+steps-1000    --methods p+,adi --steps 1000
+endef
+export BENCH_VARIANTS
+
+bench-actions-variants: $(if $(filter $(BIN),$(KATA)),build)
+	@printf '%s\n' "$$BENCH_VARIANTS" | while read -r name flags; do \
+		[ -n "$$name" ] || continue; \
+		if [ -f "$(BENCH_OUT)/$$name/report.txt" ]; then echo "$$name: finished, skipped"; continue; fi; \
+		echo "$$name: $(KATA) bench actions --variant $$name --out $(BENCH_OUT)/$$name $(BENCH_FLAGS) $$flags"; \
+		$(KATA) bench actions --variant "$$name" --out "$(BENCH_OUT)/$$name" $(BENCH_FLAGS) $$flags </dev/null || exit 1; \
+	done
 
 # Binaries (cgo, XLA/PJRT) for the GPU checks in model/backend/gpucheck/run.sh,
 # compressed to travel light: the model/sd, model/adi and gpucheck test

@@ -23,13 +23,15 @@ import (
 const (
 	BenchReportFile   = "report.txt"    // settings, the table, timings
 	BenchVerdictsFile = "verdicts.csv"  // one line per image (bench.CSVHeader)
+	BenchCacheDir     = "cache"         // identifiers, checkpoints and images of unfinished runs (bench.Runner.CacheDir)
 	benchSheetPrefix  = "sheet-"        // sheet-prompt.png, sheet-ti.png, sheet-pplus.png, sheet-adi.png
 	benchSheetCell    = 96              // contact sheet cell side in pixels (at least the image size)
 	benchProbeFile    = ".kata-probe-*" // written and removed to check the folder is writable
 )
 
 // prepareBenchDir creates dir when missing and checks, before any work, that
-// it is a writable folder holding no earlier run's results.
+// it is a writable folder holding no finished run's results (an unfinished
+// run's cache is welcome: the run resumes from it).
 func prepareBenchDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
@@ -49,7 +51,7 @@ func prepareBenchDir(dir string) error {
 
 // benchSheetName is the contact sheet file of method m ("p+" -> "sheet-pplus.png").
 func benchSheetName(m bench.Method) string {
-	return benchSheetPrefix + strings.ReplaceAll(string(m), "+", "plus") + ".png"
+	return benchSheetPrefix + m.FileName() + ".png"
 }
 
 // writeBenchResult writes the CSV, one contact sheet per method and the
@@ -101,29 +103,64 @@ func writeBenchReport(w io.Writer, a *benchActionsArgs, modelHash string, res *b
 	if judges == "" {
 		judges = "shipped (assets/judges)"
 	}
-	fmt.Fprintf(w, "kata bench actions\n\nmodel     %s (%s)\njudges    %s\nseed      %d\nactions   %s\nsubjects  %s\nmethods   %s\n",
-		a.model, modelHash, judges, o.Seed, strings.Join(o.Actions, ","), subjectList(o.Subjects), strings.Join(methods, ","))
+	variant := o.Variant
+	if variant == "" {
+		variant = "(none)"
+	}
+	fmt.Fprintf(w, "kata bench actions\n\nvariant   %s\ncommand   kata bench actions %s\nmodel     %s (%s)\njudges    %s\nseed      %d\nactions   %s\nsubjects  %s\nmethods   %s\n",
+		variant, shellWords(a.args), a.model, modelHash, judges, o.Seed, strings.Join(o.Actions, ","), subjectList(o.Subjects), strings.Join(methods, ","))
+	t := o.Train
+	fmt.Fprintf(w, "training  lr %s, adi mask beta %g over %s, %d contrast images per exemplar at strength %g\n",
+		benchLR(t.AdamW.LR), t.Mask.Beta, t.Mask.Scope, t.Contrast.PerExemplar, t.Contrast.Strength)
 	fmt.Fprintf(w, "steps     %d per identifier, %d exemplars of %dpx\nimages    %d per subject, action and method; %d %s steps, CFG %g\nprompt    %s\n",
 		o.Steps, o.Exemplars, o.ExemplarSize, o.Images, o.SampleSteps, o.Sampler, o.CFG, o.Prompt)
 	fmt.Fprintf(w, "wall      %s\n\n%s\n", res.Wall.Round(time.Second), table)
 	fmt.Fprintln(w, "timing (wall; the machine may have been shared)")
 	for _, t := range res.Timing {
 		line := fmt.Sprintf("  %-10s %-6s", t.Action, t.Method)
-		if t.Steps > 0 {
+		if t.CachedIdentifier {
+			line += fmt.Sprintf(" identifier of %d steps from the cache;", t.Steps)
+		} else if t.Steps > 0 {
 			line += fmt.Sprintf(" prepare+first step %s, train %d steps", t.Prepare.Round(time.Millisecond), t.Steps)
 			if t.Steps > 1 {
 				line += fmt.Sprintf(" (%.3f s/step after the first)", t.Train.Seconds()/float64(t.Steps-1))
 			}
 			line += fmt.Sprintf(", final smoothed loss %.4f;", t.Loss)
 		}
-		line += fmt.Sprintf(" generate %d images in %s (%.3f s/image), judge them in %s", t.Images, t.Generate.Round(time.Millisecond),
-			t.Generate.Seconds()/float64(max(t.Images, 1)), t.Judge.Round(time.Millisecond))
+		made := t.Images - t.CachedImages
+		line += fmt.Sprintf(" generate %d images in batches of %d in %s (%.3f s/image)", made, o.Images, t.Generate.Round(time.Millisecond),
+			t.Generate.Seconds()/float64(max(made, 1)))
+		if t.CachedImages > 0 {
+			line += fmt.Sprintf(", %d more from the cache", t.CachedImages)
+		}
+		line += fmt.Sprintf(", judge them in %s", t.Judge.Round(time.Millisecond))
 		fmt.Fprintln(w, line)
 	}
 	for _, n := range res.Overlaps {
 		fmt.Fprintln(w, "note:", n)
 	}
 	return nil
+}
+
+// shellWords joins args as a shell reads them back, quoting those with
+// spaces or shell characters.
+func shellWords(args []string) string {
+	out := make([]string, len(args))
+	for i, s := range args {
+		if s == "" || strings.ContainsAny(s, " \t\n'\"\\$`|&;()<>*?[]#~!{}") {
+			s = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+		out[i] = s
+	}
+	return strings.Join(out, " ")
+}
+
+// benchLR names a learning rate, 0 being the trainer's per-method default.
+func benchLR(lr float64) string {
+	if lr == 0 {
+		return "per method (adi.Options' default)"
+	}
+	return fmt.Sprint(lr)
 }
 
 // benchSheet lays out method m's images: one row per subject, one column

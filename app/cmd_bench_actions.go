@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"kata/assets"
@@ -26,11 +28,12 @@ func init() {
 type benchActionsArgs struct {
 	model, judges, out, backend string
 	opts                        bench.Options
+	args                        []string // as given, for report.txt
 }
 
 func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	fs := NewFlagSet(env, "bench actions", "[--quick] [--model PATH] [--judges FILE] [--out DIR] [flags]")
-	a := &benchActionsArgs{}
+	a := &benchActionsArgs{args: args}
 	quick := fs.Bool("quick", false, "plumbing check: 1 action, 2 subjects, 2 steps, 1 image each, 4 exemplars (other flags still apply)")
 	seed := fs.Uint64("seed", 0, "seed of exemplar sets, training and images")
 	actions := fs.String("actions", "", "comma-separated benchmark actions (default all 8: "+strings.Join(defaultActions(), ",")+")")
@@ -41,13 +44,15 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	sampleSteps := fs.Int("sample-steps", sd.DefaultSteps, "sampler steps per image")
 	exemplars := fs.Int("exemplars", 0, "pictures per exemplar set (default 10, ActionBench's)")
 	lr := fs.Float64("lr", 0, "AdamW learning rate (default 5e-3 for adi/p+, 5e-4 for ti)")
-	beta := fs.Float64("beta", 0.5, "adi: gradient-mask quantile in [0, 1]")
-	scope := fs.String("mask-scope", string(adi.ScopePerLayer), "adi: mask quantiles per layer token (layer) or over all vectors (all)")
-	negatives := fs.Int("negatives", 0, "adi: synthesised contrast images per exemplar (default 2)")
-	strength := fs.Float64("strength", 0, "adi: image-to-image strength of contrast images (default 0.6)")
+	mask := adi.DefaultMaskConfig()
+	beta := fs.Float64("beta", mask.Beta, "adi: gradient-mask quantile in [0, 1]")
+	scope := fs.String("mask-scope", string(mask.Scope), "adi: mask quantiles per layer token (layer) or over all vectors (all)")
+	negatives := fs.Int("negatives", adi.DefaultContrastPerExemplar, "adi: synthesised contrast images per exemplar")
+	strength := fs.Float64("strength", adi.DefaultContrastStrength, "adi: image-to-image strength of contrast images, in (0, 1]")
+	fs.StringVar(&a.opts.Variant, "variant", "", "label of this setting in the table, the CSV and report.txt (e.g. beta-0.3)")
 	fs.StringVar(&a.model, "model", "", "Stable Diffusion 1.x model (diffusers folder or .safetensors); default the built-in Kata World model")
 	fs.StringVar(&a.judges, "judges", "", "judges weight file (default the shipped judges, assets/judges)")
-	fs.StringVar(&a.out, "out", "bench-actions", "folder for report.txt, verdicts.csv and one contact sheet per method; created, must hold no earlier run")
+	fs.StringVar(&a.out, "out", "bench-actions", "folder for report.txt, verdicts.csv and one contact sheet per method, and cache/ to resume a killed run; must hold no finished run")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -61,6 +66,7 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	if *quick {
 		o = bench.Quick()
 	}
+	o.Variant = a.opts.Variant
 	o.Seed = *seed
 	var err error
 	if *actions != "" {
@@ -101,10 +107,10 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 		return nil, fmt.Errorf("%w: --beta %g outside [0, 1]", ErrUsage, *beta)
 	case *scope != string(adi.ScopePerLayer) && *scope != string(adi.ScopeAll):
 		return nil, fmt.Errorf("%w: --mask-scope must be layer or all", ErrUsage)
-	case *negatives < 0:
-		return nil, fmt.Errorf("%w: --negatives must not be negative", ErrUsage)
-	case *strength < 0 || *strength > 1:
-		return nil, fmt.Errorf("%w: --strength %g outside [0, 1]", ErrUsage, *strength)
+	case *negatives < 1:
+		return nil, fmt.Errorf("%w: --negatives must be at least 1", ErrUsage)
+	case !(*strength > 0 && *strength <= 1):
+		return nil, fmt.Errorf("%w: --strength %g outside (0, 1]", ErrUsage, *strength)
 	}
 	o.Train = adi.Options{AdamW: adi.AdamWConfig{LR: *lr}, Mask: adi.MaskConfig{Beta: *beta, Scope: adi.QuantileScope(*scope)},
 		Contrast: adi.ContrastOptions{PerExemplar: *negatives, Strength: *strength}}
@@ -194,8 +200,12 @@ func runBenchActions(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cacheDir := filepath.Join(a.out, BenchCacheDir)
+	if _, err := os.Stat(cacheDir); err == nil {
+		fmt.Fprintf(env.Stderr, "resuming: reusing the finished work kept in %s\n", cacheDir)
+	}
 	rep := newBenchReporter(env.Stderr)
-	res, err := bench.Run(ctx, bench.Runner{Base: base, Pipeline: p, Judges: j}, a.opts, rep.report)
+	res, err := bench.Run(ctx, bench.Runner{Base: base, Pipeline: p, Judges: j, CacheDir: cacheDir}, a.opts, rep.report)
 	rep.finish()
 	if err != nil {
 		return err

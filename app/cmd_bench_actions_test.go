@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"kata/model/adi"
 	"kata/model/backend"
 	"kata/model/sd/sdtest"
 	"kata/model/world/bench"
@@ -50,7 +51,7 @@ func TestBenchActionsQuick(t *testing.T) {
 	if d := os.Getenv("KATA_BENCH_KEEP"); d != "" {
 		out = d
 	}
-	code, stdout, stderr := runMain("bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--out", out, "--seed", "3")
+	code, stdout, stderr := runMain("bench", "actions", "--quick", "--model", sdtest.TinyDir(), "--out", out, "--seed", "3", "--variant", "quick-check")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -86,13 +87,16 @@ func TestBenchActionsQuick(t *testing.T) {
 	}
 	seeds := map[string]map[string]bool{} // subject -> seeds, over methods
 	for _, r := range recs[1:] {
-		s := r[2] + " " + r[3]
+		s := r[3] + " " + r[4]
 		if seeds[s] == nil {
 			seeds[s] = map[string]bool{}
 		}
-		seeds[s][r[5]] = true
-		if r[0] == "prompt" && !strings.Contains(r[6], "doing a handstand") || r[0] != "prompt" && !strings.Contains(r[6], "<handstand>") {
-			t.Errorf("%s prompt %q", r[0], r[6])
+		seeds[s][r[6]] = true
+		if r[1] == "prompt" && !strings.Contains(r[7], "doing a handstand") || r[1] != "prompt" && !strings.Contains(r[7], "<handstand>") {
+			t.Errorf("%s prompt %q", r[1], r[7])
+		}
+		if r[0] != "quick-check" {
+			t.Errorf("variant %q, want quick-check", r[0])
 		}
 	}
 	for s, set := range seeds {
@@ -114,7 +118,9 @@ func TestBenchActionsQuick(t *testing.T) {
 		t.Errorf("progress percentages %v", pcts)
 	}
 	report, err := os.ReadFile(filepath.Join(out, BenchReportFile))
-	if err != nil || !strings.Contains(string(report), "seed      3") || !strings.Contains(string(report), "judges    shipped") {
+	if err != nil || !strings.Contains(string(report), "seed      3") || !strings.Contains(string(report), "judges    shipped") ||
+		!strings.Contains(string(report), "variant   quick-check") || !strings.Contains(string(report), "--out "+out) ||
+		!strings.Contains(string(report), "in batches of 1") {
 		t.Errorf("report: %v\n%s", err, report)
 	}
 	// A second run into the same folder refuses before any work.
@@ -144,9 +150,13 @@ func TestParseBenchActionsArgs(t *testing.T) {
 			return slices.Equal(o.Subjects, []bench.Subject{{Kind: "robot", Color: "red"}, {Kind: "cat", Color: "black"}}) &&
 				slices.Equal(o.Methods, []bench.Method{bench.MethodPrompt, bench.MethodADI}) && o.Seed == 9
 		}},
-		{"adi settings", []string{"--beta", "0.3", "--mask-scope", "all", "--negatives", "4", "--strength", "0.5", "--lr", "0.01"}, func(o bench.Options) bool {
+		{"adi settings", []string{"--beta", "0.3", "--mask-scope", "all", "--negatives", "4", "--strength", "0.5", "--lr", "0.01", "--variant", "v1"}, func(o bench.Options) bool {
 			return o.Train.Mask.Beta == 0.3 && o.Train.Mask.Scope == "all" && o.Train.Contrast.PerExemplar == 4 &&
-				o.Train.Contrast.Strength == 0.5 && o.Train.AdamW.LR == 0.01
+				o.Train.Contrast.Strength == 0.5 && o.Train.AdamW.LR == 0.01 && o.Variant == "v1"
+		}},
+		{"adi defaults", nil, func(o bench.Options) bool {
+			return o.Train.Mask == adi.DefaultMaskConfig() && o.Train.Contrast.PerExemplar == adi.DefaultContrastPerExemplar &&
+				o.Train.Contrast.Strength == adi.DefaultContrastStrength && o.Train.AdamW.LR == 0 && o.Variant == ""
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +173,7 @@ func TestParseBenchActionsArgs(t *testing.T) {
 
 func TestBenchActionsErrors(t *testing.T) {
 	t.Setenv(backend.EnvBackend, "go")
+	t.Setenv(EnvBuiltinModel, "none")
 	used := filepath.Join(t.TempDir(), "used")
 	if err := os.MkdirAll(used, 0o755); err != nil {
 		t.Fatal(err)
@@ -181,7 +192,7 @@ func TestBenchActionsErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no model", []string{"--quick"}, 1, "no built-in Kata World model is shipped yet: pass --model"},
+		{"no model", []string{"--quick"}, 1, "no --model given and this build has no built-in model: pass --model"},
 		{"used folder", []string{"--model", tiny, "--judges", "j", "--out", used}, 1, "already holds a benchmark run"},
 		{"out is a file", []string{"--model", tiny, "--judges", "j", "--out", notDir}, 1, "--out"},
 		{"missing judges file", []string{"--model", tiny, "--judges", filepath.Join(t.TempDir(), "none"), "--out", t.TempDir()}, 1, "load judges"},
@@ -192,6 +203,10 @@ func TestBenchActionsErrors(t *testing.T) {
 		{"beta", []string{"--beta", "1.5"}, 2, "--beta 1.5 outside"},
 		{"scope", []string{"--mask-scope", "global"}, 2, "--mask-scope must be layer or all"},
 		{"extra argument", []string{"handstand"}, 2, "unexpected arguments"},
+		{"no negatives", []string{"--negatives", "0"}, 2, "--negatives must be at least 1"},
+		{"strength", []string{"--strength", "0"}, 2, "--strength 0 outside (0, 1]"},
+		{"variant", []string{"--variant", "a b"}, 2, `variant "a b"`},
+		{"images above a batch", []string{"--images", "65"}, 2, "at most 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runMain(append([]string{"bench", "actions"}, tc.args...)...)

@@ -44,7 +44,8 @@ type trainArgs struct {
 	previewDir, trigger                                   string
 	images, contrast                                      listFlag
 	steps, batch, accum, ckptEvery, previewEvery          int
-	lr, beta, weightDecay                                 float64
+	negatives                                             int
+	lr, beta, weightDecay, strength                       float64
 	seed                                                  uint64
 	resume, noFlip                                        bool
 }
@@ -61,8 +62,11 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.IntVar(&a.steps, "steps", adi.DefaultSteps, "optimiser steps")
 	fs.Float64Var(&a.lr, "lr", 0, "AdamW learning rate (default 5e-3 for adi/p+, 5e-4 x batch for ti)")
 	fs.Float64Var(&a.weightDecay, "weight-decay", 1e-2, "AdamW weight decay")
-	fs.Float64Var(&a.beta, "beta", 0.5, "adi: gradient-mask quantile in [0, 1]")
-	fs.StringVar(&a.scope, "mask-scope", "layer", "adi: take mask quantiles per layer token (layer) or over all vectors (all)")
+	mask := adi.DefaultMaskConfig()
+	fs.Float64Var(&a.beta, "beta", mask.Beta, "adi: gradient-mask quantile in [0, 1]")
+	fs.StringVar(&a.scope, "mask-scope", string(mask.Scope), "adi: take mask quantiles per layer token (layer) or over all vectors (all)")
+	fs.IntVar(&a.negatives, "negatives", adi.DefaultContrastPerExemplar, "adi: synthesised contrast images per exemplar without --contrast photos")
+	fs.Float64Var(&a.strength, "contrast-strength", adi.DefaultContrastStrength, "adi: image-to-image strength of synthesised contrast images, in (0, 1]")
 	fs.IntVar(&a.batch, "batch", 1, "anchors per micro-batch")
 	fs.IntVar(&a.accum, "accum", 1, "micro-batches accumulated per step")
 	fs.Uint64Var(&a.seed, "seed", 0, "random seed")
@@ -101,6 +105,10 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 		return nil, fmt.Errorf("%w: --beta %g outside [0, 1]", ErrUsage, a.beta)
 	case a.scope != string(adi.ScopePerLayer) && a.scope != string(adi.ScopeAll):
 		return nil, fmt.Errorf("%w: --mask-scope must be layer or all", ErrUsage)
+	case a.negatives < 1:
+		return nil, fmt.Errorf("%w: --negatives must be at least 1", ErrUsage)
+	case !(a.strength > 0 && a.strength <= 1):
+		return nil, fmt.Errorf("%w: --contrast-strength %g outside (0, 1]", ErrUsage, a.strength)
 	case a.fit != string(adi.FitCrop) && a.fit != string(adi.FitPad):
 		return nil, fmt.Errorf("%w: --fit must be crop or pad", ErrUsage)
 	case a.exportA1111 != "" && m != adi.MethodTI:
@@ -130,6 +138,7 @@ func (a *trainArgs) trainOptions() adi.Options {
 		BatchSize: a.batch, GradAccum: a.accum, Seed: a.seed,
 		AdamW:           adi.AdamWConfig{LR: a.lr, WeightDecay: wd},
 		Mask:            adi.MaskConfig{Beta: a.beta, Scope: adi.QuantileScope(a.scope)},
+		Contrast:        adi.ContrastOptions{PerExemplar: a.negatives, Strength: a.strength},
 		Fit:             adi.FitMode(a.fit),
 		NoFlip:          a.noFlip,
 		Caption:         a.caption,

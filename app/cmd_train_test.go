@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,30 @@ func TestTrainCommand(t *testing.T) {
 	}
 }
 
+// TestTrainArgsContrast: --negatives and --contrast-strength reach
+// adi.Options, with adi's defaults when not given.
+func TestTrainArgsContrast(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want adi.ContrastOptions
+	}{
+		{nil, adi.ContrastOptions{PerExemplar: adi.DefaultContrastPerExemplar, Strength: adi.DefaultContrastStrength}},
+		{[]string{"--negatives", "4", "--contrast-strength", "0.8"}, adi.ContrastOptions{PerExemplar: 4, Strength: 0.8}},
+	} {
+		a, err := parseTrainArgs(Env{Stdout: io.Discard, Stderr: io.Discard}, append([]string{"--model", "m", "--images", "x", "--name", "a"}, tc.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := a.trainOptions().Contrast
+		if c.PerExemplar != tc.want.PerExemplar || c.Strength != tc.want.Strength {
+			t.Errorf("%v: contrast %+v, want %+v", tc.args, c, tc.want)
+		}
+		if m := a.trainOptions().Mask; m != adi.DefaultMaskConfig() {
+			t.Errorf("%v: mask %+v, want adi's default", tc.args, m)
+		}
+	}
+}
+
 func TestTrainCommandErrors(t *testing.T) {
 	empty := t.TempDir()
 	for _, c := range []struct {
@@ -113,6 +138,8 @@ func TestTrainCommandErrors(t *testing.T) {
 		{"no images", []string{"--model", "m", "--name", "a"}, 2, "--images"},
 		{"bad method", []string{"--model", "m", "--images", empty, "--name", "a", "--method", "dreambooth"}, 2, "unknown method"},
 		{"bad beta", []string{"--model", "m", "--images", empty, "--name", "a", "--beta", "2"}, 2, "--beta"},
+		{"no negatives", []string{"--model", "m", "--images", empty, "--name", "a", "--negatives", "0"}, 2, "--negatives must be at least 1"},
+		{"bad strength", []string{"--model", "m", "--images", empty, "--name", "a", "--contrast-strength", "1.5"}, 2, "--contrast-strength 1.5 outside"},
 		{"bad name", []string{"--model", "m", "--images", empty, "--name", "sit (2)"}, 2, "makes no trigger"},
 		{"export needs ti", []string{"--model", "m", "--images", empty, "--name", "a", "--export-a1111", "x"}, 2, "--method ti"},
 	} {

@@ -22,6 +22,12 @@ import (
 // that SD 1.x draws reliably from words.
 var DefaultContrastActions = []string{"standing", "walking", "waving", "sitting", "running", "squatting", "smiling", "jumping"}
 
+// Defaults of ContrastOptions: negatives per exemplar and image-to-image strength.
+const (
+	DefaultContrastPerExemplar = 2
+	DefaultContrastStrength    = 0.6
+)
+
 // Img2Img renders prompt from img (size x size) by image-to-image with the
 // frozen base model at the given strength (fraction of the schedule
 // re-noised) and seed.
@@ -41,9 +47,10 @@ type ContrastOptions struct {
 	// Actions are the phrases swapped in for the placeholder; default
 	// DefaultContrastActions minus any that names the trained action.
 	Actions []string
-	// PerExemplar is how many negatives each anchor gets; default 2.
+	// PerExemplar is how many negatives each anchor gets; default
+	// DefaultContrastPerExemplar.
 	PerExemplar int
-	// Strength is the image-to-image strength; default 0.6.
+	// Strength is the image-to-image strength; default DefaultContrastStrength.
 	Strength float64
 	// CacheDir, when set, keeps synthesised negatives between runs, as PNGs
 	// named by the hash of the exemplar's pixels and of everything else that
@@ -68,10 +75,10 @@ func (o ContrastOptions) withDefaults(action string) ContrastOptions {
 		}
 	}
 	if o.PerExemplar <= 0 {
-		o.PerExemplar = 2
+		o.PerExemplar = DefaultContrastPerExemplar
 	}
 	if o.Strength <= 0 {
-		o.Strength = 0.6
+		o.Strength = DefaultContrastStrength
 	}
 	return o
 }

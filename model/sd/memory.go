@@ -96,14 +96,24 @@ func readInt(path string) (int64, error) {
 // checkMemory refuses a generation whose activations exceed the memory
 // available now (the weights are loaded already, so they are not counted
 // against it). Where availability cannot be read it does not refuse.
-func (m *Model) checkMemory(o GenerateOptions) error {
+func (m *Model) checkMemory(o GenerateOptions) error { return m.checkBatchMemory(o, 1) }
+
+// checkBatchMemory is checkMemory for n images generated as one batch,
+// counting n times one image's activations (the decoder runs one image at
+// a time, so this errs high).
+func (m *Model) checkBatchMemory(o GenerateOptions, n int) error {
 	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
+	need.Activations *= int64(n)
 	avail, ok := availableMemory()
 	if !ok || need.Activations <= avail {
 		return nil
 	}
-	return fmt.Errorf("%w: a %dx%d image needs about %s of working memory besides the %s of weights; this machine has %s available",
-		ErrNotEnoughMemory, o.Width, o.Height, gib(need.Activations), gib(need.Weights), gib(avail))
+	what := fmt.Sprintf("a %dx%d image", o.Width, o.Height)
+	if n > 1 {
+		what = fmt.Sprintf("a batch of %d %dx%d images", n, o.Width, o.Height)
+	}
+	return fmt.Errorf("%w: %s needs about %s of working memory besides the %s of weights; this machine has %s available",
+		ErrNotEnoughMemory, what, gib(need.Activations), gib(need.Weights), gib(avail))
 }
 
 func gib(n int64) string { return fmt.Sprintf("%.1f GB", float64(n)/(1<<30)) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 
@@ -78,19 +79,31 @@ func (p *Pipeline) Finalize() {
 	p.textExecs = map[string]*context.Exec{}
 }
 
-// guidedUNet takes inputs [latents [1,C,h,w], timestep [1], guidance [],
+// guidedUNet takes inputs [latents [N,C,h,w], timestep [1], guidance [],
 // states...] where each state is [2, L, D] (unconditional first) or [1, L, D]
-// (no guidance) and returns the (guided) noise prediction [1, C, h, w].
+// (no guidance), shared by the N images, and returns the (guided) noise
+// prediction [N, C, h, w]. Guided, the UNet runs once on 2N samples: the N
+// images under the unconditional states, then under the conditional ones.
 func guidedUNet(ctx *context.Context, inputs []*Node) *Node {
 	x, t, scale, states := inputs[0], inputs[1], inputs[2], inputs[3:]
-	b := states[0].Shape().Dimensions[0]
-	if b == 1 {
-		return UNet(ctx, x, t, states)
+	n := x.Shape().Dimensions[0]
+	if states[0].Shape().Dimensions[0] == 1 {
+		return UNet(ctx, x, BroadcastToDims(t, n), states)
+	}
+	if n > 1 {
+		paired := make([]*Node, len(states))
+		for i, s := range states {
+			d := s.Shape().Dimensions
+			u := BroadcastToDims(Slice(s, AxisRange(0, 1)), n, d[1], d[2])
+			c := BroadcastToDims(Slice(s, AxisRange(1, 2)), n, d[1], d[2])
+			paired[i] = Concatenate([]*Node{u, c}, 0)
+		}
+		states = paired
 	}
 	xs := Concatenate([]*Node{x, x}, 0)
-	ts := Concatenate([]*Node{t, t}, 0)
+	ts := BroadcastToDims(t, 2*n)
 	pred := UNet(ctx, xs, ts, states)
-	uncond, cond := Slice(pred, AxisRange(0, 1)), Slice(pred, AxisRange(1, 2))
+	uncond, cond := Slice(pred, AxisRange(0, n)), Slice(pred, AxisRange(n, 2*n))
 	return Add(uncond, Mul(scale, Sub(cond, uncond)))
 }
 
@@ -180,19 +193,47 @@ func (p *Pipeline) defaults(o GenerateOptions) (GenerateOptions, error) {
 // and returns ctx's error then. The same options (seed included) give the
 // same image on the same backend.
 func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Result, error) {
+	res, err := p.GenerateBatch(ctx, opts, []uint64{opts.Seed})
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// MaxBatch is the most images GenerateBatch makes in one call.
+const MaxBatch = 64
+
+// GenerateBatch makes one image per seed (1 to MaxBatch of them) from the
+// same options (opts.Seed is ignored), running the UNet once per sampler
+// step on all of them. Image i gets its own starting noise and sampler
+// noise from seeds[i], so it is the image Generate makes with that seed.
+// OnStep gets the latents of every image, [N, C, h, w] flat. InitNoise
+// takes a single seed. It stops between steps when ctx is cancelled and
+// returns ctx's error then.
+func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, seeds []uint64) ([]*Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	nb := len(seeds)
+	if nb < 1 || nb > MaxBatch {
+		return nil, fmt.Errorf("generate: %d seeds, want 1 to %d", nb, MaxBatch)
+	}
+	if opts.InitNoise != nil && nb > 1 {
+		return nil, fmt.Errorf("generate: init noise makes one image, not %d", nb)
+	}
 	o, err := p.defaults(opts)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	if err := p.Model.checkMemory(o); err != nil {
+	if err := p.Model.checkBatchMemory(o, nb); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	sampler, err := scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps)
-	if err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
+	samplers := make([]scheduler.Sampler, nb)
+	for j := range samplers {
+		if samplers[j], err = scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
 	}
+	sampler := samplers[0]
 	canonical := sampler.Name()
 	guided := o.CFG > 1
 	cond, uncond, err := p.encodePrompts(o.Prompt, o.Negative, o.Identifiers, o.ClipSkip, guided)
@@ -212,40 +253,47 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 	factor := 1 << (len(p.Model.VAE.BlockOutChannels) - 1)
 	h, w := o.Height/factor, o.Width/factor
 	n := lc * h * w
-	rng := scheduler.NewRNG(o.Seed)
+	rngs := make([]*rand.Rand, nb)
+	xs := make([][]float32, nb)
 	start := 0
-	var x []float32
-	switch {
-	case o.InitImage != nil:
-		x0, err := p.imageLatents(o.InitImage, o.Width, o.Height, rng)
-		if err != nil {
-			return nil, fmt.Errorf("generate: init image: %w", err)
-		}
-		if start, x, err = scheduler.Img2ImgLatents(sampler, x0, o.Strength, rng); err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
-		}
-	case o.InitNoise != nil:
-		if len(o.InitNoise) != n {
-			return nil, fmt.Errorf("generate: init noise has %d values, want %d", len(o.InitNoise), n)
-		}
-		x = slices.Clone(o.InitNoise)
-		if s := float32(sampler.InitNoiseSigma()); s != 1 {
-			for i := range x {
-				x[i] *= s
+	for j, seed := range seeds {
+		rngs[j] = scheduler.NewRNG(seed)
+		switch {
+		case o.InitImage != nil:
+			x0, err := p.imageLatents(o.InitImage, o.Width, o.Height, rngs[j])
+			if err != nil {
+				return nil, fmt.Errorf("generate: init image: %w", err)
 			}
+			if start, xs[j], err = scheduler.Img2ImgLatents(samplers[j], x0, o.Strength, rngs[j]); err != nil {
+				return nil, fmt.Errorf("generate: %w", err)
+			}
+		case o.InitNoise != nil:
+			if len(o.InitNoise) != n {
+				return nil, fmt.Errorf("generate: init noise has %d values, want %d", len(o.InitNoise), n)
+			}
+			xs[j] = slices.Clone(o.InitNoise)
+			if s := float32(sampler.InitNoiseSigma()); s != 1 {
+				for i := range xs[j] {
+					xs[j][i] *= s
+				}
+			}
+		default:
+			xs[j] = scheduler.InitialNoise(samplers[j], rngs[j], n)
 		}
-	default:
-		x = scheduler.InitialNoise(sampler, rng, n)
 	}
 
 	timesteps := sampler.Timesteps()
 	scale := tensors.FromScalar(float32(o.CFG))
 	total := sampler.Len() - start
+	batch := make([]float32, nb*n)
 	for i := start; i < sampler.Len(); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		in := tensors.FromFlatDataAndDimensions(sampler.ScaleModelInput(x, i), 1, lc, h, w)
+		for j := range xs {
+			copy(batch[j*n:], samplers[j].ScaleModelInput(xs[j], i))
+		}
+		in := tensors.FromFlatDataAndDimensions(batch, nb, lc, h, w)
 		t := tensors.FromFlatDataAndDimensions([]float32{float32(timesteps[i])}, 1)
 		var eps []float32
 		if separate {
@@ -256,26 +304,39 @@ func (p *Pipeline) Generate(ctx gocontext.Context, opts GenerateOptions) (*Resul
 		if err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
-		if x, err = sampler.Step(eps, i, x, rng); err != nil {
-			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
-		}
-		if err := nonFiniteLatents(x, i+1, o.CFG); err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
+		for j := range xs {
+			if xs[j], err = samplers[j].Step(eps[j*n:(j+1)*n], i, xs[j], rngs[j]); err != nil {
+				return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
+			}
+			if err := nonFiniteLatents(xs[j], i+1, o.CFG); err != nil {
+				return nil, fmt.Errorf("generate: %w", err)
+			}
 		}
 		if o.OnStep != nil {
-			o.OnStep(i-start+1, total, x)
+			latents := xs[0]
+			if nb > 1 {
+				latents = slices.Concat(xs...)
+			}
+			o.OnStep(i-start+1, total, latents)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dec, err := p.decode.Exec1(tensors.FromFlatDataAndDimensions(x, 1, lc, h, w))
-	if err != nil {
-		return nil, fmt.Errorf("generate: decode: %w", err)
+	out := make([]*Result, nb)
+	for j, x := range xs {
+		// One image at a time: the VAE's cost is one pass, not one per step.
+		dec, err := p.decode.Exec1(tensors.FromFlatDataAndDimensions(x, 1, lc, h, w))
+		if err != nil {
+			return nil, fmt.Errorf("generate: decode: %w", err)
+		}
+		decoded := tensors.MustCopyFlatData[float32](dec)
+		oj := o
+		oj.Seed = seeds[j]
+		out[j] = &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
+			Options: oj, Sampler: canonical}
 	}
-	decoded := tensors.MustCopyFlatData[float32](dec)
-	return &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
-		Options: o, Sampler: canonical}, nil
+	return out, nil
 }
 
 // noisePrediction runs guidedUNet once: latents in [1, C, h, w], timestep

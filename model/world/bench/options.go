@@ -11,6 +11,7 @@ package bench
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -110,6 +111,10 @@ const (
 
 // Options configure a benchmark run. Zero values take the defaults noted.
 type Options struct {
+	// Variant labels the run's rows in the table and the CSV (e.g.
+	// "beta-0.3"); it changes nothing else. Letters, digits and ._+- only.
+	Variant string
+
 	Actions  []string  // trained actions; default world.BenchmarkActions
 	Subjects []Subject // evaluation subjects; default DefaultSubjects
 	Methods  []Method  // default Methods (table order is always Methods' order)
@@ -189,6 +194,10 @@ func (o Options) WithDefaults() (Options, error) {
 		return o, fmt.Errorf("bench: exemplar size %d below %d", o.ExemplarSize, world.MinSize)
 	case !strings.Contains(o.Prompt, placeholder.Slot):
 		return o, fmt.Errorf("bench: prompt %q has no %s for the action", o.Prompt, placeholder.Slot)
+	case o.Images > sd.MaxBatch:
+		return o, fmt.Errorf("bench: %d images per cell: at most %d (one batch)", o.Images, sd.MaxBatch)
+	case o.Variant != "" && !variantName.MatchString(o.Variant):
+		return o, fmt.Errorf("bench: variant %q: want 1 to 64 letters, digits, '.', '_', '+' or '-'", o.Variant)
 	}
 	if err := unique("action", o.Actions, func(a string) error {
 		if !world.IsBenchmark(a) {
@@ -211,6 +220,8 @@ func (o Options) WithDefaults() (Options, error) {
 	o.Methods = slices.DeleteFunc(slices.Clone(Methods), func(m Method) bool { return !slices.Contains(o.Methods, m) })
 	return o, nil
 }
+
+var variantName = regexp.MustCompile(`^[A-Za-z0-9._+-]{1,64}$`)
 
 // unique checks every element of list and that none repeats.
 func unique[T comparable](what string, list []T, check func(T) error) error {

@@ -1,11 +1,19 @@
 package bench
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"kata/model/adi"
+	"kata/model/sd"
+)
 
 // Progress is one report of a run: Done of Total work units. A unit is
 // about one UNet forward pass on one sample: an optimiser step of TI or P+
 // counts 3 per sample (forward and backward), ADI's three samples 9, a
-// guided sampler step 2, a synthesised contrast image 2 per img2img step.
+// guided sampler step 2 per image (a cell's K images run as one batch and
+// its units are priced at the batched speed measured), a synthesised
+// contrast image 2 per img2img step.
 // ETA uses the speed measured so far for each kind of work (sampling,
 // contrast synthesis, steps of each method), and the run's overall speed
 // per unit for kinds not started yet, so it settles once every kind has
@@ -18,13 +26,6 @@ type Progress struct {
 
 // StageDone is the Stage of a run's last Progress report, at Done = Total.
 const StageDone = "done"
-
-// Contrast-synthesis cost model for Progress: adi.ContrastOptions' default
-// strength 0.6 of adi.BaseOptions' default 20 img2img steps.
-const (
-	contrastPerExemplar = 2
-	contrastSteps       = 12
-)
 
 // work is a kind of work whose speed the meter measures apart.
 type work string
@@ -51,11 +52,15 @@ func contrastUnits(o Options, m Method) float64 {
 	if m != MethodADI {
 		return 0
 	}
-	per := o.Train.Contrast.PerExemplar
+	per, strength := o.Train.Contrast.PerExemplar, o.Train.Contrast.Strength
 	if per <= 0 {
-		per = contrastPerExemplar
+		per = adi.DefaultContrastPerExemplar
 	}
-	return float64(o.Exemplars*per) * 2 * contrastSteps
+	if strength <= 0 {
+		strength = adi.DefaultContrastStrength
+	}
+	// Guided img2img runs strength x adi.BaseOptions' default sd.DefaultSteps steps.
+	return float64(o.Exemplars*per) * 2 * math.Round(strength*sd.DefaultSteps)
 }
 
 // sampleUnits is the cost of one image.
@@ -83,16 +88,17 @@ func plannedUnits(o Options) map[work]float64 {
 // meter turns work done into Progress reports.
 type meter struct {
 	plan        map[work]float64
-	done        float64 // units done, all kinds
+	done        float64 // units done, all kinds, skipped ones included
 	total       float64
-	kindDone    map[work]float64
+	kindDone    map[work]float64 // units worked, by kind
 	kindTime    map[work]time.Duration
+	kindSkip    map[work]float64 // units read from the cache, by kind
 	start, last time.Time
 	report      func(Progress)
 }
 
 func newMeter(o Options, start time.Time, report func(Progress)) *meter {
-	m := &meter{plan: plannedUnits(o), kindDone: map[work]float64{}, kindTime: map[work]time.Duration{},
+	m := &meter{plan: plannedUnits(o), kindDone: map[work]float64{}, kindTime: map[work]time.Duration{}, kindSkip: map[work]float64{},
 		start: start, last: start, report: report}
 	for _, u := range m.plan {
 		m.total += u
@@ -113,16 +119,32 @@ func (m *meter) set(k work, stage string, done float64) {
 	m.report(p)
 }
 
+// skip records units of kind k found finished in the cache: they count as
+// done but not as measured work, and the time since the last call is no
+// kind's.
+func (m *meter) skip(k work, units float64) {
+	m.kindSkip[k] += units
+	m.done = min(m.done+units, m.total)
+	m.last = time.Now()
+}
+
 // eta sums, over kinds, the units left times that kind's measured seconds
-// per unit (the overall rate for kinds with nothing done yet).
+// per unit (the overall rate of the work measured so far for kinds with
+// nothing measured yet).
 func (m *meter) eta() time.Duration {
-	if m.done <= 0 {
+	var worked float64
+	var spent time.Duration
+	for k, d := range m.kindDone {
+		worked += d
+		spent += m.kindTime[k]
+	}
+	if worked <= 0 {
 		return 0
 	}
-	overall := float64(m.last.Sub(m.start)) / m.done
+	overall := float64(spent) / worked
 	var left float64
 	for k, planned := range m.plan {
-		rest := planned - m.kindDone[k]
+		rest := planned - m.kindDone[k] - m.kindSkip[k]
 		if rest <= 0 {
 			continue
 		}

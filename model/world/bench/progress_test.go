@@ -24,6 +24,25 @@ func TestMeterETA(t *testing.T) {
 	}
 }
 
+// TestMeterSkip: work read from the cache counts as done, adds no time
+// and leaves no work to price.
+func TestMeterSkip(t *testing.T) {
+	start := time.Now()
+	m := &meter{plan: map[work]float64{workSample: 100, stepWork(MethodTI): 100}, total: 200,
+		kindDone: map[work]float64{}, kindTime: map[work]time.Duration{}, kindSkip: map[work]float64{},
+		start: start, last: start, report: func(Progress) {}}
+	m.skip(stepWork(MethodTI), 100)
+	m.skip(workSample, 50)
+	if m.done != 150 || m.eta() != 0 {
+		t.Errorf("after skips: done %g, eta %v; want 150 and 0 (nothing measured yet)", m.done, m.eta())
+	}
+	// 25 sampling units in 5 s: the other 25 left take 5 s more.
+	m.kindDone[workSample], m.kindTime[workSample], m.done = 25, 5*time.Second, 175
+	if got := m.eta(); got != 5*time.Second {
+		t.Errorf("eta %v, want 5s", got)
+	}
+}
+
 // TestPlannedUnits: the plan counts every kind of work of a run.
 func TestPlannedUnits(t *testing.T) {
 	o, err := Options{Actions: []string{"sit", "squat"}, Subjects: []Subject{{"cat", "red"}}, Images: 3, Steps: 10,

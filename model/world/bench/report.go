@@ -4,12 +4,14 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 )
 
 // Verdict is one generated image with what the judges read in it.
 type Verdict struct {
+	Variant string // Options.Variant of the run
 	Method  Method
 	Action  string  // the action asked for
 	Subject Subject // the subject asked for
@@ -35,6 +37,7 @@ func (v Verdict) TotalOK() bool { return v.ActionOK() && v.SubjectOK() }
 
 // Row is one method's line of the benchmark table.
 type Row struct {
+	Variant                string // the verdicts' Options.Variant
 	Method                 Method
 	Action, Subject, Total Rate // N: images judged
 }
@@ -58,6 +61,7 @@ func Summarise(vs []Verdict, methods []Method) []Row {
 		if r == nil {
 			continue
 		}
+		r.Variant = v.Variant
 		count(&r.Action, v.ActionOK())
 		count(&r.Subject, v.SubjectOK())
 		count(&r.Total, v.TotalOK())
@@ -81,18 +85,26 @@ func MethodLabel(m Method) string {
 }
 
 // WriteTable prints rows as the paper's table: per method Action, Subject
-// and Total in percent, each with its 95% Wilson interval, and n images.
+// and Total in percent, each with its 95% Wilson interval, and n images;
+// a first column names the variant when a row has one.
 func WriteTable(w io.Writer, rows []Row) error {
+	variant := slices.ContainsFunc(rows, func(r Row) bool { return r.Variant != "" })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if variant {
+		fmt.Fprint(tw, "variant\t")
+	}
 	fmt.Fprintln(tw, "method\tAction % [95% CI]\tSubject % [95% CI]\tTotal % [95% CI]\tn")
 	for _, r := range rows {
+		if variant {
+			fmt.Fprintf(tw, "%s\t", r.Variant)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", MethodLabel(r.Method), r.Action, r.Subject, r.Total, r.Total.N)
 	}
 	return tw.Flush()
 }
 
 // CSVHeader names the columns WriteCSV writes, one image per record.
-var CSVHeader = []string{"method", "action", "subject_kind", "subject_color", "image", "seed", "prompt",
+var CSVHeader = []string{"variant", "method", "action", "subject_kind", "subject_color", "image", "seed", "prompt",
 	"judged_action", "action_p", "judged_kind", "kind_p", "judged_color", "color_p",
 	"action_ok", "subject_ok", "total_ok"}
 
@@ -105,7 +117,7 @@ func WriteCSV(w io.Writer, vs []Verdict) error {
 	}
 	p := func(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
 	for _, v := range vs {
-		if err := cw.Write([]string{string(v.Method), v.Action, v.Subject.Kind, v.Subject.Color,
+		if err := cw.Write([]string{v.Variant, string(v.Method), v.Action, v.Subject.Kind, v.Subject.Color,
 			strconv.Itoa(v.Index), strconv.FormatUint(v.Seed, 10), v.Prompt,
 			v.SeenAction, p(v.ActionP), v.SeenKind, p(v.KindP), v.SeenColor, p(v.ColorP),
 			strconv.FormatBool(v.ActionOK()), strconv.FormatBool(v.SubjectOK()), strconv.FormatBool(v.TotalOK())}); err != nil {

@@ -6,7 +6,10 @@ import (
 	"hash/fnv"
 	"image"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"kata/model/adi"
@@ -17,12 +20,18 @@ import (
 
 // Runner is what a run works with: one frozen model, seen as a training
 // base and as a pipeline (the same model on the same backend; adi.NewBase
-// with BaseOptions.Pipeline set shares the pipeline's compiled graphs), and
-// the judges.
+// with BaseOptions.Pipeline set shares the pipeline's compiled graphs), the
+// judges, and where finished work is kept.
 type Runner struct {
 	Base     adi.Base
 	Pipeline *sd.Pipeline
 	Judges   *judge.Judges
+	// CacheDir, when set, keeps every trained identifier, training
+	// checkpoints (every adi.Options.CheckpointEvery steps), ADI's contrast
+	// images and every cell's images, each named by a hash of what shapes
+	// it; a run started again after a kill with the same settings and model
+	// reuses them and redoes only the rest. Empty: nothing is written.
+	CacheDir string
 }
 
 // Timing records one method on one action: its training and its images.
@@ -38,6 +47,10 @@ type Timing struct {
 	Judge         time.Duration // wall time of judging them
 	Images        int           // images generated: subjects x Options.Images
 	StepsPerImage int           // sampler steps of each
+	// CachedIdentifier says the identifier came from Runner.CacheDir (no
+	// training times then); CachedImages counts images read from it.
+	CachedIdentifier bool
+	CachedImages     int
 }
 
 // Result is a finished run.
@@ -78,6 +91,7 @@ func Run(ctx context.Context, r Runner, opts Options, progress func(Progress)) (
 	start := time.Now()
 	res := &Result{Options: o}
 	meter := newMeter(o, start, progress)
+	c := cache{dir: r.CacheDir, model: r.Pipeline.Model.Hash}
 	for _, action := range o.Actions {
 		exemplars, overlaps, err := exemplarSet(o, action)
 		if err != nil {
@@ -87,16 +101,18 @@ func Run(ctx context.Context, r Runner, opts Options, progress func(Progress)) (
 		for _, m := range o.Methods {
 			t := Timing{Action: action, Method: m, Images: len(o.Subjects) * o.Images, StepsPerImage: o.SampleSteps}
 			var ids *adi.Identifiers
+			idKey := ""
 			if m != MethodPrompt {
-				id, err := train(ctx, r.Base, exemplars, o, action, m, meter, &t)
+				id, key, err := train(ctx, r.Base, c, exemplars, o, action, m, meter, &t)
 				if err != nil {
 					return nil, fmt.Errorf("bench: %s, %s: %w", action, MethodLabel(m), err)
 				}
 				if ids, err = adi.NewIdentifiers(id); err != nil {
 					return nil, err
 				}
+				idKey = key
 			}
-			vs, imgs, err := generate(ctx, r, o, action, m, ids, meter, &t)
+			vs, imgs, err := generate(ctx, r, c, o, action, m, ids, idKey, meter, &t)
 			if err != nil {
 				return nil, fmt.Errorf("bench: %s, %s: %w", action, MethodLabel(m), err)
 			}
@@ -147,14 +163,43 @@ func exemplarSet(o Options, action string) ([]adi.Exemplar, []string, error) {
 	return out, overlaps, nil
 }
 
-// train learns action's identifier with method m and records its steps,
-// final smoothed loss and times in t.
-func train(ctx context.Context, base adi.Base, exemplars []adi.Exemplar, o Options, action string, m Method, meter *meter, t *Timing) (*adi.Identifier, error) {
+// trainOptions are the training options of action's identifier with method m.
+func trainOptions(o Options, action string, m Method) adi.Options {
 	to := o.Train
 	to.Method, to.Name, to.Steps, to.Seed = adi.Method(m), action, o.Steps, o.Seed
-	to.CheckpointPath, to.Resume, to.PreviewEvery = "", false, 0
+	to.CheckpointPath, to.Resume, to.PreviewEvery, to.Contrast.CacheDir = "", false, 0, ""
+	return to
+}
+
+// train learns action's identifier with method m, or reads it from c, and
+// records its steps, final smoothed loss and times in t. It returns the
+// identifier and its cache key.
+func train(ctx context.Context, base adi.Base, c cache, exemplars []adi.Exemplar, o Options, action string, m Method, meter *meter, t *Timing) (*adi.Identifier, string, error) {
+	to := trainOptions(o, action, m)
+	key, err := c.identifierKey(exemplars, to)
+	if err != nil {
+		return nil, "", err
+	}
 	perStep := stepUnits(o, m)
 	negatives := contrastUnits(o, m)
+	path := c.identifierPath(action, m, key)
+	if c.on() {
+		id, err := loadIdentifier(path)
+		if err != nil {
+			return nil, "", err
+		}
+		if id != nil {
+			meter.skip(workContrast, negatives)
+			meter.skip(stepWork(m), perStep*float64(o.Steps))
+			t.Steps, t.CachedIdentifier = id.Steps, true
+			return id, key, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, "", fmt.Errorf("bench: cache: %w", err)
+		}
+		to.CheckpointPath, to.Resume = strings.TrimSuffix(path, ".safetensors")+".state", true
+		to.Contrast.CacheDir = filepath.Join(c.dir, cacheContrast)
+	}
 	stage := fmt.Sprintf("%s: training %s", action, MethodLabel(m))
 	base0 := meter.done
 	start := time.Now()
@@ -176,19 +221,28 @@ func train(ctx context.Context, base adi.Base, exemplars []adi.Exemplar, o Optio
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	meter.set(stepWork(m), stage, base0+negatives+perStep*float64(o.Steps))
 	t.Steps, t.Prepare, t.Train = id.Steps, stepsStart.Sub(start), time.Since(stepsStart)
-	return id, nil
+	if c.on() {
+		if err := adi.Save(path, id); err != nil {
+			return nil, "", err
+		}
+		if err := os.Remove(to.CheckpointPath); err != nil && !os.IsNotExist(err) {
+			return nil, "", fmt.Errorf("bench: cache: %w", err)
+		}
+	}
+	return id, key, nil
 }
 
 // generate draws and judges every image of action with method m (ids nil
-// for MethodPrompt) and records the times in t.
-func generate(ctx context.Context, r Runner, o Options, action string, m Method, ids *adi.Identifiers, meter *meter, t *Timing) ([]Verdict, []*image.NRGBA, error) {
+// for MethodPrompt, idKey its cache key), one batch of Options.Images per
+// subject, reading cells kept in c, and records the times in t.
+func generate(ctx context.Context, r Runner, c cache, o Options, action string, m Method, ids *adi.Identifiers, idKey string, meter *meter, t *Timing) ([]Verdict, []*image.NRGBA, error) {
 	start := time.Now()
 	stage := fmt.Sprintf("%s: generating with %s", action, MethodLabel(m))
-	perStep := sampleUnits(o) / float64(o.SampleSteps)
+	perStep := sampleUnits(o) / float64(o.SampleSteps) * float64(o.Images)
 	var vs []Verdict
 	var imgs []*image.NRGBA
 	for _, s := range o.Subjects {
@@ -196,24 +250,51 @@ func generate(ctx context.Context, r Runner, o Options, action string, m Method,
 		if err != nil {
 			return nil, nil, err
 		}
-		for k := range o.Images {
-			seed := ImageSeed(o.Seed, action, s, k)
-			g := sd.GenerateOptions{Prompt: prompt, Seed: seed, Steps: o.SampleSteps, Sampler: o.Sampler, CFG: o.CFG}
-			if ids != nil {
-				if err := ids.ApplyToGenerate(&g); err != nil {
-					return nil, nil, err
-				}
-			}
-			base0 := meter.done
-			g.OnStep = func(step, _ int, _ []float32) { meter.set(workSample, stage, base0+perStep*float64(step)) }
-			out, err := r.Pipeline.Generate(ctx, g)
+		seeds := make([]uint64, o.Images)
+		for k := range seeds {
+			seeds[k] = ImageSeed(o.Seed, action, s, k)
+			vs = append(vs, Verdict{Variant: o.Variant, Method: m, Action: action, Subject: s, Index: k, Seed: seeds[k], Prompt: prompt})
+		}
+		g := sd.GenerateOptions{Prompt: prompt, Steps: o.SampleSteps, Sampler: o.Sampler, CFG: o.CFG}
+		key, err := c.key("cell", idKey, g.Prompt, g.Steps, g.Sampler, g.CFG, seeds)
+		if err != nil {
+			return nil, nil, err
+		}
+		paths := c.cellPaths(action, m, s, key, len(seeds))
+		if c.on() {
+			cell, err := loadCell(paths)
 			if err != nil {
 				return nil, nil, err
 			}
-			meter.set(workSample, stage, base0+perStep*float64(o.SampleSteps))
-			vs = append(vs, Verdict{Method: m, Action: action, Subject: s, Index: k, Seed: seed, Prompt: prompt})
-			imgs = append(imgs, out.Image)
+			if cell != nil {
+				meter.skip(workSample, perStep*float64(o.SampleSteps))
+				imgs = append(imgs, cell...)
+				t.CachedImages += len(cell)
+				continue
+			}
 		}
+		if ids != nil {
+			if err := ids.ApplyToGenerate(&g); err != nil {
+				return nil, nil, err
+			}
+		}
+		base0 := meter.done
+		g.OnStep = func(step, _ int, _ []float32) { meter.set(workSample, stage, base0+perStep*float64(step)) }
+		out, err := r.Pipeline.GenerateBatch(ctx, g, seeds)
+		if err != nil {
+			return nil, nil, err
+		}
+		meter.set(workSample, stage, base0+perStep*float64(o.SampleSteps))
+		cell := make([]*image.NRGBA, len(out))
+		for k, res := range out {
+			cell[k] = res.Image
+		}
+		if c.on() {
+			if err := saveCell(paths, cell); err != nil {
+				return nil, nil, err
+			}
+		}
+		imgs = append(imgs, cell...)
 	}
 	t.Generate = time.Since(start)
 	start = time.Now()
