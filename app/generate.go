@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"kata/model/adi"
+	"kata/model/backend"
 	"kata/model/placeholder"
 	"kata/model/scheduler"
 	"kata/model/sd"
@@ -202,7 +203,10 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	if progress != nil {
 		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
 	}
+	// A cancellation stops the sampler within an op, not at the end of a step.
+	stopWatch := backend.Watch(ctx, p.Backend)
 	res, err := p.Generate(ctx, opts)
+	stopWatch()
 	if err != nil {
 		return nil, imagemeta.Settings{}, err
 	}
