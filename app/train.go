@@ -299,6 +299,9 @@ func (k *Kata) identifierSummary(ctx context.Context, actionID int64) (string, e
 	if best.ID == 0 {
 		return "", nil
 	}
+	if file, ok := best.Params["imported"].(string); ok {
+		return fmt.Sprintf("%s v%d, imported from %s", strings.ToUpper(method), best.Version, file), nil
+	}
 	return fmt.Sprintf("%s v%d, %v steps", strings.ToUpper(method), best.Version, best.Params["steps"]), nil
 }
 
