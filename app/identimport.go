@@ -119,7 +119,7 @@ func addImportedVersion(ctx context.Context, lib *store.Library, a store.Action,
 		return store.IdentifierVersion{}, err
 	}
 	return lib.AddIdentifierVersion(ctx, store.IdentifierVersion{IdentifierID: row.ID,
-		Params: map[string]any{"trigger": id.Trigger, "imported": file, "source_sha256": sum}}, data)
+		Params: map[string]any{"trigger": id.Trigger, "word": id.Word(), "imported": file, "source_sha256": sum}}, data)
 }
 
 // ImportIdentifier adds an identifier file (Kata's, or another tool's

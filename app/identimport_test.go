@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
@@ -11,6 +12,8 @@ import (
 
 	"kata/model/adi"
 	"kata/model/safetensors"
+	"kata/model/sd/sdtest"
+	"kata/store"
 )
 
 // TestImportIdentifier imports other tools' textual-inversion embeddings and
@@ -135,6 +138,35 @@ func TestImportIdentifier(t *testing.T) {
 		t.Errorf("drop report %+v", rep)
 	}
 
+	// An imported embedding's bare word finds it too, as a whole word only;
+	// Kata's own files answer to their trigger alone.
+	for _, tc := range []struct {
+		prompt string
+		words  []string // the bare words of the identifiers found
+	}{
+		{"a photo, easyneg, old-style", []string{"easyneg", "old-style"}},
+		{"a photo, EasyNeg", []string{"easyneg"}},
+		{"a photo, easynegative, not-old-style", nil},
+		{"a photo of a handstand", nil},
+		{"a photo <easyneg> and easyneg", []string{"easyneg"}},
+	} {
+		paths, _, err := k.identifierFiles(context.Background(), tc.prompt, "")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.prompt, err)
+		}
+		var words []string
+		for _, p := range paths {
+			id, err := adi.Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			words = append(words, id.Word())
+		}
+		if !reflect.DeepEqual(words, tc.words) {
+			t.Errorf("%q: identifiers with words %q, want %q", tc.prompt, words, tc.words)
+		}
+	}
+
 	// Each stored copy is found by its trigger and holds the file's vectors.
 	for _, tc := range []struct {
 		trigger string
@@ -159,5 +191,64 @@ func TestImportIdentifier(t *testing.T) {
 		if got.Trigger != tc.trigger || !reflect.DeepEqual(got.Vectors, want.Vectors) || got.Method != want.Method {
 			t.Errorf("%s: stored %s %s %v, want the file's %v", tc.trigger, got.Trigger, got.Method, got.Vectors[0][:3], want.Vectors[0][:3])
 		}
+	}
+}
+
+// TestWindowImportedEmbedding: an embedding dropped on the window works in
+// the window's generation by its bare word and by its trigger, and the
+// generation's settings list it; the same prompt without it differs.
+func TestWindowImportedEmbedding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates on the fixture model")
+	}
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	ctx := context.Background()
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := func(prompt string) (pix []byte, identifiers []string) {
+		t.Helper()
+		g, err := k.Generate(ctx, GenerateRequest{ModelID: model.ID, Prompt: prompt, Steps: 2, Seed: 5}, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", prompt, err)
+		}
+		pix, err = imageBytes(g.ImagePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := store.ReadSettings(g.ImagePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pix, s.Identifiers
+	}
+	before, _ := gen("a panda, spin")
+
+	v := make([]float32, 32)
+	for i := range v {
+		v[i] = 3 * float32(i%5-2)
+	}
+	p := filepath.Join(t.TempDir(), "spin.safetensors")
+	if err := safetensors.Write(p, []safetensors.Tensor{safetensors.F32Tensor("emb_params", []int{1, 32}, v)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := k.ImportDropped(0, []string{p}); err != nil || rep.Identifiers != 1 {
+		t.Fatalf("drop: %+v, %v", rep, err)
+	}
+	word, ids := gen("a panda, spin")
+	if bytes.Equal(word, before) {
+		t.Error("the bare word gives the image it gave before the import")
+	}
+	if len(ids) != 1 || !strings.HasPrefix(ids[0], "spin:") {
+		t.Errorf("identifiers in the settings %v, want spin's", ids)
+	}
+	trigger, _ := gen("a panda, <spin>")
+	if !bytes.Equal(trigger, word) {
+		t.Error("<spin> and the bare word spin give different images")
 	}
 }
