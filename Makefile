@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault bench bench-actions-variants gpu-binaries gpu-dry-run package deps check-go clean
+.PHONY: run build test fault fuzz bench bench-actions-variants gpu-binaries gpu-dry-run package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -31,6 +31,19 @@ fault: check-go
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m \
 		-run 'Fuzz|Crash|Kill|DiskFull|Repair|OpenMissing|OpenDamaged|OpenReadOnly|Hostile|Bounds|Memory|NonFinite|Truncated|Cancellable|Name|Quote|Decode' \
 		./store/... ./model/sd/ ./model/adi/ ./model/safetensors/ ./model/prompt/ ./app/
+
+# Every fuzz target for FUZZTIME each (the seed corpora alone run in `make
+# test`), all of them even when one fails. A failing input is saved under the
+# package's testdata/fuzz/; commit it with the fix as a regression case.
+FUZZTIME ?= 30s
+fuzz: check-go
+	@failed=; for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== ./$$(dirname $$f) $$t"; \
+			CGO_ENABLED=0 $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) || failed="$$failed $$t"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the

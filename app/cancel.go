@@ -9,10 +9,12 @@ import (
 )
 
 // CancelGrace is how long a sub-command may take to return after its
-// context is cancelled (SIGINT, SIGTERM) before Main stops the process: one
-// step of a large model can run for minutes and cannot be interrupted from
-// inside. Everything Kata writes is atomic and the library survives a kill,
-// so stopping then loses at most the unfinished step.
+// context is cancelled (SIGINT, SIGTERM) before Main stops the process.
+// Generation and training stop inside a step on the pure-Go backend
+// (backend.Watch: the op running ends, the next is refused), so this is the
+// backstop for one long op, for XLA (whose steps finish) and for work that
+// does not watch its context. Everything Kata writes is atomic and the
+// library survives a kill, so stopping then loses at most the unfinished step.
 var CancelGrace = 5 * time.Second
 
 // exitProcess ends the process; tests replace it.

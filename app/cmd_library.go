@@ -33,6 +33,10 @@ Subcommands:
                               --repair fixes (reversibly), --undo reverts the latest repair
   import [--action NAME] PATH...
                               add photos: files, action folders, ActionBench-style roots
+  import-identifier FILE...   add identifier .safetensors files, Kata's or other tools'
+                              textual-inversion embeddings (AUTOMATIC1111, ComfyUI,
+                              diffusers), each to the action of its trigger (<x> for
+                              x.safetensors; created when missing)
   export [flags] images DIR   generation images (PNG with settings, or --format jpeg)
   export [flags] zip FILE     generations, exemplars and identifiers with manifest.json
   export [flags] sheet FILE   contact sheet PNG: subjects x actions (--force replaces FILE)
@@ -61,6 +65,8 @@ func runLibrary(ctx context.Context, env Env, args []string) error {
 		return libraryInfo(ctx, env, dir, rest)
 	case "check":
 		return libraryCheck(ctx, env, dir, rest)
+	case "import-identifier":
+		return libraryImportIdentifier(ctx, env, dir, rest)
 	case "import":
 		return libraryImport(ctx, env, dir, rest)
 	case "export":
@@ -249,6 +255,44 @@ func libraryImport(ctx context.Context, env Env, dir *string, args []string) err
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("%d file(s) could not be imported", len(res.Failed))
+	}
+	return nil
+}
+
+func libraryImportIdentifier(ctx context.Context, env Env, dir *string, args []string) error {
+	fs := subFlags(env, "import-identifier", "FILE...", dir)
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: import-identifier needs at least one identifier file", ErrUsage)
+	}
+	lib, err := openLibrary(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer lib.Close()
+	failed := 0
+	for _, path := range fs.Args() {
+		res, err := importIdentifier(ctx, lib, path)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "skipped %s: %v\n", store.Quote(path), err)
+			failed++
+			continue
+		}
+		what := "added"
+		if res.Duplicate {
+			what = "duplicate of"
+		}
+		created := ""
+		if res.Created {
+			created = " (new action)"
+		}
+		fmt.Fprintf(env.Stdout, "%s %s: %s version %d of action %s%s, %s, %d token(s)\n", store.Quote(path), res.Trigger,
+			what, res.Version, store.Quote(res.Action.Name), created, res.Method, res.Tokens)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d identifier file(s) could not be imported", failed)
 	}
 	return nil
 }

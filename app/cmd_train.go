@@ -236,7 +236,9 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 			}
 		}
 	}
+	stopWatch := backend.Watch(ctx, be) // a cancellation stops inside a step
 	id, err := adi.Train(ctx, base, exemplars, opts, onEvent)
+	stopWatch()
 	if bar != nil {
 		bar.Finish()
 	}

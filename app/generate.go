@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
 	"kata/model/adi"
+	"kata/model/backend"
 	"kata/model/placeholder"
 	"kata/model/scheduler"
 	"kata/model/sd"
@@ -86,40 +88,104 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	return info, nil
 }
 
-// identifierFiles finds, for every trigger named in text, the newest
-// identifier version of that action, preferring ones trained on modelHash.
+// identifierFiles finds, for every trigger named in text and every bare
+// word of an imported embedding (ImportIdentifier) that text holds, the
+// newest identifier version of that action, preferring ones trained on
+// modelHash.
 func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
+	var actions []store.Action
 	for _, trigger := range placeholder.Find(text) {
 		a, err := k.actionByTrigger(ctx, trigger)
 		if err != nil {
 			return nil, nil, err
 		}
-		ids, err := k.lib.Identifiers(ctx, a.ID)
+		actions = append(actions, a)
+	}
+	words, err := k.wordActions(ctx, text)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range words {
+		if !slices.ContainsFunc(actions, func(b store.Action) bool { return b.ID == a.ID }) {
+			actions = append(actions, a)
+		}
+	}
+	for _, a := range actions {
+		best, err := k.bestVersion(ctx, a, modelHash)
 		if err != nil {
 			return nil, nil, err
 		}
-		var best store.IdentifierVersion
-		bestMatches := false
+		paths = append(paths, k.lib.BlobPath(best.File))
+		versions = append(versions, best.ID)
+	}
+	return paths, versions, nil
+}
+
+// bestVersion returns the newest identifier version of action a, preferring
+// ones trained on modelHash.
+func (k *Kata) bestVersion(ctx context.Context, a store.Action, modelHash string) (store.IdentifierVersion, error) {
+	ids, err := k.lib.Identifiers(ctx, a.ID)
+	if err != nil {
+		return store.IdentifierVersion{}, err
+	}
+	var best store.IdentifierVersion
+	bestMatches := false
+	for _, id := range ids {
+		v, err := k.lib.LatestVersion(ctx, id.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.IdentifierVersion{}, err
+		}
+		matches := id.BaseModelHash == modelHash
+		if best.ID == 0 || (matches && !bestMatches) || (matches == bestMatches && v.Created.After(best.Created)) {
+			best, bestMatches = v, matches
+		}
+	}
+	if best.ID == 0 {
+		return best, fmt.Errorf("action %s (%s) is not trained yet: train it on the Actions page", a.Name, a.Trigger)
+	}
+	return best, nil
+}
+
+// wordActions returns the actions holding an imported embedding whose bare
+// word (the "word" its import recorded) text holds as a whole word, ignoring
+// case. Loading one the prompt does not use in the end is harmless: only
+// the identifiers a prompt names are applied and recorded.
+func (k *Kata) wordActions(ctx context.Context, text string) ([]store.Action, error) {
+	all, err := k.lib.Actions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Action
+	for _, a := range all {
+		ids, err := k.lib.Identifiers(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
 		for _, id := range ids {
 			v, err := k.lib.LatestVersion(ctx, id.ID)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			matches := id.BaseModelHash == modelHash
-			if best.ID == 0 || (matches && !bestMatches) || (matches == bestMatches && v.Created.After(best.Created)) {
-				best, bestMatches = v, matches
+			if w, _ := v.Params["word"].(string); w != "" && holdsWord(text, w) {
+				out = append(out, a)
+				break
 			}
 		}
-		if best.ID == 0 {
-			return nil, nil, fmt.Errorf("action %s (%s) is not trained yet: train it on the Actions page", a.Name, a.Trigger)
-		}
-		paths = append(paths, k.lib.BlobPath(best.File))
-		versions = append(versions, best.ID)
 	}
-	return paths, versions, nil
+	return out, nil
+}
+
+// holdsWord reports whether text holds word between characters that cannot
+// be part of a bare word (see adi.Identifier.Word), ignoring case.
+func holdsWord(text, word string) bool {
+	re, err := regexp.Compile(`(?i)(^|[^A-Za-z0-9_.\-])` + regexp.QuoteMeta(word) + `($|[^A-Za-z0-9_.\-])`)
+	return err == nil && re.MatchString(text)
 }
 
 // actionByTrigger finds the action whose trigger is trigger, ignoring case
@@ -202,7 +268,10 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 	if progress != nil {
 		opts.OnStep = func(step, total int, _ []float32) { progress(step, total) }
 	}
+	// A cancellation stops the sampler within an op, not at the end of a step.
+	stopWatch := backend.Watch(ctx, p.Backend)
 	res, err := p.Generate(ctx, opts)
+	stopWatch()
 	if err != nil {
 		return nil, imagemeta.Settings{}, err
 	}

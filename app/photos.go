@@ -21,8 +21,10 @@ const DefaultActionName = "New action"
 
 // ImportDropped imports what the designer dropped or picked. Each folder
 // becomes (or joins) the action named after the folder, its trigger derived
-// from that name; loose files go to the action actionID, or to a new action
-// called DefaultActionName when actionID is 0. ImportReport.Actions lists
+// from that name; identifier files (.safetensors: Kata's, or another tool's
+// embedding) join the action of their trigger (ImportIdentifier); other
+// loose files go to the action actionID, or to a new action called
+// DefaultActionName when actionID is 0. ImportReport.Actions lists
 // the actions that received files, folders first, in the order given.
 func (k *Kata) ImportDropped(actionID int64, paths []string) (ImportReport, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), importTimeout)
@@ -36,6 +38,10 @@ func (k *Kata) ImportDropped(actionID int64, paths []string) (ImportReport, erro
 			report.Failed = append(report.Failed, FileError{Path: p, Err: unwrapPath(err)})
 		case st.IsDir():
 			folders = append(folders, p)
+		case isIdentifierFile(p):
+			if err := k.importDroppedIdentifier(ctx, &report, p); err != nil {
+				return report, err
+			}
 		default:
 			files = append(files, p)
 		}
@@ -77,6 +83,30 @@ func (k *Kata) ImportDropped(actionID int64, paths []string) (ImportReport, erro
 		report.Actions = append(report.Actions, info)
 	}
 	return report, nil
+}
+
+// importDroppedIdentifier imports one identifier file for ImportDropped:
+// a file it refuses is reported in Failed; an error of the library is
+// returned.
+func (k *Kata) importDroppedIdentifier(ctx context.Context, report *ImportReport, path string) error {
+	res, err := importIdentifier(ctx, k.lib, path)
+	if err != nil {
+		report.Failed = append(report.Failed, FileError{Path: path, Err: err})
+		return nil
+	}
+	if res.Duplicate {
+		report.Duplicates++
+	} else {
+		report.Identifiers++
+	}
+	if !slices.ContainsFunc(report.Actions, func(a ActionInfo) bool { return a.ID == res.Action.ID }) {
+		info, err := k.actionInfo(ctx, res.Action)
+		if err != nil {
+			return err
+		}
+		report.Actions = append(report.Actions, info)
+	}
+	return nil
 }
 
 // addResult folds one store import into report; err is the import's own.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kata/model/adi"
+	"kata/model/backend"
 	"kata/store"
 	"kata/store/contenthash"
 )
@@ -149,6 +150,8 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	if s.Beta != 0 {
 		opts.Mask = adi.MaskConfig{Beta: s.Beta}
 	}
+	stopWatch := backend.Watch(ctx, eng.backend) // a cancellation stops inside a step
+	defer stopWatch()
 	id, err := adi.Train(ctx, eng.base, exemplars, opts, func(e adi.Event) {
 		progress(TrainProgress{Message: e.Message, Step: e.Step, Steps: e.Steps, Loss: e.Loss,
 			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
@@ -295,6 +298,9 @@ func (k *Kata) identifierSummary(ctx context.Context, actionID int64) (string, e
 	}
 	if best.ID == 0 {
 		return "", nil
+	}
+	if file, ok := best.Params["imported"].(string); ok {
+		return fmt.Sprintf("%s v%d, imported from %s", strings.ToUpper(method), best.Version, file), nil
 	}
 	return fmt.Sprintf("%s v%d, %v steps", strings.ToUpper(method), best.Version, best.Params["steps"]), nil
 }

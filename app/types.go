@@ -41,9 +41,12 @@ type FileError struct {
 // ImportReport says what an import did: files added, duplicates skipped, and
 // one error per file that could not be read; the rest imports regardless.
 type ImportReport struct {
-	Added      int
-	Duplicates int
-	Failed     []FileError
+	Added int // pictures
+	// Identifiers counts the identifier files added (ImportIdentifier);
+	// one already stored counts in Duplicates.
+	Identifiers int
+	Duplicates  int
+	Failed      []FileError
 	// Actions received the files (ImportDropped fills it).
 	Actions []ActionInfo
 }

@@ -106,13 +106,18 @@ func (l *Library) DeleteExemplar(ctx context.Context, id int64) error {
 	return l.deleteRow(ctx, "exemplar", `DELETE FROM exemplars WHERE id = ?`, id)
 }
 
-// Image decodes a stored PNG.
+// storedLimits bound the decoding of the library's own pictures: the import
+// limits on size and pixels (a hostile file put in blobs/ is refused like one
+// given to import), without a minimum side (thumbnails are small).
+var storedLimits = Limits{MinSide: -1}
+
+// Image decodes a stored PNG with DecodeFile under the import limits on file
+// size and pixels (no minimum side). The result is opaque NRGBA.
 func (l *Library) Image(hash string) (image.Image, error) {
-	data, err := l.ReadBlob(hash)
-	if err != nil {
-		return nil, err
+	if !validHash(hash) {
+		return nil, fmt.Errorf("decode stored image: bad hash %q", hash)
 	}
-	img, err := png.Decode(bytes.NewReader(data))
+	img, err := DecodeFile(l.BlobPath(hash), storedLimits)
 	if err != nil {
 		return nil, fmt.Errorf("decode stored image %s: %w", hash, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 
@@ -26,11 +25,12 @@ func (l *Library) Thumbnail(hash string, size int) (image.Image, error) {
 		return nil, fmt.Errorf("thumbnail: bad hash %q", hash)
 	}
 	p := filepath.Join(l.dir, thumbsDir, fmt.Sprint(size), hash[:2], hash+".png")
-	if data, err := os.ReadFile(p); err == nil {
-		if img, err := png.Decode(bytes.NewReader(data)); err == nil {
+	// A cached thumbnail is decoded with the same limits, sized for itself: a
+	// damaged or oversized cache entry is rebuilt below.
+	if img, err := DecodeFile(p, Limits{MaxBytes: thumbMaxBytes(size), MaxPixels: size * size, MinSide: -1}); err == nil {
+		if b := img.Bounds(); b.Dx() <= size && b.Dy() <= size {
 			return img, nil
 		}
-		// A damaged cache entry is rebuilt below.
 	}
 	img, err := l.Image(hash)
 	if err != nil {
@@ -50,3 +50,7 @@ func (l *Library) Thumbnail(hash string, size int) (image.Image, error) {
 	}
 	return thumb, nil
 }
+
+// thumbMaxBytes bounds a cached thumbnail's file: its raw RGBA size plus
+// room for PNG framing (an uncompressible PNG is barely larger than raw).
+func thumbMaxBytes(size int) int64 { return int64(size)*int64(size)*4 + 64<<10 }

@@ -310,6 +310,9 @@ func (p *actionsPage) fromDialog(pick func() (string, error)) {
 // importSummary is the status-bar line after an import.
 func importSummary(r app.ImportReport) string {
 	parts := []string{fmt.Sprintf("Added %d photo(s)", r.Added)}
+	if r.Identifiers > 0 {
+		parts[0] += fmt.Sprintf(" and %d identifier(s)", r.Identifiers)
+	}
 	if len(r.Actions) == 1 {
 		parts[0] += " to " + r.Actions[0].Name
 	}

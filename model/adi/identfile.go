@@ -53,6 +53,10 @@ const (
 	metaInitWord  = "init_word"
 	metaCreated   = "created"
 	formatIdentID = "identifier"
+
+	// metaWord keeps, in Kata's copy of another tool's file (a library's),
+	// the bare word the original answers to (see Identifier.Word).
+	metaWord = "word"
 )
 
 func (m Metadata) strings() map[string]string {
@@ -145,9 +149,13 @@ func (id *Identifier) file() ([]safetensors.Tensor, map[string]string, error) {
 	}
 	meta := id.Metadata
 	meta.TextWidth = id.Width()
+	strs := meta.strings()
+	if w := id.Word(); w != "" {
+		strs[metaWord] = w
+	}
 	n := len(id.Vectors)
 	if !id.Method.LayerWise() {
-		return []safetensors.Tensor{safetensors.F32Tensor(KeyEmbParams, []int{n, id.Width()}, id.Flat())}, meta.strings(), nil
+		return []safetensors.Tensor{safetensors.F32Tensor(KeyEmbParams, []int{n, id.Width()}, id.Flat())}, strs, nil
 	}
 	index := make([]float32, n)
 	for i := range index {
@@ -156,7 +164,7 @@ func (id *Identifier) file() ([]safetensors.Tensor, map[string]string, error) {
 	return []safetensors.Tensor{
 		safetensors.F32Tensor(KeyLayerIndex, []int{n, 1}, index),
 		safetensors.F32Tensor(KeyLayerVectors, []int{n, id.Width()}, id.Flat()),
-	}, meta.strings(), nil
+	}, strs, nil
 }
 
 // ExportA1111 writes a textual-inversion identifier in the one-key layout
@@ -215,7 +223,9 @@ func SingleVector(id *Identifier) (*Identifier, error) {
 // learned_embeds {"<token>": [D] or [N, D]}. Files without Kata metadata
 // get the trigger from the token key or from the file name ("x.safetensors"
 // -> "<x>"), method ti, and also answer to the bare file-name word, as
-// AUTOMATIC1111 triggers them (see Word). A pickled embedding (.pt, .bin)
+// AUTOMATIC1111 triggers them (see Word); Kata's files answer to the word
+// kept in their metadata, which Save and Encode write for such identifiers
+// (a library's copy of another tool's file). A pickled embedding (.pt, .bin)
 // is refused with how to convert it.
 func Load(path string) (*Identifier, error) {
 	f, err := safetensors.Open(path)
@@ -274,6 +284,7 @@ func decode(f *safetensors.File, path string) (*Identifier, error) {
 		if meta.Version > FormatVersion {
 			return nil, fmt.Errorf("identifier format version %d is newer than this Kata's %d", meta.Version, FormatVersion)
 		}
+		word = raw[metaWord] // set in Kata's copies of other tools' files
 	} else {
 		meta.Method = MethodTI
 		if key == KeyLayerVectors {

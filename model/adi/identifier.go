@@ -74,8 +74,8 @@ type Identifier struct {
 // Word returns the bare word that also triggers the identifier in prompts,
 // as AUTOMATIC1111 triggers an embedding by its file name without
 // extension ("easynegative.safetensors" -> "easynegative"): set for files
-// other tools made (no Kata metadata), "" for Kata's own, whose trigger
-// alone counts. Only words of letters, digits, '_', '-' and '.' qualify.
+// other tools made (no Kata metadata) and Kata's copies of them, "" for
+// Kata's own, whose trigger alone counts. Only words of letters, digits, '_', '-' and '.' qualify.
 func (id *Identifier) Word() string {
 	if !bareWord.MatchString(id.word) {
 		return ""

@@ -278,16 +278,28 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 			}
 			return nil, err
 		}
-		before, err := pcg.MarshalBinary()
+		rngAtStep, err := pcg.MarshalBinary()
 		if err != nil {
 			return nil, err
 		}
 		grad, loss, err := t.gradient(rng, vectors)
+		if err != nil && ctx.Err() != nil {
+			// Cancelled inside the step (backend.Watch): the vectors are those
+			// of the last finished step, and the random state goes back to
+			// where this step began, so a resume repeats it.
+			if uerr := pcg.UnmarshalBinary(rngAtStep); uerr != nil {
+				return nil, fmt.Errorf("%w (and restoring the random state failed: %v)", ctx.Err(), uerr)
+			}
+			if cerr := saveCkpt(); cerr != nil {
+				return nil, fmt.Errorf("%w (and the checkpoint failed: %v)", ctx.Err(), cerr)
+			}
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			// The vectors and the optimiser are those after the last good
 			// step; with the sampler put back to where this step began, a
 			// checkpoint resumes exactly here.
-			if uerr := pcg.UnmarshalBinary(before); uerr != nil {
+			if uerr := pcg.UnmarshalBinary(rngAtStep); uerr != nil {
 				return nil, fmt.Errorf("step %d: %w (and the sampler state was lost: %v)", step+1, err, uerr)
 			}
 			return nil, t.stepFailed(step, err, savedStep, saveCkpt)

@@ -20,9 +20,11 @@ type goBackend struct {
 }
 
 // newGo creates the pure-Go backend, with the fast kernels installed unless
-// KATA_KERNELS=stock (see kernels.go).
+// KATA_KERNELS=stock (see kernels.go) and every op checking for cancellation
+// (interrupt.go).
 func newGo() (backends.Backend, error) {
 	installKernels()
+	installCancelChecks() // see Watch
 	// Ops run one at a time: simplego's parallel op scheduler has data races in
 	// v0.26 (use counts read outside its lock, so a buffer can be recycled while
 	// another op still reads it; seen with -race), and Kata's kernels spread each

@@ -45,11 +45,17 @@ type comfyNode struct {
 // Nodes it cannot map (LoRA loaders, upscalers, ControlNets, other
 // samplers) are named in Ignored.
 func ParseComfyUI(text string) (Settings, error) {
-	s := Settings{Source: SourceComfyUI}
 	var graph map[string]comfyNode
 	if err := json.Unmarshal([]byte(text), &graph); err != nil {
-		return s, fmt.Errorf("comfyui prompt: %w", err)
+		return Settings{Source: SourceComfyUI}, fmt.Errorf("comfyui prompt: %w", err)
 	}
+	return parseComfyGraph(graph, "comfyui prompt")
+}
+
+// parseComfyGraph reads an API-format graph for ParseComfyUI and
+// ParseComfyWorkflow; what names the graph in errors.
+func parseComfyGraph(graph map[string]comfyNode, what string) (Settings, error) {
+	s := Settings{Source: SourceComfyUI}
 	ids := make([]string, 0, len(graph))
 	for id := range graph {
 		ids = append(ids, id)
@@ -63,7 +69,7 @@ func ParseComfyUI(text string) (Settings, error) {
 		}
 	}
 	if sampler == "" {
-		return s, fmt.Errorf("comfyui prompt: no KSampler node: %w", ErrNoSettings)
+		return s, fmt.Errorf("%s: no KSampler node: %w", what, ErrNoSettings)
 	}
 	used := map[string]bool{}
 	var err error
@@ -75,7 +81,7 @@ func ParseComfyUI(text string) (Settings, error) {
 			d := json.NewDecoder(bytes.NewReader(raw))
 			d.UseNumber()
 			if e := d.Decode(&v); e != nil {
-				err = fmt.Errorf("comfyui prompt: node %s input %s: %w", n.Class, key, e)
+				err = fmt.Errorf("%s: node %s input %s: %w", what, n.Class, key, e)
 			}
 		}
 		return v
@@ -157,7 +163,10 @@ func ParseComfyUI(text string) (Settings, error) {
 			s.Ignored = append(s.Ignored, "latent from a "+n.Class+" node")
 		}
 	}
-	for id, ok := link(k, "model"); ok; id, ok = link(graph[id], "model") {
+	// The model chain ends at the checkpoint loader, or where it loops back.
+	chain := map[string]bool{}
+	for id, ok := link(k, "model"); ok && !chain[id]; id, ok = link(graph[id], "model") {
+		chain[id] = true
 		n := node(id)
 		if n.Class == "CheckpointLoaderSimple" {
 			ck := str(n, "ckpt_name")

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // comfyDefault is ComfyUI's default text-to-image graph in the API format
@@ -83,7 +84,7 @@ func TestReadPNGOtherTools(t *testing.T) {
 		{"comfyui", []TextChunk{{KeyComfyPrompt, comfyDefault}, {KeyComfyWorkflow, `{"nodes": []}`}}, SourceComfyUI, nil},
 		{"invokeai", []TextChunk{{KeyInvokeAI, invokeMeta}}, SourceInvokeAI, nil},
 		{"a1111 wins", []TextChunk{{KeyParameters, "p\nSteps: 2, CFG scale: 7, Seed: 1"}, {KeyComfyPrompt, comfyDefault}}, "", nil},
-		{"workflow only", []TextChunk{{KeyComfyWorkflow, `{"nodes": []}`}}, "", ErrNoSettings},
+		{"empty workflow", []TextChunk{{KeyComfyWorkflow, `{"nodes": []}`}}, "", ErrNoSettings},
 	} {
 		var buf bytes.Buffer
 		if err := InsertPNGText(&buf, plain.Bytes(), c.chunks); err != nil {
@@ -91,13 +92,34 @@ func TestReadPNGOtherTools(t *testing.T) {
 		}
 		s, err := ReadPNG(&buf)
 		if c.err != nil {
-			if !errors.Is(err, c.err) || !strings.Contains(err.Error(), "ComfyUI") {
+			if !errors.Is(err, c.err) || !strings.Contains(strings.ToLower(err.Error()), "comfyui") {
 				t.Errorf("%s: err %v, want %v", c.name, err, c.err)
 			}
 			continue
 		}
 		if err != nil || s.Source != c.source || s.Prompt == "" {
 			t.Errorf("%s: source %q prompt %q, %v", c.name, s.Source, s.Prompt, err)
+		}
+	}
+}
+
+// TestParseComfyUIModelCycle: a model input that loops back (found by
+// FuzzParseComfyWorkflow: it hung ParseComfyUI) ends the model chain.
+func TestParseComfyUIModelCycle(t *testing.T) {
+	for _, graph := range []string{
+		`{"3": {"class_type": "KSampler", "inputs": {"seed": 1, "model": ["3", 0]}}}`,
+		`{"3": {"class_type": "KSampler", "inputs": {"seed": 1, "model": ["4", 0]}},
+		  "4": {"class_type": "LoraLoader", "inputs": {"model": ["5", 0]}}, "5": {"class_type": "LoraLoader", "inputs": {"model": ["4", 0]}}}`,
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := ParseComfyUI(graph); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v", graph, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ParseComfyUI does not return on %s", graph)
 		}
 	}
 }

@@ -138,8 +138,9 @@ func writeChunk(w io.Writer, typ string, body []byte) error {
 
 // ReadPNG returns the settings of a PNG file: from the "kata" JSON chunk when
 // present and valid, else from the A1111 "parameters" chunk, else from
-// InvokeAI's "invokeai_metadata" (ParseInvokeAI) or ComfyUI's "prompt"
-// graph (ParseComfyUI). It returns an error wrapping ErrNoSettings when the
+// InvokeAI's "invokeai_metadata" (ParseInvokeAI), ComfyUI's "prompt"
+// graph (ParseComfyUI) or, without it, ComfyUI's "workflow" graph
+// (ParseComfyWorkflow). It returns an error wrapping ErrNoSettings when the
 // file has none of them.
 func ReadPNG(r io.Reader) (Settings, error) {
 	texts, err := ReadPNGText(r)
@@ -163,8 +164,8 @@ func ReadPNG(r io.Reader) (Settings, error) {
 	if p, ok := texts[KeyComfyPrompt]; ok {
 		return ParseComfyUI(p)
 	}
-	if _, ok := texts[KeyComfyWorkflow]; ok && kataErr == nil {
-		return Settings{}, fmt.Errorf("read png: a ComfyUI workflow without its \"prompt\" graph: %w", ErrNoSettings)
+	if p, ok := texts[KeyComfyWorkflow]; ok && kataErr == nil {
+		return ParseComfyWorkflow(p)
 	}
 	if kataErr != nil {
 		return Settings{}, fmt.Errorf("read png: %w", kataErr)
