@@ -83,6 +83,10 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
 	}
 	trigger := m.actions.actions[0].Trigger
+	// The run drew "a robot <trigger>" with its identifier on the fixture model.
+	if tp := m.actions.train; tp.preview.Image == nil || tp.previewInfo.Text != "Step 40: a robot "+trigger {
+		t.Fatalf("training preview %v, caption %q", tp.preview.Image, tp.previewInfo.Text)
+	}
 	idDir := t.TempDir()
 	picker.answers = []string{idDir}
 	test.Tap(findButton(t, m.Window().Content(), "Export identifier…"))
