@@ -330,22 +330,26 @@ func (p *galleryPage) setFavourite(id int64, fav bool) {
 	})
 }
 
-// reuse puts an image's settings back into the prompt bar ("use these
-// settings again").
+// reuse puts every setting an image records back into the prompt bar
+// ("use these settings again"): prompt (with its LoRA tags), negative prompt,
+// seed, sampler and schedule type, steps, CFG and size, read from the
+// image's file (app.ReadImageSettings) off the UI goroutine. An image whose
+// file lost its settings falls back to the gallery's record of it.
 func (p *galleryPage) reuse(g app.GenerationInfo) {
-	p.prompt.SetText(g.Prompt)
-	p.negative.SetText(g.Negative)
-	p.seed.SetText(strconv.FormatUint(g.Seed, 10))
-	if d, err := p.advanced.settings(); err == nil {
-		d.Steps, d.CFG = g.Steps, g.CFG
-		if g.Width == g.Height {
-			d.Size = g.Width
+	var s app.ImageSettings
+	p.m.bg.run(func() error {
+		var err error
+		s, err = app.ReadImageSettings(g.ImagePath)
+		return err
+	}, func(err error) {
+		from := fmt.Sprintf("image %d", g.ID)
+		if err != nil {
+			s = app.ImageSettings{Prompt: g.Prompt, Negative: g.Negative, Seed: g.Seed, HasSeed: true,
+				Steps: g.Steps, CFG: g.CFG, Width: g.Width, Height: g.Height,
+				Ignored: []string{"the sampler (the image file's settings could not be read: " + err.Error() + ")"}}
 		}
-		if d.Validate() == nil {
-			p.advanced.set(d)
-		}
-	}
-	p.m.setStatus(fmt.Sprintf("Settings of image %d loaded: change the prompt or press Generate.", g.ID))
+		p.useSettings(s, from)
+	})
 }
 
 // chosen are the ticked images, nil meaning the favourites.
