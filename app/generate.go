@@ -58,7 +58,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	paths, versions, err := k.identifierFiles(ctx, r.Prompt+" "+r.Negative, eng.model.Hash)
+	paths, versions, labels, err := k.identifierFiles(ctx, r.Prompt+" "+r.Negative, eng.model.Hash)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -69,7 +69,8 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
 		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
-		set: set, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir), warn: func(w string) { warnings = append(warnings, w) }}
+		set: set, labels: labels, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir),
+		warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err
@@ -87,16 +88,18 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 }
 
 // identifierFiles finds, for every trigger named in text, the newest
-// identifier version of that action, preferring ones trained on modelHash.
-func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
+// identifier version of that action, preferring ones trained on modelHash,
+// with its label for the image's settings (identifierLabel: the trigger, as
+// kata generate names it, never the action's name).
+func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, labels []string, err error) {
 	for _, trigger := range placeholder.Find(text) {
 		a, err := k.actionByTrigger(ctx, trigger)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ids, err := k.lib.Identifiers(ctx, a.ID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var best store.IdentifierVersion
 		bestMatches := false
@@ -106,7 +109,7 @@ func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (pat
 				continue
 			}
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			matches := id.BaseModelHash == modelHash
 			if best.ID == 0 || (matches && !bestMatches) || (matches == bestMatches && v.Created.After(best.Created)) {
@@ -114,12 +117,16 @@ func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (pat
 			}
 		}
 		if best.ID == 0 {
-			return nil, nil, fmt.Errorf("action %s (%s) is not trained yet: train it on the Actions page", a.Name, a.Trigger)
+			return nil, nil, nil, fmt.Errorf("action %s (%s) is not trained yet: train it on the Actions page", a.Name, a.Trigger)
 		}
-		paths = append(paths, k.lib.BlobPath(best.File))
-		versions = append(versions, best.ID)
+		path := k.lib.BlobPath(best.File)
+		label, err := identifierLabel(a.Trigger, path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		paths, versions, labels = append(paths, path), append(versions, best.ID), append(labels, label)
 	}
-	return paths, versions, nil
+	return paths, versions, labels, nil
 }
 
 // actionByTrigger finds the action whose trigger is trigger, ignoring case
