@@ -59,7 +59,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	// Cancel button: the panel offers to resume it, also after the page is
 	// shown again.
 	svc.cancelAt = 2
-	svc.cancel = func() { fyne.Do(func() { test.Tap(m.actions.train.cancel) }) }
+	svc.cancel = func() { onUIAsync(func() { test.Tap(m.actions.train.cancel) }) }
 	m.actions.train.steps.SetText("40")
 	m.actions.train.method.SetSelectedIndex(1) // P+
 	test.Tap(m.actions.train.train)
@@ -118,6 +118,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 
 	m.gallery.prompt.SetText("")
 	m.gallery.reuse(m.gallery.items[0])
+	m.WaitIdle()
 	if m.gallery.prompt.Text != "a panda "+trigger || m.gallery.seed.Text != "42" {
 		t.Fatalf("reuse gave prompt %q seed %q", m.gallery.prompt.Text, m.gallery.seed.Text)
 	}

@@ -51,10 +51,13 @@ func newModelBar(m *MainWindow) *modelBar {
 func (b *modelBar) start() {
 	var builtin app.ModelInfo
 	var ok bool
+	report := throttle{every: reportEvery}
 	b.m.bg.run(func() error {
 		var err error
 		builtin, ok, err = b.m.svc.AddBuiltinModel(func(done, total int) {
-			onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+			if report.due(done, total) {
+				onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+			}
 		})
 		return err
 	}, func(err error) {
@@ -140,10 +143,12 @@ func (b *modelBar) addFile() {
 func (b *modelBar) add(pick func() (string, error)) {
 	var added app.ModelInfo
 	b.m.pickThen(pick, func(path string) error {
-		timer := newETA()
+		timer, report := newETA(), throttle{every: reportEvery}
 		var err error
 		added, err = b.m.svc.AddModel(path, func(done, total int) {
-			onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			if report.due(done, total) {
+				onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			}
 		})
 		return err
 	}, "Could not add the model", func(string) {

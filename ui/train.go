@@ -106,7 +106,7 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 		container.NewHBox(pickContrast, clearContrast, t.contrastLabel))
 	controls := container.NewHBox(t.train, t.cancel)
 	left := container.NewVBox(controls, widget.NewAccordion(widget.NewAccordionItem("Advanced", advanced)), t.progress, t.info)
-	previewBox := container.NewBorder(nil, container.NewGridWrap(fyne.NewSize(150, 2*t.previewInfo.MinSize().Height), t.previewInfo), nil, nil, t.preview)
+	previewBox := container.NewBorder(nil, container.NewGridWrap(fyne.NewSize(112, 3*t.previewInfo.MinSize().Height), t.previewInfo), nil, nil, t.preview)
 	t.box = container.NewBorder(nil, nil, nil, container.NewHBox(t.plot, previewBox), left)
 	return t
 }
