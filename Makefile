@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault bench gpu-binaries package deps check-go clean
+.PHONY: run build test fault bench screenshots gpu-binaries package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -31,6 +31,17 @@ fault: check-go
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m \
 		-run 'Fuzz|Crash|Kill|DiskFull|Repair|OpenMissing|OpenDamaged|OpenReadOnly|Hostile|Bounds|Memory|NonFinite|Truncated|Cancellable|Name|Quote|Decode' \
 		./store/... ./model/sd/ ./model/adi/ ./model/safetensors/ ./model/prompt/ ./app/
+
+# docs/screenshots/*.png of every page, from the real binary under Xvfb with
+# the built-in model ($KATA_BUILTIN_MODEL, or the one this build ships): the
+# salute sample trained (KATA_SCREENSHOT_STEPS steps, default the window's)
+# and a 3-subject matrix generated first (TestScreenshots). It trains and
+# generates on this machine, so it takes a while; SCREENSHOT_DIR=... writes
+# elsewhere.
+SCREENSHOT_DIR ?= docs/screenshots
+screenshots: deps
+	KATA_SCREENSHOTS=1 KATA_DISPLAY_TESTS=1 KATA_SCREENSHOT_DIR=$(abspath $(SCREENSHOT_DIR)) \
+		$(GO) test -count=1 -timeout 180m -run '^TestScreenshots$$' -v .
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the
