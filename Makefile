@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault bench screenshots gpu-binaries package deps check-go clean
+.PHONY: run build test race fault bench screenshots gpu-binaries package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -25,6 +25,11 @@ test: deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m $(HEADLESS)
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
+
+# The window's tests under the race detector (cgo). Not part of `make test`:
+# the ui package's model-backed tests run many times slower under -race.
+race: deps
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 60m ./ui/
 
 # The fault suite of docs/RELIABILITY.md alone (it also runs in `make test`).
 fault: check-go
