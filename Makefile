@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test fault fuzz bench bench-actions-variants gpu-binaries gpu-dry-run package deps check-go clean
+.PHONY: run build test race fault fuzz bench bench-actions-variants screenshots gpu-binaries gpu-dry-run package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -25,6 +25,11 @@ test: deps
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 45m $(HEADLESS)
 	KATA_DISPLAY_TESTS=1 $(GO) test -count=1 -timeout 20m .
+
+# The window's tests under the race detector (cgo). Not part of `make test`:
+# the ui package's model-backed tests run many times slower under -race.
+race: deps
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 60m ./ui/
 
 # The fault suite of docs/RELIABILITY.md alone (it also runs in `make test`).
 fault: check-go
@@ -44,6 +49,17 @@ fuzz: check-go
 		done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi
+
+# docs/screenshots/*.png of every page, from the real binary under Xvfb with
+# the built-in model ($KATA_BUILTIN_MODEL, or the one this build ships): the
+# salute sample trained (KATA_SCREENSHOT_STEPS steps, default the window's)
+# and a 3-subject matrix generated first (TestScreenshots). It trains and
+# generates on this machine, so it takes a while; SCREENSHOT_DIR=... writes
+# elsewhere.
+SCREENSHOT_DIR ?= docs/screenshots
+screenshots: deps
+	KATA_SCREENSHOTS=1 KATA_DISPLAY_TESTS=1 KATA_SCREENSHOT_DIR=$(abspath $(SCREENSHOT_DIR)) \
+		$(GO) test -count=1 -timeout 180m -run '^TestScreenshots$$' -v .
 
 # GEMM, convolution and UNet timings, each against GoMLX's stock executor in
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the

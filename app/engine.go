@@ -132,7 +132,7 @@ func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 		m.Finalize()
 		return err
 	}
-	base, err := adi.NewBase(b, m, adi.BaseOptions{Pipeline: p})
+	base, err := adi.NewBase(b, m, adi.BaseOptions{Pipeline: p, PreviewPrompt: TrainPreviewPrompt})
 	if err != nil {
 		p.Finalize()
 		m.Finalize()

@@ -60,7 +60,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	if err != nil {
 		return GenerationInfo{}, err
 	}
-	paths, versions, err := k.identifierFiles(ctx, r.Prompt+" "+r.Negative, eng.model.Hash)
+	paths, versions, labels, err := k.identifierFiles(ctx, r.Prompt+" "+r.Negative, eng.model.Hash)
 	if err != nil {
 		return GenerationInfo{}, err
 	}
@@ -71,7 +71,8 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
 		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
-		set: set, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir), warn: func(w string) { warnings = append(warnings, w) }}
+		set: set, labels: labels, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir),
+		warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {
 		return GenerationInfo{}, err
@@ -91,19 +92,20 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 // identifierFiles finds, for every trigger named in text and every bare
 // word of an imported embedding (ImportIdentifier) that text holds, the
 // newest identifier version of that action, preferring ones trained on
-// modelHash.
-func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, err error) {
+// modelHash, with its label for the image's settings (identifierLabel: the
+// trigger, as kata generate names it, never the action's name).
+func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (paths []string, versions []int64, labels []string, err error) {
 	var actions []store.Action
 	for _, trigger := range placeholder.Find(text) {
 		a, err := k.actionByTrigger(ctx, trigger)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		actions = append(actions, a)
 	}
 	words, err := k.wordActions(ctx, text)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, a := range words {
 		if !slices.ContainsFunc(actions, func(b store.Action) bool { return b.ID == a.ID }) {
@@ -113,12 +115,16 @@ func (k *Kata) identifierFiles(ctx context.Context, text, modelHash string) (pat
 	for _, a := range actions {
 		best, err := k.bestVersion(ctx, a, modelHash)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		paths = append(paths, k.lib.BlobPath(best.File))
-		versions = append(versions, best.ID)
+		path := k.lib.BlobPath(best.File)
+		label, err := identifierLabel(a.Trigger, path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		paths, versions, labels = append(paths, path), append(versions, best.ID), append(labels, label)
 	}
-	return paths, versions, nil
+	return paths, versions, labels, nil
 }
 
 // bestVersion returns the newest identifier version of action a, preferring

@@ -150,7 +150,7 @@ func TestImportIdentifier(t *testing.T) {
 		{"a photo of a handstand", nil},
 		{"a photo <easyneg> and easyneg", []string{"easyneg"}},
 	} {
-		paths, _, err := k.identifierFiles(context.Background(), tc.prompt, "")
+		paths, _, _, err := k.identifierFiles(context.Background(), tc.prompt, "")
 		if err != nil {
 			t.Fatalf("%q: %v", tc.prompt, err)
 		}
@@ -175,7 +175,7 @@ func TestImportIdentifier(t *testing.T) {
 		{"<easyneg>", embParams}, {"<old-style>", stringToParam}, {"<cartwheel>", named}, {"<pirouette>", diffusers},
 		{"<handstand>", ownPath}, {"<spin>", spin},
 	} {
-		paths, _, err := k.identifierFiles(context.Background(), "a photo of "+tc.trigger, "")
+		paths, _, _, err := k.identifierFiles(context.Background(), "a photo of "+tc.trigger, "")
 		if err != nil || len(paths) != 1 {
 			t.Errorf("%s: %v, %v", tc.trigger, paths, err)
 			continue

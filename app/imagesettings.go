@@ -50,7 +50,7 @@ func ReadImageSettings(path string) (ImageSettings, error) {
 		out.Ignored = append(out.Ignored, fmt.Sprintf("seed %d (a random one)", s.Seed))
 	}
 	if s.Sampler != "" {
-		c, err := scheduler.Canonical(s.Sampler, s.Extra["Schedule type"])
+		c, err := scheduler.Canonical(s.Sampler, firstNonEmpty(s.ScheduleType, s.Extra["Schedule type"]))
 		if err != nil {
 			out.Ignored = append(out.Ignored, fmt.Sprintf("sampler %q, which Kata does not have (%s is used)", s.Sampler, DefaultSampler))
 		} else {

@@ -60,3 +60,30 @@ func TestReadImageSettingsOtherTools(t *testing.T) {
 		t.Errorf("library settings: %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestReadImageSettingsScheduleType checks that AUTOMATIC1111 1.9+'s
+// separate "Schedule type" reaches the sampler, as the joined name does.
+func TestReadImageSettingsScheduleType(t *testing.T) {
+	for _, tc := range []struct{ params, sampler, schedule string }{
+		{"Sampler: DPM++ 2M Karras", "dpmpp_2m_karras", "Karras"},
+		{"Sampler: DPM++ 2M, Schedule type: Karras", "dpmpp_2m_karras", "Karras"},
+		{"Sampler: Euler, Schedule type: Karras", "euler_karras", "Karras"},
+	} {
+		var plain, out bytes.Buffer
+		if err := png.Encode(&plain, image.NewNRGBA(image.Rect(0, 0, 8, 8))); err != nil {
+			t.Fatal(err)
+		}
+		text := "a panda\nSteps: 20, " + tc.params + ", CFG scale: 7, Seed: 1, Size: 8x8"
+		if err := imagemeta.InsertPNGText(&out, plain.Bytes(), []imagemeta.TextChunk{{Key: imagemeta.KeyParameters, Text: text}}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "a.png")
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := ReadImageSettings(path)
+		if err != nil || s.Sampler != tc.sampler || s.ScheduleType != tc.schedule {
+			t.Errorf("%s: sampler %q, schedule %q (%v), want %q, %q", tc.params, s.Sampler, s.ScheduleType, err, tc.sampler, tc.schedule)
+		}
+	}
+}

@@ -13,12 +13,22 @@ import (
 
 	"kata/model/adi"
 	"kata/model/backend"
+	"kata/model/placeholder"
 	"kata/store"
 	"kata/store/contenthash"
 )
 
 // DefaultTrainSteps is the step count the window offers for a training run.
 const DefaultTrainSteps = adi.DefaultSteps
+
+// TrainPreviewPrompt is the prompt of the window's training previews, with
+// placeholder.Slot where the action's trigger goes: a subject unlike the
+// photos', so that a preview shows the action rather than the people in them.
+const TrainPreviewPrompt = "a robot " + placeholder.Slot
+
+// DefaultPreviews is how many previews a run draws when
+// TrainSettings.PreviewEvery is 0: one every Steps/DefaultPreviews steps.
+const DefaultPreviews = 5
 
 // TrainSettings are the choices the window offers for a training run.
 type TrainSettings struct {
@@ -30,6 +40,10 @@ type TrainSettings struct {
 	// ContrastPhotos are files or folders of the user's own contrast photos
 	// (same scene, another action); nil to synthesise them.
 	ContrastPhotos []string
+	// PreviewEvery draws TrainPreviewPrompt with the identifier so far every
+	// that many steps; 0 for every Steps/DefaultPreviews, -1 for never.
+	// Previews change nothing in the result, so a run resumes whatever it is.
+	PreviewEvery int
 }
 
 // Validate names what is wrong with s.
@@ -46,6 +60,9 @@ func (s TrainSettings) Validate() error {
 	}
 	if s.Beta < 0 || s.Beta > 1 || s.Beta != s.Beta {
 		errs = append(errs, fmt.Errorf("beta %g: in (0, 1] (0 for the default 0.5)", s.Beta))
+	}
+	if s.PreviewEvery < -1 || s.PreviewEvery > 100000 {
+		errs = append(errs, fmt.Errorf("preview every %d: a step count from 1 to 100000 (0 for the default, -1 for none)", s.PreviewEvery))
 	}
 	return errors.Join(errs...)
 }
@@ -73,7 +90,22 @@ type TrainProgress struct {
 	Step, Steps    int
 	Loss, Smoothed float64
 	ETA            time.Duration
-	Preview        image.Image // a sample of the identifier so far, when rendered
+	// Preview is TrainPreviewPrompt drawn with the identifier at Step on
+	// the run's model; a report with a Preview carries no loss.
+	Preview image.Image
+	// PreviewPrompt is the prompt Preview shows, the trigger filled in.
+	PreviewPrompt string
+}
+
+// previewEvery is the step interval of s's previews, 0 for none.
+func (s TrainSettings) previewEvery() int {
+	switch {
+	case s.PreviewEvery < 0:
+		return 0
+	case s.PreviewEvery > 0:
+		return s.PreviewEvery
+	}
+	return max(s.Steps/DefaultPreviews, 1)
 }
 
 // workDir is where an action's training checkpoints live inside the
@@ -144,7 +176,7 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 		return ActionInfo{}, err
 	}
 	opts := adi.Options{Method: method, Name: a.Trigger, Steps: s.Steps, Seed: s.Seed,
-		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: max(s.Steps/5, 1),
+		CheckpointPath: ckpt, CheckpointEvery: 25, Resume: true, PreviewEvery: s.previewEvery(),
 		Contrast: adi.ContrastOptions{CacheDir: contrastCacheDir(k.lib.Dir()), UserImages: contrast}}
 	opts.AdamW.LR = s.LR
 	if s.Beta != 0 {
@@ -152,13 +184,19 @@ func (k *Kata) Train(ctx context.Context, actionID, modelID int64, s TrainSettin
 	}
 	stopWatch := backend.Watch(ctx, eng.backend) // a cancellation stops inside a step
 	defer stopWatch()
+	previewPrompt := placeholder.Fill(TrainPreviewPrompt, a.Trigger)
 	id, err := adi.Train(ctx, eng.base, exemplars, opts, func(e adi.Event) {
-		progress(TrainProgress{Message: e.Message, Step: e.Step, Steps: e.Steps, Loss: e.Loss,
-			Smoothed: e.Smoothed, ETA: e.ETA, Preview: e.Preview})
-		if e.Kind == adi.EventStep && e.Steps > 0 {
-			job.Progress = float64(e.Step) / float64(e.Steps)
-		}
-		if e.Kind == adi.EventCheckpoint {
+		switch e.Kind {
+		case adi.EventPrepare:
+			progress(TrainProgress{Message: e.Message})
+		case adi.EventStep:
+			progress(TrainProgress{Step: e.Step, Steps: e.Steps, Loss: e.Loss, Smoothed: e.Smoothed, ETA: e.ETA})
+			if e.Steps > 0 {
+				job.Progress = float64(e.Step) / float64(e.Steps)
+			}
+		case adi.EventPreview:
+			progress(TrainProgress{Step: e.Step, Steps: e.Steps, Preview: e.Preview, PreviewPrompt: previewPrompt})
+		case adi.EventCheckpoint:
 			// The row only reports progress for a later resume; the
 			// checkpoint file is what matters, so a failed update is not fatal.
 			_ = k.lib.UpdateJob(ctx, job)

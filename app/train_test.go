@@ -83,7 +83,8 @@ func TestTrainThenGenerate(t *testing.T) {
 	defer k.Close()
 	ctx := context.Background()
 
-	action, err := k.CreateAction("handstand")
+	// A multi-word name: the images' settings list its trigger ("hand-stand:hash", as kata generate does), not the name.
+	action, err := k.CreateAction("hand stand")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +105,28 @@ func TestTrainThenGenerate(t *testing.T) {
 	}
 
 	var events []TrainProgress
-	trained, err := k.Train(ctx, action.ID, model.ID, TrainSettings{Method: "adi", Steps: 3, Seed: 7},
+	trained, err := k.Train(ctx, action.ID, model.ID, TrainSettings{Method: "adi", Steps: 3, Seed: 7, PreviewEvery: 2},
 		func(p TrainProgress) { events = append(events, p) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One preview (step 2 of 3) of the robot prompt with the trigger; no
+	// preview report carries a loss, no step report lacks one.
+	var previews []TrainProgress
+	for _, p := range events {
+		switch {
+		case p.Preview != nil:
+			previews = append(previews, p)
+			if p.Loss != 0 || p.Smoothed != 0 {
+				t.Errorf("a preview report carries a loss: %+v", p)
+			}
+		case p.Step > 0 && p.Smoothed == 0:
+			t.Errorf("a step report without its loss: %+v", p)
+		}
+	}
+	if len(previews) != 1 || previews[0].Step != 2 || previews[0].PreviewPrompt != "a robot "+action.Trigger ||
+		previews[0].Preview.Bounds().Empty() {
+		t.Fatalf("previews %+v", previews)
 	}
 	if !strings.Contains(trained.Identifier, "ADI v1, 3 steps") {
 		t.Fatalf("identifier summary %q", trained.Identifier)
@@ -156,7 +175,8 @@ func TestTrainThenGenerate(t *testing.T) {
 	// ... and names the identifier as kata generate does.
 	if v, err := k.Library().IdentifierVersion(ctx, row.IdentifierVersions[0]); err == nil {
 		want, err := identifierLabel(action.Trigger, k.Library().BlobPath(v.File))
-		if s, rerr := store.ReadSettings(g.ImagePath); err != nil || rerr != nil || len(s.Identifiers) != 1 || s.Identifiers[0] != want {
+		if s, rerr := store.ReadSettings(g.ImagePath); err != nil || rerr != nil || len(s.Identifiers) != 1 || s.Identifiers[0] != want ||
+			!strings.HasPrefix(want, "hand-stand:") {
 			t.Errorf("PNG identifiers %v, want [%s] (%v %v)", s.Identifiers, want, err, rerr)
 		}
 	} else {
@@ -286,6 +306,8 @@ func TestTrainSettingsValidate(t *testing.T) {
 		{TrainSettings{LR: -1}, "learning rate"},
 		{TrainSettings{Beta: 1.5}, "beta"},
 		{TrainSettings{Steps: -3}, "steps"},
+		{TrainSettings{PreviewEvery: -1}, ""},
+		{TrainSettings{PreviewEvery: -2}, "preview every"},
 	} {
 		err := tc.s.Validate()
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
@@ -297,5 +319,21 @@ func TestTrainSettingsValidate(t *testing.T) {
 	c := TrainSettings{Steps: 10, ContrastPhotos: []string{"/x"}}.checkpointKey("adi")
 	if a != "adi-10-0" || a == b || b == c {
 		t.Fatalf("checkpoint keys %q %q %q", a, b, c)
+	}
+	if d := (TrainSettings{Steps: 10, PreviewEvery: 4}).checkpointKey("adi"); d != a {
+		t.Fatalf("previews changed the checkpoint key: %q, want %q", d, a)
+	}
+	for _, tc := range []struct {
+		s    TrainSettings
+		want int
+	}{
+		{TrainSettings{Steps: 500}, 100},
+		{TrainSettings{Steps: 3}, 1},
+		{TrainSettings{Steps: 500, PreviewEvery: 7}, 7},
+		{TrainSettings{Steps: 500, PreviewEvery: -1}, 0},
+	} {
+		if got := tc.s.previewEvery(); got != tc.want {
+			t.Errorf("%+v: previews every %d steps, want %d", tc.s, got, tc.want)
+		}
 	}
 }

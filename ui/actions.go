@@ -97,7 +97,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	left := container.NewBorder(nil, container.NewVBox(newAction, p.samplesRow()), nil, nil, list)
 
 	a := p.selectedAction()
-	nameEntry := widget.NewEntry()
+	nameEntry := p.m.newEntry()
 	nameEntry.SetText(a.Name)
 	nameEntry.OnSubmitted = func(name string) { p.rename(name) }
 	rename := widget.NewButton("Rename", func() { p.rename(nameEntry.Text) })
@@ -113,7 +113,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 			"Add photos of different people doing it.", len(p.exemplars), app.MinExemplars)))
 	}
 	if len(p.exemplars) > 0 {
-		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then Delete to remove it.",
+		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then press Delete to remove it (with no photo clicked, Delete removes the action).",
 			"{}", a.Trigger)))
 	}
 	if len(p.failed) > 0 {
@@ -143,7 +143,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 func (p *actionsPage) card(e app.ExemplarInfo) fyne.CanvasObject {
 	thumb := newThumb(e.Thumb, func() { p.photo = e.ID; p.m.show(0) })
 	thumb.selected = e.ID == p.photo
-	caption := widget.NewEntry()
+	caption := p.m.newEntry()
 	caption.SetText(e.Caption)
 	caption.OnSubmitted = func(text string) { p.setCaption(e.ID, text) }
 	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { p.remove(e.ID) })
@@ -221,13 +221,6 @@ func (p *actionsPage) remove(exemplarID int64) {
 		p.photo = 0
 	}
 	p.do(func() error { return p.m.svc.RemoveExemplar(exemplarID) }, "Could not remove the photo")
-}
-
-// removeSelected removes the clicked photo (the Delete key).
-func (p *actionsPage) removeSelected() {
-	if p.photo != 0 {
-		p.remove(p.photo)
-	}
 }
 
 func (p *actionsPage) createAction(name string) {

@@ -90,7 +90,12 @@ func TestSampleCaptionRemove(t *testing.T) {
 	m.WaitIdle()
 	removed := m.actions.photo
 	m.typedKey(&fyne.KeyEvent{Name: fyne.KeyDelete})
-	m.WaitIdle()
+	answerDelete(t, m, "Cancel")
+	if len(m.actions.exemplars) != 10 {
+		t.Fatalf("after Delete, Cancel: %d photos", len(m.actions.exemplars))
+	}
+	m.typedKey(&fyne.KeyEvent{Name: fyne.KeyDelete})
+	answerDelete(t, m, "Delete")
 	if len(m.actions.exemplars) != 9 || removed == 0 {
 		t.Fatalf("after Delete %d photos", len(m.actions.exemplars))
 	}
@@ -99,13 +104,44 @@ func TestSampleCaptionRemove(t *testing.T) {
 			t.Fatal("the selected photo is still there")
 		}
 	}
+
+	// No photo clicked: Delete removes the action, after asking.
+	m.typedKey(&fyne.KeyEvent{Name: fyne.KeyDelete})
+	if m.deleteDialog == nil || !strings.Contains(texts(m.Window().Canvas().Overlays().Top()), "9 photo(s)") {
+		t.Fatal("no question naming the action's photos")
+	}
+	answerDelete(t, m, "Delete")
+	if len(m.actions.actions) != 0 || m.actions.selected != 0 {
+		t.Fatalf("after deleting the action: %+v (status %q)", m.actions.actions, m.Status())
+	}
+}
+
+// answerDelete presses button ("Delete" or "Cancel") in the open delete
+// question, then waits for what it started.
+func answerDelete(t *testing.T, m *MainWindow, button string) {
+	t.Helper()
+	if m.deleteDialog == nil {
+		t.Fatal("Delete asked nothing")
+	}
+	test.Tap(findButton(t, m.Window().Canvas().Overlays().Top(), button))
+	m.WaitIdle()
+	if m.deleteDialog != nil {
+		t.Fatalf("the question stays open after %s", button)
+	}
 }
 
 func findEntry(t *testing.T, o fyne.CanvasObject, text string) *widget.Entry {
 	t.Helper()
 	for _, c := range test.LaidOutObjects(o) {
-		if e, ok := c.(*widget.Entry); ok && e.Text == text {
-			return e
+		switch e := c.(type) {
+		case *widget.Entry:
+			if e.Text == text {
+				return e
+			}
+		case *shortcutEntry:
+			if e.Text == text {
+				return &e.Entry
+			}
 		}
 	}
 	t.Fatalf("no entry with %q", text)

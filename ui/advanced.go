@@ -16,13 +16,13 @@ import (
 // the defaults in Settings use it.
 type generateForm struct {
 	sampler *widget.Select
-	steps   *widget.Entry
-	cfg     *widget.Entry
-	size    *widget.Entry
+	steps   *shortcutEntry
+	cfg     *shortcutEntry
+	size    *shortcutEntry
 	box     *fyne.Container
 }
 
-func newGenerateForm(d app.GenerateDefaults) *generateForm {
+func newGenerateForm(m *MainWindow, d app.GenerateDefaults) *generateForm {
 	f := &generateForm{}
 	choices := app.SamplerChoices()
 	labels := make([]string, len(choices))
@@ -30,9 +30,9 @@ func newGenerateForm(d app.GenerateDefaults) *generateForm {
 		labels[i] = c.Label
 	}
 	f.sampler = widget.NewSelect(labels, nil)
-	f.steps = widget.NewEntry()
-	f.cfg = widget.NewEntry()
-	f.size = widget.NewEntry()
+	f.steps = m.newEntry()
+	f.cfg = m.newEntry()
+	f.size = m.newEntry()
 	f.size.SetPlaceHolder("model's own")
 	f.set(d)
 	short := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,14 +40,14 @@ func (m *MainWindow) answerDrop(use bool, path string, s app.ImageSettings) {
 		m.actions.addPhotos([]string{path})
 		return
 	}
-	m.gallery.useSettings(s)
+	m.gallery.useSettings(s, s.Source)
 }
 
-// useSettings puts settings read from an image into the prompt bar and says
-// in the status bar what came from where and what is left out: the window
-// sets prompt, negative prompt, seed, sampler and schedule type; the rest is
-// named.
-func (p *galleryPage) useSettings(s app.ImageSettings) {
+// useSettings puts settings read from an image (from names where they come
+// from) into the prompt bar and the Advanced rows, and says in the status
+// bar what is left out: the window sets prompt, negative prompt, seed,
+// sampler and schedule type, steps, CFG and a square size; the rest is named.
+func (p *galleryPage) useSettings(s app.ImageSettings, from string) {
 	p.prompt.SetText(s.Prompt)
 	p.negative.SetText(s.Negative)
 	if s.HasSeed {
@@ -58,11 +59,31 @@ func (p *galleryPage) useSettings(s app.ImageSettings) {
 		p.options.sampler.SetSelected(s.SamplerLabel)
 		p.options.schedule.SetSelected(s.ScheduleType)
 	}
-	ignored := s.Ignored
+	ignored := slices.Clone(s.Ignored)
+	if s.Steps > 0 || s.CFG > 0 || s.Width > 0 || s.Height > 0 {
+		d, _ := p.advanced.settings() // what the image leaves out stays as the form has it
+		if s.Steps > 0 {
+			d.Steps = s.Steps
+		}
+		if s.CFG > 0 {
+			d.CFG = s.CFG
+		}
+		switch {
+		case s.Width > 0 && s.Width == s.Height:
+			d.Size = s.Width
+		case s.Width > 0 || s.Height > 0:
+			ignored = append(ignored, fmt.Sprintf("size %dx%d (the window makes square images)", s.Width, s.Height))
+		}
+		if err := d.Validate(); err != nil {
+			ignored = append(ignored, err.Error())
+		} else {
+			p.advanced.set(d)
+		}
+	}
 	if s.Model != "" {
 		ignored = append(ignored, "model "+s.Model+" (the model chosen in the top bar is used)")
 	}
-	status := "Settings from " + s.Source + " loaded: press Generate."
+	status := "Settings from " + from + " loaded: press Generate."
 	if len(ignored) > 0 {
 		status += " Not used: " + strings.Join(ignored, "; ") + "."
 	}

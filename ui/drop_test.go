@@ -2,8 +2,10 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,4 +66,50 @@ func mustSettings(t *testing.T, path string) app.ImageSettings {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestReuseRestoresAllSettings checks that "use these settings again" on a
+// library image brings back every setting its file records (LoRA tags stay
+// in the prompt), and the gallery's record when the file has none.
+func TestReuseRestoresAllSettings(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	showPage(t, m, "Gallery")
+	dir := t.TempDir()
+	var withSettings bytes.Buffer
+	params := "a robot <salute> <lora:ink:0.8>\nNegative prompt: blurry\n" +
+		"Steps: 33, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 5.5, Seed: 42, Size: 512x512"
+	if err := imagemeta.InsertPNGText(&withSettings, testPNG(t, 5), []imagemeta.TextChunk{{Key: imagemeta.KeyParameters, Text: params}}); err != nil {
+		t.Fatal(err)
+	}
+	recorded := filepath.Join(dir, "kata-1.png")
+	if err := os.WriteFile(recorded, withSettings.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := m.gallery
+	for _, tc := range []struct {
+		name                          string
+		gen                           app.GenerationInfo
+		prompt, negative, seed        string
+		sampler, schedule             string
+		steps, cfg, size, statusNotes string
+	}{
+		{"from the file", app.GenerationInfo{ID: 1, ImagePath: recorded, Prompt: "stale", Seed: 1},
+			"a robot <salute> <lora:ink:0.8>", "blurry", "42", "DPM++ 2M", "Karras", "33", "5.5", "512", ""},
+		{"file without settings", app.GenerationInfo{ID: 2, ImagePath: writePNG(t, dir, "plain.png", 3), Prompt: "a panda <salute>",
+			Negative: "dark", Seed: 7, Steps: 12, CFG: 4, Width: 256, Height: 256, Sampler: "Euler"},
+			"a panda <salute>", "dark", "7", "DPM++ 2M", "Karras", "12", "4", "256", "the sampler"},
+	} {
+		g.reuse(tc.gen)
+		m.WaitIdle()
+		got := []string{g.prompt.Text, g.negative.Text, g.seed.Text, g.options.sampler.Selected, g.options.schedule.Selected,
+			g.advanced.steps.Text, g.advanced.cfg.Text, g.advanced.size.Text}
+		want := []string{tc.prompt, tc.negative, tc.seed, tc.sampler, tc.schedule, tc.steps, tc.cfg, tc.size}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: prompt, negative, seed, sampler, schedule, steps, CFG, size = %q, want %q", tc.name, got, want)
+		}
+		if status := m.Status(); !strings.Contains(status, fmt.Sprintf("image %d loaded", tc.gen.ID)) ||
+			(tc.statusNotes != "") != strings.Contains(status, "Not used") || !strings.Contains(status, tc.statusNotes) {
+			t.Errorf("%s: status %q", tc.name, status)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -27,4 +28,27 @@ func (e eta) describe(what string, done, total int) string {
 		return fmt.Sprintf("%s %d of %d · about %s left", what, done, total, left)
 	}
 	return fmt.Sprintf("%s %d of %d", what, done, total)
+}
+
+// throttle passes at most one progress report per interval, and always the
+// last one (done == total), so that a fast job (a model's tensors load by
+// the thousand) does not queue a status update per unit on the UI goroutine.
+type throttle struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  time.Time
+}
+
+// reportEvery is how often a throttled status line changes.
+const reportEvery = 100 * time.Millisecond
+
+// due says whether the report of done of total units should be shown.
+func (t *throttle) due(done, total int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if done >= total || time.Since(t.last) >= t.every {
+		t.last = time.Now()
+		return true
+	}
+	return false
 }

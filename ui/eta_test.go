@@ -28,3 +28,23 @@ func TestETA(t *testing.T) {
 		t.Errorf("describe: %q", s)
 	}
 }
+
+func TestThrottle(t *testing.T) {
+	th := throttle{every: time.Hour}
+	for i, tc := range []struct {
+		done, total int
+		want        bool
+	}{
+		{1, 10, true},  // the first report
+		{2, 10, false}, // within the interval
+		{9, 10, false},
+		{10, 10, true}, // the last one always
+	} {
+		if got := th.due(tc.done, tc.total); got != tc.want {
+			t.Errorf("report %d (%d of %d): due %v, want %v", i, tc.done, tc.total, got, tc.want)
+		}
+	}
+	if th := (throttle{}); !th.due(1, 10) || !th.due(2, 10) {
+		t.Error("a zero interval holds reports back")
+	}
+}

@@ -59,7 +59,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	// Cancel button: the panel offers to resume it, also after the page is
 	// shown again.
 	svc.cancelAt = 2
-	svc.cancel = func() { fyne.Do(func() { test.Tap(m.actions.train.cancel) }) }
+	svc.cancel = func() { onUIAsync(func() { test.Tap(m.actions.train.cancel) }) }
 	m.actions.train.steps.SetText("40")
 	m.actions.train.method.SetSelectedIndex(1) // P+
 	test.Tap(m.actions.train.train)
@@ -83,6 +83,10 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("progress bar at %v", m.actions.train.progress.Value)
 	}
 	trigger := m.actions.actions[0].Trigger
+	// The run drew "a robot <trigger>" with its identifier on the fixture model.
+	if tp := m.actions.train; tp.preview.Image == nil || tp.previewInfo.Text != "Step 40: a robot "+trigger {
+		t.Fatalf("training preview %v, caption %q", tp.preview.Image, tp.previewInfo.Text)
+	}
 	idDir := t.TempDir()
 	picker.answers = []string{idDir}
 	test.Tap(findButton(t, m.Window().Content(), "Export identifier…"))
@@ -114,6 +118,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 
 	m.gallery.prompt.SetText("")
 	m.gallery.reuse(m.gallery.items[0])
+	m.WaitIdle()
 	if m.gallery.prompt.Text != "a panda "+trigger || m.gallery.seed.Text != "42" {
 		t.Fatalf("reuse gave prompt %q seed %q", m.gallery.prompt.Text, m.gallery.seed.Text)
 	}

@@ -27,12 +27,12 @@ type galleryPage struct {
 	matrix     app.Matrix
 	items      []app.GenerationInfo // every image, newest first
 	selected   map[int64]bool       // images ticked for export
-	prompt     *widget.Entry
-	negative   *widget.Entry
-	seed       *widget.Entry
+	prompt     *shortcutEntry
+	negative   *shortcutEntry
+	seed       *shortcutEntry
 	generate   *widget.Button
-	subjects   *widget.Entry
-	variations *widget.Entry
+	subjects   *shortcutEntry
+	variations *shortcutEntry
 	mix        *widget.Button // generate every cell
 	advanced   *generateForm
 	options    *genOptions // sampler, schedule type, images per click, VAE, LoRA folder
@@ -42,12 +42,12 @@ type galleryPage struct {
 
 func newGalleryPage(m *MainWindow) *galleryPage {
 	p := &galleryPage{m: m, selected: map[int64]bool{}}
-	p.prompt = widget.NewEntry()
+	p.prompt = m.newEntry()
 	p.prompt.SetPlaceHolder("a panda <handstand>  (Enter or Ctrl+Enter generates)")
 	p.prompt.OnSubmitted = func(string) { p.start() }
-	p.negative = widget.NewEntry()
+	p.negative = m.newEntry()
 	p.negative.SetPlaceHolder("negative prompt (optional)")
-	p.seed = widget.NewEntry()
+	p.seed = m.newEntry()
 	p.seed.SetPlaceHolder("random seed")
 	p.seed.Validator = func(s string) error {
 		if s == "" {
@@ -74,17 +74,17 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
 	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
 	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate), p.prompt)
-	p.advanced = newGenerateForm(generateDefaults(m.app.Preferences()))
+	p.advanced = newGenerateForm(m, generateDefaults(m.app.Preferences()))
 	p.advanced.hideSampler() // the options row has the sampler with its schedule type
 	p.options = newGenOptions(m)
 	advanced := widget.NewAccordion(widget.NewAccordionItem("Advanced",
 		container.NewVBox(p.negative, p.options.row, p.advanced.box)))
 
-	p.subjects = widget.NewEntry()
+	p.subjects = m.newEntry()
 	p.subjects.SetPlaceHolder("add subjects: a panda, a robot, our mascot")
 	p.subjects.OnSubmitted = func(string) { p.addSubjects() }
 	addSubjects := widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), p.addSubjects)
-	p.variations = widget.NewEntry()
+	p.variations = m.newEntry()
 	p.variations.SetText("1")
 	p.mix = widget.NewButtonWithIcon("Generate all", theme.ViewRestoreIcon(), func() { p.cells(nil, nil) })
 	sheet := widget.NewButtonWithIcon("Contact sheet…", theme.DocumentSaveIcon(), p.exportSheet)
@@ -92,7 +92,8 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	varBox := container.NewGridWrap(fyne.NewSize(60, p.variations.MinSize().Height), p.variations)
 	mixRow := container.NewBorder(nil, nil, nil,
 		container.NewHBox(addSubjects, widget.NewLabel("Variations"), varBox, p.mix), p.subjects)
-	exportRow := container.NewHBox(export, zip, sheet)
+	remove := widget.NewButtonWithIcon("Delete…", theme.DeleteIcon(), p.deleteChosen)
+	exportRow := container.NewHBox(export, zip, sheet, widget.NewSeparator(), remove)
 	p.bar = container.NewVBox(row, advanced, mixRow, exportRow, p.queue.box)
 	return p
 }
@@ -330,22 +331,26 @@ func (p *galleryPage) setFavourite(id int64, fav bool) {
 	})
 }
 
-// reuse puts an image's settings back into the prompt bar ("use these
-// settings again").
+// reuse puts every setting an image records back into the prompt bar
+// ("use these settings again"): prompt (with its LoRA tags), negative prompt,
+// seed, sampler and schedule type, steps, CFG and size, read from the
+// image's file (app.ReadImageSettings) off the UI goroutine. An image whose
+// file lost its settings falls back to the gallery's record of it.
 func (p *galleryPage) reuse(g app.GenerationInfo) {
-	p.prompt.SetText(g.Prompt)
-	p.negative.SetText(g.Negative)
-	p.seed.SetText(strconv.FormatUint(g.Seed, 10))
-	if d, err := p.advanced.settings(); err == nil {
-		d.Steps, d.CFG = g.Steps, g.CFG
-		if g.Width == g.Height {
-			d.Size = g.Width
+	var s app.ImageSettings
+	p.m.bg.run(func() error {
+		var err error
+		s, err = app.ReadImageSettings(g.ImagePath)
+		return err
+	}, func(err error) {
+		from := fmt.Sprintf("image %d", g.ID)
+		if err != nil {
+			s = app.ImageSettings{Prompt: g.Prompt, Negative: g.Negative, Seed: g.Seed, HasSeed: true,
+				Steps: g.Steps, CFG: g.CFG, Width: g.Width, Height: g.Height,
+				Ignored: []string{"the sampler (the image file's settings could not be read: " + err.Error() + ")"}}
 		}
-		if d.Validate() == nil {
-			p.advanced.set(d)
-		}
-	}
-	p.m.setStatus(fmt.Sprintf("Settings of image %d loaded: change the prompt or press Generate.", g.ID))
+		p.useSettings(s, from)
+	})
 }
 
 // chosen are the ticked images, nil meaning the favourites.

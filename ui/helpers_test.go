@@ -11,6 +11,10 @@ import (
 	"kata/app"
 )
 
+// The tests' goroutine is the window's UI goroutine: background results wait
+// for it to run them in WaitIdle (background.go).
+func init() { testLoop = newUILoop() }
+
 // newTestServices opens a real library in a temporary directory.
 func newTestServices(t *testing.T) *app.Kata {
 	t.Helper()

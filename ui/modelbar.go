@@ -13,8 +13,13 @@ import (
 	"kata/app"
 )
 
-// prefModel is the preference key remembering the chosen model's ID.
-const prefModel = "model"
+// prefModel is the preference key remembering the chosen model's ID;
+// prefBuiltin remembers the path of the built-in model the window last
+// switched to, so that a newly shipped built-in model is selected once.
+const (
+	prefModel   = "model"
+	prefBuiltin = "builtinModel"
+)
 
 // modelBar picks the base model that training and generation use.
 type modelBar struct {
@@ -40,11 +45,19 @@ func newModelBar(m *MainWindow) *modelBar {
 }
 
 // start records the built-in model on first run (off the UI goroutine),
-// then lists the models.
+// then lists the models. The window opens on the built-in model the first
+// time it exists (also when another model was chosen before it shipped);
+// after that it opens on the model chosen last.
 func (b *modelBar) start() {
+	var builtin app.ModelInfo
+	var ok bool
+	report := throttle{every: reportEvery}
 	b.m.bg.run(func() error {
-		_, _, err := b.m.svc.AddBuiltinModel(func(done, total int) {
-			onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+		var err error
+		builtin, ok, err = b.m.svc.AddBuiltinModel(func(done, total int) {
+			if report.due(done, total) {
+				onUIAsync(func() { b.m.setStatus(fmt.Sprintf("Preparing %s: tensor %d of %d", app.BuiltinModelName, done, total)) })
+			}
 		})
 		return err
 	}, func(err error) {
@@ -52,6 +65,10 @@ func (b *modelBar) start() {
 			b.m.setStatus("The built-in model could not be loaded: " + err.Error())
 		} else if strings.HasPrefix(b.m.Status(), "Preparing") {
 			b.m.setStatus("")
+		}
+		if prefs := b.m.app.Preferences(); ok && prefs.String(prefBuiltin) != builtin.Path {
+			prefs.SetInt(prefModel, int(builtin.ID))
+			prefs.SetString(prefBuiltin, builtin.Path)
 		}
 		b.reload()
 	})
@@ -126,10 +143,12 @@ func (b *modelBar) addFile() {
 func (b *modelBar) add(pick func() (string, error)) {
 	var added app.ModelInfo
 	b.m.pickThen(pick, func(path string) error {
-		timer := newETA()
+		timer, report := newETA(), throttle{every: reportEvery}
 		var err error
 		added, err = b.m.svc.AddModel(path, func(done, total int) {
-			onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			if report.due(done, total) {
+				onUIAsync(func() { b.m.setStatus(timer.describe("Loading "+filepath.Base(path)+": tensor", done, total)) })
+			}
 		})
 		return err
 	}, "Could not add the model", func(string) {

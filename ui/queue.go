@@ -97,7 +97,7 @@ func (q *jobQueue) drain(ctx context.Context) error {
 			}
 		})
 		if !ok {
-			return nil
+			return ctx.Err() // cancelled before the next job started: still a cancel
 		}
 		g, err := q.m.svc.Generate(ctx, r, func(step, total int) {
 			onUIAsync(func() {

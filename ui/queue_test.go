@@ -42,8 +42,9 @@ func TestJobQueueRunsInOrder(t *testing.T) {
 	var results []string
 	q.onResult = func(g app.GenerationInfo) { results = append(results, g.Prompt) }
 	svc.block = make(chan struct{})
-	onUI(func() { q.add(app.GenerateRequest{Prompt: "a"}, app.GenerateRequest{Prompt: "b"}) })
-	onUI(func() { q.add(app.GenerateRequest{Prompt: "c"}) }) // joins the running batch
+	// The test's goroutine is the window's UI goroutine (helpers_test.go).
+	q.add(app.GenerateRequest{Prompt: "a"}, app.GenerateRequest{Prompt: "b"})
+	q.add(app.GenerateRequest{Prompt: "c"}) // joins the running batch
 	close(svc.block)
 	m.WaitIdle()
 	if strings.Join(results, ",") != "a,b,c" || q.bar.Value != 1 || q.label.Text != "Done: 3 image(s). Note: tag <hypernet:x> ignored" || q.busy() {
@@ -55,13 +56,11 @@ func TestJobQueueCancel(t *testing.T) {
 	svc := &fakeGenerate{Kata: newTestServices(t), block: make(chan struct{})}
 	m := newTestWindowWith(t, &scriptedPicker{}, svc)
 	q := m.gallery.queue
-	onUI(func() { q.add(app.GenerateRequest{Prompt: "a"}, app.GenerateRequest{Prompt: "b"}) })
-	onUI(func() {
-		if !q.busy() || q.cancel.Disabled() {
-			t.Error("queue not running")
-		}
-		q.cancelAll()
-	})
+	q.add(app.GenerateRequest{Prompt: "a"}, app.GenerateRequest{Prompt: "b"})
+	if !q.busy() || q.cancel.Disabled() {
+		t.Error("queue not running")
+	}
+	q.cancelAll()
 	m.WaitIdle()
 	if len(svc.prompts) != 0 || !strings.Contains(q.label.Text, "Cancelled after 0 of 2") || !q.cancel.Disabled() {
 		t.Fatalf("after cancel: made %v, label %q", svc.prompts, q.label.Text)

@@ -30,6 +30,10 @@ type Services interface {
 	SetCaption(exemplarID int64, caption string) (app.ExemplarInfo, error)
 	// RemoveExemplar removes a photo from its action.
 	RemoveExemplar(exemplarID int64) error
+	// RemoveAction deletes an action with its photos and identifiers.
+	RemoveAction(actionID int64) error
+	// RemoveGenerations deletes images from the gallery.
+	RemoveGenerations(ids []int64) error
 	// Generations lists the gallery, newest first.
 	Generations() ([]app.GenerationInfo, error)
 

@@ -39,7 +39,7 @@ func newSettingsPage(m *MainWindow) *settingsPage {
 	if want != "auto" {
 		p.setBackend() // apply the remembered choice
 	}
-	p.defaults = newGenerateForm(generateDefaults(m.app.Preferences()))
+	p.defaults = newGenerateForm(m, generateDefaults(m.app.Preferences()))
 	return p
 }
 

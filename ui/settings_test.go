@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,5 +80,46 @@ func TestPagesFitTheWindow(t *testing.T) {
 		if got := m.Window().Content().MinSize(); got.Width > defaultSize.Width || got.Height > defaultSize.Height {
 			t.Errorf("page %s needs %v, more than the window's %v", pg.title, got, defaultSize)
 		}
+	}
+}
+
+// TestBuiltinModelFirst checks that the built-in model is listed first and
+// selected when it appears, also after another model was chosen before it
+// existed, and that a later choice is then remembered.
+func TestBuiltinModelFirst(t *testing.T) {
+	svc := newTestServices(t)
+	// The other model is the fixture under another path (links to its parts).
+	otherDir := t.TempDir()
+	for _, part := range []string{"model_index.json", "scheduler", "text_encoder", "tokenizer", "unet", "vae"} {
+		if err := os.Symlink(filepath.Join(sdtest.TinyDir(), part), filepath.Join(otherDir, part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := svc.AddModel(otherDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := test.NewTempApp(t)
+	a.Preferences().SetInt(prefModel, int(other.ID))
+	t.Setenv(app.EnvBuiltinModel, sdtest.TinyDir())
+	open := func() *MainWindow {
+		m := NewMainWindow(a, svc, &scriptedPicker{})
+		t.Cleanup(m.Window().Close)
+		m.WaitIdle()
+		return m
+	}
+	m := open()
+	if len(m.models.models) != 2 || !m.models.models[0].Builtin || m.models.choice.Options[0] != app.BuiltinModelName {
+		t.Fatalf("models %+v, options %q", m.models.models, m.models.choice.Options)
+	}
+	if m.models.selected() != m.models.models[0].ID {
+		t.Fatalf("selected model %d, want the built-in %d", m.models.selected(), m.models.models[0].ID)
+	}
+	m.models.choice.SetSelectedIndex(1)
+	if m.models.selected() != other.ID {
+		t.Fatalf("choosing the other model selected %d", m.models.selected())
+	}
+	if again := open(); again.models.selected() != other.ID {
+		t.Fatalf("reopened on model %d, want the one chosen last (%d)", again.models.selected(), other.ID)
 	}
 }

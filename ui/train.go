@@ -35,6 +35,8 @@ type trainPanel struct {
 	progress      *widget.ProgressBar
 	info          *widget.Label
 	preview       *canvas.Image
+	previewInfo   *widget.Label // the preview's step and prompt
+	previewEvery  *widget.Entry
 	plot          *lossPlot
 	lr            *widget.Entry
 	beta          *widget.Entry
@@ -71,6 +73,10 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 	t.preview = canvas.NewImageFromImage(nil)
 	t.preview.FillMode = canvas.ImageFillContain
 	t.preview.SetMinSize(fyne.NewSize(112, 112))
+	t.previewInfo = widget.NewLabel("")
+	t.previewInfo.Wrapping = fyne.TextWrapWord
+	t.previewEvery = widget.NewEntry()
+	t.previewEvery.SetPlaceHolder("auto")
 	t.train = widget.NewButtonWithIcon("Train", theme.MediaPlayIcon(), func() { t.start(selectedAction()) })
 	t.train.Importance = widget.HighImportance
 	t.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
@@ -96,10 +102,12 @@ func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 		container.NewHBox(widget.NewLabel("Method"), short(t.method, 210), widget.NewLabel("Steps"), short(t.steps, 90)),
 		container.NewHBox(widget.NewLabel("Learning rate"), short(t.lr, 90), widget.NewLabel("Beta"), short(t.beta, 70),
 			widget.NewLabel("Seed"), short(t.seedText, 90)),
+		container.NewHBox(widget.NewLabel("Preview every"), short(t.previewEvery, 70), widget.NewLabel("steps (0: no previews)")),
 		container.NewHBox(pickContrast, clearContrast, t.contrastLabel))
 	controls := container.NewHBox(t.train, t.cancel)
 	left := container.NewVBox(controls, widget.NewAccordion(widget.NewAccordionItem("Advanced", advanced)), t.progress, t.info)
-	t.box = container.NewBorder(nil, nil, nil, container.NewHBox(t.plot, t.preview), left)
+	previewBox := container.NewBorder(nil, container.NewGridWrap(fyne.NewSize(112, 3*t.previewInfo.MinSize().Height), t.previewInfo), nil, nil, t.preview)
+	t.box = container.NewBorder(nil, nil, nil, container.NewHBox(t.plot, previewBox), left)
 	return t
 }
 
@@ -127,6 +135,7 @@ func (t *trainPanel) start(actionID int64) {
 	t.cancel.Enable()
 	t.progress.SetValue(0)
 	t.plot.reset()
+	t.clearPreview()
 	t.finished = 0
 	t.info.SetText("Starting…")
 	var result app.ActionInfo
@@ -175,6 +184,7 @@ func (t *trainPanel) showAction(a app.ActionInfo) {
 	t.beta.SetText("")
 	t.setContrast(nil)
 	t.plot.reset()
+	t.clearPreview()
 	t.progress.SetValue(0)
 	t.info.SetText("")
 	if a.ID == 0 || a.Paused == nil {
@@ -200,11 +210,14 @@ func (t *trainPanel) showAction(a app.ActionInfo) {
 	t.info.SetText(fmt.Sprintf("A %d-step run stopped at %.0f%%: click Train to resume it.", s.Steps, 100*a.Paused.Progress))
 }
 
-// show displays one progress report; it runs on the UI goroutine.
+// show displays one progress report; it runs on the UI goroutine. A
+// preview replaces the previous one, captioned with its step and prompt.
 func (t *trainPanel) show(p app.TrainProgress) {
 	if p.Preview != nil {
 		t.preview.Image = p.Preview
 		t.preview.Refresh()
+		t.previewInfo.SetText(fmt.Sprintf("Step %d: %s", p.Step, p.PreviewPrompt))
+		return
 	}
 	if p.Steps == 0 || p.Step == 0 {
 		if p.Message != "" {
@@ -215,6 +228,13 @@ func (t *trainPanel) show(p app.TrainProgress) {
 	t.progress.SetValue(float64(p.Step) / float64(p.Steps))
 	t.plot.add(p.Step, p.Smoothed)
 	t.info.SetText(fmt.Sprintf("Step %d of %d · loss %.4f · about %s left", p.Step, p.Steps, p.Smoothed, roundETA(p.ETA)))
+}
+
+// clearPreview forgets the last run's preview.
+func (t *trainPanel) clearPreview() {
+	t.preview.Image = nil
+	t.preview.Refresh()
+	t.previewInfo.SetText("")
 }
 
 // roundETA keeps an ETA readable: seconds under a minute, else minutes.
@@ -239,6 +259,13 @@ func (t *trainPanel) settings() (app.TrainSettings, error) {
 			if *into, err = strconv.ParseFloat(v, 64); err != nil {
 				errs = append(errs, fmt.Errorf("%s: a number, or empty for the default", name))
 			}
+		}
+	}
+	if v := strings.TrimSpace(t.previewEvery.Text); v != "" {
+		if s.PreviewEvery, err = strconv.Atoi(v); err != nil || s.PreviewEvery < 0 {
+			errs = append(errs, errors.New("preview every: a whole number of steps, 0 for none, or empty for the default"))
+		} else if s.PreviewEvery == 0 {
+			s.PreviewEvery = -1
 		}
 	}
 	num(t.lr, "learning rate", &s.LR)

@@ -4,7 +4,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -51,6 +50,11 @@ type MainWindow struct {
 	// dropDialog is the open "use settings / add as photo" question of a
 	// picture dropped on the Gallery (drop.go), nil when none is open.
 	dropDialog *dialog.ConfirmDialog
+	// deleteDialog is the open "delete ...?" question (delete.go), nil when
+	// none is open.
+	deleteDialog *dialog.ConfirmDialog
+	// shortcuts are the window's Ctrl+key shortcuts by name (entry.go).
+	shortcuts map[string]func()
 }
 
 // NewMainWindow builds the window on a; svc runs the use cases, picker opens
@@ -86,18 +90,18 @@ func NewMainWindow(a fyne.App, svc Services, picker Picker) *MainWindow {
 	split.Offset = 0.18
 	m.win.SetContent(container.NewBorder(m.models.box, m.status, nil, nil, split))
 	m.win.SetOnDropped(m.HandleDrop)
-	m.win.Canvas().AddShortcut(&shortcutOpen, func(fyne.Shortcut) { m.actions.addPhotoFromDialog() })
 	m.win.Canvas().SetOnTypedKey(m.typedKey)
-	m.win.Canvas().AddShortcut(&shortcutGenerate, func(fyne.Shortcut) {
-		if m.selected == 1 {
+	m.addShortcut(fyne.KeyO, m.actions.addPhotoFromDialog)
+	m.addShortcut(fyne.KeyReturn, func() {
+		if m.selected == galleryPageIndex {
 			m.gallery.start()
 		}
 	})
-	m.win.Canvas().AddShortcut(&shortcutExport, func(fyne.Shortcut) { m.gallery.export() })
-	for i := range m.pages {
-		m.win.Canvas().AddShortcut(&shortcutPages[i], func(fyne.Shortcut) { m.sidebar.Select(i) })
+	m.addShortcut(fyne.KeyE, m.gallery.export)
+	for i, key := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3} {
+		m.addShortcut(key, func() { m.sidebar.Select(i) })
 	}
-	m.win.Canvas().AddShortcut(&shortcutQuit, func(fyne.Shortcut) { m.Quit() })
+	m.addShortcut(fyne.KeyQ, m.Quit)
 	m.restoreSize()
 	m.sidebar.Select(0)
 	return m
@@ -135,10 +139,11 @@ func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 }
 
 // typedKey handles keys no focused widget took: Delete removes the selected
-// photo on the Actions page.
+// photo or action on the Actions page and the ticked images on the Gallery,
+// each after asking (deleteKey).
 func (m *MainWindow) typedKey(e *fyne.KeyEvent) {
-	if e.Name == fyne.KeyDelete && m.selected == 0 {
-		m.actions.removeSelected()
+	if e.Name == fyne.KeyDelete {
+		m.deleteKey()
 	}
 }
 
@@ -178,13 +183,3 @@ func (m *MainWindow) setContent(o fyne.CanvasObject) {
 	m.content.Objects = []fyne.CanvasObject{o}
 	m.content.Refresh()
 }
-
-var (
-	shortcutOpen = desktopShortcut(fyne.KeyO)
-	shortcutQuit = desktopShortcut(fyne.KeyQ)
-	// Ctrl+Enter generates the Gallery's prompt; Ctrl+E exports images.
-	shortcutGenerate = desktopShortcut(fyne.KeyReturn)
-	shortcutExport   = desktopShortcut(fyne.KeyE)
-	// Ctrl+1, Ctrl+2, Ctrl+3 show Actions, Gallery, Settings.
-	shortcutPages = []desktop.CustomShortcut{desktopShortcut(fyne.Key1), desktopShortcut(fyne.Key2), desktopShortcut(fyne.Key3)}
-)
