@@ -36,7 +36,8 @@ fault: check-go
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the
 # stock SD 1.5-size UNet step (about 11 GB; it runs on machines with 20 GB or
 # more). KATA_BENCH_SD15_STOCK=0 skips that stock timing (about 5 minutes).
-bench: check-go
+# It starts with bench-generate's table (below).
+bench: bench-generate
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 
