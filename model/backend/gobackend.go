@@ -64,8 +64,12 @@ func (b *goBuilder) ConvGeneral(input, kernel backends.Op, axes backends.Convolv
 	if paddings == nil {
 		paddings = make([][2]int, spatial)
 	}
-	return b.Builder.ConvGeneral(input, kernel, axes, ones(strides), paddings, ones(inputDilations),
+	out, err := b.Builder.ConvGeneral(input, kernel, axes, ones(strides), paddings, ones(inputDilations),
 		ones(kernelDilations), max(channelGroupCount, 1), max(batchGroupCount, 1))
+	if err == nil {
+		fuseHalf(out, backends.OpTypeConvGeneral, input, kernel) // half.go
+	}
+	return out, err
 }
 
 // Pad implements backends.Builder.Pad (missing in simplego) with Reshape,

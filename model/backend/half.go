@@ -2,12 +2,15 @@ package backend
 
 import (
 	"reflect"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"kata/model/safetensors"
 )
@@ -28,6 +31,10 @@ var halfInstalled atomic.Bool
 // is nothing to compare with in the self-check (GoMLX's crashes on float16),
 // the tests compare with exact conversions instead (half_test.go).
 var stockConvertDType nodeExecutor
+
+// conversions counts the ConvertDType nodes execConvertDType ran (tests check
+// that products and convolutions bypass them).
+var conversions atomic.Int64
 
 // installHalf puts execConvertDType in simplego's executor table and lets
 // simplego's Builder accept float16 parameters and constants (its
@@ -72,6 +79,7 @@ func execConvertDType(backend *simplego.Backend, node *simplego.Node, inputs []*
 	if err != nil {
 		return nil, err
 	}
+	conversions.Add(1)
 	out := backend.NewBuffer(n.shape)
 	outFlat, err := backend.BufferData(out)
 	if err != nil {
@@ -117,4 +125,128 @@ func uint16s(flat any) []uint16 {
 		panic("backend: not a 16-bit slice: " + v.Type().String())
 	}
 	return unsafe.Slice((*uint16)(v.UnsafePointer()), v.Len())
+}
+
+// Products and convolutions read half-precision weights directly. The
+// Builder (fuseHalf) makes a DotGeneral or ConvGeneral whose operand is a
+// float16/bfloat16 -> float32 ConvertDType take the conversion's input
+// instead; the conversion node is then unused and never runs (simplego
+// executes only the nodes an output needs). The executors widen such an
+// operand into a scratch buffer of their own, reused from op to op, so the
+// float32 copy of a weight lives only while its op runs and is not kept in
+// simplego's buffer pools between steps (which would hold a float32 copy of
+// every weight again).
+
+// halfSource returns the float16/bfloat16 node that op widens to float32 when
+// op is such a ConvertDType node, else nil.
+func halfSource(op backends.Op) *simplego.Node {
+	node, ok := op.(*simplego.Node)
+	if !ok || !halfInstalled.Load() || !layoutVerified.Load() {
+		return nil
+	}
+	n := mirror(node)
+	if n.opType != backends.OpTypeConvertDType || n.shape.DType != dtypes.Float32 || len(n.inputs) != 1 {
+		return nil
+	}
+	if d := mirror(n.inputs[0]).shape.DType; d != dtypes.Float16 && d != dtypes.BFloat16 {
+		return nil
+	}
+	return n.inputs[0]
+}
+
+// fuseHalf rewires the opType node that result is (or reshapes, as
+// simplego's DotGeneral returns) to read operands that are ConvertDType
+// nodes of half-precision values from their input directly.
+func fuseHalf(result backends.Op, opType backends.OpType, operands ...backends.Op) {
+	node, ok := result.(*simplego.Node)
+	if !ok || !layoutVerified.Load() {
+		return
+	}
+	n := mirror(node)
+	if n.opType == backends.OpTypeReshape && len(n.inputs) == 1 {
+		n = mirror(n.inputs[0])
+	}
+	if n.opType != opType {
+		return
+	}
+	for i, in := range n.inputs {
+		for _, op := range operands {
+			if src := halfSource(op); src != nil && backends.Op(in) == op {
+				n.inputs[i] = src
+			}
+		}
+	}
+}
+
+// DotGeneral implements backends.Builder.DotGeneral, reading operands
+// converted from half precision as stored (see fuseHalf).
+func (b *goBuilder) DotGeneral(lhs backends.Op, lhsContracting, lhsBatch []int, rhs backends.Op, rhsContracting, rhsBatch []int) (backends.Op, error) {
+	out, err := b.Builder.DotGeneral(lhs, lhsContracting, lhsBatch, rhs, rhsContracting, rhsBatch)
+	if err == nil {
+		fuseHalf(out, backends.OpTypeDotGeneral, lhs, rhs)
+	}
+	return out, err
+}
+
+// scratchF32 holds reusable float32 buffers for widened operands.
+var scratchF32 = sync.Pool{New: func() any { return new([]float32) }}
+
+// operandF32 returns a buffer's shape and its values as float32: the buffer's
+// own data for float32, a widened copy in a pooled scratch buffer for
+// float16/bfloat16 (release returns it; call it once the op is done). ok is
+// false for other dtypes.
+func operandF32(backend *simplego.Backend, buf *simplego.Buffer) (shape shapes.Shape, data []float32, release func(), ok bool) {
+	shape, data, ok = float32Flat(backend, buf)
+	if ok || (shape.DType != dtypes.Float16 && shape.DType != dtypes.BFloat16) {
+		return shape, data, func() {}, ok
+	}
+	flat, err := backend.BufferData(buf)
+	if err != nil {
+		return shape, nil, func() {}, false
+	}
+	p := scratchF32.Get().(*[]float32)
+	if cap(*p) < shape.Size() {
+		*p = make([]float32, shape.Size())
+	}
+	data = (*p)[:shape.Size()]
+	widenHalf(data, uint16s(flat), shape.DType)
+	return shape, data, func() { scratchF32.Put(p) }, true
+}
+
+// stockWithHalf runs GoMLX's executor on a node whose operands may be half
+// precision read directly (fuseHalf): those are widened into float32 buffers
+// first, as the ConvertDType the Builder bypassed would have.
+func stockWithHalf(stock nodeExecutor, backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	converted := slices.Clone(inputs)
+	var temps []*simplego.Buffer
+	defer func() {
+		for _, t := range temps {
+			_ = backend.BufferFinalize(t)
+		}
+	}()
+	for i, in := range inputs {
+		shape, err := backend.BufferShape(in)
+		if err != nil || (shape.DType != dtypes.Float16 && shape.DType != dtypes.BFloat16) {
+			continue
+		}
+		flat, err := backend.BufferData(in)
+		if err != nil {
+			return nil, err
+		}
+		wide := shape.Clone()
+		wide.DType = dtypes.Float32
+		t, data, err := newOutput(backend, wide)
+		if err != nil {
+			return nil, err
+		}
+		widenHalf(data, uint16s(flat), shape.DType)
+		converted[i] = t
+		temps = append(temps, t)
+	}
+	if len(temps) == 0 {
+		return stock(backend, node, inputs, owned)
+	}
+	// The widened copies are this call's own, the half inputs are not owned
+	// by it: nothing may be written over.
+	return stock(backend, node, converted, make([]bool, len(inputs)))
 }

@@ -85,34 +85,100 @@ func TestConvertHalf(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
 
-	// y = x W^T with W [96, 80] stored as f16, as model/sd's linear layers read it.
-	x := randF32(rng, 33, 80)
-	wf := make([]float32, 96*80)
-	wh := make([]uint16, len(wf))
-	for i := range wf {
-		wh[i] = safetensors.Float32ToFloat16(float32(rng.Float64()*2 - 1))
-		wf[i] = safetensors.Float16ToFloat32(wh[i])
-	}
-	product := func(x, w *Node) *Node {
-		if w.DType() != dtypes.Float32 {
-			w = ConvertDType(w, dtypes.Float32)
-		}
-		return DotGeneral(x, []int{1}, nil, w, []int{1}, nil)
-	}
-	want, err := MustNewExec(backend, product).Exec(x, tensors.FromFlatDataAndDimensions(wf, 96, 80))
+// TestHalfWeightsFused checks products and convolutions whose weight is a
+// float16 or bfloat16 tensor widened in the graph, as model/sd's layers read
+// half-precision weights: the Builder lets the op read the weight directly
+// (the ConvertDType node never runs) and the result equals the same op on
+// the widened values, with Kata's kernels and with GoMLX's executors.
+func TestHalfWeightsFused(t *testing.T) {
+	backend, err := New("go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, on := range []bool{true, false} {
-		restore := setKernels(on)
-		got, err := MustNewExec(backend, product).Exec(x, halfTensor(t, dtypes.Float16, wh, 96, 80))
-		restore()
-		if err != nil {
-			t.Fatalf("kernels %v: %v", on, err)
+	rng := rand.New(rand.NewPCG(5, 6))
+	halfValues := func(dtype dtypes.DType, dims ...int) (*tensors.Tensor, *tensors.Tensor) {
+		n := 1
+		for _, d := range dims {
+			n *= d
 		}
-		if err := compareFlat(tensors.MustCopyFlatData[float32](got[0]), tensors.MustCopyFlatData[float32](want[0])); err != nil {
-			t.Errorf("kernels %v: f16 weight against its f32 widening: %v", on, err)
+		bits, wide := make([]uint16, n), make([]float32, n)
+		for i := range bits {
+			v := float32(rng.Float64()*2 - 1)
+			if dtype == dtypes.BFloat16 {
+				bits[i] = safetensors.Float32ToBFloat16(v)
+				wide[i] = safetensors.BFloat16ToFloat32(bits[i])
+			} else {
+				bits[i] = safetensors.Float32ToFloat16(v)
+				wide[i] = safetensors.Float16ToFloat32(bits[i])
+			}
+		}
+		return halfTensor(t, dtype, bits, dims...), tensors.FromFlatDataAndDimensions(wide, dims...)
+	}
+	widen := func(w *Node) *Node {
+		if w.DType() != dtypes.Float32 {
+			return ConvertDType(w, dtypes.Float32)
+		}
+		return w
+	}
+	cases := []struct {
+		name  string
+		x     *tensors.Tensor
+		wDims []int
+		fn    func(x, w *Node) *Node
+	}{
+		// y = x W^T with W [96, 80], as model/sd's linear layers read it.
+		{"linear", randF32(rng, 33, 80), []int{96, 80}, func(x, w *Node) *Node {
+			return DotGeneral(x, []int{1}, nil, widen(w), []int{1}, nil)
+		}},
+		// W on the left.
+		{"linear-lhs", randF32(rng, 33, 80), []int{96, 80}, func(x, w *Node) *Node {
+			return DotGeneral(widen(w), []int{1}, nil, x, []int{1}, nil)
+		}},
+		// An NCHW 3x3 convolution with a [out, in, 3, 3] kernel, as conv2d.
+		{"conv", randF32(rng, 2, 8, 9, 7), []int{12, 8, 3, 3}, func(x, w *Node) *Node {
+			return Convolve(x, widen(w)).AxesConfig(nchwAxes).Strides(1).PadSame().Done()
+		}},
+	}
+	for _, c := range cases {
+		for _, dtype := range []dtypes.DType{dtypes.Float16, dtypes.BFloat16} {
+			half, wide := halfValues(dtype, c.wDims...)
+			want, err := MustNewExec(backend, c.fn).Exec(c.x, wide)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, on := range []bool{true, false} {
+				restore := setKernels(on)
+				before := conversions.Load()
+				got, err := MustNewExec(backend, c.fn).Exec(c.x, half)
+				restore()
+				if err != nil {
+					t.Fatalf("%s %s kernels %v: %v", c.name, dtype, on, err)
+				}
+				if n := conversions.Load() - before; n != 0 {
+					t.Errorf("%s %s kernels %v: %d ConvertDType nodes ran; the op should read the weight directly", c.name, dtype, on, n)
+				}
+				if err := compareFlat(tensors.MustCopyFlatData[float32](got[0]), tensors.MustCopyFlatData[float32](want[0])); err != nil {
+					t.Errorf("%s %s kernels %v: against the widened weight: %v", c.name, dtype, on, err)
+				}
+			}
+		}
+	}
+	// A conversion with another consumer still runs (and is exact).
+	half, wide := halfValues(dtypes.Float16, 4, 5)
+	before := conversions.Load()
+	got, err := MustNewExec(backend, func(w *Node) *Node { return MulScalar(ConvertDType(w, dtypes.Float32), 2) }).Exec(half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conversions.Load() == before {
+		t.Error("a ConvertDType feeding a Mul did not run")
+	}
+	w := tensors.MustCopyFlatData[float32](wide)
+	for i, v := range tensors.MustCopyFlatData[float32](got[0]) {
+		if v != 2*w[i] {
+			t.Fatalf("element %d: %g, want %g", i, v, 2*w[i])
 		}
 	}
 }
