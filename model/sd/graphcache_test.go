@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+
+	"kata/model/sd/sdtest"
 )
 
 // countingBackend counts the graphs built on it (one Builder per compiled graph).
@@ -25,7 +27,14 @@ func (b *countingBackend) Builder(name string) backends.Builder {
 // and only a new size does.
 func TestPipelineCompilesOnce(t *testing.T) {
 	be := &countingBackend{Backend: fixtureBackend(t)}
-	p, err := NewPipeline(be, tinyModel(t, "diffusers"))
+	// A model of its own: tensors used on one backend value cannot be used
+	// on another, and the wrapper is another.
+	m, err := Load(sdtest.TinyDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Finalize()
+	p, err := NewPipeline(be, m)
 	if err != nil {
 		t.Fatal(err)
 	}
