@@ -12,7 +12,7 @@ APT_PKGS := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	xvfb imagemagick xdotool
 FYNE_TOOL := fyne.io/tools/cmd/fyne@v1.7.4
 
-.PHONY: run build test race fault fuzz bench bench-actions-variants screenshots gpu-binaries gpu-dry-run package deps check-go clean
+.PHONY: run build test race fault fuzz bench bench-generate bench-actions-variants screenshots gpu-binaries gpu-dry-run package deps check-go clean
 
 run: build
 	./$(BIN)
@@ -65,10 +65,22 @@ screenshots: deps
 # the same run (docs/PERFORMANCE.md): about an hour on 2 cores, most of it the
 # stock SD 1.5-size UNet step (about 11 GB; it runs on machines with 20 GB or
 # more). KATA_BENCH_SD15_STOCK=0 skips that stock timing (about 5 minutes).
-bench: check-go
+# It starts with bench-generate's table (below).
+bench: bench-generate
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 1s -timeout 90m ./model/backend/...
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 20m ./model/lora/
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench Builtin -benchtime 1x -timeout 20m ./app/
+
+# `kata generate`'s path on SD 1.5 shapes (random-weight f16 checkpoint,
+# written once to $(KATA_BENCH_SD15_DIR)): load time, time to the first step,
+# s/step, VAE decode, the whole generation, peak RSS and page faults at 256
+# and 512 px, 20 steps with CFG, each for the previous code's float32 weights
+# beside the half-precision ones (docs/PERFORMANCE.md, "Generation").
+KATA_BENCH_SD15_DIR ?= $(HOME)/.cache/kata/bench-sd15-random-f16
+bench-generate: check-go
+	KATA_BENCH_GENERATE=1 KATA_BENCH_SD15_DIR=$(KATA_BENCH_SD15_DIR) CGO_ENABLED=0 $(GO) test -run '^$$' \
+		-bench Generate -benchtime 1x -timeout 180m ./model/backend/unetbench/
+
 
 # The variant table of docs/BENCHMARK.md: one `kata bench actions` run per
 # line of BENCH_VARIANTS (a name, then its flags) into $(BENCH_OUT)/NAME, one

@@ -142,7 +142,13 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	var loadBar *progress
-	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, VAE: a.vae, Progress: func(done, total int) {
+	// Half-precision weights stay as stored (half the memory) where the
+	// backend can widen them; KATA_WEIGHTS=f32 restores float32 weights.
+	precision := sd.PrecisionF32
+	if backend.SupportsHalf(be) {
+		precision = sd.PrecisionStored
+	}
+	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, VAE: a.vae, Precision: precision, Backend: be, Progress: func(done, total int) {
 		if loadBar == nil {
 			loadBar = newProgress(env.Stderr, total, "loading "+modelName(a.model))
 		}

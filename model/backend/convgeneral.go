@@ -32,16 +32,19 @@ type convMirror struct {
 // GEMMs over an im2col matrix; anything else goes to GoMLX's executor.
 func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	if !kernelsOn.Load() {
-		return stockConvGeneral(backend, node, inputs, owned)
+		return stockWithHalf(stockConvGeneral, backend, node, inputs, owned)
 	}
 	n := mirror(node)
 	p := nodeData[convMirror](n)
-	inShape, in, ok1 := float32Flat(backend, inputs[0])
-	kShape, ker, ok2 := float32Flat(backend, inputs[1])
+	// Half-precision kernels (read directly, see half.go) are widened here.
+	inShape, in, release1, ok1 := operandF32(backend, inputs[0])
+	defer release1()
+	kShape, ker, release2, ok2 := operandF32(backend, inputs[1])
+	defer release2()
 	if p == nil || !ok1 || !ok2 || n.shape.DType != dtypes.Float32 ||
 		max(p.channelGroupCount, 1) != 1 || max(p.batchGroupCount, 1) != 1 {
 		fallbacks.Add(1)
-		return stockConvGeneral(backend, node, inputs, owned)
+		return stockWithHalf(stockConvGeneral, backend, node, inputs, owned)
 	}
 	plan, err := newConvPlan(p, in, inShape.Dimensions, ker, kShape.Dimensions, n.shape.Dimensions)
 	if err == nil && plan.batch > plan.m && plan.batch*plan.kSize > maxIm2col {
@@ -51,7 +54,7 @@ func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*s
 	}
 	if err != nil {
 		fallbacks.Add(1)
-		return stockConvGeneral(backend, node, inputs, owned)
+		return stockWithHalf(stockConvGeneral, backend, node, inputs, owned)
 	}
 	out, outFlat, err := newOutput(backend, n.shape)
 	if err != nil {

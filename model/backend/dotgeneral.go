@@ -47,15 +47,18 @@ func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	// Without a SIMD micro-kernel GoMLX's own blocked DotGeneral is as fast
 	// (convolutions still gain from im2col, see convgeneral.go).
 	if !kernelsOn.Load() || gemm.Kernel() == "go" {
-		return stockDotGeneral(backend, node, inputs, owned)
+		return stockWithHalf(stockDotGeneral, backend, node, inputs, owned)
 	}
 	n := mirror(node)
 	p := nodeData[dotGeneralMirror](n)
-	lhsShape, lhs, ok1 := float32Flat(backend, inputs[0])
-	rhsShape, rhs, ok2 := float32Flat(backend, inputs[1])
+	// Half-precision weights (read directly, see half.go) are widened here.
+	lhsShape, lhs, release1, ok1 := operandF32(backend, inputs[0])
+	defer release1()
+	rhsShape, rhs, release2, ok2 := operandF32(backend, inputs[1])
+	defer release2()
 	if p == nil || !ok1 || !ok2 || n.shape.DType != dtypes.Float32 {
 		fallbacks.Add(1)
-		return stockDotGeneral(backend, node, inputs, owned)
+		return stockWithHalf(stockDotGeneral, backend, node, inputs, owned)
 	}
 	out, outFlat, err := newOutput(backend, n.shape)
 	if err != nil {

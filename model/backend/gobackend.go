@@ -66,8 +66,12 @@ func (b *goBuilder) ConvGeneral(input, kernel backends.Op, axes backends.Convolv
 	if paddings == nil {
 		paddings = make([][2]int, spatial)
 	}
-	return b.Builder.ConvGeneral(input, kernel, axes, ones(strides), paddings, ones(inputDilations),
+	out, err := b.Builder.ConvGeneral(input, kernel, axes, ones(strides), paddings, ones(inputDilations),
 		ones(kernelDilations), max(channelGroupCount, 1), max(batchGroupCount, 1))
+	if err == nil {
+		fuseHalf(out, backends.OpTypeConvGeneral, input, kernel) // half.go
+	}
+	return out, err
 }
 
 // Pad implements backends.Builder.Pad (missing in simplego) with Reshape,
@@ -243,15 +247,16 @@ func (b *goBuilder) reverseByGather(x backends.Op, dims []int, axis int) (backen
 	return b.Gather(x, indices, 1, offsetAxes, []int{axis}, []int{axis}, sliceSizes, false)
 }
 
-// ConvertDType refuses float16 with an error: simplego v0.26 panics in a worker
-// goroutine (killing the process) when converting to or from it. Loaders convert
-// f16 weights to float32 on the host instead.
+// ConvertDType refuses float16 with an error unless Kata's executor for it is
+// installed (half.go): simplego v0.26 panics in a worker goroutine (killing the
+// process) when converting to or from it. Loaders then convert f16 weights to
+// float32 on the host instead.
 func (b *goBuilder) ConvertDType(x backends.Op, dtype dtypes.DType) (backends.Op, error) {
 	shape, err := b.OpShape(x)
 	if err != nil {
 		return nil, err
 	}
-	if dtype == dtypes.Float16 || shape.DType == dtypes.Float16 {
+	if (dtype == dtypes.Float16 || shape.DType == dtypes.Float16) && !halfInstalled.Load() {
 		return nil, fmt.Errorf("ConvertDType %s -> %s: float16 is not supported by the pure-Go backend; "+
 			"convert to float32 on the host when loading", shape.DType, dtype)
 	}

@@ -118,6 +118,7 @@ func installKernels() {
 		for _, err := range selfCheckFailed {
 			log.Printf("kata: self-check: %v; GoMLX's executor stays for this op", err)
 		}
+		installHalf()
 	})
 }
 

@@ -13,3 +13,6 @@ func mapFile(path string) ([]byte, func() error, error) {
 	defer fh.Close()
 	return readAll(fh)
 }
+
+// evictPages does nothing where files are read into memory.
+func evictPages([]byte) error { return nil }

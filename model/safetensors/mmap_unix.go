@@ -3,7 +3,9 @@
 package safetensors
 
 import (
+	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,4 +31,25 @@ func mapFile(path string) ([]byte, func() error, error) {
 		return readAll(fh)
 	}
 	return data, func() error { return unix.Munmap(data) }, nil
+}
+
+// evictPages drops the whole pages inside b (a view into a read-only shared
+// mapping) from the resident set with MADV_DONTNEED; partial pages at the
+// ends are kept, they hold the neighbouring tensors too.
+func evictPages(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	page := uintptr(unix.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return nil
+	}
+	off := lo - start
+	if err := unix.Madvise(b[off:off+hi-lo], unix.MADV_DONTNEED); err != nil {
+		return fmt.Errorf("safetensors: evict pages: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package sd
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -13,8 +14,15 @@ import (
 // with the given dimensions. A loaded model already holds the variable (with
 // ctx.Reuse() a missing one panics); a fresh context gets a declaration
 // without a value, which is how ModelVariables lists a config's tensors
-// without allocating them.
+// without allocating them. A weight held in half precision (LoadOptions.Precision
+// "stored") is widened to float32 here, where the graph reads it.
 func param(ctx *context.Context, g *Graph, name string, dims ...int) *Node {
+	if v := ctx.GetVariableByScopeAndName(ctx.Scope(), name); v != nil && v.Shape().DType != dtypes.Float32 {
+		if want := shapes.Make(v.Shape().DType, dims...); !v.Shape().Equal(want) {
+			panic(fmt.Sprintf("weight %s/%s is %s, the model calls for %s", ctx.Scope(), name, v.Shape(), want))
+		}
+		return ConvertDType(v.ValueGraph(g), dtypes.Float32)
+	}
 	return ctx.VariableWithShape(name, shapes.Make(dtypes.Float32, dims...)).ValueGraph(g)
 }
 

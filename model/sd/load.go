@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/safetensors"
@@ -19,8 +19,10 @@ import (
 )
 
 // Model is a loaded Stable Diffusion 1.x model: its configs and a context
-// holding every weight as a float32 variable (scopes text_encoder/, unet/,
-// vae/; the configs are context parameters, see SetConfigs).
+// holding every weight as a variable (scopes text_encoder/, unet/, vae/; the
+// configs are context parameters, see SetConfigs). Weights are float32, or,
+// loaded with LoadOptions.Precision "stored", float16/bfloat16 as the
+// checkpoint stores them (the graphs widen them where they are read).
 type Model struct {
 	// Ctx holds the weights; pass it (or ctx.Reuse() of it) to the graph builders.
 	Ctx *context.Context
@@ -70,6 +72,21 @@ type LoadOptions struct {
 	Variant string
 	// Progress, if set, is called as tensors are read: done of total.
 	Progress func(done, total int)
+	// Precision "stored" keeps F16 and BF16 weights in half precision in
+	// memory as the checkpoint stores them (half the memory of float32; each
+	// graph widens a weight to float32 where an op reads it, so the backend
+	// must convert float16: XLA, or the pure-Go backend with Kata's
+	// executors, see backend.SupportsHalf). The text encoder's embedding
+	// tables stay float32 (identifiers are added to them). "" or "f32"
+	// widens every weight to float32 at load; so does EnvWeights=f32,
+	// whatever Precision says.
+	Precision string
+	// Backend, if set, receives each weight as it is read, in a shared
+	// buffer where the backend has them (the pure-Go one does): the process
+	// then never holds a host copy and a backend copy of the weights at the
+	// same time, as it does for a moment at the first execution otherwise.
+	// The model's graphs must then run on this backend.
+	Backend backends.Backend
 	// VAE replaces the checkpoint's VAE (or stands in for a checkpoint
 	// without one): a .safetensors file with LDM names (such as
 	// vae-ft-mse-840000-ema-pruned.safetensors) or diffusers names, or a
@@ -82,7 +99,7 @@ type LoadOptions struct {
 // text_encoder/, unet/, vae/, tokenizer/, scheduler/) or a single-file
 // checkpoint (.safetensors with model.diffusion_model.*, first_stage_model.*
 // and cond_stage_model.transformer.* tensors). F16 and BF16 weights are
-// converted to float32. A model lacking any tensor the configs call for is an
+// converted to float32 unless opts.Precision is "stored". A model lacking any tensor the configs call for is an
 // error that names the missing tensors.
 func Load(path string, opts *LoadOptions) (*Model, error) {
 	if opts == nil {
@@ -191,7 +208,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 		}
 		m.useVAE(opts.VAE, v)
 	}
-	if err := m.loadVariables(sources, opts.Progress); err != nil {
+	if err := m.loadVariables(sources, opts); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(filepath.Join(dir, "tokenizer", "vocab.json")); err == nil && !st.IsDir() {
@@ -299,7 +316,7 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		}
 		sources = append(sources, vae.source(&m.VAE))
 	}
-	if err := m.loadVariables(sources, opts.Progress); err != nil {
+	if err := m.loadVariables(sources, opts); err != nil {
 		return nil, err
 	}
 	if m.SHA256, err = contenthash.File(path); err != nil {
@@ -311,10 +328,15 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 
 // loadVariables creates one variable per tensor the configs call for, reading
 // it from whichever source holds it.
-func (m *Model) loadVariables(sources []tensorSource, progress func(done, total int)) error {
+func (m *Model) loadVariables(sources []tensorSource, opts *LoadOptions) error {
 	if err := m.checkRanges(); err != nil {
 		return err
 	}
+	half, err := keepHalf(opts.Precision)
+	if err != nil {
+		return err
+	}
+	progress := opts.Progress
 	want, err := ModelVariables(m.Text, m.UNet, m.VAE)
 	if err != nil {
 		return err
@@ -367,12 +389,12 @@ func (m *Model) loadVariables(sources []tensorSource, progress func(done, total 
 		if !slices.Equal(shape, want[key]) {
 			return fmt.Errorf("tensor %s (%s) has shape %v, the configs call for %v", loc.name, key, info.Shape, want[key])
 		}
-		data, _, err := loc.file.Float32(loc.name)
+		value, err := readWeight(loc.file, loc.name, shape, half && !keepFloat32(key), opts.Backend)
 		if err != nil {
 			return fmt.Errorf("tensor %s: %w", loc.name, err)
 		}
 		vctx, name := variableForKey(ctx, key)
-		vctx.VariableWithValue(name, tensors.FromFlatDataAndDimensions(data, shape...)).SetTrainable(false)
+		vctx.VariableWithValue(name, value).SetTrainable(false)
 	}
 	if progress != nil {
 		progress(len(keys), len(keys))

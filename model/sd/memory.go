@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // ErrNotEnoughMemory is returned (wrapped, with the sizes) by Generate when a
@@ -16,8 +18,10 @@ var ErrNotEnoughMemory = errors.New("not enough memory")
 
 // Memory is a rough estimate of what one generation needs, in bytes.
 type Memory struct {
-	Weights     int64 // the model's float32 weights (already loaded)
-	Activations int64 // working memory of the largest step: UNet or VAE decoder
+	Weights     int64 // the model's weights as held (already loaded)
+	Activations int64 // working memory of the largest step: max(UNet, Decode)
+	UNet        int64 // working memory of one UNet step
+	Decode      int64 // working memory of the VAE decoder (untiled)
 }
 
 // EstimateMemory estimates the memory one width x height generation with m
@@ -30,13 +34,7 @@ type Memory struct {
 func (m *Model) EstimateMemory(width, height int, guided bool) Memory {
 	var mem Memory
 	if m.Ctx != nil {
-		for _, dims := range m.WeightDims() {
-			n := int64(4)
-			for _, d := range dims {
-				n *= int64(d)
-			}
-			mem.Weights += n
-		}
+		m.Ctx.EnumerateVariables(func(v *context.Variable) { mem.Weights += int64(v.Shape().Memory()) })
 	}
 	batch := int64(1)
 	if guided {
@@ -56,8 +54,25 @@ func (m *Model) EstimateMemory(width, height int, guided bool) Memory {
 	unet := 4*batch*(skips+widest) + 3*4*scores
 	pixels := int64(width) * int64(height)
 	vae := 4 * 6 * int64(m.VAE.BlockOutChannels[0]) * pixels
+	mem.UNet, mem.Decode = unet, vae
 	mem.Activations = max(unet, vae)
 	return mem
+}
+
+// decodeTile returns the tile side (in latents) Generate decodes o's image
+// with, 0 for untiled: o.DecodeTile when positive; with o.DecodeTile 0,
+// DefaultDecodeTile when the untiled decoder would not fit in the memory
+// available now but a UNet step would.
+func (m *Model) decodeTile(o GenerateOptions) int {
+	if o.DecodeTile != 0 {
+		return max(o.DecodeTile, 0)
+	}
+	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
+	avail, ok := availableMemory()
+	if ok && need.Decode > avail && need.UNet <= avail {
+		return DefaultDecodeTile
+	}
+	return 0
 }
 
 // availableMemory is the memory this process may still take, in bytes: the
@@ -103,7 +118,12 @@ func (m *Model) checkMemory(o GenerateOptions) error { return m.checkBatchMemory
 // a time, so this errs high).
 func (m *Model) checkBatchMemory(o GenerateOptions, n int) error {
 	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
-	need.Activations *= int64(n)
+	decode := need.Decode
+	if tile := m.decodeTile(o); tile > 0 {
+		f := m.VAE.Factor()
+		decode = m.EstimateMemory(min(o.Width, tile*f), min(o.Height, tile*f), o.CFG > 1).Decode
+	}
+	need.Activations = max(need.UNet*int64(n), decode)
 	avail, ok := availableMemory()
 	if !ok || need.Activations <= avail {
 		return nil

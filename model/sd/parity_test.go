@@ -41,7 +41,8 @@ func fixtureBackend(t testing.TB) backends.Backend {
 
 // tinyModel loads the sd-tiny fixture once per layout: "diffusers",
 // "single" (single file with the folder's configs), "fp16" (diffusers with
-// the fp16 UNet).
+// the fp16 UNet widened to float32), "fp16-stored" (the same, kept in half
+// precision).
 func tinyModel(t testing.TB, layout string) *Model {
 	t.Helper()
 	tinyMu.Lock()
@@ -58,6 +59,12 @@ func tinyModel(t testing.TB, layout string) *Model {
 		m, err = Load(sdtest.TinySingleFile(), &LoadOptions{ConfigDir: sdtest.TinyDir()})
 	case "fp16":
 		m, err = Load(sdtest.TinyDir(), &LoadOptions{Variant: "fp16"})
+	case "fp16-stored":
+		// The fp16 UNet kept in half precision, loaded into the backend.
+		if !backend.SupportsHalf(fixtureBackend(t)) {
+			t.Skip("the backend cannot convert float16 (KATA_KERNELS=stock)")
+		}
+		m, err = Load(sdtest.TinyDir(), &LoadOptions{Variant: "fp16", Precision: PrecisionStored, Backend: fixtureBackend(t)})
 	default:
 		t.Fatalf("unknown layout %q", layout)
 	}
@@ -138,6 +145,7 @@ func TestUNetParity(t *testing.T) {
 		{"diffusers", "unet_noise_pred"},
 		{"single", "unet_noise_pred"},
 		{"fp16", "unet_fp16_weights_noise_pred"},
+		{"fp16-stored", "unet_fp16_weights_noise_pred"},
 	} {
 		t.Run(c.layout, func(t *testing.T) {
 			m := tinyModel(t, c.layout)
@@ -146,8 +154,28 @@ func TestUNetParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRel(t, c.want, got, refTensor(t, c.want), 1e-4)
+			if c.layout == "fp16-stored" {
+				// The same f16 values widened at load: the two paths differ
+				// only in where the widening happens.
+				f32, err := context.ExecOnce(fixtureBackend(t), tinyModel(t, "fp16").Ctx, unet, latent, steps, states)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("max |half-precision weights - widened at load| = %.3g", maxAbsDiff(got, f32))
+				checkRel(t, "against the weights widened at load", got, f32, 0)
+			}
 		})
 	}
+}
+
+// maxAbsDiff is the largest |got - want| over the elements.
+func maxAbsDiff(got, want *tensors.Tensor) float64 {
+	g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+	var d float64
+	for i := range w {
+		d = max(d, math.Abs(float64(g[i])-float64(w[i])))
+	}
+	return d
 }
 
 func TestVAEParity(t *testing.T) {

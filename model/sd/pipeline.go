@@ -138,6 +138,13 @@ type GenerateOptions struct {
 	InitNoise []float32
 	// Identifiers are learned tokens the prompts may mention.
 	Identifiers []Identifier
+	// DecodeTile > 0 decodes the final latents in tiles of that many latents
+	// a side (8 pixels each for SD 1.x), overlapping by a third of a tile and
+	// blended across the overlaps (vaetile.go): the decoder's memory is then
+	// that of a tile, and pixels near the seams differ slightly from an
+	// untiled decode. 0 tiles with DefaultDecodeTile only when the untiled
+	// decoder would not fit in the memory available; < 0 never tiles.
+	DecodeTile int
 	// OnStep is called after every sampler step with the step number
 	// (1-based), the number of steps run and the current latents.
 	OnStep func(step, total int, latents []float32)
@@ -326,17 +333,32 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	out := make([]*Result, nb)
 	for j, x := range xs {
 		// One image at a time: the VAE's cost is one pass, not one per step.
-		dec, err := p.decode.Exec1(tensors.FromFlatDataAndDimensions(x, 1, lc, h, w))
+		decoded, err := p.decodeLatents(x, lc, h, w, p.Model.decodeTile(o))
 		if err != nil {
 			return nil, fmt.Errorf("generate: decode: %w", err)
 		}
-		decoded := tensors.MustCopyFlatData[float32](dec)
 		oj := o
 		oj.Seed = seeds[j]
 		out[j] = &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
 			Options: oj, Sampler: canonical}
 	}
 	return out, nil
+}
+
+// decodeLatents runs the VAE decoder on latents x [1, lc, h, w], in tiles of
+// tile latents a side when tile > 0, and returns the image [1, C, H, W] flat.
+func (p *Pipeline) decodeLatents(x []float32, lc, h, w, tile int) ([]float32, error) {
+	if tile <= 0 || (tile >= h && tile >= w) {
+		dec, err := p.decode.Exec1(tensors.FromFlatDataAndDimensions(x, 1, lc, h, w))
+		if err != nil {
+			return nil, err
+		}
+		defer dec.FinalizeAll()
+		return tensors.CopyFlatData[float32](dec)
+	}
+	out, _, err := decodeTiled(x, lc, h, w, tile, tile/3, p.Model.VAE.Factor(),
+		func(t *tensors.Tensor) (*tensors.Tensor, error) { return p.decode.Exec1(t) })
+	return out, err
 }
 
 // noisePrediction runs guidedUNet once: latents in [1, C, h, w], timestep

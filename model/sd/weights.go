@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"kata/model/safetensors"
 )
 
 // WeightDims returns every weight of m by key ("unet/conv_in.weight",
@@ -29,7 +32,7 @@ func (m *Model) variable(key string) (*context.Variable, error) {
 	return v, nil
 }
 
-// Weight returns a copy of the float32 values of the weight key (row-major,
+// Weight returns a copy of the values, as float32, of the weight key (row-major,
 // PyTorch layout: linear [out, in], conv [out, in, kh, kw]) and its
 // dimensions.
 func (m *Model) Weight(key string) ([]float32, []int, error) {
@@ -41,7 +44,22 @@ func (m *Model) Weight(key string) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("weight %q: %w", key, err)
 	}
-	data, err := tensors.CopyFlatData[float32](t)
+	data := make([]float32, t.Shape().Size())
+	dtype := t.DType()
+	err = t.ConstFlatData(func(flat any) {
+		switch dtype {
+		case dtypes.Float32:
+			copy(data, flat.([]float32))
+		case dtypes.Float16:
+			safetensors.HalfToFloat32(data, uint16s(flat))
+		case dtypes.BFloat16:
+			for i, h := range uint16s(flat) {
+				data[i] = safetensors.BFloat16ToFloat32(h)
+			}
+		default:
+			err = fmt.Errorf("weight %q is %s, not a float", key, dtype)
+		}
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("weight %q: %w", key, err)
 	}
@@ -49,7 +67,8 @@ func (m *Model) Weight(key string) ([]float32, []int, error) {
 }
 
 // SetWeight replaces the values of the weight key with data (same number of
-// values, same layout as Weight returns). Compiled pipelines read weights
+// values, same layout as Weight returns), rounded to the weight's precision
+// when it is held in half precision. Compiled pipelines read weights
 // at every call, so the next generation uses the new values; SetWeight
 // must not run while a generation with m is in progress.
 func (m *Model) SetWeight(key string, data []float32) error {
@@ -61,5 +80,27 @@ func (m *Model) SetWeight(key string, data []float32) error {
 	if n := v.Shape().Size(); n != len(data) {
 		return fmt.Errorf("weight %q has %d values %v, got %d", key, n, dims, len(data))
 	}
-	return v.SetValue(tensors.FromFlatDataAndDimensions(slices.Clone(data), dims...))
+	t := tensors.FromShape(v.Shape())
+	dtype := v.Shape().DType
+	err = t.MutableFlatData(func(flat any) {
+		switch dtype {
+		case dtypes.Float32:
+			copy(flat.([]float32), data)
+		case dtypes.Float16, dtypes.BFloat16:
+			narrow := safetensors.Float32ToFloat16
+			if dtype == dtypes.BFloat16 {
+				narrow = safetensors.Float32ToBFloat16
+			}
+			h := uint16s(flat)
+			for i, x := range data {
+				h[i] = narrow(x)
+			}
+		default:
+			err = fmt.Errorf("weight %q is %s, not a float", key, dtype)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return v.SetValue(t)
 }

@@ -1,0 +1,327 @@
+package unetbench
+
+import (
+	gocontext "context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"kata/model/backend"
+	"kata/model/safetensors"
+	"kata/model/sd"
+	"kata/model/sd/sdtest"
+	"kata/model/sdtrain"
+)
+
+// The generation benchmark runs what `kata generate` runs (sd.Load with its
+// options, sd.NewPipeline, one generation with classifier-free guidance) in
+// a child process per configuration, so that each reports its own peak
+// resident set and page faults, and prints one table: each figure of the
+// half-precision weights path (LoadOptions.Precision "stored", loaded into
+// the backend) beside the previous code's (float32 weights, KATA_WEIGHTS=f32).
+//
+// Environment:
+//
+//	KATA_BENCH_GENERATE=1          run it (SD 1.5 shapes: minutes per child)
+//	KATA_BENCH_GENERATE_MODEL=dir  the model (default: a random-weight SD 1.5
+//	                               f16 diffusers folder, written once to
+//	                               KATA_BENCH_SD15_DIR or a temporary folder);
+//	                               "tiny" takes the sd-tiny fixture (smoke run)
+//	KATA_BENCH_GENERATE_SIZES      image sides, default "256,512"
+//	KATA_BENCH_GENERATE_STEPS      sampler steps, default 20
+const (
+	envGenerate = "KATA_BENCH_GENERATE"
+	envChild    = "KATA_BENCH_GENERATE_CHILD" // JSON childConfig: run one configuration
+	envWrite    = "KATA_BENCH_GENERATE_WRITE" // folder: write the random checkpoint there
+)
+
+// childConfig is one child run.
+type childConfig struct {
+	Model     string
+	Precision string // sd.PrecisionF32 (previous code) or sd.PrecisionStored
+	Size      int
+	Steps     int
+}
+
+// childResult is what a child measures. Times are seconds.
+type childResult struct {
+	Load       float64 // backend.New and sd.Load
+	ToStep1    float64 // process start to the end of the first sampling step (compiling included)
+	FirstStep  float64 // the first step alone (text encoding and compiling included)
+	StepMedian float64 // median of the later steps
+	Decode     float64 // VAE decode after the last step
+	Generation float64 // the whole Generate call
+	PeakRSS    int64   // bytes, getrusage ru_maxrss
+	MinFlt     int64   // minor page faults
+	MajFlt     int64
+	SysTime    float64 // kernel CPU time, s
+	UserTime   float64
+}
+
+// TestGenerateChild is the child's body; it does nothing unless envChild is set.
+func TestGenerateChild(t *testing.T) {
+	spec := os.Getenv(envChild)
+	if spec == "" {
+		t.Skip("child of BenchmarkGenerate only")
+	}
+	var c childConfig
+	if err := json.Unmarshal([]byte(spec), &c); err != nil {
+		t.Fatal(err)
+	}
+	started := processStart(t)
+	t0 := time.Now()
+	be, err := backend.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &sd.LoadOptions{Precision: c.Precision}
+	if c.Precision == sd.PrecisionStored {
+		opts.Backend = be // as cmd_generate loads
+	}
+	if c.Model == "tiny" {
+		c.Model = sdtest.TinyDir()
+		opts.Variant = "fp16"
+	}
+	m, err := sd.Load(c.Model, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r childResult
+	r.Load = time.Since(t0).Seconds()
+	p, err := sd.NewPipeline(be, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stamps []time.Time
+	g0 := time.Now()
+	_, err = p.Generate(gocontext.Background(), sd.GenerateOptions{
+		Prompt: "a lighthouse on a cliff at dawn", Negative: "blurry", Steps: c.Steps, CFG: 7.5, Seed: 1,
+		Width: c.Size, Height: c.Size,
+		OnStep: func(step, total int, _ []float32) { stamps = append(stamps, time.Now()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+	r.Generation = end.Sub(g0).Seconds()
+	r.FirstStep = stamps[0].Sub(g0).Seconds()
+	r.ToStep1 = stamps[0].Sub(started).Seconds()
+	r.Decode = end.Sub(stamps[len(stamps)-1]).Seconds()
+	var later []float64
+	for i := 1; i < len(stamps); i++ {
+		later = append(later, stamps[i].Sub(stamps[i-1]).Seconds())
+	}
+	if len(later) > 0 {
+		slices.Sort(later)
+		r.StepMedian = later[len(later)/2]
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	r.PeakRSS = ru.Maxrss * 1024
+	r.MinFlt, r.MajFlt = ru.Minflt, ru.Majflt
+	r.SysTime = time.Duration(ru.Stime.Nano()).Seconds()
+	r.UserTime = time.Duration(ru.Utime.Nano()).Seconds()
+	out, _ := json.Marshal(r)
+	fmt.Printf("GENERATE-RESULT %s\n", out)
+}
+
+// processStart reads this process's start time from /proc (jiffies since boot).
+func processStart(t *testing.T) time.Time {
+	stat, err1 := os.ReadFile("/proc/self/stat")
+	uptime, err2 := os.ReadFile("/proc/uptime")
+	if err1 != nil || err2 != nil {
+		return time.Now() // elsewhere: from the test's start
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ticks, _ := strconv.ParseFloat(fields[19], 64) // field 22, starttime
+	up, _ := strconv.ParseFloat(strings.Fields(string(uptime))[0], 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Now().Add(-time.Duration((up - ticks/hz) * float64(time.Second)))
+}
+
+// BenchmarkGenerate prints the table described above (see the constants).
+func BenchmarkGenerate(b *testing.B) {
+	if os.Getenv(envGenerate) != "1" {
+		b.Skip(envGenerate + "=1 runs it (SD 1.5 shapes; minutes per configuration)")
+	}
+	model := os.Getenv("KATA_BENCH_GENERATE_MODEL")
+	if model == "" {
+		model = os.Getenv("KATA_BENCH_SD15_DIR")
+		if model == "" {
+			model = filepath.Join(b.TempDir(), "sd15-random-f16")
+		}
+		// In a child, so that the 7 GB it takes to build are not resident
+		// beside the measured children.
+		if _, err := os.Stat(filepath.Join(model, "model_index.json")); err != nil {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestWriteRandomSD15$", "-test.count=1")
+			cmd.Env = append(os.Environ(), envWrite+"="+model)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("writing the random SD 1.5 checkpoint: %v\n%s", err, out)
+			}
+		}
+	}
+	sizes := []int{256, 512}
+	if s := os.Getenv("KATA_BENCH_GENERATE_SIZES"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				b.Fatalf("KATA_BENCH_GENERATE_SIZES: %v", err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	steps := 20
+	if s := os.Getenv("KATA_BENCH_GENERATE_STEPS"); s != "" {
+		var err error
+		if steps, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("KATA_BENCH_GENERATE_STEPS: %v", err)
+		}
+	}
+	for range b.N { // one pass whatever b.N: the children do the timing
+	}
+	fmt.Printf("\nGeneration, %s, %d steps, CFG 7.5 (two UNet passes per step), pure Go, GOMAXPROCS %d\n",
+		model, steps, runtime.GOMAXPROCS(0))
+	fmt.Println("| size | figure | f32 weights (previous code) | half-precision weights |")
+	fmt.Println("|---|---|---|---|")
+	for _, size := range sizes {
+		var res [2]childResult
+		for i, prec := range []string{sd.PrecisionF32, sd.PrecisionStored} {
+			r, err := runChild(childConfig{Model: model, Precision: prec, Size: size, Steps: steps})
+			if err != nil {
+				b.Fatalf("%d px, %s weights: %v", size, prec, err)
+			}
+			res[i] = r
+		}
+		row := func(name string, f func(childResult) string) {
+			fmt.Printf("| %d | %s | %s | %s |\n", size, name, f(res[0]), f(res[1]))
+		}
+		sec := func(f func(childResult) float64) func(childResult) string {
+			return func(r childResult) string { return fmt.Sprintf("%.2f s", f(r)) }
+		}
+		row("load (backend and checkpoint)", sec(func(r childResult) float64 { return r.Load }))
+		row("process start to the end of step 1", sec(func(r childResult) float64 { return r.ToStep1 }))
+		row("step 1 (text encoder, compiling)", sec(func(r childResult) float64 { return r.FirstStep }))
+		row("s/step (median of steps 2..)", sec(func(r childResult) float64 { return r.StepMedian }))
+		row("VAE decode", sec(func(r childResult) float64 { return r.Decode }))
+		row("whole generation", sec(func(r childResult) float64 { return r.Generation }))
+		row("peak RSS", func(r childResult) string { return fmt.Sprintf("%.2f GB", float64(r.PeakRSS)/1e9) })
+		row("minor / major page faults", func(r childResult) string { return fmt.Sprintf("%d / %d", r.MinFlt, r.MajFlt) })
+		row("user / system CPU", func(r childResult) string { return fmt.Sprintf("%.1f / %.1f s", r.UserTime, r.SysTime) })
+	}
+}
+
+// TestWriteRandomSD15 writes the benchmark's checkpoint to the folder envWrite
+// names (BenchmarkGenerate runs it as a child); it does nothing otherwise.
+func TestWriteRandomSD15(t *testing.T) {
+	dir := os.Getenv(envWrite)
+	if dir == "" {
+		t.Skip("child of BenchmarkGenerate only")
+	}
+	if err := writeRandomSD15(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runChild runs this test binary's TestGenerateChild with c.
+func runChild(c childConfig) (childResult, error) {
+	spec, _ := json.Marshal(c)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGenerateChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envChild+"="+string(spec), sd.EnvWeights+"=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return childResult{}, fmt.Errorf("child: %w\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if rest, ok := strings.CutPrefix(line, "GENERATE-RESULT "); ok {
+			var r childResult
+			return r, json.Unmarshal([]byte(rest), &r)
+		}
+	}
+	return childResult{}, fmt.Errorf("child printed no result:\n%s", out)
+}
+
+// writeRandomSD15 writes a diffusers folder with SD 1.5's configs and random
+// weights (sd.NewRandom, stored as F16 like a released fp16 checkpoint) at
+// dir, unless dir already holds one. About 2.1 GB on disk; building it
+// took 6.9 GB resident (the float32 model and the F16 copies).
+func writeRandomSD15(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err == nil {
+		return nil
+	}
+	text, unet, vae := sd.SD15TextConfig(), sd.SD15UNetConfig(), sd.SD15VAEConfig()
+	m, err := sd.NewRandom(text, unet, vae, 1)
+	if err != nil {
+		return err
+	}
+	defer m.Finalize()
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	textJSON, err := sdtrain.TextConfigJSON(text)
+	if err != nil {
+		return err
+	}
+	unetJSON, err := sdtrain.UNetConfigJSON(unet)
+	if err != nil {
+		return err
+	}
+	vaeJSON, err := sdtrain.VAEConfigJSON(vae, m.NativeSize())
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"model_index.json":         []byte(`{"_class_name": "StableDiffusionPipeline"}`),
+		"text_encoder/config.json": textJSON,
+		"unet/config.json":         unetJSON,
+		"vae/config.json":          vaeJSON,
+	}
+	for name, data := range files {
+		p := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	dims := m.WeightDims()
+	keys := make([]string, 0, len(dims))
+	for k := range dims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	weights := map[string][]safetensors.Tensor{}
+	for _, key := range keys {
+		data, shape, err := m.Weight(key)
+		if err != nil {
+			return err
+		}
+		component, name, _ := strings.Cut(key, "/")
+		weights[component] = append(weights[component], safetensors.F16Tensor(name, shape, data))
+	}
+	for component, file := range map[string]string{
+		sd.ComponentText: "text_encoder/model.safetensors",
+		sd.ComponentUNet: "unet/diffusion_pytorch_model.safetensors",
+		sd.ComponentVAE:  "vae/diffusion_pytorch_model.safetensors",
+	} {
+		if err := safetensors.Write(filepath.Join(tmp, file), weights[component], nil); err != nil {
+			return err
+		}
+		delete(weights, component)
+	}
+	return os.Rename(tmp, dir)
+}
