@@ -27,10 +27,25 @@ const (
 	marginB        = 40
 )
 
+// Colours of the loss curve's marks.
+var (
+	// averageColor draws the moving average.
+	averageColor = color.NRGBA{30, 90, 220, 255}
+	// nonFiniteColor marks, at the top of the plot, a step whose loss is
+	// infinite or NaN.
+	nonFiniteColor = color.NRGBA{220, 40, 40, 255}
+)
+
+// nonFiniteTick is the height in pixels of a non-finite loss's mark.
+const nonFiniteTick = 8
+
 // WriteLossCurve draws losses (one per step) as a PNG at path, atomically:
 // every loss in light grey, a moving average over 1% of the steps (at least
 // 1) in blue, on a log-scale loss axis labelled with its range and a step
 // axis labelled with the step count (in the label font of assets/fonts).
+// An infinite or NaN loss is left out of the average and the axis range and
+// drawn as a red tick at the top of the plot; the average has a gap where
+// its window holds no finite loss.
 func WriteLossCurve(path, title string, losses []float32) error {
 	face, err := fonts.Label(12)
 	if err != nil {
@@ -55,9 +70,15 @@ func WriteLossCurve(path, title string, losses []float32) error {
 	label(marginL, 18, title)
 	label(marginL+pw-60, curveH-12, fmt.Sprintf("step %d", len(losses)))
 	label(marginL, curveH-12, "0")
+	for i, l := range losses {
+		if !isFinite(float64(l)) {
+			x := stepX(i, len(losses), pw)
+			line(img, x, marginT, x, marginT+nonFiniteTick, nonFiniteColor)
+		}
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, l := range losses {
-		if v := float64(l); v > 0 && !math.IsInf(v, 0) {
+		if v := float64(l); v > 0 && isFinite(v) {
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
@@ -69,10 +90,10 @@ func WriteLossCurve(path, title string, losses []float32) error {
 		label(4, marginT+ph, fmt.Sprintf("%.3g", lo))
 		ly, lh := math.Log(lo), math.Log(hi)
 		point := func(i int, v float64) (int, int, bool) {
-			if !(v > 0) {
+			if !(v > 0) || !isFinite(v) {
 				return 0, 0, false
 			}
-			x := marginL + 1 + int(float64(i)/float64(max(len(losses)-1, 1))*float64(pw-1))
+			x := stepX(i, len(losses), pw)
 			y := marginT + int((lh-math.Log(v))/(lh-ly)*float64(ph))
 			return x, y, true
 		}
@@ -81,25 +102,46 @@ func WriteLossCurve(path, title string, losses []float32) error {
 				img.SetNRGBA(x, y, color.NRGBA{190, 190, 190, 255})
 			}
 		}
+		// The moving average is over the finite losses of the last win
+		// steps; a window with none leaves a gap in the line.
 		win := max(1, len(losses)/100)
 		var sum float64
+		n := 0
 		px, py := -1, -1
 		for i, l := range losses {
-			sum += float64(l)
-			if i >= win {
-				sum -= float64(losses[i-win])
+			if v := float64(l); isFinite(v) {
+				sum += v
+				n++
 			}
-			x, y, ok := point(i, sum/float64(min(i+1, win)))
+			if i >= win {
+				if v := float64(losses[i-win]); isFinite(v) {
+					sum -= v
+					n--
+				}
+			}
+			if n == 0 {
+				px, py = -1, -1
+				continue
+			}
+			x, y, ok := point(i, sum/float64(n))
 			if !ok {
 				continue
 			}
 			if px >= 0 {
-				line(img, px, py, x, y, color.NRGBA{30, 90, 220, 255})
+				line(img, px, py, x, y, averageColor)
 			}
 			px, py = x, y
 		}
 	}
 	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+// isFinite reports whether v is neither infinite nor NaN.
+func isFinite(v float64) bool { return !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// stepX is the x pixel of step i of n in a plot pw pixels wide.
+func stepX(i, n, pw int) int {
+	return marginL + 1 + int(float64(i)/float64(max(n-1, 1))*float64(pw-1))
 }
 
 // line draws a straight segment (Bresenham).
