@@ -38,18 +38,22 @@ type Generation struct {
 }
 
 // Settings returns the generation's settings in image-metadata form;
-// identifiers are listed as "name:hash" with the first 12 hex digits of their file.
+// identifiers are listed as "trigger:hash": their action's trigger without
+// its angle brackets (as prompts spell it, see model/placeholder) and the
+// first 12 hex digits of their file, e.g. "hand-stand:0123456789ab", which
+// is how kata generate and the window name them too.
 func (l *Library) Settings(ctx context.Context, g Generation) (imagemeta.Settings, error) {
 	s := imagemeta.Settings{Prompt: g.Prompt, Negative: g.Negative, Steps: g.Steps, Sampler: g.Sampler, CFG: g.CFG,
 		Seed: g.Seed, Width: g.Width, Height: g.Height, ModelHash: g.ModelHash, Strength: g.Strength}
 	for _, vid := range g.IdentifierVersions {
-		var name, file string
-		err := l.db.QueryRowContext(ctx, `SELECT i.name, v.file FROM identifier_versions v JOIN identifiers i ON i.id = v.identifier_id
-			WHERE v.id = ?`, vid).Scan(&name, &file)
+		var trigger, file string
+		err := l.db.QueryRowContext(ctx, `SELECT a.trigger_token, v.file FROM identifier_versions v
+			JOIN identifiers i ON i.id = v.identifier_id JOIN actions a ON a.id = i.action_id
+			WHERE v.id = ?`, vid).Scan(&trigger, &file)
 		if err != nil {
 			return s, notFound(err, "identifier version", vid)
 		}
-		s.Identifiers = append(s.Identifiers, strings.ReplaceAll(name, ",", " ")+":"+file[:12])
+		s.Identifiers = append(s.Identifiers, strings.Trim(trigger, "<>")+":"+file[:12])
 	}
 	var model string
 	if l.db.QueryRowContext(ctx, `SELECT name FROM models WHERE hash = ? AND hash != '' LIMIT 1`, g.ModelHash).Scan(&model) == nil {

@@ -131,7 +131,7 @@ func TestCRUD(t *testing.T) {
 		t.Fatalf("generations %+v %v", gs, err)
 	}
 	set, err := l.Settings(ctx, gs[0])
-	if err != nil || set.Model != "SD 1.5" || len(set.Identifiers) != 1 || set.Identifiers[0] != "hand stand:"+v2.File[:12] {
+	if err != nil || set.Model != "SD 1.5" || len(set.Identifiers) != 1 || set.Identifiers[0] != "hand-stand:"+v2.File[:12] {
 		t.Errorf("settings %+v %v", set, err)
 	}
 	ids, err := l.ResolveIdentifiers(ctx, set.Identifiers)
