@@ -45,6 +45,11 @@ type Services interface {
 	// SetBackend chooses the compute backend (an app.BackendChoices
 	// Setting) and describes what it resolves to.
 	SetBackend(setting string) (string, error)
+	// BackendInUse describes the backend the loaded model runs on, e.g.
+	// "go (pure Go, AVX-512 kernels) (auto-detected)", ending in
+	// "; WARNING: " and what failed when a GPU fell back to the CPU; ""
+	// before a model is loaded.
+	BackendInUse() string
 	// LibraryDir is the open library's folder.
 	LibraryDir() string
 	// AddModel loads and records a Stable Diffusion 1.x model.

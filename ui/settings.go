@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -17,6 +18,7 @@ type settingsPage struct {
 	m        *MainWindow
 	models   []app.ModelInfo
 	detected []string // what each app.BackendChoices entry resolves to here
+	inUse    string   // Services.BackendInUse at the last load
 	library  string
 	backend  *widget.Select
 	defaults *generateForm
@@ -43,17 +45,18 @@ func newSettingsPage(m *MainWindow) *settingsPage {
 	return p
 }
 
-// load lists the models and detects the backends; it runs off the UI
-// goroutine.
+// load lists the models, detects the backends and asks which one the loaded
+// model runs on; it runs off the UI goroutine.
 func (p *settingsPage) load() error {
 	models, err := p.m.svc.Models()
+	inUse := p.m.svc.BackendInUse()
 	var detected []string
 	onUI(func() { detected = p.detected })
 	if detected == nil { // probing for PJRT plugins can take a moment: once
 		detected = app.DetectBackend()
 	}
 	dir := p.m.svc.LibraryDir()
-	onUI(func() { p.models, p.detected, p.library = models, detected, dir })
+	onUI(func() { p.models, p.detected, p.library, p.inUse = models, detected, dir, inUse })
 	return err
 }
 
@@ -75,7 +78,7 @@ func (p *settingsPage) render() fyne.CanvasObject {
 			detected.Add(wrapped(c.Label + ": " + p.detected[i]))
 		}
 	}
-	compute := container.NewVBox(container.NewHBox(widget.NewLabel("Run models on"), p.backend), detected)
+	compute := container.NewVBox(container.NewHBox(widget.NewLabel("Run models on"), p.backend), p.inUseView(), detected)
 
 	library := container.NewVBox(wrapped(p.library),
 		widget.NewButtonWithIcon("Use another library folder…", theme.FolderOpenIcon(), p.chooseLibrary))
@@ -90,6 +93,26 @@ func (p *settingsPage) render() fyne.CanvasObject {
 		widget.NewCard("Generation defaults", "What the Gallery starts with.", gen),
 		widget.NewLabel("Light and dark theme follow the system."),
 	))
+}
+
+// backendWarning separates, in Services.BackendInUse, what a GPU that failed
+// and fell back to the CPU reported.
+const backendWarning = "; WARNING: "
+
+// inUseView says which backend the loaded model runs on and, below it, the
+// fallback warning in the theme's warning colour with its icon.
+func (p *settingsPage) inUseView() fyne.CanvasObject {
+	if p.inUse == "" {
+		return wrapped("In use: no model loaded yet (one loads for the first training or image).")
+	}
+	desc, warning, fellBack := strings.Cut(p.inUse, backendWarning)
+	inUse := wrapped("In use: " + desc)
+	if !fellBack {
+		return inUse
+	}
+	warn := wrapped("Warning: " + warning)
+	warn.Importance = widget.WarningImportance
+	return container.NewVBox(inUse, container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, warn))
 }
 
 // setBackend applies and remembers the chosen backend, or reverts the menu

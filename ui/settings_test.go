@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"kata/app"
 	"kata/model/sd/sdtest"
@@ -121,5 +122,56 @@ func TestBuiltinModelFirst(t *testing.T) {
 	}
 	if again := open(); again.models.selected() != other.ID {
 		t.Fatalf("reopened on model %d, want the one chosen last (%d)", again.models.selected(), other.ID)
+	}
+}
+
+// backendServices reports a fixed BackendInUse.
+type backendServices struct {
+	*app.Kata
+	inUse string
+}
+
+func (b *backendServices) BackendInUse() string { return b.inUse }
+
+// TestSettingsShowsBackendInUse: the Compute card shows what
+// Services.BackendInUse says, and a fallback's warning in a label of its own
+// in the warning colour.
+func TestSettingsShowsBackendInUse(t *testing.T) {
+	tests := []struct {
+		name     string
+		inUse    string
+		want     string // the "In use" label
+		warning  string // the warning label; "" = none
+		notShown string
+	}{
+		{"no model yet", "", "In use: no model loaded yet (one loads for the first training or image).", "", "Warning:"},
+		{"pure Go", "go (pure Go, AVX-512 kernels) (auto-detected: no PJRT plugin)",
+			"In use: go (pure Go, AVX-512 kernels) (auto-detected: no PJRT plugin)", "", "Warning:"},
+		{"XLA", "xla:cuda (PJRT plugin cuda)", "In use: xla:cuda (PJRT plugin cuda)", "", "Warning:"},
+		{"fallback", "go (pure Go, AVX2+FMA kernels) (fallback: PJRT plugin cuda failed to start); WARNING: no CUDA device",
+			"In use: go (pure Go, AVX2+FMA kernels) (fallback: PJRT plugin cuda failed to start)", "Warning: no CUDA device", "WARNING:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTestWindowWith(t, &scriptedPicker{}, &backendServices{Kata: newTestServices(t), inUse: tc.inUse})
+			showPage(t, m, "Settings")
+			labels := map[string]*widget.Label{}
+			for _, o := range test.LaidOutObjects(m.Window().Content()) {
+				if l, ok := o.(*widget.Label); ok {
+					labels[l.Text] = l
+				}
+			}
+			if labels[tc.want] == nil {
+				t.Errorf("no label %q in:\n%s", tc.want, texts(m.Window().Content()))
+			}
+			if tc.warning != "" {
+				if w := labels[tc.warning]; w == nil || w.Importance != widget.WarningImportance {
+					t.Errorf("warning label %q: %+v", tc.warning, w)
+				}
+			}
+			if shown := texts(m.Window().Content()); strings.Contains(shown, tc.notShown) {
+				t.Errorf("settings show %q:\n%s", tc.notShown, shown)
+			}
+		})
 	}
 }
