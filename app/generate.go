@@ -235,7 +235,7 @@ func identifierLabel(trigger, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("identifier %s: %w", path, err)
 	}
-	return strings.Trim(trigger, "<>") + ":" + h[:12], nil
+	return placeholder.Label(trigger, h), nil
 }
 
 // run merges the LoRAs the prompt's tags and g.loraFiles name into p's

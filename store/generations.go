@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"kata/model/placeholder"
 	"kata/store/imagemeta"
 )
 
@@ -53,7 +54,7 @@ func (l *Library) Settings(ctx context.Context, g Generation) (imagemeta.Setting
 		if err != nil {
 			return s, notFound(err, "identifier version", vid)
 		}
-		s.Identifiers = append(s.Identifiers, strings.Trim(trigger, "<>")+":"+file[:12])
+		s.Identifiers = append(s.Identifiers, placeholder.Label(trigger, file))
 	}
 	var model string
 	if l.db.QueryRowContext(ctx, `SELECT name FROM models WHERE hash = ? AND hash != '' LIMIT 1`, g.ModelHash).Scan(&model) == nil {

@@ -60,3 +60,9 @@ func Fill(template, phrase string) string { return strings.ReplaceAll(template, 
 
 // Is reports whether s is one whole trigger (any case), as Pattern matches it.
 func Is(s string) bool { return whole.MatchString(s) }
+
+// Label is how image settings name an identifier: the trigger without its
+// angle brackets and the first 12 hex digits of the identifier file's
+// SHA-256 ("hand-stand:0123456789ab"), as AUTOMATIC1111 names embeddings in
+// "TI hashes". hash must be at least 12 characters.
+func Label(trigger, hash string) string { return strings.Trim(trigger, "<>") + ":" + hash[:12] }
