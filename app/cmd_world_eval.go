@@ -39,9 +39,9 @@ func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	be, err := backend.New(name)
+	be, err := OpenBackend(name, env.Stderr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("backend: %w", err)
+		return nil, nil, nil, err
 	}
 	fmt.Fprintf(env.Stderr, "loading %s\n", model)
 	m, err := sd.Load(model, nil)

@@ -55,7 +55,7 @@ func runWorldJudge(ctx context.Context, env Env, args []string) error {
 	case *augmented && *eval == 0:
 		return fmt.Errorf("%w: --augmented needs --eval", ErrUsage)
 	}
-	b, err := backend.New(*be)
+	b, err := OpenBackend(*be, env.Stderr)
 	if err != nil {
 		return err
 	}
@@ -141,11 +141,10 @@ func runWorldTrainJudges(ctx context.Context, env Env, args []string) error {
 	case *out == "":
 		return fmt.Errorf("%w: --out must name a folder", ErrUsage)
 	}
-	b, err := backend.New(*be)
+	b, err := OpenBackend(*be, env.Stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "backend %s\n", backend.Resolve(*be).Name)
 	report := progressReporter(env.Stderr)
 	opts := judge.TrainOptions{Steps: *steps, Batch: *batch, LR: *lr, Seed: *seed, SaveEvery: *saveEvery, Stem: *stem, InitFrom: *initFrom,
 		Dir: *out, Resume: *resume, OnProgress: report.step}
