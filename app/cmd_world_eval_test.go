@@ -44,3 +44,27 @@ func TestWorldEvalAndGrid(t *testing.T) {
 		t.Error("grid without --out succeeded")
 	}
 }
+
+// TestWorldProbe runs `kata world probe` on the tiny fixture model and
+// checks its table, its sheet and its refusals.
+func TestWorldProbe(t *testing.T) {
+	dir := t.TempDir()
+	sheet := filepath.Join(dir, "probe.png")
+	var out, errb bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errb}
+	code := Main(context.Background(), []string{"world", "probe", "--model", sdtest.TinyDir(), "--n", "2", "--timesteps", "100, 900", "--sheet", sheet, "--backend", "go"}, env)
+	if code != 0 {
+		t.Fatalf("probe exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "2 renders") || !strings.Contains(out.String(), "      900 ") {
+		t.Errorf("probe output:\n%s", out.String())
+	}
+	if st, err := os.Stat(sheet); err != nil || st.Size() == 0 {
+		t.Errorf("probe sheet: %v", err)
+	}
+	for _, args := range [][]string{{"--timesteps", "x"}, {"--timesteps", ","}, {"--n", "0"}, {"extra"}} {
+		if code := Main(context.Background(), append([]string{"world", "probe", "--model", sdtest.TinyDir(), "--backend", "go"}, args...), env); code == 0 {
+			t.Errorf("probe %v succeeded", args)
+		}
+	}
+}

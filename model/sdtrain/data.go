@@ -63,8 +63,8 @@ func drawBatch(src Source, rng *rand.Rand, tok *tokenizer.Tokenizer, b, size int
 	return out, nil
 }
 
-// normals returns n standard normal values from rng.
-func normals(rng *rand.Rand, n int) []float32 {
+// Normals returns n standard normal values drawn from rng (float32).
+func Normals(rng *rand.Rand, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = float32(rng.NormFloat64())
