@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -28,6 +29,8 @@ func init() {
 // worldTrainArgs are the parsed flags of `kata world train`.
 type worldTrainArgs struct {
 	stage, ckpt, out, backend string
+	initFrom, weighting       string
+	restarts                  string
 	steps, batch, latents     int
 	lr                        float64
 	seed                      uint64
@@ -58,6 +61,9 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs.StringVar(&a.out, "out", "", "diffusers folder to export the model to after the unet stage (default CKPT/model)")
 	fs.DurationVar(&a.every, "checkpoint-every", 5*time.Minute, "wall time between checkpoints")
 	fs.BoolVar(&a.preview, "preview", true, "write CKPT/STAGE-preview.png with every checkpoint (vae: reconstructions; unet: samples)")
+	fs.StringVar(&a.initFrom, "init-from", "", "unet: start from this unet checkpoint's weights and scale (fine-tune, or continue a run with changed settings) instead of random weights")
+	fs.StringVar(&a.restarts, "restarts", "", "comma-separated steps of the cosine's warm restarts, or none (default the recipe's: unet 3000)")
+	fs.StringVar(&a.weighting, "weighting", "", "unet: loss weight per timestep: \"\" (SD's plain epsilon loss) or p2 (1/(1+SNR))")
 	fs.BoolVar(&a.resume, "resume", false, "continue each stage from its checkpoint when there is one")
 	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -76,6 +82,13 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 		return nil, fmt.Errorf("%w: --checkpoint-every must be positive", ErrUsage)
 	case a.ckpt == "":
 		return nil, fmt.Errorf("%w: --ckpt must name a folder", ErrUsage)
+	case (a.initFrom != "" || a.weighting != "") && a.stage != "unet":
+		return nil, fmt.Errorf("%w: --init-from and --weighting apply to --stage unet", ErrUsage)
+	case a.weighting != sdtrain.WeightingUniform && a.weighting != sdtrain.WeightingP2:
+		return nil, fmt.Errorf("%w: --weighting must be empty or %s", ErrUsage, sdtrain.WeightingP2)
+	}
+	if _, err := a.restartSteps(); err != nil {
+		return nil, err
 	}
 	if a.out == "" {
 		a.out = filepath.Join(a.ckpt, "model")
@@ -83,11 +96,34 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	return a, nil
 }
 
+// restartSteps parses --restarts: nil for the recipe's, an empty list for
+// "none".
+func (a *worldTrainArgs) restartSteps() ([]int, error) {
+	if a.restarts == "" {
+		return nil, nil
+	}
+	if a.restarts == "none" {
+		return []int{}, nil
+	}
+	var out []int
+	for _, f := range splitList(a.restarts) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%w: --restarts: %q is not a step", ErrUsage, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 // options returns the recipe of stage with the flags' overrides.
 func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 	o := worldmodel.Recipe(stage)
 	o.Seed, o.CheckpointDir, o.CheckpointEvery, o.Resume = a.seed, a.ckpt, a.every, a.resume
 	o.LatentSamples, o.NoPreview = a.latents, !a.preview
+	if r, _ := a.restartSteps(); r != nil {
+		o.Restarts = r
+	}
 	if a.steps > 0 {
 		o = o.WithSteps(a.steps)
 	}
@@ -96,6 +132,9 @@ func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 	}
 	if a.lr > 0 {
 		o.LR = a.lr
+	}
+	if stage == sdtrain.StageUNet {
+		o.InitFrom, o.Weighting = a.initFrom, a.weighting
 	}
 	return o
 }
@@ -123,6 +162,9 @@ func runWorldTrain(ctx context.Context, env Env, args []string) error {
 		for _, stage := range stages {
 			o := a.options(stage)
 			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d, lr %g, restarts %v\n", stage, o.Steps, o.Batch, o.LR, o.Restarts)
+			if o.InitFrom != "" || o.Weighting != "" {
+				fmt.Fprintf(env.Stderr, "from %q, loss weighting %q\n", o.InitFrom, o.Weighting)
+			}
 			p := newTrainProgress(env.Stderr)
 			res, err := sdtrain.Train(ctx, be, worldmodel.Architecture(), worldmodel.Source{}, o, p.event)
 			p.finish()

@@ -22,6 +22,10 @@ func TestWorldTrainFlags(t *testing.T) {
 		{"negative steps", []string{"--steps", "-1"}, "must not be negative"},
 		{"stray argument", []string{"extra"}, "unexpected arguments"},
 		{"no checkpoint folder", []string{"--ckpt", ""}, "--ckpt must name"},
+		{"weighting outside the unet stage", []string{"--weighting", "p2"}, "apply to --stage unet"},
+		{"init outside the unet stage", []string{"--stage", "vae", "--init-from", "x"}, "apply to --stage unet"},
+		{"bad restart", []string{"--restarts", "10,x"}, "--restarts"},
+		{"unknown weighting", []string{"--stage", "unet", "--weighting", "snr"}, "--weighting must be"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,6 +39,13 @@ func TestWorldTrainFlags(t *testing.T) {
 	a, err := parseWorldTrainArgs(Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	u, err := parseWorldTrainArgs(Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}, []string{"--stage", "unet", "--weighting", "p2", "--init-from", "a.safetensors", "--restarts", "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := u.options(sdtrain.StageUNet); o.Weighting != sdtrain.WeightingP2 || o.InitFrom != "a.safetensors" || len(o.Restarts) != 0 {
+		t.Fatalf("unet options %q %q", o.Weighting, o.InitFrom)
 	}
 	if wd, _ := os.Getwd(); strings.HasPrefix(a.ckpt, filepath.Dir(filepath.Dir(wd))) {
 		t.Fatalf("default checkpoint folder %s lies inside the source tree", a.ckpt)

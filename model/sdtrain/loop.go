@@ -108,20 +108,24 @@ func (r *run) trainStep(rng *rand.Rand, lr float64) (loss, norm float64, err err
 	}
 	ls := a.VAE.LatentChannels
 	images := tensors.FromFlatDataAndDimensions(b.images, o.Batch, 3, size, size)
-	post := tensors.FromFlatDataAndDimensions(normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
+	post := tensors.FromFlatDataAndDimensions(Normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
 	args := []any{images, post}
 	if o.Stage == StageUNet {
-		noise := tensors.FromFlatDataAndDimensions(normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
+		noise := tensors.FromFlatDataAndDimensions(Normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
 		ts := make([]int32, o.Batch)
-		sa, sb := make([]float32, o.Batch), make([]float32, o.Batch)
+		sa, sb, w := make([]float32, o.Batch), make([]float32, o.Batch), make([]float32, o.Batch)
 		for i := range ts {
 			t := rng.IntN(a.Scheduler.NumTrainTimesteps)
 			ac := float64(r.sched.AlphasCumprod[t])
 			ts[i], sa[i], sb[i] = int32(t), float32(math.Sqrt(ac)), float32(math.Sqrt(1-ac))
+			w[i] = float32(TimestepWeight(o.Weighting, ac))
 		}
 		args = append(args, noise, tensors.FromFlatDataAndDimensions(ts, o.Batch),
 			tensors.FromFlatDataAndDimensions(sa, o.Batch), tensors.FromFlatDataAndDimensions(sb, o.Batch),
 			tensors.FromFlatDataAndDimensions(b.ids, o.Batch, len(b.ids)/o.Batch))
+		if o.Weighting != WeightingUniform {
+			args = append(args, tensors.FromFlatDataAndDimensions(w, o.Batch))
+		}
 	}
 	outs, err := r.exec.Exec(args...)
 	if err != nil {
@@ -229,7 +233,7 @@ func (r *run) latentStd() (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		noise := normals(rng, bs*lc*(size/f)*(size/f))
+		noise := Normals(rng, bs*lc*(size/f)*(size/f))
 		out, err := exec.Exec1(tensors.FromFlatDataAndDimensions(b.images, bs, 3, size, size),
 			tensors.FromFlatDataAndDimensions(noise, bs, lc, size/f, size/f))
 		if err != nil {

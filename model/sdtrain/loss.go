@@ -37,14 +37,19 @@ func VAELoss(ctx *context.Context, images, noise *Node, klWeight float64) (loss,
 // scaling factor), noised to x_t = sqrtAlpha * x0 + sqrtOneMinus * noise
 // (sqrtAlpha and sqrtOneMinus [B], the schedule's values at timesteps [B]),
 // and the UNet, conditioned on the encoded captions ids [B, L], predicts
-// noise. It returns mean((pred - noise)^2), a scalar.
-func UNetLoss(ctx *context.Context, images, postNoise, noise, timesteps, sqrtAlpha, sqrtOneMinus, ids *Node, scale float64) *Node {
+// noise. It returns mean((pred - noise)^2), a scalar; with weights [B]
+// (nil: all 1, the graph SD's plain loss builds) each sample's mean squared
+// error is scaled by its weight before the batch mean.
+func UNetLoss(ctx *context.Context, images, postNoise, noise, timesteps, sqrtAlpha, sqrtOneMinus, ids, weights *Node, scale float64) *Node {
 	mean, logvar := sd.VAEEncode(ctx, images)
 	x0 := StopGradient(MulScalar(Add(mean, Mul(Exp(MulScalar(logvar, 0.5)), postNoise)), scale))
 	xt := Add(Mul(x0, InsertAxes(sqrtAlpha, -1, -1, -1)), Mul(noise, InsertAxes(sqrtOneMinus, -1, -1, -1)))
 	states := sd.EncodeText(ctx, ids)
 	pred := sd.UNet(ctx, xt, timesteps, []*Node{states})
-	return ReduceAllMean(Square(Sub(pred, noise)))
+	if weights == nil {
+		return ReduceAllMean(Square(Sub(pred, noise)))
+	}
+	return ReduceAllMean(Mul(ReduceMean(Square(Sub(pred, noise)), 1, 2, 3), weights))
 }
 
 // gradExec compiles lossFn (whose first output is the scalar loss) together

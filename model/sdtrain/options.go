@@ -10,6 +10,22 @@ import (
 	"kata/model/sd"
 )
 
+// The unet loss weightings (Options.Weighting).
+const (
+	WeightingUniform = ""   // every timestep alike: SD's epsilon MSE
+	WeightingP2      = "p2" // P2 (Choi et al. 2022, k=1, gamma=1): weight 1/(1+SNR(t)), shifting the loss from the nearly clean timesteps to the noisy ones, where a sample's content (kind, colour, pose) is decided
+)
+
+// TimestepWeight is the loss weight of a timestep whose cumulative alpha is
+// alphaCumprod under weighting w (1 for WeightingUniform).
+func TimestepWeight(w string, alphaCumprod float64) float64 {
+	if w != WeightingP2 {
+		return 1
+	}
+	snr := alphaCumprod / (1 - alphaCumprod)
+	return 1 / (1 + snr)
+}
+
 // Stage is one training stage.
 type Stage string
 
@@ -63,6 +79,16 @@ type Options struct {
 	EMADecay    float64 // EMA decay (with diffusers' warmup (1+t)/(10+t)); default 0.999
 	CaptionDrop float64 // unet: share of captions replaced by ""; default 0.1 (negative: none)
 	KLWeight    float64 // vae: KL weight; default 1e-6
+	// Weighting is the unet loss's weight per timestep: "" (WeightingUniform,
+	// SD's plain epsilon MSE) or WeightingP2.
+	Weighting string
+	// InitFrom is a unet-stage checkpoint whose weights (VAE included), EMA
+	// and scaling factor a fresh unet run starts from, instead of random
+	// weights and the vae stage's checkpoint: fine-tuning a model, or
+	// continuing a run with changed settings. The optimiser starts afresh
+	// (moments zero, Warmup applies). Ignored when the run resumes from its
+	// own checkpoint, which must have been started from the same one.
+	InitFrom string
 
 	// CheckpointDir holds the stage checkpoints (vae.safetensors,
 	// unet.safetensors) and loss curves; required. The unet stage reads the
@@ -143,6 +169,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("restarts %v: want ascending steps between warmup %d and steps %d", o.Restarts, o.Warmup, o.Steps)
 	case o.CaptionDrop > 1:
 		return o, fmt.Errorf("caption dropout %g above 1", o.CaptionDrop)
+	case o.Weighting != WeightingUniform && o.Weighting != WeightingP2:
+		return o, fmt.Errorf("loss weighting %q: want %q or %q", o.Weighting, WeightingUniform, WeightingP2)
+	case (o.Weighting != WeightingUniform || o.InitFrom != "") && o.Stage != StageUNet:
+		return o, fmt.Errorf("a loss weighting and an initial checkpoint apply to the unet stage only")
 	case o.LatentSamples < 2:
 		return o, fmt.Errorf("latent samples %d: want at least 2", o.LatentSamples)
 	}

@@ -57,6 +57,9 @@ func TestOptionsRejectBadInput(t *testing.T) {
 		{"negative learning rate", func(o *Options) { o.LR = -1 }},
 		{"EMA decay 1", func(o *Options) { o.EMADecay = 1 }},
 		{"caption dropout above 1", func(o *Options) { o.CaptionDrop = 2 }},
+		{"unknown weighting", func(o *Options) { o.Stage, o.Weighting = StageUNet, "snr" }},
+		{"weighting on the vae stage", func(o *Options) { o.Weighting = WeightingP2 }},
+		{"initial checkpoint on the vae stage", func(o *Options) { o.InitFrom = "unet.safetensors" }},
 	}
 	if _, err := ok.withDefaults(); err != nil {
 		t.Fatalf("valid options refused: %v", err)
@@ -118,6 +121,22 @@ func TestLearningRateRestarts(t *testing.T) {
 		bad.Stage, bad.CheckpointDir, bad.Restarts = StageVAE, "x", r
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("restarts %v accepted", r)
+		}
+	}
+}
+
+// TestTimestepWeight checks P2's weight 1/(1+SNR), SNR = a/(1-a) (Choi et
+// al. 2022, eq. 8 with k=1, gamma=1), and the uniform weighting's 1.
+func TestTimestepWeight(t *testing.T) {
+	for _, tc := range []struct {
+		w        string
+		ac, want float64
+	}{
+		{WeightingUniform, 0.5, 1}, {WeightingUniform, 0.99, 1},
+		{WeightingP2, 0.5, 0.5}, {WeightingP2, 0.9, 0.1}, {WeightingP2, 0.2, 0.8}, {WeightingP2, 0.01, 0.99},
+	} {
+		if got := TimestepWeight(tc.w, tc.ac); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%q at alpha-bar %g: %g, want %g", tc.w, tc.ac, got, tc.want)
 		}
 	}
 }

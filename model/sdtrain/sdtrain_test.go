@@ -3,6 +3,7 @@ package sdtrain
 import (
 	gocontext "context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -273,5 +274,68 @@ func TestFinishedRunContinuesAsFirstCycle(t *testing.T) {
 	cont.CheckpointDir = other
 	if _, err := Train(gocontext.Background(), be, tinyArch(), src, cont, nil); err == nil {
 		t.Fatal("a 3-step run continued as the first cycle of a restart at 2")
+	}
+}
+
+// TestInitFrom starts a P2-weighted unet run from another run's checkpoint:
+// it takes that run's weights (frozen VAE exactly; the trained ones moved by
+// one step at a negligible rate) and scaling factor, resumes under its own
+// fingerprint, and refuses to resume from a different initial checkpoint or
+// to start from a vae checkpoint.
+func TestInitFrom(t *testing.T) {
+	be := testBackend(t)
+	src := Shapes{}
+	first, second := t.TempDir(), t.TempDir()
+	trainStage(t, be, src, Options{Stage: StageVAE, Steps: 1, Batch: 2, CheckpointDir: first, LatentSamples: 4, Seed: 7}, nil)
+	trainStage(t, be, src, Options{Stage: StageUNet, Steps: 2, Batch: 2, CheckpointDir: first, Seed: 7, NoPreview: true}, nil)
+	a, err := loadCheckpoint(CheckpointPath(first, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Stage: StageUNet, Steps: 2, Batch: 2, LR: 1e-12, Warmup: 1, Seed: 9, CheckpointDir: second, NoPreview: true,
+		Weighting: WeightingP2, InitFrom: CheckpointPath(first, StageUNet)}
+	ctx, cancel := gocontext.WithCancel(gocontext.Background())
+	_, err = Train(ctx, be, tinyArch(), src, o, func(e Event) {
+		if e.Kind == EventStep && e.Step == 1 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, gocontext.Canceled) {
+		t.Fatalf("cancelled run returned %v", err)
+	}
+	b, err := loadCheckpoint(CheckpointPath(second, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.ScalingFactor != a.ScalingFactor {
+		t.Errorf("scaling factor %g, want the initial checkpoint's %g", b.ScalingFactor, a.ScalingFactor)
+	}
+	trained := map[string]bool{}
+	for k := range b.EMA {
+		trained[k] = true
+	}
+	for k, w := range a.Weights {
+		d := 0.0
+		for i := range w {
+			d = max(d, math.Abs(float64(w[i]-b.Weights[k][i])))
+		}
+		if (!trained[k] && d != 0) || d > 1e-6 {
+			t.Fatalf("%s (trained %v) moved by %g from the initial checkpoint", k, trained[k], d)
+		}
+	}
+	if len(b.Losses) != 1 || !(b.Losses[0] > 0) {
+		t.Fatalf("losses %v", b.Losses)
+	}
+	o.Resume = true
+	if res := trainStage(t, be, src, o, nil); res.Steps != 2 {
+		t.Fatalf("resumed to step %d", res.Steps)
+	}
+	o.InitFrom = CheckpointPath(second, StageUNet) // another initial checkpoint
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil {
+		t.Fatal("resumed a run under another initial checkpoint")
+	}
+	o.Resume, o.CheckpointDir, o.InitFrom = false, t.TempDir(), CheckpointPath(first, StageVAE)
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil {
+		t.Fatal("started a unet run from a vae checkpoint")
 	}
 }

@@ -115,6 +115,9 @@ type run struct {
 	pipe  *sd.Pipeline  // unet previews, made on first use
 
 	lastPreview time.Time // when this session last wrote a preview
+
+	init   *checkpoint // Options.InitFrom's checkpoint, while the run is set up
+	initFP string      // its fingerprint and step, part of this run's fingerprint
 }
 
 func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEvent func(Event)) (*run, error) {
@@ -163,7 +166,28 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 			resumed = c
 		}
 	}
-	if resumed == nil && o.Stage == StageUNet {
+	if o.InitFrom != "" {
+		if r.init, err = loadCheckpoint(o.InitFrom); err != nil {
+			return nil, fmt.Errorf("initial checkpoint: %w", err)
+		}
+		if r.init.Stage != StageUNet {
+			return nil, fmt.Errorf("initial checkpoint %s is of the %s stage, want unet", o.InitFrom, r.init.Stage)
+		}
+		r.sf = r.init.ScalingFactor
+		r.arch.VAE.ScalingFactor = r.sf
+		r.initFP = fmt.Sprintf("%s@%d", r.init.Fingerprint, r.init.Step)
+	}
+	if resumed == nil && r.init != nil {
+		for _, k := range r.keys {
+			w, ok := r.init.Weights[k]
+			if !ok {
+				return nil, fmt.Errorf("initial checkpoint %s lacks weight %s: another architecture", o.InitFrom, k)
+			}
+			if err := r.setWeight(k, w); err != nil {
+				return nil, fmt.Errorf("initial checkpoint %s: %w", o.InitFrom, err)
+			}
+		}
+	} else if resumed == nil && o.Stage == StageUNet {
 		// The frozen VAE is the vae stage's EMA, with its measured scale.
 		vc, err := loadCheckpoint(CheckpointPath(o.CheckpointDir, StageVAE))
 		if err != nil {
@@ -208,9 +232,18 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 			copy(r.params[r.offs[i]:r.offs[i+1]], tensors.MustCopyFlatData[float32](r.vars[k].MustValue()))
 		}
 	}
+	if r.ema == nil && r.init != nil {
+		r.ema = make([]float32, n)
+		for i, k := range r.train {
+			if copy(r.ema[r.offs[i]:r.offs[i+1]], r.init.EMA[k]) != r.offs[i+1]-r.offs[i] {
+				return nil, fmt.Errorf("initial checkpoint %s: EMA of %s has %d values", o.InitFrom, k, len(r.init.EMA[k]))
+			}
+		}
+	}
 	if r.ema == nil {
 		r.ema = slices.Clone(r.params)
 	}
+	r.init = nil // only its fingerprint stays
 	return r, nil
 }
 
@@ -299,6 +332,12 @@ func (r *run) fingerprintOf(o Options) (string, error) {
 	if len(o.Restarts) > 0 {
 		fmt.Fprintf(h, "|restarts %v", o.Restarts)
 	}
+	if o.Weighting != WeightingUniform {
+		fmt.Fprintf(h, "|weighting %s", o.Weighting)
+	}
+	if r.initFP != "" {
+		fmt.Fprintf(h, "|init %s", r.initFP)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }
 
@@ -332,7 +371,11 @@ func (r *run) compile() error {
 	case StageUNet:
 		sf := r.sf
 		fn = func(ctx *context.Context, in []*Node) []*Node {
-			return []*Node{UNetLoss(ctx, in[0], in[1], in[2], in[3], in[4], in[5], in[6], sf)}
+			var weights *Node
+			if len(in) > 7 {
+				weights = in[7]
+			}
+			return []*Node{UNetLoss(ctx, in[0], in[1], in[2], in[3], in[4], in[5], in[6], weights, sf)}
 		}
 	}
 	var err error

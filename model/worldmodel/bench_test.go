@@ -77,7 +77,7 @@ func BenchmarkStep(b *testing.B) {
 					if stage == sdtrain.StageVAE {
 						loss, _, _ = sdtrain.VAELoss(ctx, in[0], in[1], 1e-6)
 					} else {
-						loss = sdtrain.UNetLoss(ctx, in[0], in[1], in[2], in[3], in[4], in[5], in[6], 0.2)
+						loss = sdtrain.UNetLoss(ctx, in[0], in[1], in[2], in[3], in[4], in[5], in[6], nil, 0.2)
 					}
 					nodes := make([]*Node, len(vars))
 					for i, v := range vars {
