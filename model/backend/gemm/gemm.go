@@ -51,7 +51,8 @@ const (
 	blockN = 512
 )
 
-// check validates that every element of an r x c view lies inside Data.
+// check validates that every element of an r x c view lies inside its slice
+// (Data, or Half for a half-precision view).
 func (m Matrix) check(name string, r, c int) error {
 	size, err := m.elements()
 	if err != nil {
