@@ -165,7 +165,9 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 		// than the copy itself.
 		w := getScratch(c.kSize * c.cout)
 		c.scratchW = w
-		transposeInto(w, ker.widened(), kDims, append(slices.Clone(kAxes), ax.KernelOutputChannels))
+		wide, release := ker.widened()
+		transposeInto(w, wide, kDims, append(slices.Clone(kAxes), ax.KernelOutputChannels))
+		release()
 		c.w = gemm.RowMajor(w, 0, c.cout)
 	}
 	c.oSpStride, c.oSpMerged = mergeAxes(oDims, c.oStr, ax.OutputSpatial)

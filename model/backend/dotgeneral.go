@@ -96,7 +96,9 @@ func viewOperand(data operand, dims, contracting, batch []int) (operandView, err
 	kStride, ok2 := mergeAxes(dims, strides, contracting)
 	if !ok1 || !ok2 {
 		perm := slices.Concat(batch, cross, contracting)
-		data = operand{f32: transposeF32(data.widened(), dims, perm)}
+		wide, release := data.widened()
+		data = operand{f32: transposeF32(wide, dims, perm)}
+		release()
 		newDims := make([]int, len(dims))
 		for i, a := range perm {
 			newDims[i] = dims[a]

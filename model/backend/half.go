@@ -3,7 +3,6 @@ package backend
 import (
 	"reflect"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -228,44 +227,33 @@ func (o operand) matrix(offset, rowStride, colStride int) gemm.Matrix {
 	return gemm.HalfMatrix(o.half, o.format, offset, rowStride, colStride)
 }
 
-// widened returns the values as float32: the data itself for float32, a
-// fresh widened copy for half precision.
-func (o operand) widened() []float32 {
+// widened returns the values as float32 and a function to call once they
+// are no longer read: the data itself for float32, a widened copy in a
+// pooled scratch buffer (getScratch) for half precision.
+func (o operand) widened() (data []float32, release func()) {
 	if o.format == gemm.Float32 {
-		return o.f32
+		return o.f32, func() {}
 	}
 	dtype := dtypes.Float16
 	if o.format == gemm.BFloat16 {
 		dtype = dtypes.BFloat16
 	}
-	out := make([]float32, len(o.half))
-	widenHalf(out, o.half, dtype)
-	return out
+	data = getScratch(len(o.half))
+	widenHalf(data, o.half, dtype)
+	return data, func() { putScratch(data) }
 }
-
-// scratchF32 holds reusable float32 buffers for widened operands.
-var scratchF32 = sync.Pool{New: func() any { return new([]float32) }}
 
 // operandF32 returns a buffer's shape and its values as float32: the buffer's
 // own data for float32, a widened copy in a pooled scratch buffer for
 // float16/bfloat16 (release returns it; call it once the op is done). ok is
 // false for other dtypes.
 func operandF32(backend *simplego.Backend, buf *simplego.Buffer) (shape shapes.Shape, data []float32, release func(), ok bool) {
-	shape, data, ok = float32Flat(backend, buf)
-	if ok || (shape.DType != dtypes.Float16 && shape.DType != dtypes.BFloat16) {
-		return shape, data, func() {}, ok
-	}
-	flat, err := backend.BufferData(buf)
-	if err != nil {
+	shape, o, ok := operandOf(backend, buf)
+	if !ok {
 		return shape, nil, func() {}, false
 	}
-	p := scratchF32.Get().(*[]float32)
-	if cap(*p) < shape.Size() {
-		*p = make([]float32, shape.Size())
-	}
-	data = (*p)[:shape.Size()]
-	widenHalf(data, uint16s(flat), shape.DType)
-	return shape, data, func() { scratchF32.Put(p) }, true
+	data, release = o.widened()
+	return shape, data, release, true
 }
 
 // stockWithHalf runs GoMLX's executor on a node whose operands may be half
