@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -15,7 +16,7 @@ import (
 )
 
 // halfTensor makes a float16 or bfloat16 tensor from bits.
-func halfTensor(t *testing.T, dtype dtypes.DType, bits []uint16, dims ...int) *tensors.Tensor {
+func halfTensor(t testing.TB, dtype dtypes.DType, bits []uint16, dims ...int) *tensors.Tensor {
 	t.Helper()
 	x := tensors.FromShape(shapes.Make(dtype, dims...))
 	if err := x.MutableFlatData(func(flat any) { copy(uint16s(flat), bits) }); err != nil {
@@ -90,7 +91,7 @@ func TestConvertHalf(t *testing.T) {
 
 // halfAndWide returns a float16 or bfloat16 tensor of random values in
 // [-1, 1) and the float32 tensor of the same values, widened.
-func halfAndWide(t *testing.T, rng *rand.Rand, dtype dtypes.DType, dims ...int) (half, wide *tensors.Tensor) {
+func halfAndWide(t testing.TB, rng *rand.Rand, dtype dtypes.DType, dims ...int) (half, wide *tensors.Tensor) {
 	t.Helper()
 	n := 1
 	for _, d := range dims {
@@ -286,6 +287,58 @@ func TestHalfWeightsBitIdentical(t *testing.T) {
 					break
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkHalfWeights reports GFLOP/s of SD 1.5 convolutions (batch 2 as
+// under CFG, 256 px latents, [out, in, 3, 3] kernels) and a linear layer
+// through Kata's executors with the weight in float32 and in float16 and
+// bfloat16 (read as stored and widened by the GEMM's packing), side by side.
+func BenchmarkHalfWeights(b *testing.B) {
+	backend := newGoBackend(b)
+	rng := rand.New(rand.NewPCG(11, 12))
+	conv := func(x, w *Node) *Node {
+		return Convolve(x, widen(w)).AxesConfig(nchwAxes).Strides(1).PadSame().Done()
+	}
+	cases := []struct {
+		name  string
+		x     *tensors.Tensor
+		wDims []int
+		flops float64
+		fn    func(x, w *Node) *Node
+	}{
+		{"conv-3x3-c320-32x32", randF32(rng, 2, 320, 32, 32), []int{320, 320, 3, 3}, 2 * 2 * 1024 * 2880 * 320, conv},
+		{"conv-3x3-c640-16x16", randF32(rng, 2, 640, 16, 16), []int{640, 640, 3, 3}, 2 * 2 * 256 * 5760 * 640, conv},
+		{"conv-3x3-c1280-8x8", randF32(rng, 2, 1280, 8, 8), []int{1280, 1280, 3, 3}, 2 * 2 * 64 * 11520 * 1280, conv},
+		{"linear-1024x640x2560", randF32(rng, 1024, 640), []int{2560, 640}, 2 * 1024 * 640 * 2560, func(x, w *Node) *Node {
+			return DotGeneral(x, []int{1}, nil, widen(w), []int{1}, nil)
+		}},
+	}
+	defer setKernels(true)()
+	for _, c := range cases {
+		for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.Float16, dtypes.BFloat16} {
+			b.Run(fmt.Sprintf("%s/%s", c.name, dtype), func(b *testing.B) {
+				w := randF32(rng, c.wDims...)
+				if dtype != dtypes.Float32 {
+					w, _ = halfAndWide(b, rng, dtype, c.wDims...)
+				}
+				exec := MustNewExec(backend, c.fn)
+				run := func() {
+					outs, err := exec.Exec(c.x, w)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, o := range outs {
+						o.FinalizeAll()
+					}
+				}
+				run() // compile and warm up
+				for b.Loop() {
+					run()
+				}
+				b.ReportMetric(c.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }
