@@ -29,18 +29,20 @@ type convMirror struct {
 }
 
 // execConvGeneral runs float32 convolutions without channel/batch grouping as
-// GEMMs over an im2col matrix; anything else goes to GoMLX's executor.
+// GEMMs over an im2col matrix; anything else goes to GoMLX's executor. A
+// float16/bfloat16 kernel (read directly, see half.go) goes to the GEMM as
+// stored when its layout is a matrix view (PyTorch's [out, in, h, w] is),
+// and is widened with the transposition otherwise; a half-precision input is
+// widened before the im2col.
 func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	if !kernelsOn.Load() {
 		return stockWithHalf(stockConvGeneral, backend, node, inputs, owned)
 	}
 	n := mirror(node)
 	p := nodeData[convMirror](n)
-	// Half-precision kernels (read directly, see half.go) are widened here.
 	inShape, in, release1, ok1 := operandF32(backend, inputs[0])
 	defer release1()
-	kShape, ker, release2, ok2 := operandF32(backend, inputs[1])
-	defer release2()
+	kShape, ker, ok2 := operandOf(backend, inputs[1])
 	if p == nil || !ok1 || !ok2 || n.shape.DType != dtypes.Float32 ||
 		max(p.channelGroupCount, 1) != 1 || max(p.batchGroupCount, 1) != 1 {
 		fallbacks.Add(1)
@@ -89,7 +91,7 @@ type convPlan struct {
 	scratchW              []float32 // pooled copy of the kernel, released by run
 }
 
-func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims, oDims []int) (*convPlan, error) {
+func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, oDims []int) (*convPlan, error) {
 	ax := p.axes
 	s := len(ax.InputSpatial)
 	if len(inDims) != s+2 || len(kDims) != s+2 || len(oDims) != s+2 {
@@ -157,13 +159,15 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker []float32, kDims
 	c.icInner = kAxes[len(kAxes)-1] == ax.KernelInputChannels && c.inStr[ax.InputChannels] == 1
 
 	if rs, ok := mergeAxes(kDims, kStr, kAxes); ok {
-		c.w = gemm.Matrix{Data: ker, RowStride: rs, ColStride: kStr[ax.KernelOutputChannels]}
+		c.w = ker.matrix(0, rs, kStr[ax.KernelOutputChannels])
 	} else {
 		// Pooled: a fresh multi-megabyte slice per call costs more in page faults
 		// than the copy itself.
 		w := getScratch(c.kSize * c.cout)
 		c.scratchW = w
-		transposeInto(w, ker, kDims, append(slices.Clone(kAxes), ax.KernelOutputChannels))
+		wide, release := ker.widened()
+		transposeInto(w, wide, kDims, append(slices.Clone(kAxes), ax.KernelOutputChannels))
+		release()
 		c.w = gemm.RowMajor(w, 0, c.cout)
 	}
 	c.oSpStride, c.oSpMerged = mergeAxes(oDims, c.oStr, ax.OutputSpatial)

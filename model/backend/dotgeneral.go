@@ -41,7 +41,9 @@ func nodeData[T any](n *nodeMirror) *T {
 }
 
 // execDotGeneral computes simplego's normalised DotGeneral node (output
-// [batch, lhsCross, rhsCross]) with the GEMM kernels for float32; anything else
+// [batch, lhsCross, rhsCross]) with the GEMM kernels for float32 outputs of
+// float32, float16 or bfloat16 operands (half-precision weights read
+// directly, see half.go, are widened by the GEMM's packing); anything else
 // goes to GoMLX's executor.
 func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	// Without a SIMD micro-kernel GoMLX's own blocked DotGeneral is as fast
@@ -51,11 +53,8 @@ func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	}
 	n := mirror(node)
 	p := nodeData[dotGeneralMirror](n)
-	// Half-precision weights (read directly, see half.go) are widened here.
-	lhsShape, lhs, release1, ok1 := operandF32(backend, inputs[0])
-	defer release1()
-	rhsShape, rhs, release2, ok2 := operandF32(backend, inputs[1])
-	defer release2()
+	lhsShape, lhs, ok1 := operandOf(backend, inputs[0])
+	rhsShape, rhs, ok2 := operandOf(backend, inputs[1])
 	if p == nil || !ok1 || !ok2 || n.shape.DType != dtypes.Float32 {
 		fallbacks.Add(1)
 		return stockWithHalf(stockDotGeneral, backend, node, inputs, owned)
@@ -64,7 +63,7 @@ func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	if err != nil {
 		return nil, err
 	}
-	if err := dotGeneralF32(lhs, lhsShape.Dimensions, p.lhsContractingAxes, p.lhsBatchAxes,
+	if err := dotGeneral(lhs, lhsShape.Dimensions, p.lhsContractingAxes, p.lhsBatchAxes,
 		rhs, rhsShape.Dimensions, p.rhsContractingAxes, p.rhsBatchAxes, outFlat); err != nil {
 		backend.BufferFinalize(out)
 		return nil, fmt.Errorf("DotGeneral %s x %s: %w", lhsShape, rhsShape, err)
@@ -75,15 +74,17 @@ func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 
 // operandView describes one DotGeneral operand as strided matrices, one per batch.
 type operandView struct {
-	data                 []float32
+	data                 operand
 	batchOffsets         []int
 	crossSize, contract  int
 	crossStride, kStride int
 }
 
 // viewOperand maps an operand to [batch][cross][contracting] strided views,
-// transposing it into that order first if the axes cannot be merged in place.
-func viewOperand(data []float32, dims, contracting, batch []int) (operandView, error) {
+// transposing it into that order first if the axes cannot be merged in place
+// (widening a half-precision operand then: the GEMM reads the others as
+// stored).
+func viewOperand(data operand, dims, contracting, batch []int) (operandView, error) {
 	for _, a := range slices.Concat(contracting, batch) {
 		if a < 0 || a >= len(dims) {
 			return operandView{}, fmt.Errorf("axis %d out of range for rank %d", a, len(dims))
@@ -95,7 +96,9 @@ func viewOperand(data []float32, dims, contracting, batch []int) (operandView, e
 	kStride, ok2 := mergeAxes(dims, strides, contracting)
 	if !ok1 || !ok2 {
 		perm := slices.Concat(batch, cross, contracting)
-		data = transposeF32(data, dims, perm)
+		wide, release := data.widened()
+		data = operand{f32: transposeF32(wide, dims, perm)}
+		release()
 		newDims := make([]int, len(dims))
 		for i, a := range perm {
 			newDims[i] = dims[a]
@@ -123,8 +126,8 @@ func viewOperand(data []float32, dims, contracting, batch []int) (operandView, e
 	return v, nil
 }
 
-// dotGeneralF32 writes out[b][i][j] = sum_k lhs[b][i][k] * rhs[b][k][j].
-func dotGeneralF32(lhs []float32, lhsDims, lc, lb []int, rhs []float32, rhsDims, rc, rb []int, out []float32) error {
+// dotGeneral writes out[b][i][j] = sum_k lhs[b][i][k] * rhs[b][k][j].
+func dotGeneral(lhs operand, lhsDims, lc, lb []int, rhs operand, rhsDims, rc, rb []int, out []float32) error {
 	l, err := viewOperand(lhs, lhsDims, lc, lb)
 	if err != nil {
 		return err
@@ -139,8 +142,8 @@ func dotGeneralF32(lhs []float32, lhsDims, lc, lb []int, rhs []float32, rhsDims,
 			batch, len(r.batchOffsets), k, r.contract, len(out))
 	}
 	one := func(b int, mul func(m, n, k int, a, bm, c gemm.Matrix) error) error {
-		a := gemm.Matrix{Data: l.data, Offset: l.batchOffsets[b], RowStride: l.crossStride, ColStride: l.kStride}
-		bm := gemm.Matrix{Data: r.data, Offset: r.batchOffsets[b], RowStride: r.kStride, ColStride: r.crossStride}
+		a := l.data.matrix(l.batchOffsets[b], l.crossStride, l.kStride)
+		bm := r.data.matrix(r.batchOffsets[b], r.kStride, r.crossStride)
 		return mul(m, n, k, a, bm, gemm.RowMajor(out, b*m*n, n))
 	}
 	workers := runtime.GOMAXPROCS(0)

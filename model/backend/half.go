@@ -3,7 +3,6 @@ package backend
 import (
 	"reflect"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
+	"kata/model/backend/gemm"
 	"kata/model/safetensors"
 )
 
@@ -131,11 +131,12 @@ func uint16s(flat any) []uint16 {
 // Builder (fuseHalf) makes a DotGeneral or ConvGeneral whose operand is a
 // float16/bfloat16 -> float32 ConvertDType take the conversion's input
 // instead; the conversion node is then unused and never runs (simplego
-// executes only the nodes an output needs). The executors widen such an
-// operand into a scratch buffer of their own, reused from op to op, so the
-// float32 copy of a weight lives only while its op runs and is not kept in
-// simplego's buffer pools between steps (which would hold a float32 copy of
-// every weight again).
+// executes only the nodes an output needs). The executors hand such an
+// operand to the GEMM as it is stored (gemm.HalfMatrix), which widens it
+// while packing its panels, so no float32 copy of the weight exists at all
+// (and none is kept in simplego's buffer pools between steps). Layouts the
+// GEMM cannot view in place (operands that must be transposed first, a
+// convolution's input) are widened into a float32 copy first.
 
 // halfSource returns the float16/bfloat16 node that op widens to float32 when
 // op is such a ConvertDType node, else nil.
@@ -188,29 +189,71 @@ func (b *goBuilder) DotGeneral(lhs backends.Op, lhsContracting, lhsBatch []int, 
 	return out, err
 }
 
-// scratchF32 holds reusable float32 buffers for widened operands.
-var scratchF32 = sync.Pool{New: func() any { return new([]float32) }}
+// operand is a DotGeneral or ConvGeneral input as the GEMM reads it: float32
+// values, or float16/bfloat16 bits that the GEMM widens while packing.
+type operand struct {
+	f32    []float32
+	half   []uint16
+	format gemm.Format
+}
+
+// operandOf returns a buffer's shape and its data as an operand, without a
+// copy; ok is false for dtypes other than float32, float16 and bfloat16.
+func operandOf(backend *simplego.Backend, buf *simplego.Buffer) (shapes.Shape, operand, bool) {
+	shape, data, ok := float32Flat(backend, buf)
+	if ok {
+		return shape, operand{f32: data}, true
+	}
+	format := gemm.Float16
+	switch shape.DType {
+	case dtypes.Float16:
+	case dtypes.BFloat16:
+		format = gemm.BFloat16
+	default:
+		return shape, operand{}, false
+	}
+	flat, err := backend.BufferData(buf)
+	if err != nil {
+		return shape, operand{}, false
+	}
+	return shape, operand{half: uint16s(flat), format: format}, true
+}
+
+// matrix views the operand as a strided matrix.
+func (o operand) matrix(offset, rowStride, colStride int) gemm.Matrix {
+	if o.format == gemm.Float32 {
+		return gemm.Matrix{Data: o.f32, Offset: offset, RowStride: rowStride, ColStride: colStride}
+	}
+	return gemm.HalfMatrix(o.half, o.format, offset, rowStride, colStride)
+}
+
+// widened returns the values as float32 and a function to call once they
+// are no longer read: the data itself for float32, a widened copy in a
+// pooled scratch buffer (getScratch) for half precision.
+func (o operand) widened() (data []float32, release func()) {
+	if o.format == gemm.Float32 {
+		return o.f32, func() {}
+	}
+	dtype := dtypes.Float16
+	if o.format == gemm.BFloat16 {
+		dtype = dtypes.BFloat16
+	}
+	data = getScratch(len(o.half))
+	widenHalf(data, o.half, dtype)
+	return data, func() { putScratch(data) }
+}
 
 // operandF32 returns a buffer's shape and its values as float32: the buffer's
 // own data for float32, a widened copy in a pooled scratch buffer for
 // float16/bfloat16 (release returns it; call it once the op is done). ok is
 // false for other dtypes.
 func operandF32(backend *simplego.Backend, buf *simplego.Buffer) (shape shapes.Shape, data []float32, release func(), ok bool) {
-	shape, data, ok = float32Flat(backend, buf)
-	if ok || (shape.DType != dtypes.Float16 && shape.DType != dtypes.BFloat16) {
-		return shape, data, func() {}, ok
-	}
-	flat, err := backend.BufferData(buf)
-	if err != nil {
+	shape, o, ok := operandOf(backend, buf)
+	if !ok {
 		return shape, nil, func() {}, false
 	}
-	p := scratchF32.Get().(*[]float32)
-	if cap(*p) < shape.Size() {
-		*p = make([]float32, shape.Size())
-	}
-	data = (*p)[:shape.Size()]
-	widenHalf(data, uint16s(flat), shape.DType)
-	return shape, data, func() { scratchF32.Put(p) }, true
+	data, release = o.widened()
+	return shape, data, release, true
 }
 
 // stockWithHalf runs GoMLX's executor on a node whose operands may be half

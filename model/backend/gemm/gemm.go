@@ -4,7 +4,9 @@
 // features and run on all cores.
 //
 // Matrices are strided views into flat slices, so transposed operands and
-// sub-matrices need no copies.
+// sub-matrices need no copies. An operand may also hold float16 or bfloat16
+// bits (HalfMatrix): the packing widens them to float32 as it copies the
+// panels, so a half-precision weight needs no float32 copy.
 package gemm
 
 //go:generate go run ./asmgen -out kernels_amd64.s -stubs kernels_amd64_stubs.go -pkg gemm
@@ -17,9 +19,13 @@ import (
 )
 
 // Matrix is a strided view of a float32 matrix: element (i, j) is
-// Data[Offset + i*RowStride + j*ColStride].
+// Data[Offset + i*RowStride + j*ColStride]. With Format Float16 or BFloat16
+// (HalfMatrix) the elements are the bits in Half instead, at the same
+// indices; C must be float32.
 type Matrix struct {
 	Data                 []float32
+	Half                 []uint16
+	Format               Format
 	Offset               int
 	RowStride, ColStride int
 }
@@ -45,8 +51,13 @@ const (
 	blockN = 512
 )
 
-// check validates that every element of an r x c view lies inside Data.
+// check validates that every element of an r x c view lies inside its slice
+// (Data, or Half for a half-precision view).
 func (m Matrix) check(name string, r, c int) error {
+	size, err := m.elements()
+	if err != nil {
+		return fmt.Errorf("gemm: %s: %w", name, err)
+	}
 	if r == 0 || c == 0 {
 		return nil
 	}
@@ -58,9 +69,9 @@ func (m Matrix) check(name string, r, c int) error {
 			hi += s
 		}
 	}
-	if lo < 0 || hi >= len(m.Data) {
+	if lo < 0 || hi >= size {
 		return fmt.Errorf("gemm: %s view %dx%d (offset %d, strides %d,%d) outside its %d elements",
-			name, r, c, m.Offset, m.RowStride, m.ColStride, len(m.Data))
+			name, r, c, m.Offset, m.RowStride, m.ColStride, size)
 	}
 	return nil
 }
@@ -89,6 +100,9 @@ func multiply(m, n, k int, a, b, c Matrix, workers int) error {
 	}
 	if err := c.check("C", m, n); err != nil {
 		return err
+	}
+	if c.Format != Float32 {
+		return fmt.Errorf("gemm: C is %s, must be float32", c.Format)
 	}
 	if m == 0 || n == 0 {
 		return nil
@@ -155,9 +169,10 @@ func multiply(m, n, k int, a, b, c Matrix, workers int) error {
 	return nil
 }
 
-// scratch holds one goroutine's packing buffers.
+// scratch holds one goroutine's packing buffers (line: one widened row or
+// column of a half-precision operand).
 type scratch struct {
-	packA, packB, tile []float32
+	packA, packB, tile, line []float32
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -180,18 +195,27 @@ func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 	s.packB = grow(s.packB, ((ncMax+nr-1)/nr)*nr*kcMax)
 	s.packA = grow(s.packA, mr*kcMax)
 	s.tile = grow(s.tile, mr*nr)
+	s.line = grow(s.line, kcMax)
 	for jc := 0; jc < n; jc += blockN {
 		nc := min(blockN, n-jc)
 		for pc := 0; pc < k; pc += blockK {
 			kc := min(blockK, k-pc)
-			packB(s.packB, b, pc, jc, kc, nc, nr)
+			if b.Format != Float32 {
+				packBHalf(s.packB, s.line, b, pc, jc, kc, nc, nr)
+			} else {
+				packB(s.packB, b, pc, jc, kc, nc, nr)
+			}
 			accumulate := 0
 			if pc > 0 {
 				accumulate = 1
 			}
 			for ir := 0; ir < m; ir += mr {
 				rows := min(mr, m-ir)
-				packA(s.packA, a, ir, pc, rows, kc, mr)
+				if a.Format != Float32 {
+					packAHalf(s.packA, s.line, a, ir, pc, rows, kc, mr)
+				} else {
+					packA(s.packA, a, ir, pc, rows, kc, mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
 					panel := s.packB[(jr/nr)*nr*kc:]

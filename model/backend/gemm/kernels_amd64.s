@@ -401,3 +401,125 @@ fmaPeakAVX2_loop:
 fmaPeakAVX2_done:
 	VZEROUPPER
 	RET
+
+// func widenF16(dst *float32, dstStride int, src *uint16, srcStride int, width int, steps int)
+// Requires: AVX, F16C
+TEXT ·widenF16(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  dstStride+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  srcStride+24(FP), BX
+	SHLQ  $0x01, BX
+	MOVQ  width+32(FP), SI
+	MOVQ  steps+40(FP), DI
+	TESTQ DI, DI
+	JZ    widenF16_done
+
+widenF16_step:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	MOVQ SI, R10
+
+widenF16_by8:
+	CMPQ      R10, $0x08
+	JL        widenF16_by4
+	VCVTPH2PS (R9), Y0
+	VMOVUPS   Y0, (R8)
+	ADDQ      $0x10, R9
+	ADDQ      $0x20, R8
+	SUBQ      $0x08, R10
+	JMP       widenF16_by8
+
+widenF16_by4:
+	CMPQ      R10, $0x04
+	JL        widenF16_by1
+	VCVTPH2PS (R9), X0
+	VMOVUPS   X0, (R8)
+	ADDQ      $0x08, R9
+	ADDQ      $0x10, R8
+	SUBQ      $0x04, R10
+
+widenF16_by1:
+	TESTQ     R10, R10
+	JZ        widenF16_next
+	MOVWLZX   (R9), R11
+	VMOVD     R11, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, (R8)
+	ADDQ      $0x02, R9
+	ADDQ      $0x04, R8
+	DECQ      R10
+	JMP       widenF16_by1
+
+widenF16_next:
+	ADDQ CX, AX
+	ADDQ BX, DX
+	DECQ DI
+	JNZ  widenF16_step
+
+widenF16_done:
+	VZEROUPPER
+	RET
+
+// func widenBF16(dst *float32, dstStride int, src *uint16, srcStride int, width int, steps int)
+// Requires: AVX, AVX2
+TEXT ·widenBF16(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), AX
+	MOVQ  dstStride+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  src+16(FP), DX
+	MOVQ  srcStride+24(FP), BX
+	SHLQ  $0x01, BX
+	MOVQ  width+32(FP), SI
+	MOVQ  steps+40(FP), DI
+	TESTQ DI, DI
+	JZ    widenBF16_done
+
+widenBF16_step:
+	MOVQ AX, R8
+	MOVQ DX, R9
+	MOVQ SI, R10
+
+widenBF16_by8:
+	CMPQ      R10, $0x08
+	JL        widenBF16_by4
+	VPMOVZXWD (R9), Y0
+	VPSLLD    $0x10, Y0, Y0
+	VMOVUPS   Y0, (R8)
+	ADDQ      $0x10, R9
+	ADDQ      $0x20, R8
+	SUBQ      $0x08, R10
+	JMP       widenBF16_by8
+
+widenBF16_by4:
+	CMPQ      R10, $0x04
+	JL        widenBF16_by1
+	VPMOVZXWD (R9), X0
+	VPSLLD    $0x10, X0, X0
+	VMOVUPS   X0, (R8)
+	ADDQ      $0x08, R9
+	ADDQ      $0x10, R8
+	SUBQ      $0x04, R10
+
+widenBF16_by1:
+	TESTQ   R10, R10
+	JZ      widenBF16_next
+	MOVWLZX (R9), R11
+	SHLL    $0x10, R11
+	VMOVD   R11, X0
+	VMOVSS  X0, (R8)
+	ADDQ    $0x02, R9
+	ADDQ    $0x04, R8
+	DECQ    R10
+	JMP     widenBF16_by1
+
+widenBF16_next:
+	ADDQ CX, AX
+	ADDQ BX, DX
+	DECQ DI
+	JNZ  widenBF16_step
+
+widenBF16_done:
+	VZEROUPPER
+	RET

@@ -19,3 +19,13 @@ func fmaPeakAVX512(iters int)
 
 // fmaPeakAVX2 runs iters x 12 independent 256-bit FMAs (needs AVX2 and FMA3).
 func fmaPeakAVX2(iters int)
+
+// widenF16 widens steps runs of width float16 values (srcStride apart) to float32 runs dstStride apart, exactly (needs AVX and F16C).
+//
+//go:noescape
+func widenF16(dst *float32, dstStride int, src *uint16, srcStride int, width int, steps int)
+
+// widenBF16 widens steps runs of width bfloat16 values (srcStride apart) to float32 runs dstStride apart, exactly (needs AVX2).
+//
+//go:noescape
+func widenBF16(dst *float32, dstStride int, src *uint16, srcStride int, width int, steps int)

@@ -37,10 +37,16 @@ func multiplyNarrow(m, n, k int, a, b, c Matrix, workers int) bool {
 	default:
 		return false
 	}
-	// The n columns of B as contiguous rows of length k (B^T), in place when
-	// they already are.
+	// The n columns of B as contiguous float32 rows of length k (B^T), in
+	// place when they already are.
 	bt, ldb, off := b.Data, b.ColStride, b.Offset
-	if b.RowStride != 1 || ldb < k {
+	switch {
+	case b.Format != Float32:
+		bt, ldb, off = make([]float32, n*k), k, 0
+		for j := range n {
+			b.line(bt[j*k:(j+1)*k], b.at(0, j), b.RowStride)
+		}
+	case b.RowStride != 1 || ldb < k:
 		bt, ldb, off = make([]float32, n*k), k, 0
 		for p := range k {
 			for j := range n {
@@ -51,9 +57,19 @@ func multiplyNarrow(m, n, k int, a, b, c Matrix, workers int) bool {
 	bt = bt[off : off+(n-1)*ldb+k]
 	rows := func(lo, hi int) {
 		var out [narrowMax]float32
+		var wide []float32 // a half-precision row of A, widened
+		if a.Format != Float32 {
+			wide = make([]float32, k)
+		}
 		for i := lo; i < hi; i++ {
 			s := a.at(i, 0)
-			vmath.Dots(out[:n], a.Data[s:s+k], bt, ldb)
+			row := wide
+			if wide != nil {
+				a.line(wide, s, 1)
+			} else {
+				row = a.Data[s : s+k]
+			}
+			vmath.Dots(out[:n], row, bt, ldb)
 			d := c.at(i, 0)
 			for j, v := range out[:n] {
 				c.Data[d+j*c.ColStride] = v
@@ -76,15 +92,25 @@ func accumulateNarrow(m, n, k int, a, b, c Matrix, workers int) {
 	}
 	cols := func(lo, hi int) {
 		var alpha [narrowMax]float32
+		var wide []float32 // a half-precision row of B, widened
+		if b.Format != Float32 {
+			wide = make([]float32, hi-lo)
+		}
 		for i := range m {
 			clear(y[off+i*ldy+lo : off+i*ldy+hi])
 		}
 		for p := range k {
 			for i := range m {
-				alpha[i] = a.Data[a.at(i, p)]
+				alpha[i] = a.value(i, p)
 			}
 			x := b.at(p, lo)
-			vmath.AddScaled(y[off+lo:], ldy, alpha[:m], b.Data[x:x+hi-lo])
+			row := wide
+			if wide != nil {
+				b.line(wide, x, 1)
+			} else {
+				row = b.Data[x : x+hi-lo]
+			}
+			vmath.AddScaled(y[off+lo:], ldy, alpha[:m], row)
 		}
 	}
 	inBands(n, 256, 8, workers, cols)

@@ -26,9 +26,14 @@ func PeakGFLOPS(kernel string, d time.Duration) float64 {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			for time.Since(start) < d {
+			// At least one loop per worker: on a loaded machine a worker may
+			// start only after d has passed, and would count nothing.
+			for {
 				run(iters)
 				counts[w]++
+				if time.Since(start) >= d {
+					break
+				}
 			}
 		}()
 	}

@@ -1,4 +1,6 @@
-// Command asmgen generates the amd64 SGEMM micro-kernels of package gemm with avo.
+// Command asmgen generates the amd64 SGEMM micro-kernels of package gemm with avo,
+// and the loops that widen half-precision operands while they are packed
+// (widen.go).
 //
 // Run through `go generate ./model/backend/gemm` (see the //go:generate line in
 // gemm.go); it writes kernels_amd64.s and kernels_amd64_stubs.go.
@@ -56,6 +58,7 @@ func main() {
 	})
 	peak("fmaPeakAVX512", z[:24], z[24], z[25], 64, func(r reg.VecPhysical) { VPXORD(r, r, r) }, "AVX-512F")
 	peak("fmaPeakAVX2", y[:12], y[12], y[13], 32, func(r reg.VecPhysical) { VXORPS(r, r, r) }, "AVX2 and FMA3")
+	widenKernels()
 	Generate()
 }
 
