@@ -81,3 +81,23 @@ func dots4SIMD(n int, a, b []float32, ldb int, out []float32) {
 func axpy4SIMD(n int, x, alpha, y []float32, ldy int) {
 	axpy4AVX2(n, unsafe.SliceData(x), unsafe.SliceData(alpha), unsafe.SliceData(y), ldy)
 }
+
+// logisticSIMD handles the longest multiple-of-8 prefix and returns its length.
+func logisticSIMD(dst, src []float32) int {
+	n := len(src) &^ 7
+	if !hasSIMD || n == 0 {
+		return 0
+	}
+	logisticAVX2(n, unsafe.SliceData(dst), unsafe.SliceData(src))
+	return n
+}
+
+// erfSIMD handles the longest multiple-of-8 prefix and returns its length.
+func erfSIMD(dst, src []float32) int {
+	n := len(src) &^ 7
+	if !hasSIMD || n == 0 {
+		return 0
+	}
+	erfAVX2(n, unsafe.SliceData(dst), unsafe.SliceData(src))
+	return n
+}

@@ -6,6 +6,10 @@ const hasSIMD = false
 
 func expSIMD(dst, src []float32) int { return 0 }
 
+func logisticSIMD(dst, src []float32) int { return 0 }
+
+func erfSIMD(dst, src []float32) int { return 0 }
+
 func binarySIMD(Op, []float32, []float32, []float32, bool, bool, bool) int { return 0 }
 
 func sumSIMD([]float32) (int, float32) { return 0, 0 }

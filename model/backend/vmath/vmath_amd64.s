@@ -140,101 +140,715 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	MOVQ    n+0(FP), AX
 	MOVQ    dst+8(FP), CX
 	MOVQ    src+16(FP), DX
-	VMOVUPS expLo<>+0(SB), Y14
-	VMOVUPS expHi<>+0(SB), Y15
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
 	CMPQ    AX, $0x10
-	JB      exp_tail
+	JB      expAVX2_tail
 
-exp_loop:
-	VMOVUPS      (DX), Y0
-	VMINPS       Y0, Y15, Y0
-	VMAXPS       Y0, Y14, Y0
-	VMULPS       expLog2e<>+0(SB), Y0, Y1
-	VROUNDPS     $0x00, Y1, Y1
-	VFNMADD231PS expC1<>+0(SB), Y1, Y0
-	VFNMADD231PS expC2<>+0(SB), Y1, Y0
-	VMOVUPS      expP0<>+0(SB), Y2
-	VFMADD213PS  expP1<>+0(SB), Y0, Y2
-	VFMADD213PS  expP2<>+0(SB), Y0, Y2
-	VFMADD213PS  expP3<>+0(SB), Y0, Y2
-	VFMADD213PS  expP4<>+0(SB), Y0, Y2
-	VFMADD213PS  expP5<>+0(SB), Y0, Y2
-	VMULPS       Y0, Y0, Y3
-	VFMADD213PS  Y0, Y3, Y2
-	VADDPS       expOne<>+0(SB), Y2, Y2
-	VCVTPS2DQ    Y1, Y1
-	VPSRAD       $0x01, Y1, Y4
-	VPSUBD       Y4, Y1, Y5
-	VPADDD       expBias<>+0(SB), Y4, Y4
-	VPADDD       expBias<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y4, Y2, Y2
-	VMULPS       Y5, Y2, Y2
-	VMOVUPS      Y2, (CX)
-	VMOVUPS      32(DX), Y6
-	VMINPS       Y6, Y15, Y6
-	VMAXPS       Y6, Y14, Y6
-	VMULPS       expLog2e<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS expC1<>+0(SB), Y7, Y6
-	VFNMADD231PS expC2<>+0(SB), Y7, Y6
-	VMOVUPS      expP0<>+0(SB), Y8
-	VFMADD213PS  expP1<>+0(SB), Y6, Y8
-	VFMADD213PS  expP2<>+0(SB), Y6, Y8
-	VFMADD213PS  expP3<>+0(SB), Y6, Y8
-	VFMADD213PS  expP4<>+0(SB), Y6, Y8
-	VFMADD213PS  expP5<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       expOne<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y10
-	VPSUBD       Y10, Y7, Y11
-	VPADDD       expBias<>+0(SB), Y10, Y10
-	VPADDD       expBias<>+0(SB), Y11, Y11
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y8, Y8
-	VMULPS       Y11, Y8, Y8
-	VMOVUPS      Y8, 32(CX)
+expAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS expC1<>+0(SB), Y3, Y2
+	VFNMADD231PS expC2<>+0(SB), Y3, Y2
+	VMOVUPS      expP0<>+0(SB), Y4
+	VFMADD213PS  expP1<>+0(SB), Y2, Y4
+	VFMADD213PS  expP2<>+0(SB), Y2, Y4
+	VFMADD213PS  expP3<>+0(SB), Y2, Y4
+	VFMADD213PS  expP4<>+0(SB), Y2, Y4
+	VFMADD213PS  expP5<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       expOne<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (CX)
+	VMOVUPS      32(DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS expC1<>+0(SB), Y3, Y2
+	VFNMADD231PS expC2<>+0(SB), Y3, Y2
+	VMOVUPS      expP0<>+0(SB), Y4
+	VFMADD213PS  expP1<>+0(SB), Y2, Y4
+	VFMADD213PS  expP2<>+0(SB), Y2, Y4
+	VFMADD213PS  expP3<>+0(SB), Y2, Y4
+	VFMADD213PS  expP4<>+0(SB), Y2, Y4
+	VFMADD213PS  expP5<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       expOne<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 32(CX)
 	ADDQ         $0x40, DX
 	ADDQ         $0x40, CX
 	SUBQ         $0x10, AX
 	CMPQ         AX, $0x10
-	JAE          exp_loop
+	JAE          expAVX2_loop
 
-exp_tail:
+expAVX2_tail:
 	TESTQ        AX, AX
-	JZ           exp_done
-	VMOVUPS      (DX), Y0
-	VMINPS       Y0, Y15, Y0
-	VMAXPS       Y0, Y14, Y0
-	VMULPS       expLog2e<>+0(SB), Y0, Y1
-	VROUNDPS     $0x00, Y1, Y1
-	VFNMADD231PS expC1<>+0(SB), Y1, Y0
-	VFNMADD231PS expC2<>+0(SB), Y1, Y0
-	VMOVUPS      expP0<>+0(SB), Y2
-	VFMADD213PS  expP1<>+0(SB), Y0, Y2
-	VFMADD213PS  expP2<>+0(SB), Y0, Y2
-	VFMADD213PS  expP3<>+0(SB), Y0, Y2
-	VFMADD213PS  expP4<>+0(SB), Y0, Y2
-	VFMADD213PS  expP5<>+0(SB), Y0, Y2
-	VMULPS       Y0, Y0, Y3
-	VFMADD213PS  Y0, Y3, Y2
-	VADDPS       expOne<>+0(SB), Y2, Y2
-	VCVTPS2DQ    Y1, Y1
-	VPSRAD       $0x01, Y1, Y4
-	VPSUBD       Y4, Y1, Y5
-	VPADDD       expBias<>+0(SB), Y4, Y4
-	VPADDD       expBias<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y4, Y2, Y2
-	VMULPS       Y5, Y2, Y2
-	VMOVUPS      Y2, (CX)
+	JZ           expAVX2_done
+	VMOVUPS      (DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y2
+	VFNMADD231PS expC2<>+0(SB), Y0, Y2
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y2, Y1
+	VFMADD213PS  expP2<>+0(SB), Y2, Y1
+	VFMADD213PS  expP3<>+0(SB), Y2, Y1
+	VFMADD213PS  expP4<>+0(SB), Y2, Y1
+	VFMADD213PS  expP5<>+0(SB), Y2, Y1
+	VMULPS       Y2, Y2, Y3
+	VFMADD213PS  Y2, Y3, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y2
+	VPSUBD       Y2, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMOVUPS      Y1, (CX)
 
-exp_done:
+expAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA signBit<>+0(SB)/4, $0x80000000
+DATA signBit<>+4(SB)/4, $0x80000000
+DATA signBit<>+8(SB)/4, $0x80000000
+DATA signBit<>+12(SB)/4, $0x80000000
+DATA signBit<>+16(SB)/4, $0x80000000
+DATA signBit<>+20(SB)/4, $0x80000000
+DATA signBit<>+24(SB)/4, $0x80000000
+DATA signBit<>+28(SB)/4, $0x80000000
+GLOBL signBit<>(SB), RODATA|NOPTR, $32
+
+// func logisticAVX2(n int, dst *float32, src *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logisticAVX2(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
+	CMPQ    AX, $0x10
+	JB      logisticAVX2_tail
+
+logisticAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS expC1<>+0(SB), Y4, Y3
+	VFNMADD231PS expC2<>+0(SB), Y4, Y3
+	VMOVUPS      expP0<>+0(SB), Y5
+	VFMADD213PS  expP1<>+0(SB), Y3, Y5
+	VFMADD213PS  expP2<>+0(SB), Y3, Y5
+	VFMADD213PS  expP3<>+0(SB), Y3, Y5
+	VFMADD213PS  expP4<>+0(SB), Y3, Y5
+	VFMADD213PS  expP5<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y3
+	VMOVUPS      expOne<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VMOVUPS      Y4, (CX)
+	VMOVUPS      32(DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS expC1<>+0(SB), Y4, Y3
+	VFNMADD231PS expC2<>+0(SB), Y4, Y3
+	VMOVUPS      expP0<>+0(SB), Y5
+	VFMADD213PS  expP1<>+0(SB), Y3, Y5
+	VFMADD213PS  expP2<>+0(SB), Y3, Y5
+	VFMADD213PS  expP3<>+0(SB), Y3, Y5
+	VFMADD213PS  expP4<>+0(SB), Y3, Y5
+	VFMADD213PS  expP5<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y3
+	VMOVUPS      expOne<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VMOVUPS      Y4, 32(CX)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, CX
+	SUBQ         $0x10, AX
+	CMPQ         AX, $0x10
+	JAE          logisticAVX2_loop
+
+logisticAVX2_tail:
+	TESTQ        AX, AX
+	JZ           logisticAVX2_done
+	VMOVUPS      (DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y3
+	VFNMADD231PS expC2<>+0(SB), Y0, Y3
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y3, Y1
+	VFMADD213PS  expP2<>+0(SB), Y3, Y1
+	VFMADD213PS  expP3<>+0(SB), Y3, Y1
+	VFMADD213PS  expP4<>+0(SB), Y3, Y1
+	VFMADD213PS  expP5<>+0(SB), Y3, Y1
+	VMULPS       Y3, Y3, Y4
+	VFMADD213PS  Y3, Y4, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y3
+	VPSUBD       Y3, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y3
+	VMOVUPS      expOne<>+0(SB), Y0
+	VDIVPS       Y3, Y0, Y0
+	VMULPS       Y0, Y1, Y1
+	VBLENDVPS    Y2, Y1, Y0, Y0
+	VMOVUPS      Y0, (CX)
+
+logisticAVX2_done:
+	VZEROUPPER
+	RET
+
+DATA erfAbs<>+0(SB)/4, $0x7fffffff
+DATA erfAbs<>+4(SB)/4, $0x7fffffff
+DATA erfAbs<>+8(SB)/4, $0x7fffffff
+DATA erfAbs<>+12(SB)/4, $0x7fffffff
+DATA erfAbs<>+16(SB)/4, $0x7fffffff
+DATA erfAbs<>+20(SB)/4, $0x7fffffff
+DATA erfAbs<>+24(SB)/4, $0x7fffffff
+DATA erfAbs<>+28(SB)/4, $0x7fffffff
+GLOBL erfAbs<>(SB), RODATA|NOPTR, $32
+
+DATA erfSplit<>+0(SB)/4, $0x3f666666
+DATA erfSplit<>+4(SB)/4, $0x3f666666
+DATA erfSplit<>+8(SB)/4, $0x3f666666
+DATA erfSplit<>+12(SB)/4, $0x3f666666
+DATA erfSplit<>+16(SB)/4, $0x3f666666
+DATA erfSplit<>+20(SB)/4, $0x3f666666
+DATA erfSplit<>+24(SB)/4, $0x3f666666
+DATA erfSplit<>+28(SB)/4, $0x3f666666
+GLOBL erfSplit<>(SB), RODATA|NOPTR, $32
+
+DATA erfHi<>+0(SB)/4, $0x40800000
+DATA erfHi<>+4(SB)/4, $0x40800000
+DATA erfHi<>+8(SB)/4, $0x40800000
+DATA erfHi<>+12(SB)/4, $0x40800000
+DATA erfHi<>+16(SB)/4, $0x40800000
+DATA erfHi<>+20(SB)/4, $0x40800000
+DATA erfHi<>+24(SB)/4, $0x40800000
+DATA erfHi<>+28(SB)/4, $0x40800000
+GLOBL erfHi<>(SB), RODATA|NOPTR, $32
+
+DATA erfS0<>+0(SB)/4, $0x3f906ebb
+DATA erfS0<>+4(SB)/4, $0x3f906ebb
+DATA erfS0<>+8(SB)/4, $0x3f906ebb
+DATA erfS0<>+12(SB)/4, $0x3f906ebb
+DATA erfS0<>+16(SB)/4, $0x3f906ebb
+DATA erfS0<>+20(SB)/4, $0x3f906ebb
+DATA erfS0<>+24(SB)/4, $0x3f906ebb
+DATA erfS0<>+28(SB)/4, $0x3f906ebb
+GLOBL erfS0<>(SB), RODATA|NOPTR, $32
+
+DATA erfS1<>+0(SB)/4, $0xbec093a3
+DATA erfS1<>+4(SB)/4, $0xbec093a3
+DATA erfS1<>+8(SB)/4, $0xbec093a3
+DATA erfS1<>+12(SB)/4, $0xbec093a3
+DATA erfS1<>+16(SB)/4, $0xbec093a3
+DATA erfS1<>+20(SB)/4, $0xbec093a3
+DATA erfS1<>+24(SB)/4, $0xbec093a3
+DATA erfS1<>+28(SB)/4, $0xbec093a3
+GLOBL erfS1<>(SB), RODATA|NOPTR, $32
+
+DATA erfS2<>+0(SB)/4, $0x3de71791
+DATA erfS2<>+4(SB)/4, $0x3de71791
+DATA erfS2<>+8(SB)/4, $0x3de71791
+DATA erfS2<>+12(SB)/4, $0x3de71791
+DATA erfS2<>+16(SB)/4, $0x3de71791
+DATA erfS2<>+20(SB)/4, $0x3de71791
+DATA erfS2<>+24(SB)/4, $0x3de71791
+DATA erfS2<>+28(SB)/4, $0x3de71791
+GLOBL erfS2<>(SB), RODATA|NOPTR, $32
+
+DATA erfS3<>+0(SB)/4, $0xbcdc166b
+DATA erfS3<>+4(SB)/4, $0xbcdc166b
+DATA erfS3<>+8(SB)/4, $0xbcdc166b
+DATA erfS3<>+12(SB)/4, $0xbcdc166b
+DATA erfS3<>+16(SB)/4, $0xbcdc166b
+DATA erfS3<>+20(SB)/4, $0xbcdc166b
+DATA erfS3<>+24(SB)/4, $0xbcdc166b
+DATA erfS3<>+28(SB)/4, $0xbcdc166b
+GLOBL erfS3<>(SB), RODATA|NOPTR, $32
+
+DATA erfS4<>+0(SB)/4, $0x3bab2d4b
+DATA erfS4<>+4(SB)/4, $0x3bab2d4b
+DATA erfS4<>+8(SB)/4, $0x3bab2d4b
+DATA erfS4<>+12(SB)/4, $0x3bab2d4b
+DATA erfS4<>+16(SB)/4, $0x3bab2d4b
+DATA erfS4<>+20(SB)/4, $0x3bab2d4b
+DATA erfS4<>+24(SB)/4, $0x3bab2d4b
+DATA erfS4<>+28(SB)/4, $0x3bab2d4b
+GLOBL erfS4<>(SB), RODATA|NOPTR, $32
+
+DATA erfS5<>+0(SB)/4, $0xba600545
+DATA erfS5<>+4(SB)/4, $0xba600545
+DATA erfS5<>+8(SB)/4, $0xba600545
+DATA erfS5<>+12(SB)/4, $0xba600545
+DATA erfS5<>+16(SB)/4, $0xba600545
+DATA erfS5<>+20(SB)/4, $0xba600545
+DATA erfS5<>+24(SB)/4, $0xba600545
+DATA erfS5<>+28(SB)/4, $0xba600545
+GLOBL erfS5<>(SB), RODATA|NOPTR, $32
+
+DATA erfS6<>+0(SB)/4, $0x38fba54a
+DATA erfS6<>+4(SB)/4, $0x38fba54a
+DATA erfS6<>+8(SB)/4, $0x38fba54a
+DATA erfS6<>+12(SB)/4, $0x38fba54a
+DATA erfS6<>+16(SB)/4, $0x38fba54a
+DATA erfS6<>+20(SB)/4, $0x38fba54a
+DATA erfS6<>+24(SB)/4, $0x38fba54a
+DATA erfS6<>+28(SB)/4, $0x38fba54a
+GLOBL erfS6<>(SB), RODATA|NOPTR, $32
+
+DATA erfS7<>+0(SB)/4, $0xb76e93d8
+DATA erfS7<>+4(SB)/4, $0xb76e93d8
+DATA erfS7<>+8(SB)/4, $0xb76e93d8
+DATA erfS7<>+12(SB)/4, $0xb76e93d8
+DATA erfS7<>+16(SB)/4, $0xb76e93d8
+DATA erfS7<>+20(SB)/4, $0xb76e93d8
+DATA erfS7<>+24(SB)/4, $0xb76e93d8
+DATA erfS7<>+28(SB)/4, $0xb76e93d8
+GLOBL erfS7<>(SB), RODATA|NOPTR, $32
+
+DATA erfS8<>+0(SB)/4, $0x359a6e7c
+DATA erfS8<>+4(SB)/4, $0x359a6e7c
+DATA erfS8<>+8(SB)/4, $0x359a6e7c
+DATA erfS8<>+12(SB)/4, $0x359a6e7c
+DATA erfS8<>+16(SB)/4, $0x359a6e7c
+DATA erfS8<>+20(SB)/4, $0x359a6e7c
+DATA erfS8<>+24(SB)/4, $0x359a6e7c
+DATA erfS8<>+28(SB)/4, $0x359a6e7c
+GLOBL erfS8<>(SB), RODATA|NOPTR, $32
+
+DATA erfSLo<>+0(SB)/4, $0xb37bd66f
+DATA erfSLo<>+4(SB)/4, $0xb37bd66f
+DATA erfSLo<>+8(SB)/4, $0xb37bd66f
+DATA erfSLo<>+12(SB)/4, $0xb37bd66f
+DATA erfSLo<>+16(SB)/4, $0xb37bd66f
+DATA erfSLo<>+20(SB)/4, $0xb37bd66f
+DATA erfSLo<>+24(SB)/4, $0xb37bd66f
+DATA erfSLo<>+28(SB)/4, $0xb37bd66f
+GLOBL erfSLo<>(SB), RODATA|NOPTR, $32
+
+DATA erfB0<>+0(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+4(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+8(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+12(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+16(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+20(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+24(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+28(SB)/4, $0x3e5bbcb7
+GLOBL erfB0<>(SB), RODATA|NOPTR, $32
+
+DATA erfB1<>+0(SB)/4, $0xbdf41e78
+DATA erfB1<>+4(SB)/4, $0xbdf41e78
+DATA erfB1<>+8(SB)/4, $0xbdf41e78
+DATA erfB1<>+12(SB)/4, $0xbdf41e78
+DATA erfB1<>+16(SB)/4, $0xbdf41e78
+DATA erfB1<>+20(SB)/4, $0xbdf41e78
+DATA erfB1<>+24(SB)/4, $0xbdf41e78
+DATA erfB1<>+28(SB)/4, $0xbdf41e78
+GLOBL erfB1<>(SB), RODATA|NOPTR, $32
+
+DATA erfB2<>+0(SB)/4, $0x3d80cbfd
+DATA erfB2<>+4(SB)/4, $0x3d80cbfd
+DATA erfB2<>+8(SB)/4, $0x3d80cbfd
+DATA erfB2<>+12(SB)/4, $0x3d80cbfd
+DATA erfB2<>+16(SB)/4, $0x3d80cbfd
+DATA erfB2<>+20(SB)/4, $0x3d80cbfd
+DATA erfB2<>+24(SB)/4, $0x3d80cbfd
+DATA erfB2<>+28(SB)/4, $0x3d80cbfd
+GLOBL erfB2<>(SB), RODATA|NOPTR, $32
+
+DATA erfB3<>+0(SB)/4, $0xbd01dcf0
+DATA erfB3<>+4(SB)/4, $0xbd01dcf0
+DATA erfB3<>+8(SB)/4, $0xbd01dcf0
+DATA erfB3<>+12(SB)/4, $0xbd01dcf0
+DATA erfB3<>+16(SB)/4, $0xbd01dcf0
+DATA erfB3<>+20(SB)/4, $0xbd01dcf0
+DATA erfB3<>+24(SB)/4, $0xbd01dcf0
+DATA erfB3<>+28(SB)/4, $0xbd01dcf0
+GLOBL erfB3<>(SB), RODATA|NOPTR, $32
+
+DATA erfB4<>+0(SB)/4, $0x3c7b4447
+DATA erfB4<>+4(SB)/4, $0x3c7b4447
+DATA erfB4<>+8(SB)/4, $0x3c7b4447
+DATA erfB4<>+12(SB)/4, $0x3c7b4447
+DATA erfB4<>+16(SB)/4, $0x3c7b4447
+DATA erfB4<>+20(SB)/4, $0x3c7b4447
+DATA erfB4<>+24(SB)/4, $0x3c7b4447
+DATA erfB4<>+28(SB)/4, $0x3c7b4447
+GLOBL erfB4<>(SB), RODATA|NOPTR, $32
+
+DATA erfB5<>+0(SB)/4, $0xbbea721a
+DATA erfB5<>+4(SB)/4, $0xbbea721a
+DATA erfB5<>+8(SB)/4, $0xbbea721a
+DATA erfB5<>+12(SB)/4, $0xbbea721a
+DATA erfB5<>+16(SB)/4, $0xbbea721a
+DATA erfB5<>+20(SB)/4, $0xbbea721a
+DATA erfB5<>+24(SB)/4, $0xbbea721a
+DATA erfB5<>+28(SB)/4, $0xbbea721a
+GLOBL erfB5<>(SB), RODATA|NOPTR, $32
+
+DATA erfB6<>+0(SB)/4, $0x3b562402
+DATA erfB6<>+4(SB)/4, $0x3b562402
+DATA erfB6<>+8(SB)/4, $0x3b562402
+DATA erfB6<>+12(SB)/4, $0x3b562402
+DATA erfB6<>+16(SB)/4, $0x3b562402
+DATA erfB6<>+20(SB)/4, $0x3b562402
+DATA erfB6<>+24(SB)/4, $0x3b562402
+DATA erfB6<>+28(SB)/4, $0x3b562402
+GLOBL erfB6<>(SB), RODATA|NOPTR, $32
+
+DATA erfB7<>+0(SB)/4, $0xbabade95
+DATA erfB7<>+4(SB)/4, $0xbabade95
+DATA erfB7<>+8(SB)/4, $0xbabade95
+DATA erfB7<>+12(SB)/4, $0xbabade95
+DATA erfB7<>+16(SB)/4, $0xbabade95
+DATA erfB7<>+20(SB)/4, $0xbabade95
+DATA erfB7<>+24(SB)/4, $0xbabade95
+DATA erfB7<>+28(SB)/4, $0xbabade95
+GLOBL erfB7<>(SB), RODATA|NOPTR, $32
+
+DATA erfB8<>+0(SB)/4, $0x3a09e8fb
+DATA erfB8<>+4(SB)/4, $0x3a09e8fb
+DATA erfB8<>+8(SB)/4, $0x3a09e8fb
+DATA erfB8<>+12(SB)/4, $0x3a09e8fb
+DATA erfB8<>+16(SB)/4, $0x3a09e8fb
+DATA erfB8<>+20(SB)/4, $0x3a09e8fb
+DATA erfB8<>+24(SB)/4, $0x3a09e8fb
+DATA erfB8<>+28(SB)/4, $0x3a09e8fb
+GLOBL erfB8<>(SB), RODATA|NOPTR, $32
+
+DATA erfB9<>+0(SB)/4, $0xb9673f5e
+DATA erfB9<>+4(SB)/4, $0xb9673f5e
+DATA erfB9<>+8(SB)/4, $0xb9673f5e
+DATA erfB9<>+12(SB)/4, $0xb9673f5e
+DATA erfB9<>+16(SB)/4, $0xb9673f5e
+DATA erfB9<>+20(SB)/4, $0xb9673f5e
+DATA erfB9<>+24(SB)/4, $0xb9673f5e
+DATA erfB9<>+28(SB)/4, $0xb9673f5e
+GLOBL erfB9<>(SB), RODATA|NOPTR, $32
+
+DATA erfB10<>+0(SB)/4, $0x39276cab
+DATA erfB10<>+4(SB)/4, $0x39276cab
+DATA erfB10<>+8(SB)/4, $0x39276cab
+DATA erfB10<>+12(SB)/4, $0x39276cab
+DATA erfB10<>+16(SB)/4, $0x39276cab
+DATA erfB10<>+20(SB)/4, $0x39276cab
+DATA erfB10<>+24(SB)/4, $0x39276cab
+DATA erfB10<>+28(SB)/4, $0x39276cab
+GLOBL erfB10<>(SB), RODATA|NOPTR, $32
+
+DATA erfB11<>+0(SB)/4, $0xb8811991
+DATA erfB11<>+4(SB)/4, $0xb8811991
+DATA erfB11<>+8(SB)/4, $0xb8811991
+DATA erfB11<>+12(SB)/4, $0xb8811991
+DATA erfB11<>+16(SB)/4, $0xb8811991
+DATA erfB11<>+20(SB)/4, $0xb8811991
+DATA erfB11<>+24(SB)/4, $0xb8811991
+DATA erfB11<>+28(SB)/4, $0xb8811991
+GLOBL erfB11<>(SB), RODATA|NOPTR, $32
+
+DATA erfUScale<>+0(SB)/4, $0x3f25294a
+DATA erfUScale<>+4(SB)/4, $0x3f25294a
+DATA erfUScale<>+8(SB)/4, $0x3f25294a
+DATA erfUScale<>+12(SB)/4, $0x3f25294a
+DATA erfUScale<>+16(SB)/4, $0x3f25294a
+DATA erfUScale<>+20(SB)/4, $0x3f25294a
+DATA erfUScale<>+24(SB)/4, $0x3f25294a
+DATA erfUScale<>+28(SB)/4, $0x3f25294a
+GLOBL erfUScale<>(SB), RODATA|NOPTR, $32
+
+DATA erfUShift<>+0(SB)/4, $0xbfca5295
+DATA erfUShift<>+4(SB)/4, $0xbfca5295
+DATA erfUShift<>+8(SB)/4, $0xbfca5295
+DATA erfUShift<>+12(SB)/4, $0xbfca5295
+DATA erfUShift<>+16(SB)/4, $0xbfca5295
+DATA erfUShift<>+20(SB)/4, $0xbfca5295
+DATA erfUShift<>+24(SB)/4, $0xbfca5295
+DATA erfUShift<>+28(SB)/4, $0xbfca5295
+GLOBL erfUShift<>(SB), RODATA|NOPTR, $32
+
+// func erfAVX2(n int, dst *float32, src *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·erfAVX2(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
+	CMPQ    AX, $0x10
+	JB      erfAVX2_tail
+
+erfAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS expC1<>+0(SB), Y6, Y4
+	VFNMADD231PS expC2<>+0(SB), Y6, Y4
+	VMOVUPS      expP0<>+0(SB), Y8
+	VFMADD213PS  expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VFMADD213PS  Y4, Y9, Y8
+	VADDPS       expOne<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      expOne<>+0(SB), Y4
+	VFNMADD231PS Y8, Y7, Y4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, (CX)
+	VMOVUPS      32(DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS expC1<>+0(SB), Y6, Y4
+	VFNMADD231PS expC2<>+0(SB), Y6, Y4
+	VMOVUPS      expP0<>+0(SB), Y8
+	VFMADD213PS  expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VFMADD213PS  Y4, Y9, Y8
+	VADDPS       expOne<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      expOne<>+0(SB), Y4
+	VFNMADD231PS Y8, Y7, Y4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, 32(CX)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, CX
+	SUBQ         $0x10, AX
+	CMPQ         AX, $0x10
+	JAE          erfAVX2_loop
+
+erfAVX2_tail:
+	TESTQ        AX, AX
+	JZ           erfAVX2_done
+	VMOVUPS      (DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y4
+	VFNMADD231PS expC2<>+0(SB), Y0, Y4
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y4, Y1
+	VFMADD213PS  expP2<>+0(SB), Y4, Y1
+	VFMADD213PS  expP3<>+0(SB), Y4, Y1
+	VFMADD213PS  expP4<>+0(SB), Y4, Y1
+	VFMADD213PS  expP5<>+0(SB), Y4, Y1
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y4
+	VPSUBD       Y4, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y4, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMOVUPS      expOne<>+0(SB), Y0
+	VFNMADD231PS Y1, Y7, Y0
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y1
+	VBLENDVPS    Y1, Y0, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, (CX)
+
+erfAVX2_done:
 	VZEROUPPER
 	RET
 
