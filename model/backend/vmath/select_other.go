@@ -4,6 +4,11 @@ package vmath
 
 const hasSIMD = false
 
+// hasAVX512 and useAVX512 are there for the tests (see select_amd64.go).
+const hasAVX512 = false
+
+var useAVX512 = false
+
 func expSIMD(dst, src []float32) int { return 0 }
 
 func logisticSIMD(dst, src []float32) int { return 0 }

@@ -11,32 +11,6 @@ import (
 // The activations' kernels: the logistic function (SiLU's and quickGELU's
 // sigmoid) and erf (exact GELU), both built on expOf.
 
-// logistic generates logisticAVX2: with e = exp(-|x|) (in (0, 1], never
-// overflowing) and q = 1/(1+e), sigmoid(x) is q for x >= 0 and e*q = 1-q for
-// x < 0, taken from the sign bit of x with one blend. Each step is a
-// relative-error operation (exp within 2 ulp, then an add, a division and a
-// product, each rounded once), so small results keep their relative accuracy.
-// -Inf gives e = 0 and 0, +Inf 1, -0 one half; NaN stays NaN through exp.
-func logistic() {
-	sign := signBit()
-	unary("logisticAVX2", "logisticAVX2 sets dst[i] = 1/(1+exp(-src[i])) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).",
-		func() func(x reg.VecVirtual) reg.VecVirtual {
-			bounds := loadExpBounds()
-			return func(x reg.VecVirtual) reg.VecVirtual {
-				m := YMM()
-				VORPS(sign, x, m) // -|x|
-				e := expOf(bounds, m)
-				q := YMM()
-				VADDPS(expConst.one, e, m)
-				VMOVUPS(expConst.one, q)
-				VDIVPS(m, q, q)
-				VMULPS(q, e, e)
-				VBLENDVPS(x, e, q, q)
-				return q
-			}
-		})
-}
-
 // Erf's approximation (coefficients fitted by Chebyshev interpolation in
 // float64 and rounded to float32). On |x| <= erfSplit, erf(x) = x*P(x^2) with P
 // of degree 8, its constant term split in two float32s so that the last step,
@@ -54,63 +28,10 @@ var (
 	erfUScale, erfUShift = float32(0.6451613), float32(-1.5806452)
 )
 
-// erf generates erfAVX2 from both branches on every lane, blended by |x| >
-// erfSplit (false for NaN, which the small branch propagates), and the sign of
-// x put back (erf is odd; -0 stays -0).
-func erf() {
-	abs := vec("erfAbs", 0x7fffffff)
-	split := f("erfSplit", erfSplit)
-	hi := f("erfHi", 4)
-	one := expConst.one
-	small := make([]Mem, len(erfSmall))
-	for i, c := range erfSmall {
-		small[i] = f("erfS"+strconv.Itoa(i), c)
-	}
-	smallLo := f("erfSLo", erfSmallLo)
-	big := make([]Mem, len(erfBig))
-	for i, c := range erfBig {
-		big[i] = f("erfB"+strconv.Itoa(i), c)
-	}
-	uScale, uShift := f("erfUScale", erfUScale), f("erfUShift", erfUShift)
-	unary("erfAVX2", "erfAVX2 sets dst[i] = erf(src[i]) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).",
-		func() func(x reg.VecVirtual) reg.VecVirtual {
-			bounds := loadExpBounds()
-			return func(x reg.VecVirtual) reg.VecVirtual {
-				a := YMM()
-				VANDPS(abs, x, a)
-				VXORPS(a, x, x) // the sign bit alone
-				// Small branch: a*P0hi + a*(P0lo + t*Q(t)), t = a^2.
-				t, s := YMM(), YMM()
-				VMULPS(a, a, t)
-				VMOVUPS(small[len(small)-1], s)
-				for i := len(small) - 2; i >= 1; i-- {
-					VFMADD213PS(small[i], t, s)
-				}
-				VFMADD213PS(smallLo, t, s)
-				VMULPS(a, s, s)
-				VFMADD231PS(small[0], a, s)
-				// Big branch: 1 - exp(-c^2)*R(u), c = min(a, 4).
-				c, u, r := YMM(), YMM(), YMM()
-				VMINPS(hi, a, c)
-				VMOVUPS(uShift, u)
-				VFMADD231PS(uScale, c, u)
-				VMOVUPS(big[len(big)-1], r)
-				for i := len(big) - 2; i >= 0; i-- {
-					VFMADD213PS(big[i], u, r)
-				}
-				VMULPS(c, c, c)
-				VXORPS(signBit(), c, c) // -c^2
-				e := expOf(bounds, c)
-				y := YMM()
-				VMOVUPS(one, y)
-				VFNMADD231PS(e, r, y)
-				mask := YMM()
-				VCMPPS(U8(0x1e), split, a, mask) // a > split (ordered, false for NaN)
-				VBLENDVPS(mask, y, s, s)
-				VORPS(x, s, s)
-				return s
-			}
-		})
+// erfConst holds erf's constants, declared once (declareActivations).
+var erfConst struct {
+	abs, split, hi, smallLo, uScale, uShift Mem
+	small, big                              []Mem
 }
 
 var signMem *Mem
@@ -122,4 +43,94 @@ func signBit() Mem {
 		signMem = &m
 	}
 	return *signMem
+}
+
+func declareActivations() {
+	signBit()
+	c := &erfConst
+	c.abs = vec("erfAbs", 0x7fffffff)
+	c.split = f("erfSplit", erfSplit)
+	c.hi = f("erfHi", 4)
+	c.small = make([]Mem, len(erfSmall))
+	for i, k := range erfSmall {
+		c.small[i] = f("erfS"+strconv.Itoa(i), k)
+	}
+	c.smallLo = f("erfSLo", erfSmallLo)
+	c.big = make([]Mem, len(erfBig))
+	for i, k := range erfBig {
+		c.big[i] = f("erfB"+strconv.Itoa(i), k)
+	}
+	c.uScale, c.uShift = f("erfUScale", erfUScale), f("erfUShift", erfUShift)
+}
+
+// logistic generates logisticAVX2 / logisticAVX512: with e = exp(-|x|) (in
+// (0, 1], never overflowing) and q = 1/(1+e), sigmoid(x) is q for x >= 0 and
+// e*q = 1-q for x < 0, taken from the sign bit of x with one blend. Each step
+// is a relative-error operation (exp within 2 ulp, then an add, a division and
+// a product, each rounded once), so small results keep their relative
+// accuracy. -Inf gives e = 0 and 0, +Inf 1, -0 one half; NaN stays NaN
+// through exp.
+func logistic(v isa) {
+	fn := "logistic" + v.suffix
+	unary(v, fn, fn+" sets dst[i] = 1/(1+exp(-src[i])) for i < n; n must be a multiple of "+itoa(v.lanes)+" ("+v.needs+").",
+		func() func(x reg.VecVirtual) reg.VecVirtual {
+			bounds := loadExpBounds(v)
+			return func(x reg.VecVirtual) reg.VecVirtual {
+				m := v.vec()
+				v.or(signBit(), x, m) // -|x|
+				e := expOf(v, bounds, m)
+				q := v.vec()
+				VADDPS(expConst.one, e, m)
+				VMOVUPS(expConst.one, q)
+				VDIVPS(m, q, q)
+				VMULPS(q, e, e)
+				v.selectNeg(x, e, q, q)
+				return q
+			}
+		})
+}
+
+// erf generates erfAVX2 / erfAVX512 from both branches on every lane, blended
+// by |x| > erfSplit (false for NaN, which the small branch propagates), and
+// the sign of x put back (erf is odd; -0 stays -0).
+func erf(v isa) {
+	c := &erfConst
+	fn := "erf" + v.suffix
+	unary(v, fn, fn+" sets dst[i] = erf(src[i]) for i < n; n must be a multiple of "+itoa(v.lanes)+" ("+v.needs+").",
+		func() func(x reg.VecVirtual) reg.VecVirtual {
+			bounds := loadExpBounds(v)
+			return func(x reg.VecVirtual) reg.VecVirtual {
+				a := v.vec()
+				v.and(c.abs, x, a)
+				v.xor(a, x, x) // the sign bit alone
+				// Small branch: a*P0hi + a*(P0lo + t*Q(t)), t = a^2.
+				t, s := v.vec(), v.vec()
+				VMULPS(a, a, t)
+				VMOVUPS(c.small[len(c.small)-1], s)
+				for i := len(c.small) - 2; i >= 1; i-- {
+					VFMADD213PS(c.small[i], t, s)
+				}
+				VFMADD213PS(c.smallLo, t, s)
+				VMULPS(a, s, s)
+				VFMADD231PS(c.small[0], a, s)
+				// Big branch: 1 - exp(-b^2)*R(u), b = min(a, 4).
+				b, u, r := v.vec(), v.vec(), v.vec()
+				VMINPS(c.hi, a, b)
+				VMOVUPS(c.uShift, u)
+				VFMADD231PS(c.uScale, b, u)
+				VMOVUPS(c.big[len(c.big)-1], r)
+				for i := len(c.big) - 2; i >= 0; i-- {
+					VFMADD213PS(c.big[i], u, r)
+				}
+				VMULPS(b, b, b)
+				v.xor(signBit(), b, b) // -b^2
+				e := expOf(v, bounds, b)
+				y := v.vec()
+				VMOVUPS(expConst.one, y)
+				VFNMADD231PS(e, r, y)
+				v.selectGT(a, c.split, y, s, s)
+				v.or(x, s, s)
+				return s
+			}
+		})
 }

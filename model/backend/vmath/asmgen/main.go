@@ -1,7 +1,8 @@
-// Command asmgen generates the AVX2 float32 kernels of package vmath with avo:
-// exp, the logistic function and erf (activation.go), add/sub/mul/div of two
-// vectors or of a vector and a scalar, row sum and max, and the dot-product and
-// row-accumulate kernels of narrow matrix products.
+// Command asmgen generates the float32 kernels of package vmath with avo: exp,
+// the logistic function and erf in AVX2 and AVX-512 versions (unary.go,
+// activation.go), and in AVX2 add/sub/mul/div of two vectors or of a vector
+// and a scalar, row sum and max, and the dot-product and row-accumulate
+// kernels of narrow matrix products.
 //
 // Run through `go generate ./model/backend/vmath`; it writes vmath_amd64.s and
 // vmath_amd64_stubs.go.
@@ -22,10 +23,11 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// vec declares a read-only 32-byte constant holding 8 copies of a 32-bit value.
+// vec declares a read-only 64-byte constant holding 16 copies of a 32-bit
+// value (AVX2 kernels read its first 32 bytes).
 func vec(name string, bits uint32) Mem {
 	m := GLOBL(name, RODATA|NOPTR)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 16; i++ {
 		DATA(4*i, U32(bits))
 	}
 	return m
@@ -37,9 +39,12 @@ func main() {
 	ConstraintExpr("amd64")
 
 	declareExp()
-	exp()
-	logistic()
-	erf()
+	declareActivations()
+	for _, v := range []isa{avx2, avx512} {
+		exp(v)
+		logistic(v)
+		erf(v)
+	}
 
 	for _, op := range []struct {
 		name string
@@ -286,120 +291,6 @@ func axpy4() {
 	}
 	SUBQ(U32(8), n)
 	JNZ(LabelRef(fn + "_loop"))
-	Label(fn + "_done")
-	VZEROUPPER()
-	RET()
-}
-
-// exp generates expAVX2, two vectors per iteration (independent chains keep
-// both FMA pipes busy) and one more for an odd count of vectors.
-func exp() {
-	unary("expAVX2", "expAVX2 sets dst[i] = exp(src[i]) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).",
-		func() func(x reg.VecVirtual) reg.VecVirtual {
-			bounds := loadExpBounds()
-			return func(x reg.VecVirtual) reg.VecVirtual { return expOf(bounds, x) }
-		})
-}
-
-// expConst holds the constants of expOf, declared once (declareExp).
-var expConst struct {
-	lo, hi, log2e, c1, c2, one, bias Mem
-	poly                             []Mem
-}
-
-func declareExp() {
-	c := &expConst
-	c.lo = f("expLo", -104)
-	c.hi = f("expHi", 89)
-	c.log2e = f("expLog2e", 1.44269504088896341)
-	c.c1 = f("expC1", 0.693359375)
-	c.c2 = f("expC2", -2.12194440e-4)
-	c.poly = []Mem{
-		f("expP0", 1.9875691500e-4), f("expP1", 1.3981999507e-3), f("expP2", 8.3334519073e-3),
-		f("expP3", 4.1665795894e-2), f("expP4", 1.6666665459e-1), f("expP5", 5.0000001201e-1),
-	}
-	c.one = f("expOne", 1)
-	c.bias = vec("expBias", 127)
-}
-
-// expBounds holds exp's clamp bounds in registers, loaded once per kernel.
-type expBounds struct{ lo, hi reg.VecVirtual }
-
-func loadExpBounds() expBounds {
-	b := expBounds{YMM(), YMM()}
-	VMOVUPS(expConst.lo, b.lo)
-	VMOVUPS(expConst.hi, b.hi)
-	return b
-}
-
-// expOf emits exp of the 8 floats in x (which it overwrites) and returns the
-// register holding the result.
-func expOf(bounds expBounds, x reg.VecVirtual) reg.VecVirtual {
-	c := &expConst
-	// x is the second source of MINPS/MAXPS, the one they return for NaN.
-	VMINPS(x, bounds.hi, x)
-	VMAXPS(x, bounds.lo, x)
-	nf := YMM()
-	VMULPS(c.log2e, x, nf)
-	VROUNDPS(U8(0), nf, nf)
-	VFNMADD231PS(c.c1, nf, x)
-	VFNMADD231PS(c.c2, nf, x)
-	p := YMM()
-	VMOVUPS(c.poly[0], p)
-	for _, k := range c.poly[1:] {
-		VFMADD213PS(k, x, p)
-	}
-	r2 := YMM()
-	VMULPS(x, x, r2)
-	VFMADD213PS(x, r2, p)
-	VADDPS(c.one, p, p)
-	// 2^n = 2^a * 2^b with a = n>>1, b = n-a, each a normal float.
-	VCVTPS2DQ(nf, nf)
-	a, b := YMM(), YMM()
-	VPSRAD(U8(1), nf, a)
-	VPSUBD(a, nf, b)
-	VPADDD(c.bias, a, a)
-	VPADDD(c.bias, b, b)
-	VPSLLD(U8(23), a, a)
-	VPSLLD(U8(23), b, b)
-	VMULPS(a, p, p)
-	VMULPS(b, p, p)
-	return p
-}
-
-// unary emits fn(n int, dst, src *float32), dst[i] = op(src[i]) for i < n (n a
-// multiple of 8): two vectors per iteration, whose independent chains keep both
-// FMA pipes busy, and one more for an odd count of vectors. op computes one
-// vector from x (which it may overwrite) and returns the result's register;
-// kernel is called once, after the arguments are loaded, to load what the loop
-// keeps in registers, and returns op.
-func unary(fn, doc string, kernel func() func(x reg.VecVirtual) reg.VecVirtual) {
-	TEXT(fn, NOSPLIT, "func(n int, dst, src *float32)")
-	Pragma("noescape")
-	Doc(doc)
-	n := Load(Param("n"), GP64())
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	op := kernel()
-	body := func(off int) {
-		x := YMM()
-		VMOVUPS(Mem{Base: src, Disp: off}, x)
-		VMOVUPS(op(x), Mem{Base: dst, Disp: off})
-	}
-	CMPQ(n, U8(16))
-	JB(LabelRef(fn + "_tail"))
-	Label(fn + "_loop")
-	body(0)
-	body(32)
-	ADDQ(U8(64), src)
-	ADDQ(U8(64), dst)
-	SUBQ(U8(16), n)
-	CMPQ(n, U8(16))
-	JAE(LabelRef(fn + "_loop"))
-	Label(fn + "_tail")
-	TESTQ(n, n)
-	JZ(LabelRef(fn + "_done"))
-	body(0)
 	Label(fn + "_done")
 	VZEROUPPER()
 	RET()
