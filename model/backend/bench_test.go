@@ -13,11 +13,22 @@ import (
 	"kata/model/backend/gemm"
 )
 
-// benchAgainstStock times fn with Kata's kernels (the benchmark loop) and, in the
-// same run, with GoMLX's stock executors (stockRuns runs, outside the timer), and
-// reports GFLOP/s for both and the speed-up.
+// benchAgainstStock times fn with Kata's kernels and with GoMLX's stock
+// executors (timeAgainstStock) and reports GFLOP/s for both and the speed-up.
 func benchAgainstStock(b *testing.B, backend backends.Backend, flops float64, stockRuns int,
 	fn func(xs []*Node) []*Node, inputs ...*tensors.Tensor) (gflops float64) {
+	kata, stock := timeAgainstStock(b, backend, stockRuns, fn, inputs...)
+	b.ReportMetric(flops/kata/1e9, "GFLOP/s")
+	b.ReportMetric(flops/stock/1e9, "stock-GFLOP/s")
+	b.ReportMetric(stock/kata, "x-vs-stock")
+	return flops / kata / 1e9
+}
+
+// timeAgainstStock times fn with Kata's kernels (the benchmark loop) and, in
+// the same run, with GoMLX's stock executors (stockRuns runs, outside the
+// timer), and returns the seconds per run of both.
+func timeAgainstStock(b *testing.B, backend backends.Backend, stockRuns int,
+	fn func(xs []*Node) []*Node, inputs ...*tensors.Tensor) (kata, stock float64) {
 	exec, err := NewExec(backend, fn)
 	if err != nil {
 		b.Fatal(err)
@@ -41,7 +52,7 @@ func benchAgainstStock(b *testing.B, backend backends.Backend, flops float64, st
 	for range stockRuns {
 		run()
 	}
-	stock := time.Since(start).Seconds() / float64(stockRuns)
+	stock = time.Since(start).Seconds() / float64(stockRuns)
 	restore()
 	defer setKernels(true)()
 	run()
@@ -49,11 +60,7 @@ func benchAgainstStock(b *testing.B, backend backends.Backend, flops float64, st
 	for b.Loop() {
 		run()
 	}
-	kata := b.Elapsed().Seconds() / float64(b.N)
-	b.ReportMetric(flops/kata/1e9, "GFLOP/s")
-	b.ReportMetric(flops/stock/1e9, "stock-GFLOP/s")
-	b.ReportMetric(stock/kata, "x-vs-stock")
-	return flops / kata / 1e9
+	return b.Elapsed().Seconds() / float64(b.N), stock
 }
 
 // BenchmarkGEMM multiplies n x n float32 matrices through DotGeneral, once per
@@ -124,6 +131,34 @@ func BenchmarkConvTrain(b *testing.B) {
 				y := tc.build(xs)
 				return Gradient(ReduceAllSum(Mul(y, y)), xs...)
 			}, tc.inputs(rng)...)
+		})
+	}
+}
+
+// BenchmarkActivations runs Logistic and Erf on a 1M-element float32 tensor,
+// Kata's executors against GoMLX's in one run (elements per second and the
+// speed-up).
+func BenchmarkActivations(b *testing.B) {
+	backend := newGoBackend(b)
+	// Uniform in [-8, 8]: both tails and the middle of each function.
+	rng := rand.New(rand.NewPCG(4, 4))
+	data := make([]float32, 1<<20)
+	for i := range data {
+		data[i] = float32(16*rng.Float64() - 8)
+	}
+	x := tensors.FromFlatDataAndDimensions(data, 1024, 1024)
+	for _, tc := range []struct {
+		name string
+		op   func(*Node) *Node
+	}{{"logistic", Sigmoid}, {"erf", Erf}} {
+		b.Run(tc.name, func(b *testing.B) {
+			kata, stock := timeAgainstStock(b, backend, 3, func(xs []*Node) []*Node {
+				return []*Node{tc.op(xs[0])}
+			}, x)
+			n := float64(x.Shape().Size())
+			b.ReportMetric(n/kata/1e6, "Melem/s")
+			b.ReportMetric(n/stock/1e6, "stock-Melem/s")
+			b.ReportMetric(stock/kata, "x-vs-stock")
 		})
 	}
 }

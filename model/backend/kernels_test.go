@@ -265,6 +265,16 @@ func TestElementwiseMatchesStock(t *testing.T) {
 			e := Neg(Exp(x))
 			return Add(Mul(Neg(MulScalar(x, 2)), Sub(x, e)), Div(Neg(x), AddScalar(Exp(x), 1)))
 		}},
+		{"activations", []int{3, 5, 7}, func(x *Node) *Node {
+			// SiLU, quickGELU and exact GELU on a tensor below parallelMin whose
+			// size is not a multiple of 8 (the kernels' portable tail).
+			return Add(Mul(x, Sigmoid(MulScalar(x, 4))), Mul(x, OnePlus(Erf(MulScalar(x, 3)))))
+		}},
+		{"activations-parallel", []int{4, 128, 160}, func(x *Node) *Node {
+			// Split over the cores; the intermediates are overwritten in place.
+			s := Sigmoid(MulScalar(x, 8))
+			return Add(Mul(x, s), Mul(MulScalar(x, 0.5), OnePlus(Erf(MulScalar(x, 5/math.Sqrt2)))))
+		}},
 		{"stream-stores", []int{2, 1024, 4096}, func(x *Node) *Node {
 			// 32 MiB outputs that overlap no operand: non-temporal stores.
 			return Add(Mul(x, x), Sub(x, ReduceAndKeep(x, ReduceMax, -1)))

@@ -87,6 +87,14 @@ var selfCheckCases = []selfCheckCase{
 		// range first, where an error in any element shows.
 		return []*graph.Node{graph.Exp(xs[0]), graph.Exp(graph.MulScalar(xs[0], 20))}
 	}},
+	{backends.OpTypeLogistic, "flat", [][]int{selfCheckBig}, func(xs []*graph.Node) []*graph.Node {
+		// Both saturated tails and the steep middle.
+		return []*graph.Node{graph.Sigmoid(xs[0]), graph.Sigmoid(graph.MulScalar(xs[0], 30))}
+	}},
+	{backends.OpTypeErf, "flat", [][]int{selfCheckBig}, func(xs []*graph.Node) []*graph.Node {
+		// Both branches of the approximation (|x| <= 0.9 and above) and the clamp at 4.
+		return []*graph.Node{graph.Erf(xs[0]), graph.Erf(graph.MulScalar(xs[0], 5))}
+	}},
 	{backends.OpTypeNeg, "flat", [][]int{selfCheckBig}, func(xs []*graph.Node) []*graph.Node { return []*graph.Node{graph.Neg(xs[0])} }},
 	{backends.OpTypeBroadcastInDim, "rows", [][]int{{3, 1, 5}, {3, 4, 1}}, func(xs []*graph.Node) []*graph.Node {
 		return []*graph.Node{graph.BroadcastToDims(xs[0], 3, 4, 5), graph.BroadcastToDims(xs[1], 3, 4, 8)}

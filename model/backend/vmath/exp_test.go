@@ -22,7 +22,9 @@ func ulps(a, b float32) int64 {
 	return d
 }
 
-func TestExp(t *testing.T) {
+func TestExp(t *testing.T) { simdVariants(t, testExp) }
+
+func testExp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var src []float32
 	for range 100000 {

@@ -8,15 +8,35 @@ import (
 
 var hasSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// expSIMD handles the longest multiple-of-8 prefix and returns its length.
-func expSIMD(dst, src []float32) int {
-	n := len(src) &^ 7
-	if !hasSIMD || n == 0 {
+// hasAVX512 reports whether the unary kernels (exp, logistic, erf) have
+// AVX-512 versions to run on this CPU; useAVX512 selects them (tests switch it
+// off to run the AVX2 kernels on AVX-512 machines).
+var (
+	hasAVX512 = hasSIMD && cpu.X86.HasAVX512F
+	useAVX512 = hasAVX512
+)
+
+// unarySIMD runs the AVX-512 kernel k512 (if in use) over the longest
+// multiple-of-16 prefix of src and the AVX2 kernel k2 over the rest down to a
+// multiple of 8, and returns how many elements they did.
+func unarySIMD(k2, k512 func(n int, dst, src *float32), dst, src []float32) int {
+	if !hasSIMD {
 		return 0
 	}
-	expAVX2(n, unsafe.SliceData(dst), unsafe.SliceData(src))
-	return n
+	done := 0
+	if useAVX512 {
+		if done = len(src) &^ 15; done > 0 {
+			k512(done, unsafe.SliceData(dst), unsafe.SliceData(src))
+		}
+	}
+	if n := len(src) &^ 7; n > done {
+		k2(n-done, &dst[done], &src[done])
+		done = n
+	}
+	return done
 }
+
+func expSIMD(dst, src []float32) int { return unarySIMD(expAVX2, expAVX512, dst, src) }
 
 var binaryKernels = [4][3]func(n int, dst, a, b *float32){
 	{binAddVV, binAddVS, binAddSV},
@@ -81,3 +101,7 @@ func dots4SIMD(n int, a, b []float32, ldb int, out []float32) {
 func axpy4SIMD(n int, x, alpha, y []float32, ldy int) {
 	axpy4AVX2(n, unsafe.SliceData(x), unsafe.SliceData(alpha), unsafe.SliceData(y), ldy)
 }
+
+func logisticSIMD(dst, src []float32) int { return unarySIMD(logisticAVX2, logisticAVX512, dst, src) }
+
+func erfSIMD(dst, src []float32) int { return unarySIMD(erfAVX2, erfAVX512, dst, src) }

@@ -4,7 +4,16 @@ package vmath
 
 const hasSIMD = false
 
+// hasAVX512 and useAVX512 are there for the tests (see select_amd64.go).
+const hasAVX512 = false
+
+var useAVX512 = false
+
 func expSIMD(dst, src []float32) int { return 0 }
+
+func logisticSIMD(dst, src []float32) int { return 0 }
+
+func erfSIMD(dst, src []float32) int { return 0 }
 
 func binarySIMD(Op, []float32, []float32, []float32, bool, bool, bool) int { return 0 }
 

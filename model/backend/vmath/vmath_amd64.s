@@ -12,7 +12,15 @@ DATA expLo<>+16(SB)/4, $0xc2d00000
 DATA expLo<>+20(SB)/4, $0xc2d00000
 DATA expLo<>+24(SB)/4, $0xc2d00000
 DATA expLo<>+28(SB)/4, $0xc2d00000
-GLOBL expLo<>(SB), RODATA|NOPTR, $32
+DATA expLo<>+32(SB)/4, $0xc2d00000
+DATA expLo<>+36(SB)/4, $0xc2d00000
+DATA expLo<>+40(SB)/4, $0xc2d00000
+DATA expLo<>+44(SB)/4, $0xc2d00000
+DATA expLo<>+48(SB)/4, $0xc2d00000
+DATA expLo<>+52(SB)/4, $0xc2d00000
+DATA expLo<>+56(SB)/4, $0xc2d00000
+DATA expLo<>+60(SB)/4, $0xc2d00000
+GLOBL expLo<>(SB), RODATA|NOPTR, $64
 
 DATA expHi<>+0(SB)/4, $0x42b20000
 DATA expHi<>+4(SB)/4, $0x42b20000
@@ -22,7 +30,15 @@ DATA expHi<>+16(SB)/4, $0x42b20000
 DATA expHi<>+20(SB)/4, $0x42b20000
 DATA expHi<>+24(SB)/4, $0x42b20000
 DATA expHi<>+28(SB)/4, $0x42b20000
-GLOBL expHi<>(SB), RODATA|NOPTR, $32
+DATA expHi<>+32(SB)/4, $0x42b20000
+DATA expHi<>+36(SB)/4, $0x42b20000
+DATA expHi<>+40(SB)/4, $0x42b20000
+DATA expHi<>+44(SB)/4, $0x42b20000
+DATA expHi<>+48(SB)/4, $0x42b20000
+DATA expHi<>+52(SB)/4, $0x42b20000
+DATA expHi<>+56(SB)/4, $0x42b20000
+DATA expHi<>+60(SB)/4, $0x42b20000
+GLOBL expHi<>(SB), RODATA|NOPTR, $64
 
 DATA expLog2e<>+0(SB)/4, $0x3fb8aa3b
 DATA expLog2e<>+4(SB)/4, $0x3fb8aa3b
@@ -32,7 +48,15 @@ DATA expLog2e<>+16(SB)/4, $0x3fb8aa3b
 DATA expLog2e<>+20(SB)/4, $0x3fb8aa3b
 DATA expLog2e<>+24(SB)/4, $0x3fb8aa3b
 DATA expLog2e<>+28(SB)/4, $0x3fb8aa3b
-GLOBL expLog2e<>(SB), RODATA|NOPTR, $32
+DATA expLog2e<>+32(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+36(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+40(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+44(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+48(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+52(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+56(SB)/4, $0x3fb8aa3b
+DATA expLog2e<>+60(SB)/4, $0x3fb8aa3b
+GLOBL expLog2e<>(SB), RODATA|NOPTR, $64
 
 DATA expC1<>+0(SB)/4, $0x3f318000
 DATA expC1<>+4(SB)/4, $0x3f318000
@@ -42,7 +66,15 @@ DATA expC1<>+16(SB)/4, $0x3f318000
 DATA expC1<>+20(SB)/4, $0x3f318000
 DATA expC1<>+24(SB)/4, $0x3f318000
 DATA expC1<>+28(SB)/4, $0x3f318000
-GLOBL expC1<>(SB), RODATA|NOPTR, $32
+DATA expC1<>+32(SB)/4, $0x3f318000
+DATA expC1<>+36(SB)/4, $0x3f318000
+DATA expC1<>+40(SB)/4, $0x3f318000
+DATA expC1<>+44(SB)/4, $0x3f318000
+DATA expC1<>+48(SB)/4, $0x3f318000
+DATA expC1<>+52(SB)/4, $0x3f318000
+DATA expC1<>+56(SB)/4, $0x3f318000
+DATA expC1<>+60(SB)/4, $0x3f318000
+GLOBL expC1<>(SB), RODATA|NOPTR, $64
 
 DATA expC2<>+0(SB)/4, $0xb95e8083
 DATA expC2<>+4(SB)/4, $0xb95e8083
@@ -52,7 +84,15 @@ DATA expC2<>+16(SB)/4, $0xb95e8083
 DATA expC2<>+20(SB)/4, $0xb95e8083
 DATA expC2<>+24(SB)/4, $0xb95e8083
 DATA expC2<>+28(SB)/4, $0xb95e8083
-GLOBL expC2<>(SB), RODATA|NOPTR, $32
+DATA expC2<>+32(SB)/4, $0xb95e8083
+DATA expC2<>+36(SB)/4, $0xb95e8083
+DATA expC2<>+40(SB)/4, $0xb95e8083
+DATA expC2<>+44(SB)/4, $0xb95e8083
+DATA expC2<>+48(SB)/4, $0xb95e8083
+DATA expC2<>+52(SB)/4, $0xb95e8083
+DATA expC2<>+56(SB)/4, $0xb95e8083
+DATA expC2<>+60(SB)/4, $0xb95e8083
+GLOBL expC2<>(SB), RODATA|NOPTR, $64
 
 DATA expP0<>+0(SB)/4, $0x39506967
 DATA expP0<>+4(SB)/4, $0x39506967
@@ -62,7 +102,15 @@ DATA expP0<>+16(SB)/4, $0x39506967
 DATA expP0<>+20(SB)/4, $0x39506967
 DATA expP0<>+24(SB)/4, $0x39506967
 DATA expP0<>+28(SB)/4, $0x39506967
-GLOBL expP0<>(SB), RODATA|NOPTR, $32
+DATA expP0<>+32(SB)/4, $0x39506967
+DATA expP0<>+36(SB)/4, $0x39506967
+DATA expP0<>+40(SB)/4, $0x39506967
+DATA expP0<>+44(SB)/4, $0x39506967
+DATA expP0<>+48(SB)/4, $0x39506967
+DATA expP0<>+52(SB)/4, $0x39506967
+DATA expP0<>+56(SB)/4, $0x39506967
+DATA expP0<>+60(SB)/4, $0x39506967
+GLOBL expP0<>(SB), RODATA|NOPTR, $64
 
 DATA expP1<>+0(SB)/4, $0x3ab743ce
 DATA expP1<>+4(SB)/4, $0x3ab743ce
@@ -72,7 +120,15 @@ DATA expP1<>+16(SB)/4, $0x3ab743ce
 DATA expP1<>+20(SB)/4, $0x3ab743ce
 DATA expP1<>+24(SB)/4, $0x3ab743ce
 DATA expP1<>+28(SB)/4, $0x3ab743ce
-GLOBL expP1<>(SB), RODATA|NOPTR, $32
+DATA expP1<>+32(SB)/4, $0x3ab743ce
+DATA expP1<>+36(SB)/4, $0x3ab743ce
+DATA expP1<>+40(SB)/4, $0x3ab743ce
+DATA expP1<>+44(SB)/4, $0x3ab743ce
+DATA expP1<>+48(SB)/4, $0x3ab743ce
+DATA expP1<>+52(SB)/4, $0x3ab743ce
+DATA expP1<>+56(SB)/4, $0x3ab743ce
+DATA expP1<>+60(SB)/4, $0x3ab743ce
+GLOBL expP1<>(SB), RODATA|NOPTR, $64
 
 DATA expP2<>+0(SB)/4, $0x3c088908
 DATA expP2<>+4(SB)/4, $0x3c088908
@@ -82,7 +138,15 @@ DATA expP2<>+16(SB)/4, $0x3c088908
 DATA expP2<>+20(SB)/4, $0x3c088908
 DATA expP2<>+24(SB)/4, $0x3c088908
 DATA expP2<>+28(SB)/4, $0x3c088908
-GLOBL expP2<>(SB), RODATA|NOPTR, $32
+DATA expP2<>+32(SB)/4, $0x3c088908
+DATA expP2<>+36(SB)/4, $0x3c088908
+DATA expP2<>+40(SB)/4, $0x3c088908
+DATA expP2<>+44(SB)/4, $0x3c088908
+DATA expP2<>+48(SB)/4, $0x3c088908
+DATA expP2<>+52(SB)/4, $0x3c088908
+DATA expP2<>+56(SB)/4, $0x3c088908
+DATA expP2<>+60(SB)/4, $0x3c088908
+GLOBL expP2<>(SB), RODATA|NOPTR, $64
 
 DATA expP3<>+0(SB)/4, $0x3d2aa9c1
 DATA expP3<>+4(SB)/4, $0x3d2aa9c1
@@ -92,7 +156,15 @@ DATA expP3<>+16(SB)/4, $0x3d2aa9c1
 DATA expP3<>+20(SB)/4, $0x3d2aa9c1
 DATA expP3<>+24(SB)/4, $0x3d2aa9c1
 DATA expP3<>+28(SB)/4, $0x3d2aa9c1
-GLOBL expP3<>(SB), RODATA|NOPTR, $32
+DATA expP3<>+32(SB)/4, $0x3d2aa9c1
+DATA expP3<>+36(SB)/4, $0x3d2aa9c1
+DATA expP3<>+40(SB)/4, $0x3d2aa9c1
+DATA expP3<>+44(SB)/4, $0x3d2aa9c1
+DATA expP3<>+48(SB)/4, $0x3d2aa9c1
+DATA expP3<>+52(SB)/4, $0x3d2aa9c1
+DATA expP3<>+56(SB)/4, $0x3d2aa9c1
+DATA expP3<>+60(SB)/4, $0x3d2aa9c1
+GLOBL expP3<>(SB), RODATA|NOPTR, $64
 
 DATA expP4<>+0(SB)/4, $0x3e2aaaaa
 DATA expP4<>+4(SB)/4, $0x3e2aaaaa
@@ -102,7 +174,15 @@ DATA expP4<>+16(SB)/4, $0x3e2aaaaa
 DATA expP4<>+20(SB)/4, $0x3e2aaaaa
 DATA expP4<>+24(SB)/4, $0x3e2aaaaa
 DATA expP4<>+28(SB)/4, $0x3e2aaaaa
-GLOBL expP4<>(SB), RODATA|NOPTR, $32
+DATA expP4<>+32(SB)/4, $0x3e2aaaaa
+DATA expP4<>+36(SB)/4, $0x3e2aaaaa
+DATA expP4<>+40(SB)/4, $0x3e2aaaaa
+DATA expP4<>+44(SB)/4, $0x3e2aaaaa
+DATA expP4<>+48(SB)/4, $0x3e2aaaaa
+DATA expP4<>+52(SB)/4, $0x3e2aaaaa
+DATA expP4<>+56(SB)/4, $0x3e2aaaaa
+DATA expP4<>+60(SB)/4, $0x3e2aaaaa
+GLOBL expP4<>(SB), RODATA|NOPTR, $64
 
 DATA expP5<>+0(SB)/4, $0x3f000000
 DATA expP5<>+4(SB)/4, $0x3f000000
@@ -112,7 +192,15 @@ DATA expP5<>+16(SB)/4, $0x3f000000
 DATA expP5<>+20(SB)/4, $0x3f000000
 DATA expP5<>+24(SB)/4, $0x3f000000
 DATA expP5<>+28(SB)/4, $0x3f000000
-GLOBL expP5<>(SB), RODATA|NOPTR, $32
+DATA expP5<>+32(SB)/4, $0x3f000000
+DATA expP5<>+36(SB)/4, $0x3f000000
+DATA expP5<>+40(SB)/4, $0x3f000000
+DATA expP5<>+44(SB)/4, $0x3f000000
+DATA expP5<>+48(SB)/4, $0x3f000000
+DATA expP5<>+52(SB)/4, $0x3f000000
+DATA expP5<>+56(SB)/4, $0x3f000000
+DATA expP5<>+60(SB)/4, $0x3f000000
+GLOBL expP5<>(SB), RODATA|NOPTR, $64
 
 DATA expOne<>+0(SB)/4, $0x3f800000
 DATA expOne<>+4(SB)/4, $0x3f800000
@@ -122,7 +210,15 @@ DATA expOne<>+16(SB)/4, $0x3f800000
 DATA expOne<>+20(SB)/4, $0x3f800000
 DATA expOne<>+24(SB)/4, $0x3f800000
 DATA expOne<>+28(SB)/4, $0x3f800000
-GLOBL expOne<>(SB), RODATA|NOPTR, $32
+DATA expOne<>+32(SB)/4, $0x3f800000
+DATA expOne<>+36(SB)/4, $0x3f800000
+DATA expOne<>+40(SB)/4, $0x3f800000
+DATA expOne<>+44(SB)/4, $0x3f800000
+DATA expOne<>+48(SB)/4, $0x3f800000
+DATA expOne<>+52(SB)/4, $0x3f800000
+DATA expOne<>+56(SB)/4, $0x3f800000
+DATA expOne<>+60(SB)/4, $0x3f800000
+GLOBL expOne<>(SB), RODATA|NOPTR, $64
 
 DATA expBias<>+0(SB)/4, $0x0000007f
 DATA expBias<>+4(SB)/4, $0x0000007f
@@ -132,7 +228,519 @@ DATA expBias<>+16(SB)/4, $0x0000007f
 DATA expBias<>+20(SB)/4, $0x0000007f
 DATA expBias<>+24(SB)/4, $0x0000007f
 DATA expBias<>+28(SB)/4, $0x0000007f
-GLOBL expBias<>(SB), RODATA|NOPTR, $32
+DATA expBias<>+32(SB)/4, $0x0000007f
+DATA expBias<>+36(SB)/4, $0x0000007f
+DATA expBias<>+40(SB)/4, $0x0000007f
+DATA expBias<>+44(SB)/4, $0x0000007f
+DATA expBias<>+48(SB)/4, $0x0000007f
+DATA expBias<>+52(SB)/4, $0x0000007f
+DATA expBias<>+56(SB)/4, $0x0000007f
+DATA expBias<>+60(SB)/4, $0x0000007f
+GLOBL expBias<>(SB), RODATA|NOPTR, $64
+
+DATA signBit<>+0(SB)/4, $0x80000000
+DATA signBit<>+4(SB)/4, $0x80000000
+DATA signBit<>+8(SB)/4, $0x80000000
+DATA signBit<>+12(SB)/4, $0x80000000
+DATA signBit<>+16(SB)/4, $0x80000000
+DATA signBit<>+20(SB)/4, $0x80000000
+DATA signBit<>+24(SB)/4, $0x80000000
+DATA signBit<>+28(SB)/4, $0x80000000
+DATA signBit<>+32(SB)/4, $0x80000000
+DATA signBit<>+36(SB)/4, $0x80000000
+DATA signBit<>+40(SB)/4, $0x80000000
+DATA signBit<>+44(SB)/4, $0x80000000
+DATA signBit<>+48(SB)/4, $0x80000000
+DATA signBit<>+52(SB)/4, $0x80000000
+DATA signBit<>+56(SB)/4, $0x80000000
+DATA signBit<>+60(SB)/4, $0x80000000
+GLOBL signBit<>(SB), RODATA|NOPTR, $64
+
+DATA erfAbs<>+0(SB)/4, $0x7fffffff
+DATA erfAbs<>+4(SB)/4, $0x7fffffff
+DATA erfAbs<>+8(SB)/4, $0x7fffffff
+DATA erfAbs<>+12(SB)/4, $0x7fffffff
+DATA erfAbs<>+16(SB)/4, $0x7fffffff
+DATA erfAbs<>+20(SB)/4, $0x7fffffff
+DATA erfAbs<>+24(SB)/4, $0x7fffffff
+DATA erfAbs<>+28(SB)/4, $0x7fffffff
+DATA erfAbs<>+32(SB)/4, $0x7fffffff
+DATA erfAbs<>+36(SB)/4, $0x7fffffff
+DATA erfAbs<>+40(SB)/4, $0x7fffffff
+DATA erfAbs<>+44(SB)/4, $0x7fffffff
+DATA erfAbs<>+48(SB)/4, $0x7fffffff
+DATA erfAbs<>+52(SB)/4, $0x7fffffff
+DATA erfAbs<>+56(SB)/4, $0x7fffffff
+DATA erfAbs<>+60(SB)/4, $0x7fffffff
+GLOBL erfAbs<>(SB), RODATA|NOPTR, $64
+
+DATA erfSplit<>+0(SB)/4, $0x3f666666
+DATA erfSplit<>+4(SB)/4, $0x3f666666
+DATA erfSplit<>+8(SB)/4, $0x3f666666
+DATA erfSplit<>+12(SB)/4, $0x3f666666
+DATA erfSplit<>+16(SB)/4, $0x3f666666
+DATA erfSplit<>+20(SB)/4, $0x3f666666
+DATA erfSplit<>+24(SB)/4, $0x3f666666
+DATA erfSplit<>+28(SB)/4, $0x3f666666
+DATA erfSplit<>+32(SB)/4, $0x3f666666
+DATA erfSplit<>+36(SB)/4, $0x3f666666
+DATA erfSplit<>+40(SB)/4, $0x3f666666
+DATA erfSplit<>+44(SB)/4, $0x3f666666
+DATA erfSplit<>+48(SB)/4, $0x3f666666
+DATA erfSplit<>+52(SB)/4, $0x3f666666
+DATA erfSplit<>+56(SB)/4, $0x3f666666
+DATA erfSplit<>+60(SB)/4, $0x3f666666
+GLOBL erfSplit<>(SB), RODATA|NOPTR, $64
+
+DATA erfHi<>+0(SB)/4, $0x40800000
+DATA erfHi<>+4(SB)/4, $0x40800000
+DATA erfHi<>+8(SB)/4, $0x40800000
+DATA erfHi<>+12(SB)/4, $0x40800000
+DATA erfHi<>+16(SB)/4, $0x40800000
+DATA erfHi<>+20(SB)/4, $0x40800000
+DATA erfHi<>+24(SB)/4, $0x40800000
+DATA erfHi<>+28(SB)/4, $0x40800000
+DATA erfHi<>+32(SB)/4, $0x40800000
+DATA erfHi<>+36(SB)/4, $0x40800000
+DATA erfHi<>+40(SB)/4, $0x40800000
+DATA erfHi<>+44(SB)/4, $0x40800000
+DATA erfHi<>+48(SB)/4, $0x40800000
+DATA erfHi<>+52(SB)/4, $0x40800000
+DATA erfHi<>+56(SB)/4, $0x40800000
+DATA erfHi<>+60(SB)/4, $0x40800000
+GLOBL erfHi<>(SB), RODATA|NOPTR, $64
+
+DATA erfS0<>+0(SB)/4, $0x3f906ebb
+DATA erfS0<>+4(SB)/4, $0x3f906ebb
+DATA erfS0<>+8(SB)/4, $0x3f906ebb
+DATA erfS0<>+12(SB)/4, $0x3f906ebb
+DATA erfS0<>+16(SB)/4, $0x3f906ebb
+DATA erfS0<>+20(SB)/4, $0x3f906ebb
+DATA erfS0<>+24(SB)/4, $0x3f906ebb
+DATA erfS0<>+28(SB)/4, $0x3f906ebb
+DATA erfS0<>+32(SB)/4, $0x3f906ebb
+DATA erfS0<>+36(SB)/4, $0x3f906ebb
+DATA erfS0<>+40(SB)/4, $0x3f906ebb
+DATA erfS0<>+44(SB)/4, $0x3f906ebb
+DATA erfS0<>+48(SB)/4, $0x3f906ebb
+DATA erfS0<>+52(SB)/4, $0x3f906ebb
+DATA erfS0<>+56(SB)/4, $0x3f906ebb
+DATA erfS0<>+60(SB)/4, $0x3f906ebb
+GLOBL erfS0<>(SB), RODATA|NOPTR, $64
+
+DATA erfS1<>+0(SB)/4, $0xbec093a3
+DATA erfS1<>+4(SB)/4, $0xbec093a3
+DATA erfS1<>+8(SB)/4, $0xbec093a3
+DATA erfS1<>+12(SB)/4, $0xbec093a3
+DATA erfS1<>+16(SB)/4, $0xbec093a3
+DATA erfS1<>+20(SB)/4, $0xbec093a3
+DATA erfS1<>+24(SB)/4, $0xbec093a3
+DATA erfS1<>+28(SB)/4, $0xbec093a3
+DATA erfS1<>+32(SB)/4, $0xbec093a3
+DATA erfS1<>+36(SB)/4, $0xbec093a3
+DATA erfS1<>+40(SB)/4, $0xbec093a3
+DATA erfS1<>+44(SB)/4, $0xbec093a3
+DATA erfS1<>+48(SB)/4, $0xbec093a3
+DATA erfS1<>+52(SB)/4, $0xbec093a3
+DATA erfS1<>+56(SB)/4, $0xbec093a3
+DATA erfS1<>+60(SB)/4, $0xbec093a3
+GLOBL erfS1<>(SB), RODATA|NOPTR, $64
+
+DATA erfS2<>+0(SB)/4, $0x3de71791
+DATA erfS2<>+4(SB)/4, $0x3de71791
+DATA erfS2<>+8(SB)/4, $0x3de71791
+DATA erfS2<>+12(SB)/4, $0x3de71791
+DATA erfS2<>+16(SB)/4, $0x3de71791
+DATA erfS2<>+20(SB)/4, $0x3de71791
+DATA erfS2<>+24(SB)/4, $0x3de71791
+DATA erfS2<>+28(SB)/4, $0x3de71791
+DATA erfS2<>+32(SB)/4, $0x3de71791
+DATA erfS2<>+36(SB)/4, $0x3de71791
+DATA erfS2<>+40(SB)/4, $0x3de71791
+DATA erfS2<>+44(SB)/4, $0x3de71791
+DATA erfS2<>+48(SB)/4, $0x3de71791
+DATA erfS2<>+52(SB)/4, $0x3de71791
+DATA erfS2<>+56(SB)/4, $0x3de71791
+DATA erfS2<>+60(SB)/4, $0x3de71791
+GLOBL erfS2<>(SB), RODATA|NOPTR, $64
+
+DATA erfS3<>+0(SB)/4, $0xbcdc166b
+DATA erfS3<>+4(SB)/4, $0xbcdc166b
+DATA erfS3<>+8(SB)/4, $0xbcdc166b
+DATA erfS3<>+12(SB)/4, $0xbcdc166b
+DATA erfS3<>+16(SB)/4, $0xbcdc166b
+DATA erfS3<>+20(SB)/4, $0xbcdc166b
+DATA erfS3<>+24(SB)/4, $0xbcdc166b
+DATA erfS3<>+28(SB)/4, $0xbcdc166b
+DATA erfS3<>+32(SB)/4, $0xbcdc166b
+DATA erfS3<>+36(SB)/4, $0xbcdc166b
+DATA erfS3<>+40(SB)/4, $0xbcdc166b
+DATA erfS3<>+44(SB)/4, $0xbcdc166b
+DATA erfS3<>+48(SB)/4, $0xbcdc166b
+DATA erfS3<>+52(SB)/4, $0xbcdc166b
+DATA erfS3<>+56(SB)/4, $0xbcdc166b
+DATA erfS3<>+60(SB)/4, $0xbcdc166b
+GLOBL erfS3<>(SB), RODATA|NOPTR, $64
+
+DATA erfS4<>+0(SB)/4, $0x3bab2d4b
+DATA erfS4<>+4(SB)/4, $0x3bab2d4b
+DATA erfS4<>+8(SB)/4, $0x3bab2d4b
+DATA erfS4<>+12(SB)/4, $0x3bab2d4b
+DATA erfS4<>+16(SB)/4, $0x3bab2d4b
+DATA erfS4<>+20(SB)/4, $0x3bab2d4b
+DATA erfS4<>+24(SB)/4, $0x3bab2d4b
+DATA erfS4<>+28(SB)/4, $0x3bab2d4b
+DATA erfS4<>+32(SB)/4, $0x3bab2d4b
+DATA erfS4<>+36(SB)/4, $0x3bab2d4b
+DATA erfS4<>+40(SB)/4, $0x3bab2d4b
+DATA erfS4<>+44(SB)/4, $0x3bab2d4b
+DATA erfS4<>+48(SB)/4, $0x3bab2d4b
+DATA erfS4<>+52(SB)/4, $0x3bab2d4b
+DATA erfS4<>+56(SB)/4, $0x3bab2d4b
+DATA erfS4<>+60(SB)/4, $0x3bab2d4b
+GLOBL erfS4<>(SB), RODATA|NOPTR, $64
+
+DATA erfS5<>+0(SB)/4, $0xba600545
+DATA erfS5<>+4(SB)/4, $0xba600545
+DATA erfS5<>+8(SB)/4, $0xba600545
+DATA erfS5<>+12(SB)/4, $0xba600545
+DATA erfS5<>+16(SB)/4, $0xba600545
+DATA erfS5<>+20(SB)/4, $0xba600545
+DATA erfS5<>+24(SB)/4, $0xba600545
+DATA erfS5<>+28(SB)/4, $0xba600545
+DATA erfS5<>+32(SB)/4, $0xba600545
+DATA erfS5<>+36(SB)/4, $0xba600545
+DATA erfS5<>+40(SB)/4, $0xba600545
+DATA erfS5<>+44(SB)/4, $0xba600545
+DATA erfS5<>+48(SB)/4, $0xba600545
+DATA erfS5<>+52(SB)/4, $0xba600545
+DATA erfS5<>+56(SB)/4, $0xba600545
+DATA erfS5<>+60(SB)/4, $0xba600545
+GLOBL erfS5<>(SB), RODATA|NOPTR, $64
+
+DATA erfS6<>+0(SB)/4, $0x38fba54a
+DATA erfS6<>+4(SB)/4, $0x38fba54a
+DATA erfS6<>+8(SB)/4, $0x38fba54a
+DATA erfS6<>+12(SB)/4, $0x38fba54a
+DATA erfS6<>+16(SB)/4, $0x38fba54a
+DATA erfS6<>+20(SB)/4, $0x38fba54a
+DATA erfS6<>+24(SB)/4, $0x38fba54a
+DATA erfS6<>+28(SB)/4, $0x38fba54a
+DATA erfS6<>+32(SB)/4, $0x38fba54a
+DATA erfS6<>+36(SB)/4, $0x38fba54a
+DATA erfS6<>+40(SB)/4, $0x38fba54a
+DATA erfS6<>+44(SB)/4, $0x38fba54a
+DATA erfS6<>+48(SB)/4, $0x38fba54a
+DATA erfS6<>+52(SB)/4, $0x38fba54a
+DATA erfS6<>+56(SB)/4, $0x38fba54a
+DATA erfS6<>+60(SB)/4, $0x38fba54a
+GLOBL erfS6<>(SB), RODATA|NOPTR, $64
+
+DATA erfS7<>+0(SB)/4, $0xb76e93d8
+DATA erfS7<>+4(SB)/4, $0xb76e93d8
+DATA erfS7<>+8(SB)/4, $0xb76e93d8
+DATA erfS7<>+12(SB)/4, $0xb76e93d8
+DATA erfS7<>+16(SB)/4, $0xb76e93d8
+DATA erfS7<>+20(SB)/4, $0xb76e93d8
+DATA erfS7<>+24(SB)/4, $0xb76e93d8
+DATA erfS7<>+28(SB)/4, $0xb76e93d8
+DATA erfS7<>+32(SB)/4, $0xb76e93d8
+DATA erfS7<>+36(SB)/4, $0xb76e93d8
+DATA erfS7<>+40(SB)/4, $0xb76e93d8
+DATA erfS7<>+44(SB)/4, $0xb76e93d8
+DATA erfS7<>+48(SB)/4, $0xb76e93d8
+DATA erfS7<>+52(SB)/4, $0xb76e93d8
+DATA erfS7<>+56(SB)/4, $0xb76e93d8
+DATA erfS7<>+60(SB)/4, $0xb76e93d8
+GLOBL erfS7<>(SB), RODATA|NOPTR, $64
+
+DATA erfS8<>+0(SB)/4, $0x359a6e7c
+DATA erfS8<>+4(SB)/4, $0x359a6e7c
+DATA erfS8<>+8(SB)/4, $0x359a6e7c
+DATA erfS8<>+12(SB)/4, $0x359a6e7c
+DATA erfS8<>+16(SB)/4, $0x359a6e7c
+DATA erfS8<>+20(SB)/4, $0x359a6e7c
+DATA erfS8<>+24(SB)/4, $0x359a6e7c
+DATA erfS8<>+28(SB)/4, $0x359a6e7c
+DATA erfS8<>+32(SB)/4, $0x359a6e7c
+DATA erfS8<>+36(SB)/4, $0x359a6e7c
+DATA erfS8<>+40(SB)/4, $0x359a6e7c
+DATA erfS8<>+44(SB)/4, $0x359a6e7c
+DATA erfS8<>+48(SB)/4, $0x359a6e7c
+DATA erfS8<>+52(SB)/4, $0x359a6e7c
+DATA erfS8<>+56(SB)/4, $0x359a6e7c
+DATA erfS8<>+60(SB)/4, $0x359a6e7c
+GLOBL erfS8<>(SB), RODATA|NOPTR, $64
+
+DATA erfSLo<>+0(SB)/4, $0xb37bd66f
+DATA erfSLo<>+4(SB)/4, $0xb37bd66f
+DATA erfSLo<>+8(SB)/4, $0xb37bd66f
+DATA erfSLo<>+12(SB)/4, $0xb37bd66f
+DATA erfSLo<>+16(SB)/4, $0xb37bd66f
+DATA erfSLo<>+20(SB)/4, $0xb37bd66f
+DATA erfSLo<>+24(SB)/4, $0xb37bd66f
+DATA erfSLo<>+28(SB)/4, $0xb37bd66f
+DATA erfSLo<>+32(SB)/4, $0xb37bd66f
+DATA erfSLo<>+36(SB)/4, $0xb37bd66f
+DATA erfSLo<>+40(SB)/4, $0xb37bd66f
+DATA erfSLo<>+44(SB)/4, $0xb37bd66f
+DATA erfSLo<>+48(SB)/4, $0xb37bd66f
+DATA erfSLo<>+52(SB)/4, $0xb37bd66f
+DATA erfSLo<>+56(SB)/4, $0xb37bd66f
+DATA erfSLo<>+60(SB)/4, $0xb37bd66f
+GLOBL erfSLo<>(SB), RODATA|NOPTR, $64
+
+DATA erfB0<>+0(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+4(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+8(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+12(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+16(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+20(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+24(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+28(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+32(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+36(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+40(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+44(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+48(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+52(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+56(SB)/4, $0x3e5bbcb7
+DATA erfB0<>+60(SB)/4, $0x3e5bbcb7
+GLOBL erfB0<>(SB), RODATA|NOPTR, $64
+
+DATA erfB1<>+0(SB)/4, $0xbdf41e78
+DATA erfB1<>+4(SB)/4, $0xbdf41e78
+DATA erfB1<>+8(SB)/4, $0xbdf41e78
+DATA erfB1<>+12(SB)/4, $0xbdf41e78
+DATA erfB1<>+16(SB)/4, $0xbdf41e78
+DATA erfB1<>+20(SB)/4, $0xbdf41e78
+DATA erfB1<>+24(SB)/4, $0xbdf41e78
+DATA erfB1<>+28(SB)/4, $0xbdf41e78
+DATA erfB1<>+32(SB)/4, $0xbdf41e78
+DATA erfB1<>+36(SB)/4, $0xbdf41e78
+DATA erfB1<>+40(SB)/4, $0xbdf41e78
+DATA erfB1<>+44(SB)/4, $0xbdf41e78
+DATA erfB1<>+48(SB)/4, $0xbdf41e78
+DATA erfB1<>+52(SB)/4, $0xbdf41e78
+DATA erfB1<>+56(SB)/4, $0xbdf41e78
+DATA erfB1<>+60(SB)/4, $0xbdf41e78
+GLOBL erfB1<>(SB), RODATA|NOPTR, $64
+
+DATA erfB2<>+0(SB)/4, $0x3d80cbfd
+DATA erfB2<>+4(SB)/4, $0x3d80cbfd
+DATA erfB2<>+8(SB)/4, $0x3d80cbfd
+DATA erfB2<>+12(SB)/4, $0x3d80cbfd
+DATA erfB2<>+16(SB)/4, $0x3d80cbfd
+DATA erfB2<>+20(SB)/4, $0x3d80cbfd
+DATA erfB2<>+24(SB)/4, $0x3d80cbfd
+DATA erfB2<>+28(SB)/4, $0x3d80cbfd
+DATA erfB2<>+32(SB)/4, $0x3d80cbfd
+DATA erfB2<>+36(SB)/4, $0x3d80cbfd
+DATA erfB2<>+40(SB)/4, $0x3d80cbfd
+DATA erfB2<>+44(SB)/4, $0x3d80cbfd
+DATA erfB2<>+48(SB)/4, $0x3d80cbfd
+DATA erfB2<>+52(SB)/4, $0x3d80cbfd
+DATA erfB2<>+56(SB)/4, $0x3d80cbfd
+DATA erfB2<>+60(SB)/4, $0x3d80cbfd
+GLOBL erfB2<>(SB), RODATA|NOPTR, $64
+
+DATA erfB3<>+0(SB)/4, $0xbd01dcf0
+DATA erfB3<>+4(SB)/4, $0xbd01dcf0
+DATA erfB3<>+8(SB)/4, $0xbd01dcf0
+DATA erfB3<>+12(SB)/4, $0xbd01dcf0
+DATA erfB3<>+16(SB)/4, $0xbd01dcf0
+DATA erfB3<>+20(SB)/4, $0xbd01dcf0
+DATA erfB3<>+24(SB)/4, $0xbd01dcf0
+DATA erfB3<>+28(SB)/4, $0xbd01dcf0
+DATA erfB3<>+32(SB)/4, $0xbd01dcf0
+DATA erfB3<>+36(SB)/4, $0xbd01dcf0
+DATA erfB3<>+40(SB)/4, $0xbd01dcf0
+DATA erfB3<>+44(SB)/4, $0xbd01dcf0
+DATA erfB3<>+48(SB)/4, $0xbd01dcf0
+DATA erfB3<>+52(SB)/4, $0xbd01dcf0
+DATA erfB3<>+56(SB)/4, $0xbd01dcf0
+DATA erfB3<>+60(SB)/4, $0xbd01dcf0
+GLOBL erfB3<>(SB), RODATA|NOPTR, $64
+
+DATA erfB4<>+0(SB)/4, $0x3c7b4447
+DATA erfB4<>+4(SB)/4, $0x3c7b4447
+DATA erfB4<>+8(SB)/4, $0x3c7b4447
+DATA erfB4<>+12(SB)/4, $0x3c7b4447
+DATA erfB4<>+16(SB)/4, $0x3c7b4447
+DATA erfB4<>+20(SB)/4, $0x3c7b4447
+DATA erfB4<>+24(SB)/4, $0x3c7b4447
+DATA erfB4<>+28(SB)/4, $0x3c7b4447
+DATA erfB4<>+32(SB)/4, $0x3c7b4447
+DATA erfB4<>+36(SB)/4, $0x3c7b4447
+DATA erfB4<>+40(SB)/4, $0x3c7b4447
+DATA erfB4<>+44(SB)/4, $0x3c7b4447
+DATA erfB4<>+48(SB)/4, $0x3c7b4447
+DATA erfB4<>+52(SB)/4, $0x3c7b4447
+DATA erfB4<>+56(SB)/4, $0x3c7b4447
+DATA erfB4<>+60(SB)/4, $0x3c7b4447
+GLOBL erfB4<>(SB), RODATA|NOPTR, $64
+
+DATA erfB5<>+0(SB)/4, $0xbbea721a
+DATA erfB5<>+4(SB)/4, $0xbbea721a
+DATA erfB5<>+8(SB)/4, $0xbbea721a
+DATA erfB5<>+12(SB)/4, $0xbbea721a
+DATA erfB5<>+16(SB)/4, $0xbbea721a
+DATA erfB5<>+20(SB)/4, $0xbbea721a
+DATA erfB5<>+24(SB)/4, $0xbbea721a
+DATA erfB5<>+28(SB)/4, $0xbbea721a
+DATA erfB5<>+32(SB)/4, $0xbbea721a
+DATA erfB5<>+36(SB)/4, $0xbbea721a
+DATA erfB5<>+40(SB)/4, $0xbbea721a
+DATA erfB5<>+44(SB)/4, $0xbbea721a
+DATA erfB5<>+48(SB)/4, $0xbbea721a
+DATA erfB5<>+52(SB)/4, $0xbbea721a
+DATA erfB5<>+56(SB)/4, $0xbbea721a
+DATA erfB5<>+60(SB)/4, $0xbbea721a
+GLOBL erfB5<>(SB), RODATA|NOPTR, $64
+
+DATA erfB6<>+0(SB)/4, $0x3b562402
+DATA erfB6<>+4(SB)/4, $0x3b562402
+DATA erfB6<>+8(SB)/4, $0x3b562402
+DATA erfB6<>+12(SB)/4, $0x3b562402
+DATA erfB6<>+16(SB)/4, $0x3b562402
+DATA erfB6<>+20(SB)/4, $0x3b562402
+DATA erfB6<>+24(SB)/4, $0x3b562402
+DATA erfB6<>+28(SB)/4, $0x3b562402
+DATA erfB6<>+32(SB)/4, $0x3b562402
+DATA erfB6<>+36(SB)/4, $0x3b562402
+DATA erfB6<>+40(SB)/4, $0x3b562402
+DATA erfB6<>+44(SB)/4, $0x3b562402
+DATA erfB6<>+48(SB)/4, $0x3b562402
+DATA erfB6<>+52(SB)/4, $0x3b562402
+DATA erfB6<>+56(SB)/4, $0x3b562402
+DATA erfB6<>+60(SB)/4, $0x3b562402
+GLOBL erfB6<>(SB), RODATA|NOPTR, $64
+
+DATA erfB7<>+0(SB)/4, $0xbabade95
+DATA erfB7<>+4(SB)/4, $0xbabade95
+DATA erfB7<>+8(SB)/4, $0xbabade95
+DATA erfB7<>+12(SB)/4, $0xbabade95
+DATA erfB7<>+16(SB)/4, $0xbabade95
+DATA erfB7<>+20(SB)/4, $0xbabade95
+DATA erfB7<>+24(SB)/4, $0xbabade95
+DATA erfB7<>+28(SB)/4, $0xbabade95
+DATA erfB7<>+32(SB)/4, $0xbabade95
+DATA erfB7<>+36(SB)/4, $0xbabade95
+DATA erfB7<>+40(SB)/4, $0xbabade95
+DATA erfB7<>+44(SB)/4, $0xbabade95
+DATA erfB7<>+48(SB)/4, $0xbabade95
+DATA erfB7<>+52(SB)/4, $0xbabade95
+DATA erfB7<>+56(SB)/4, $0xbabade95
+DATA erfB7<>+60(SB)/4, $0xbabade95
+GLOBL erfB7<>(SB), RODATA|NOPTR, $64
+
+DATA erfB8<>+0(SB)/4, $0x3a09e8fb
+DATA erfB8<>+4(SB)/4, $0x3a09e8fb
+DATA erfB8<>+8(SB)/4, $0x3a09e8fb
+DATA erfB8<>+12(SB)/4, $0x3a09e8fb
+DATA erfB8<>+16(SB)/4, $0x3a09e8fb
+DATA erfB8<>+20(SB)/4, $0x3a09e8fb
+DATA erfB8<>+24(SB)/4, $0x3a09e8fb
+DATA erfB8<>+28(SB)/4, $0x3a09e8fb
+DATA erfB8<>+32(SB)/4, $0x3a09e8fb
+DATA erfB8<>+36(SB)/4, $0x3a09e8fb
+DATA erfB8<>+40(SB)/4, $0x3a09e8fb
+DATA erfB8<>+44(SB)/4, $0x3a09e8fb
+DATA erfB8<>+48(SB)/4, $0x3a09e8fb
+DATA erfB8<>+52(SB)/4, $0x3a09e8fb
+DATA erfB8<>+56(SB)/4, $0x3a09e8fb
+DATA erfB8<>+60(SB)/4, $0x3a09e8fb
+GLOBL erfB8<>(SB), RODATA|NOPTR, $64
+
+DATA erfB9<>+0(SB)/4, $0xb9673f5e
+DATA erfB9<>+4(SB)/4, $0xb9673f5e
+DATA erfB9<>+8(SB)/4, $0xb9673f5e
+DATA erfB9<>+12(SB)/4, $0xb9673f5e
+DATA erfB9<>+16(SB)/4, $0xb9673f5e
+DATA erfB9<>+20(SB)/4, $0xb9673f5e
+DATA erfB9<>+24(SB)/4, $0xb9673f5e
+DATA erfB9<>+28(SB)/4, $0xb9673f5e
+DATA erfB9<>+32(SB)/4, $0xb9673f5e
+DATA erfB9<>+36(SB)/4, $0xb9673f5e
+DATA erfB9<>+40(SB)/4, $0xb9673f5e
+DATA erfB9<>+44(SB)/4, $0xb9673f5e
+DATA erfB9<>+48(SB)/4, $0xb9673f5e
+DATA erfB9<>+52(SB)/4, $0xb9673f5e
+DATA erfB9<>+56(SB)/4, $0xb9673f5e
+DATA erfB9<>+60(SB)/4, $0xb9673f5e
+GLOBL erfB9<>(SB), RODATA|NOPTR, $64
+
+DATA erfB10<>+0(SB)/4, $0x39276cab
+DATA erfB10<>+4(SB)/4, $0x39276cab
+DATA erfB10<>+8(SB)/4, $0x39276cab
+DATA erfB10<>+12(SB)/4, $0x39276cab
+DATA erfB10<>+16(SB)/4, $0x39276cab
+DATA erfB10<>+20(SB)/4, $0x39276cab
+DATA erfB10<>+24(SB)/4, $0x39276cab
+DATA erfB10<>+28(SB)/4, $0x39276cab
+DATA erfB10<>+32(SB)/4, $0x39276cab
+DATA erfB10<>+36(SB)/4, $0x39276cab
+DATA erfB10<>+40(SB)/4, $0x39276cab
+DATA erfB10<>+44(SB)/4, $0x39276cab
+DATA erfB10<>+48(SB)/4, $0x39276cab
+DATA erfB10<>+52(SB)/4, $0x39276cab
+DATA erfB10<>+56(SB)/4, $0x39276cab
+DATA erfB10<>+60(SB)/4, $0x39276cab
+GLOBL erfB10<>(SB), RODATA|NOPTR, $64
+
+DATA erfB11<>+0(SB)/4, $0xb8811991
+DATA erfB11<>+4(SB)/4, $0xb8811991
+DATA erfB11<>+8(SB)/4, $0xb8811991
+DATA erfB11<>+12(SB)/4, $0xb8811991
+DATA erfB11<>+16(SB)/4, $0xb8811991
+DATA erfB11<>+20(SB)/4, $0xb8811991
+DATA erfB11<>+24(SB)/4, $0xb8811991
+DATA erfB11<>+28(SB)/4, $0xb8811991
+DATA erfB11<>+32(SB)/4, $0xb8811991
+DATA erfB11<>+36(SB)/4, $0xb8811991
+DATA erfB11<>+40(SB)/4, $0xb8811991
+DATA erfB11<>+44(SB)/4, $0xb8811991
+DATA erfB11<>+48(SB)/4, $0xb8811991
+DATA erfB11<>+52(SB)/4, $0xb8811991
+DATA erfB11<>+56(SB)/4, $0xb8811991
+DATA erfB11<>+60(SB)/4, $0xb8811991
+GLOBL erfB11<>(SB), RODATA|NOPTR, $64
+
+DATA erfUScale<>+0(SB)/4, $0x3f25294a
+DATA erfUScale<>+4(SB)/4, $0x3f25294a
+DATA erfUScale<>+8(SB)/4, $0x3f25294a
+DATA erfUScale<>+12(SB)/4, $0x3f25294a
+DATA erfUScale<>+16(SB)/4, $0x3f25294a
+DATA erfUScale<>+20(SB)/4, $0x3f25294a
+DATA erfUScale<>+24(SB)/4, $0x3f25294a
+DATA erfUScale<>+28(SB)/4, $0x3f25294a
+DATA erfUScale<>+32(SB)/4, $0x3f25294a
+DATA erfUScale<>+36(SB)/4, $0x3f25294a
+DATA erfUScale<>+40(SB)/4, $0x3f25294a
+DATA erfUScale<>+44(SB)/4, $0x3f25294a
+DATA erfUScale<>+48(SB)/4, $0x3f25294a
+DATA erfUScale<>+52(SB)/4, $0x3f25294a
+DATA erfUScale<>+56(SB)/4, $0x3f25294a
+DATA erfUScale<>+60(SB)/4, $0x3f25294a
+GLOBL erfUScale<>(SB), RODATA|NOPTR, $64
+
+DATA erfUShift<>+0(SB)/4, $0xbfca5295
+DATA erfUShift<>+4(SB)/4, $0xbfca5295
+DATA erfUShift<>+8(SB)/4, $0xbfca5295
+DATA erfUShift<>+12(SB)/4, $0xbfca5295
+DATA erfUShift<>+16(SB)/4, $0xbfca5295
+DATA erfUShift<>+20(SB)/4, $0xbfca5295
+DATA erfUShift<>+24(SB)/4, $0xbfca5295
+DATA erfUShift<>+28(SB)/4, $0xbfca5295
+DATA erfUShift<>+32(SB)/4, $0xbfca5295
+DATA erfUShift<>+36(SB)/4, $0xbfca5295
+DATA erfUShift<>+40(SB)/4, $0xbfca5295
+DATA erfUShift<>+44(SB)/4, $0xbfca5295
+DATA erfUShift<>+48(SB)/4, $0xbfca5295
+DATA erfUShift<>+52(SB)/4, $0xbfca5295
+DATA erfUShift<>+56(SB)/4, $0xbfca5295
+DATA erfUShift<>+60(SB)/4, $0xbfca5295
+GLOBL erfUShift<>(SB), RODATA|NOPTR, $64
 
 // func expAVX2(n int, dst *float32, src *float32)
 // Requires: AVX, AVX2, FMA3
@@ -140,101 +748,876 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	MOVQ    n+0(FP), AX
 	MOVQ    dst+8(FP), CX
 	MOVQ    src+16(FP), DX
-	VMOVUPS expLo<>+0(SB), Y14
-	VMOVUPS expHi<>+0(SB), Y15
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
 	CMPQ    AX, $0x10
-	JB      exp_tail
+	JB      expAVX2_tail
 
-exp_loop:
-	VMOVUPS      (DX), Y0
-	VMINPS       Y0, Y15, Y0
-	VMAXPS       Y0, Y14, Y0
-	VMULPS       expLog2e<>+0(SB), Y0, Y1
-	VROUNDPS     $0x00, Y1, Y1
-	VFNMADD231PS expC1<>+0(SB), Y1, Y0
-	VFNMADD231PS expC2<>+0(SB), Y1, Y0
-	VMOVUPS      expP0<>+0(SB), Y2
-	VFMADD213PS  expP1<>+0(SB), Y0, Y2
-	VFMADD213PS  expP2<>+0(SB), Y0, Y2
-	VFMADD213PS  expP3<>+0(SB), Y0, Y2
-	VFMADD213PS  expP4<>+0(SB), Y0, Y2
-	VFMADD213PS  expP5<>+0(SB), Y0, Y2
-	VMULPS       Y0, Y0, Y3
-	VFMADD213PS  Y0, Y3, Y2
-	VADDPS       expOne<>+0(SB), Y2, Y2
-	VCVTPS2DQ    Y1, Y1
-	VPSRAD       $0x01, Y1, Y4
-	VPSUBD       Y4, Y1, Y5
-	VPADDD       expBias<>+0(SB), Y4, Y4
-	VPADDD       expBias<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y4, Y2, Y2
-	VMULPS       Y5, Y2, Y2
-	VMOVUPS      Y2, (CX)
-	VMOVUPS      32(DX), Y6
-	VMINPS       Y6, Y15, Y6
-	VMAXPS       Y6, Y14, Y6
-	VMULPS       expLog2e<>+0(SB), Y6, Y7
-	VROUNDPS     $0x00, Y7, Y7
-	VFNMADD231PS expC1<>+0(SB), Y7, Y6
-	VFNMADD231PS expC2<>+0(SB), Y7, Y6
-	VMOVUPS      expP0<>+0(SB), Y8
-	VFMADD213PS  expP1<>+0(SB), Y6, Y8
-	VFMADD213PS  expP2<>+0(SB), Y6, Y8
-	VFMADD213PS  expP3<>+0(SB), Y6, Y8
-	VFMADD213PS  expP4<>+0(SB), Y6, Y8
-	VFMADD213PS  expP5<>+0(SB), Y6, Y8
-	VMULPS       Y6, Y6, Y9
-	VFMADD213PS  Y6, Y9, Y8
-	VADDPS       expOne<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y7, Y7
-	VPSRAD       $0x01, Y7, Y10
-	VPSUBD       Y10, Y7, Y11
-	VPADDD       expBias<>+0(SB), Y10, Y10
-	VPADDD       expBias<>+0(SB), Y11, Y11
-	VPSLLD       $0x17, Y10, Y10
-	VPSLLD       $0x17, Y11, Y11
-	VMULPS       Y10, Y8, Y8
-	VMULPS       Y11, Y8, Y8
-	VMOVUPS      Y8, 32(CX)
+expAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS expC1<>+0(SB), Y3, Y2
+	VFNMADD231PS expC2<>+0(SB), Y3, Y2
+	VMOVUPS      expP0<>+0(SB), Y4
+	VFMADD213PS  expP1<>+0(SB), Y2, Y4
+	VFMADD213PS  expP2<>+0(SB), Y2, Y4
+	VFMADD213PS  expP3<>+0(SB), Y2, Y4
+	VFMADD213PS  expP4<>+0(SB), Y2, Y4
+	VFMADD213PS  expP5<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       expOne<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, (CX)
+	VMOVUPS      32(DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS expC1<>+0(SB), Y3, Y2
+	VFNMADD231PS expC2<>+0(SB), Y3, Y2
+	VMOVUPS      expP0<>+0(SB), Y4
+	VFMADD213PS  expP1<>+0(SB), Y2, Y4
+	VFMADD213PS  expP2<>+0(SB), Y2, Y4
+	VFMADD213PS  expP3<>+0(SB), Y2, Y4
+	VFMADD213PS  expP4<>+0(SB), Y2, Y4
+	VFMADD213PS  expP5<>+0(SB), Y2, Y4
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y4
+	VADDPS       expOne<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVUPS      Y4, 32(CX)
 	ADDQ         $0x40, DX
 	ADDQ         $0x40, CX
 	SUBQ         $0x10, AX
 	CMPQ         AX, $0x10
-	JAE          exp_loop
+	JAE          expAVX2_loop
 
-exp_tail:
+expAVX2_tail:
 	TESTQ        AX, AX
-	JZ           exp_done
-	VMOVUPS      (DX), Y0
-	VMINPS       Y0, Y15, Y0
-	VMAXPS       Y0, Y14, Y0
-	VMULPS       expLog2e<>+0(SB), Y0, Y1
-	VROUNDPS     $0x00, Y1, Y1
-	VFNMADD231PS expC1<>+0(SB), Y1, Y0
-	VFNMADD231PS expC2<>+0(SB), Y1, Y0
-	VMOVUPS      expP0<>+0(SB), Y2
-	VFMADD213PS  expP1<>+0(SB), Y0, Y2
-	VFMADD213PS  expP2<>+0(SB), Y0, Y2
-	VFMADD213PS  expP3<>+0(SB), Y0, Y2
-	VFMADD213PS  expP4<>+0(SB), Y0, Y2
-	VFMADD213PS  expP5<>+0(SB), Y0, Y2
-	VMULPS       Y0, Y0, Y3
-	VFMADD213PS  Y0, Y3, Y2
-	VADDPS       expOne<>+0(SB), Y2, Y2
-	VCVTPS2DQ    Y1, Y1
-	VPSRAD       $0x01, Y1, Y4
-	VPSUBD       Y4, Y1, Y5
-	VPADDD       expBias<>+0(SB), Y4, Y4
-	VPADDD       expBias<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y4, Y2, Y2
-	VMULPS       Y5, Y2, Y2
-	VMOVUPS      Y2, (CX)
+	JZ           expAVX2_done
+	VMOVUPS      (DX), Y2
+	VMINPS       Y2, Y1, Y2
+	VMAXPS       Y2, Y0, Y2
+	VMULPS       expLog2e<>+0(SB), Y2, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y2
+	VFNMADD231PS expC2<>+0(SB), Y0, Y2
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y2, Y1
+	VFMADD213PS  expP2<>+0(SB), Y2, Y1
+	VFMADD213PS  expP3<>+0(SB), Y2, Y1
+	VFMADD213PS  expP4<>+0(SB), Y2, Y1
+	VFMADD213PS  expP5<>+0(SB), Y2, Y1
+	VMULPS       Y2, Y2, Y3
+	VFMADD213PS  Y2, Y3, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y2
+	VPSUBD       Y2, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y2, Y2
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y2, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMOVUPS      Y1, (CX)
 
-exp_done:
+expAVX2_done:
+	VZEROUPPER
+	RET
+
+// func logisticAVX2(n int, dst *float32, src *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·logisticAVX2(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
+	CMPQ    AX, $0x10
+	JB      logisticAVX2_tail
+
+logisticAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS expC1<>+0(SB), Y4, Y3
+	VFNMADD231PS expC2<>+0(SB), Y4, Y3
+	VMOVUPS      expP0<>+0(SB), Y5
+	VFMADD213PS  expP1<>+0(SB), Y3, Y5
+	VFMADD213PS  expP2<>+0(SB), Y3, Y5
+	VFMADD213PS  expP3<>+0(SB), Y3, Y5
+	VFMADD213PS  expP4<>+0(SB), Y3, Y5
+	VFMADD213PS  expP5<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y3
+	VMOVUPS      expOne<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VMOVUPS      Y4, (CX)
+	VMOVUPS      32(DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x00, Y4, Y4
+	VFNMADD231PS expC1<>+0(SB), Y4, Y3
+	VFNMADD231PS expC2<>+0(SB), Y4, Y3
+	VMOVUPS      expP0<>+0(SB), Y5
+	VFMADD213PS  expP1<>+0(SB), Y3, Y5
+	VFMADD213PS  expP2<>+0(SB), Y3, Y5
+	VFMADD213PS  expP3<>+0(SB), Y3, Y5
+	VFMADD213PS  expP4<>+0(SB), Y3, Y5
+	VFMADD213PS  expP5<>+0(SB), Y3, Y5
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       expOne<>+0(SB), Y5, Y3
+	VMOVUPS      expOne<>+0(SB), Y4
+	VDIVPS       Y3, Y4, Y4
+	VMULPS       Y4, Y5, Y5
+	VBLENDVPS    Y2, Y5, Y4, Y4
+	VMOVUPS      Y4, 32(CX)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, CX
+	SUBQ         $0x10, AX
+	CMPQ         AX, $0x10
+	JAE          logisticAVX2_loop
+
+logisticAVX2_tail:
+	TESTQ        AX, AX
+	JZ           logisticAVX2_done
+	VMOVUPS      (DX), Y2
+	VORPS        signBit<>+0(SB), Y2, Y3
+	VMINPS       Y3, Y1, Y3
+	VMAXPS       Y3, Y0, Y3
+	VMULPS       expLog2e<>+0(SB), Y3, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y3
+	VFNMADD231PS expC2<>+0(SB), Y0, Y3
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y3, Y1
+	VFMADD213PS  expP2<>+0(SB), Y3, Y1
+	VFMADD213PS  expP3<>+0(SB), Y3, Y1
+	VFMADD213PS  expP4<>+0(SB), Y3, Y1
+	VFMADD213PS  expP5<>+0(SB), Y3, Y1
+	VMULPS       Y3, Y3, Y4
+	VFMADD213PS  Y3, Y4, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y3
+	VPSUBD       Y3, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y3, Y3
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y3, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y3
+	VMOVUPS      expOne<>+0(SB), Y0
+	VDIVPS       Y3, Y0, Y0
+	VMULPS       Y0, Y1, Y1
+	VBLENDVPS    Y2, Y1, Y0, Y0
+	VMOVUPS      Y0, (CX)
+
+logisticAVX2_done:
+	VZEROUPPER
+	RET
+
+// func erfAVX2(n int, dst *float32, src *float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·erfAVX2(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Y0
+	VMOVUPS expHi<>+0(SB), Y1
+	CMPQ    AX, $0x10
+	JB      erfAVX2_tail
+
+erfAVX2_loop:
+	VMOVUPS      (DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS expC1<>+0(SB), Y6, Y4
+	VFNMADD231PS expC2<>+0(SB), Y6, Y4
+	VMOVUPS      expP0<>+0(SB), Y8
+	VFMADD213PS  expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VFMADD213PS  Y4, Y9, Y8
+	VADDPS       expOne<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      expOne<>+0(SB), Y4
+	VFNMADD231PS Y8, Y7, Y4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, (CX)
+	VMOVUPS      32(DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x00, Y6, Y6
+	VFNMADD231PS expC1<>+0(SB), Y6, Y4
+	VFNMADD231PS expC2<>+0(SB), Y6, Y4
+	VMOVUPS      expP0<>+0(SB), Y8
+	VFMADD213PS  expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y9
+	VFMADD213PS  Y4, Y9, Y8
+	VADDPS       expOne<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      expOne<>+0(SB), Y4
+	VFNMADD231PS Y8, Y7, Y4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, 32(CX)
+	ADDQ         $0x40, DX
+	ADDQ         $0x40, CX
+	SUBQ         $0x10, AX
+	CMPQ         AX, $0x10
+	JAE          erfAVX2_loop
+
+erfAVX2_tail:
+	TESTQ        AX, AX
+	JZ           erfAVX2_done
+	VMOVUPS      (DX), Y2
+	VANDPS       erfAbs<>+0(SB), Y2, Y3
+	VXORPS       Y3, Y2, Y2
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      erfS8<>+0(SB), Y5
+	VFMADD213PS  erfS7<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS6<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS5<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  erfSLo<>+0(SB), Y4, Y5
+	VMULPS       Y3, Y5, Y5
+	VFMADD231PS  erfS0<>+0(SB), Y3, Y5
+	VMINPS       erfHi<>+0(SB), Y3, Y4
+	VMOVUPS      erfUShift<>+0(SB), Y6
+	VFMADD231PS  erfUScale<>+0(SB), Y4, Y6
+	VMOVUPS      erfB11<>+0(SB), Y7
+	VFMADD213PS  erfB10<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB9<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB8<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB7<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB6<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB5<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB4<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB3<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB2<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB1<>+0(SB), Y6, Y7
+	VFMADD213PS  erfB0<>+0(SB), Y6, Y7
+	VMULPS       Y4, Y4, Y4
+	VXORPS       signBit<>+0(SB), Y4, Y4
+	VMINPS       Y4, Y1, Y4
+	VMAXPS       Y4, Y0, Y4
+	VMULPS       expLog2e<>+0(SB), Y4, Y0
+	VROUNDPS     $0x00, Y0, Y0
+	VFNMADD231PS expC1<>+0(SB), Y0, Y4
+	VFNMADD231PS expC2<>+0(SB), Y0, Y4
+	VMOVUPS      expP0<>+0(SB), Y1
+	VFMADD213PS  expP1<>+0(SB), Y4, Y1
+	VFMADD213PS  expP2<>+0(SB), Y4, Y1
+	VFMADD213PS  expP3<>+0(SB), Y4, Y1
+	VFMADD213PS  expP4<>+0(SB), Y4, Y1
+	VFMADD213PS  expP5<>+0(SB), Y4, Y1
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y1
+	VADDPS       expOne<>+0(SB), Y1, Y1
+	VCVTPS2DQ    Y0, Y0
+	VPSRAD       $0x01, Y0, Y4
+	VPSUBD       Y4, Y0, Y0
+	VPADDD       expBias<>+0(SB), Y4, Y4
+	VPADDD       expBias<>+0(SB), Y0, Y0
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y0, Y0
+	VMULPS       Y4, Y1, Y1
+	VMULPS       Y0, Y1, Y1
+	VMOVUPS      expOne<>+0(SB), Y0
+	VFNMADD231PS Y1, Y7, Y0
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Y3, Y1
+	VBLENDVPS    Y1, Y0, Y5, Y5
+	VORPS        Y2, Y5, Y5
+	VMOVUPS      Y5, (CX)
+
+erfAVX2_done:
+	VZEROUPPER
+	RET
+
+// func expAVX512(n int, dst *float32, src *float32)
+// Requires: AVX, AVX512F
+TEXT ·expAVX512(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Z0
+	VMOVUPS expHi<>+0(SB), Z1
+	CMPQ    AX, $0x20
+	JB      expAVX512_tail
+
+expAVX512_loop:
+	VMOVUPS      (DX), Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMULPS       expLog2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS expC1<>+0(SB), Z3, Z2
+	VFNMADD231PS expC2<>+0(SB), Z3, Z2
+	VMOVUPS      expP0<>+0(SB), Z4
+	VFMADD213PS  expP1<>+0(SB), Z2, Z4
+	VFMADD213PS  expP2<>+0(SB), Z2, Z4
+	VFMADD213PS  expP3<>+0(SB), Z2, Z4
+	VFMADD213PS  expP4<>+0(SB), Z2, Z4
+	VFMADD213PS  expP5<>+0(SB), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VFMADD213PS  Z2, Z5, Z4
+	VADDPS       expOne<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z2
+	VPSUBD       Z2, Z3, Z3
+	VPADDD       expBias<>+0(SB), Z2, Z2
+	VPADDD       expBias<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z2, Z4, Z4
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      Z4, (CX)
+	VMOVUPS      64(DX), Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMULPS       expLog2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x00, Z3, Z3
+	VFNMADD231PS expC1<>+0(SB), Z3, Z2
+	VFNMADD231PS expC2<>+0(SB), Z3, Z2
+	VMOVUPS      expP0<>+0(SB), Z4
+	VFMADD213PS  expP1<>+0(SB), Z2, Z4
+	VFMADD213PS  expP2<>+0(SB), Z2, Z4
+	VFMADD213PS  expP3<>+0(SB), Z2, Z4
+	VFMADD213PS  expP4<>+0(SB), Z2, Z4
+	VFMADD213PS  expP5<>+0(SB), Z2, Z4
+	VMULPS       Z2, Z2, Z5
+	VFMADD213PS  Z2, Z5, Z4
+	VADDPS       expOne<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z2
+	VPSUBD       Z2, Z3, Z3
+	VPADDD       expBias<>+0(SB), Z2, Z2
+	VPADDD       expBias<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z2, Z4, Z4
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      Z4, 64(CX)
+	ADDQ         $0x80, DX
+	ADDQ         $0x80, CX
+	SUBQ         $0x20, AX
+	CMPQ         AX, $0x20
+	JAE          expAVX512_loop
+
+expAVX512_tail:
+	TESTQ        AX, AX
+	JZ           expAVX512_done
+	VMOVUPS      (DX), Z2
+	VMINPS       Z2, Z1, Z2
+	VMAXPS       Z2, Z0, Z2
+	VMULPS       expLog2e<>+0(SB), Z2, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS expC1<>+0(SB), Z0, Z2
+	VFNMADD231PS expC2<>+0(SB), Z0, Z2
+	VMOVUPS      expP0<>+0(SB), Z1
+	VFMADD213PS  expP1<>+0(SB), Z2, Z1
+	VFMADD213PS  expP2<>+0(SB), Z2, Z1
+	VFMADD213PS  expP3<>+0(SB), Z2, Z1
+	VFMADD213PS  expP4<>+0(SB), Z2, Z1
+	VFMADD213PS  expP5<>+0(SB), Z2, Z1
+	VMULPS       Z2, Z2, Z3
+	VFMADD213PS  Z2, Z3, Z1
+	VADDPS       expOne<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z2
+	VPSUBD       Z2, Z0, Z0
+	VPADDD       expBias<>+0(SB), Z2, Z2
+	VPADDD       expBias<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z2, Z1, Z1
+	VMULPS       Z0, Z1, Z1
+	VMOVUPS      Z1, (CX)
+
+expAVX512_done:
+	VZEROUPPER
+	RET
+
+// func logisticAVX512(n int, dst *float32, src *float32)
+// Requires: AVX, AVX512F
+TEXT ·logisticAVX512(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Z0
+	VMOVUPS expHi<>+0(SB), Z1
+	CMPQ    AX, $0x20
+	JB      logisticAVX512_tail
+
+logisticAVX512_loop:
+	VMOVUPS      (DX), Z2
+	VPORD        signBit<>+0(SB), Z2, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMULPS       expLog2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS expC1<>+0(SB), Z4, Z3
+	VFNMADD231PS expC2<>+0(SB), Z4, Z3
+	VMOVUPS      expP0<>+0(SB), Z5
+	VFMADD213PS  expP1<>+0(SB), Z3, Z5
+	VFMADD213PS  expP2<>+0(SB), Z3, Z5
+	VFMADD213PS  expP3<>+0(SB), Z3, Z5
+	VFMADD213PS  expP4<>+0(SB), Z3, Z5
+	VFMADD213PS  expP5<>+0(SB), Z3, Z5
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z5
+	VADDPS       expOne<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       expBias<>+0(SB), Z3, Z3
+	VPADDD       expBias<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z4, Z5, Z5
+	VADDPS       expOne<>+0(SB), Z5, Z3
+	VMOVUPS      expOne<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z4
+	VMULPS       Z4, Z5, Z5
+	VPTESTMD     signBit<>+0(SB), Z2, K1
+	VBLENDMPS    Z5, Z4, K1, Z4
+	VMOVUPS      Z4, (CX)
+	VMOVUPS      64(DX), Z2
+	VPORD        signBit<>+0(SB), Z2, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMULPS       expLog2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x00, Z4, Z4
+	VFNMADD231PS expC1<>+0(SB), Z4, Z3
+	VFNMADD231PS expC2<>+0(SB), Z4, Z3
+	VMOVUPS      expP0<>+0(SB), Z5
+	VFMADD213PS  expP1<>+0(SB), Z3, Z5
+	VFMADD213PS  expP2<>+0(SB), Z3, Z5
+	VFMADD213PS  expP3<>+0(SB), Z3, Z5
+	VFMADD213PS  expP4<>+0(SB), Z3, Z5
+	VFMADD213PS  expP5<>+0(SB), Z3, Z5
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z5
+	VADDPS       expOne<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       expBias<>+0(SB), Z3, Z3
+	VPADDD       expBias<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z4, Z5, Z5
+	VADDPS       expOne<>+0(SB), Z5, Z3
+	VMOVUPS      expOne<>+0(SB), Z4
+	VDIVPS       Z3, Z4, Z4
+	VMULPS       Z4, Z5, Z5
+	VPTESTMD     signBit<>+0(SB), Z2, K1
+	VBLENDMPS    Z5, Z4, K1, Z4
+	VMOVUPS      Z4, 64(CX)
+	ADDQ         $0x80, DX
+	ADDQ         $0x80, CX
+	SUBQ         $0x20, AX
+	CMPQ         AX, $0x20
+	JAE          logisticAVX512_loop
+
+logisticAVX512_tail:
+	TESTQ        AX, AX
+	JZ           logisticAVX512_done
+	VMOVUPS      (DX), Z2
+	VPORD        signBit<>+0(SB), Z2, Z3
+	VMINPS       Z3, Z1, Z3
+	VMAXPS       Z3, Z0, Z3
+	VMULPS       expLog2e<>+0(SB), Z3, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS expC1<>+0(SB), Z0, Z3
+	VFNMADD231PS expC2<>+0(SB), Z0, Z3
+	VMOVUPS      expP0<>+0(SB), Z1
+	VFMADD213PS  expP1<>+0(SB), Z3, Z1
+	VFMADD213PS  expP2<>+0(SB), Z3, Z1
+	VFMADD213PS  expP3<>+0(SB), Z3, Z1
+	VFMADD213PS  expP4<>+0(SB), Z3, Z1
+	VFMADD213PS  expP5<>+0(SB), Z3, Z1
+	VMULPS       Z3, Z3, Z4
+	VFMADD213PS  Z3, Z4, Z1
+	VADDPS       expOne<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z3
+	VPSUBD       Z3, Z0, Z0
+	VPADDD       expBias<>+0(SB), Z3, Z3
+	VPADDD       expBias<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMULPS       Z0, Z1, Z1
+	VADDPS       expOne<>+0(SB), Z1, Z3
+	VMOVUPS      expOne<>+0(SB), Z0
+	VDIVPS       Z3, Z0, Z0
+	VMULPS       Z0, Z1, Z1
+	VPTESTMD     signBit<>+0(SB), Z2, K1
+	VBLENDMPS    Z1, Z0, K1, Z0
+	VMOVUPS      Z0, (CX)
+
+logisticAVX512_done:
+	VZEROUPPER
+	RET
+
+// func erfAVX512(n int, dst *float32, src *float32)
+// Requires: AVX, AVX512F
+TEXT ·erfAVX512(SB), NOSPLIT, $0-24
+	MOVQ    n+0(FP), AX
+	MOVQ    dst+8(FP), CX
+	MOVQ    src+16(FP), DX
+	VMOVUPS expLo<>+0(SB), Z0
+	VMOVUPS expHi<>+0(SB), Z1
+	CMPQ    AX, $0x20
+	JB      erfAVX512_tail
+
+erfAVX512_loop:
+	VMOVUPS      (DX), Z2
+	VPANDD       erfAbs<>+0(SB), Z2, Z3
+	VPXORD       Z3, Z2, Z2
+	VMULPS       Z3, Z3, Z4
+	VMOVUPS      erfS8<>+0(SB), Z5
+	VFMADD213PS  erfS7<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS6<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS5<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  erfSLo<>+0(SB), Z4, Z5
+	VMULPS       Z3, Z5, Z5
+	VFMADD231PS  erfS0<>+0(SB), Z3, Z5
+	VMINPS       erfHi<>+0(SB), Z3, Z4
+	VMOVUPS      erfUShift<>+0(SB), Z6
+	VFMADD231PS  erfUScale<>+0(SB), Z4, Z6
+	VMOVUPS      erfB11<>+0(SB), Z7
+	VFMADD213PS  erfB10<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB9<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB8<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB7<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB6<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB5<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB4<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB3<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB2<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB1<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB0<>+0(SB), Z6, Z7
+	VMULPS       Z4, Z4, Z4
+	VPXORD       signBit<>+0(SB), Z4, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMULPS       expLog2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VFNMADD231PS expC1<>+0(SB), Z6, Z4
+	VFNMADD231PS expC2<>+0(SB), Z6, Z4
+	VMOVUPS      expP0<>+0(SB), Z8
+	VFMADD213PS  expP1<>+0(SB), Z4, Z8
+	VFMADD213PS  expP2<>+0(SB), Z4, Z8
+	VFMADD213PS  expP3<>+0(SB), Z4, Z8
+	VFMADD213PS  expP4<>+0(SB), Z4, Z8
+	VFMADD213PS  expP5<>+0(SB), Z4, Z8
+	VMULPS       Z4, Z4, Z9
+	VFMADD213PS  Z4, Z9, Z8
+	VADDPS       expOne<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z4
+	VPSUBD       Z4, Z6, Z6
+	VPADDD       expBias<>+0(SB), Z4, Z4
+	VPADDD       expBias<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z4, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      expOne<>+0(SB), Z4
+	VFNMADD231PS Z8, Z7, Z4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Z3, K1
+	VBLENDMPS    Z4, Z5, K1, Z5
+	VPORD        Z2, Z5, Z5
+	VMOVUPS      Z5, (CX)
+	VMOVUPS      64(DX), Z2
+	VPANDD       erfAbs<>+0(SB), Z2, Z3
+	VPXORD       Z3, Z2, Z2
+	VMULPS       Z3, Z3, Z4
+	VMOVUPS      erfS8<>+0(SB), Z5
+	VFMADD213PS  erfS7<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS6<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS5<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  erfSLo<>+0(SB), Z4, Z5
+	VMULPS       Z3, Z5, Z5
+	VFMADD231PS  erfS0<>+0(SB), Z3, Z5
+	VMINPS       erfHi<>+0(SB), Z3, Z4
+	VMOVUPS      erfUShift<>+0(SB), Z6
+	VFMADD231PS  erfUScale<>+0(SB), Z4, Z6
+	VMOVUPS      erfB11<>+0(SB), Z7
+	VFMADD213PS  erfB10<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB9<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB8<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB7<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB6<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB5<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB4<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB3<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB2<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB1<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB0<>+0(SB), Z6, Z7
+	VMULPS       Z4, Z4, Z4
+	VPXORD       signBit<>+0(SB), Z4, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMULPS       expLog2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x00, Z6, Z6
+	VFNMADD231PS expC1<>+0(SB), Z6, Z4
+	VFNMADD231PS expC2<>+0(SB), Z6, Z4
+	VMOVUPS      expP0<>+0(SB), Z8
+	VFMADD213PS  expP1<>+0(SB), Z4, Z8
+	VFMADD213PS  expP2<>+0(SB), Z4, Z8
+	VFMADD213PS  expP3<>+0(SB), Z4, Z8
+	VFMADD213PS  expP4<>+0(SB), Z4, Z8
+	VFMADD213PS  expP5<>+0(SB), Z4, Z8
+	VMULPS       Z4, Z4, Z9
+	VFMADD213PS  Z4, Z9, Z8
+	VADDPS       expOne<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z4
+	VPSUBD       Z4, Z6, Z6
+	VPADDD       expBias<>+0(SB), Z4, Z4
+	VPADDD       expBias<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z4, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      expOne<>+0(SB), Z4
+	VFNMADD231PS Z8, Z7, Z4
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Z3, K1
+	VBLENDMPS    Z4, Z5, K1, Z5
+	VPORD        Z2, Z5, Z5
+	VMOVUPS      Z5, 64(CX)
+	ADDQ         $0x80, DX
+	ADDQ         $0x80, CX
+	SUBQ         $0x20, AX
+	CMPQ         AX, $0x20
+	JAE          erfAVX512_loop
+
+erfAVX512_tail:
+	TESTQ        AX, AX
+	JZ           erfAVX512_done
+	VMOVUPS      (DX), Z2
+	VPANDD       erfAbs<>+0(SB), Z2, Z3
+	VPXORD       Z3, Z2, Z2
+	VMULPS       Z3, Z3, Z4
+	VMOVUPS      erfS8<>+0(SB), Z5
+	VFMADD213PS  erfS7<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS6<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS5<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  erfSLo<>+0(SB), Z4, Z5
+	VMULPS       Z3, Z5, Z5
+	VFMADD231PS  erfS0<>+0(SB), Z3, Z5
+	VMINPS       erfHi<>+0(SB), Z3, Z4
+	VMOVUPS      erfUShift<>+0(SB), Z6
+	VFMADD231PS  erfUScale<>+0(SB), Z4, Z6
+	VMOVUPS      erfB11<>+0(SB), Z7
+	VFMADD213PS  erfB10<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB9<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB8<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB7<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB6<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB5<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB4<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB3<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB2<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB1<>+0(SB), Z6, Z7
+	VFMADD213PS  erfB0<>+0(SB), Z6, Z7
+	VMULPS       Z4, Z4, Z4
+	VPXORD       signBit<>+0(SB), Z4, Z4
+	VMINPS       Z4, Z1, Z4
+	VMAXPS       Z4, Z0, Z4
+	VMULPS       expLog2e<>+0(SB), Z4, Z0
+	VRNDSCALEPS  $0x00, Z0, Z0
+	VFNMADD231PS expC1<>+0(SB), Z0, Z4
+	VFNMADD231PS expC2<>+0(SB), Z0, Z4
+	VMOVUPS      expP0<>+0(SB), Z1
+	VFMADD213PS  expP1<>+0(SB), Z4, Z1
+	VFMADD213PS  expP2<>+0(SB), Z4, Z1
+	VFMADD213PS  expP3<>+0(SB), Z4, Z1
+	VFMADD213PS  expP4<>+0(SB), Z4, Z1
+	VFMADD213PS  expP5<>+0(SB), Z4, Z1
+	VMULPS       Z4, Z4, Z6
+	VFMADD213PS  Z4, Z6, Z1
+	VADDPS       expOne<>+0(SB), Z1, Z1
+	VCVTPS2DQ    Z0, Z0
+	VPSRAD       $0x01, Z0, Z4
+	VPSUBD       Z4, Z0, Z0
+	VPADDD       expBias<>+0(SB), Z4, Z4
+	VPADDD       expBias<>+0(SB), Z0, Z0
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z0, Z0
+	VMULPS       Z4, Z1, Z1
+	VMULPS       Z0, Z1, Z1
+	VMOVUPS      expOne<>+0(SB), Z0
+	VFNMADD231PS Z1, Z7, Z0
+	VCMPPS       $0x1e, erfSplit<>+0(SB), Z3, K1
+	VBLENDMPS    Z0, Z5, K1, Z5
+	VPORD        Z2, Z5, Z5
+	VMOVUPS      Z5, (CX)
+
+erfAVX512_done:
 	VZEROUPPER
 	RET
 

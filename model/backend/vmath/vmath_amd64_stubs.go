@@ -9,6 +9,31 @@ package vmath
 //go:noescape
 func expAVX2(n int, dst *float32, src *float32)
 
+// logisticAVX2 sets dst[i] = 1/(1+exp(-src[i])) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).
+//
+//go:noescape
+func logisticAVX2(n int, dst *float32, src *float32)
+
+// erfAVX2 sets dst[i] = erf(src[i]) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).
+//
+//go:noescape
+func erfAVX2(n int, dst *float32, src *float32)
+
+// expAVX512 sets dst[i] = exp(src[i]) for i < n; n must be a multiple of 16 (needs AVX-512F).
+//
+//go:noescape
+func expAVX512(n int, dst *float32, src *float32)
+
+// logisticAVX512 sets dst[i] = 1/(1+exp(-src[i])) for i < n; n must be a multiple of 16 (needs AVX-512F).
+//
+//go:noescape
+func logisticAVX512(n int, dst *float32, src *float32)
+
+// erfAVX512 sets dst[i] = erf(src[i]) for i < n; n must be a multiple of 16 (needs AVX-512F).
+//
+//go:noescape
+func erfAVX512(n int, dst *float32, src *float32)
+
 // binAddVV sets dst[i] = a op b over n floats (n a multiple of 8; needs AVX).
 //
 //go:noescape

@@ -1,6 +1,8 @@
-// Command asmgen generates the AVX2 float32 kernels of package vmath with avo:
-// exp, add/sub/mul/div of two vectors or of a vector and a scalar, row sum and
-// max, and the dot-product and row-accumulate kernels of narrow matrix products.
+// Command asmgen generates the float32 kernels of package vmath with avo: exp,
+// the logistic function and erf in AVX2 and AVX-512 versions (unary.go,
+// activation.go), and in AVX2 add/sub/mul/div of two vectors or of a vector
+// and a scalar, row sum and max, and the dot-product and row-accumulate
+// kernels of narrow matrix products.
 //
 // Run through `go generate ./model/backend/vmath`; it writes vmath_amd64.s and
 // vmath_amd64_stubs.go.
@@ -21,10 +23,11 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// vec declares a read-only 32-byte constant holding 8 copies of a 32-bit value.
+// vec declares a read-only 64-byte constant holding 16 copies of a 32-bit
+// value (AVX2 kernels read its first 32 bytes).
 func vec(name string, bits uint32) Mem {
 	m := GLOBL(name, RODATA|NOPTR)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 16; i++ {
 		DATA(4*i, U32(bits))
 	}
 	return m
@@ -35,7 +38,13 @@ func f(name string, v float32) Mem { return vec(name, math.Float32bits(v)) }
 func main() {
 	ConstraintExpr("amd64")
 
-	exp()
+	declareExp()
+	declareActivations()
+	for _, v := range []isa{avx2, avx512} {
+		exp(v)
+		logistic(v)
+		erf(v)
+	}
 
 	for _, op := range []struct {
 		name string
@@ -283,83 +292,6 @@ func axpy4() {
 	SUBQ(U32(8), n)
 	JNZ(LabelRef(fn + "_loop"))
 	Label(fn + "_done")
-	VZEROUPPER()
-	RET()
-}
-
-// exp generates expAVX2, two vectors per iteration (independent chains keep
-// both FMA pipes busy) and one more for an odd count of vectors.
-func exp() {
-	lo := f("expLo", -104)
-	hi := f("expHi", 89)
-	log2e := f("expLog2e", 1.44269504088896341)
-	c1 := f("expC1", 0.693359375)
-	c2 := f("expC2", -2.12194440e-4)
-	poly := []Mem{
-		f("expP0", 1.9875691500e-4), f("expP1", 1.3981999507e-3), f("expP2", 8.3334519073e-3),
-		f("expP3", 4.1665795894e-2), f("expP4", 1.6666665459e-1), f("expP5", 5.0000001201e-1),
-	}
-	one := f("expOne", 1)
-	bias := vec("expBias", 127)
-
-	TEXT("expAVX2", NOSPLIT, "func(n int, dst, src *float32)")
-	Pragma("noescape")
-	Doc("expAVX2 sets dst[i] = exp(src[i]) for i < n; n must be a multiple of 8 (needs AVX2 and FMA3).")
-	n := Load(Param("n"), GP64())
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	loR, hiR := reg.Y14, reg.Y15
-	VMOVUPS(lo, loR)
-	VMOVUPS(hi, hiR)
-	type lane struct{ r, nf, p, r2, a, b reg.VecPhysical }
-	lanes := []lane{
-		{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5},
-		{reg.Y6, reg.Y7, reg.Y8, reg.Y9, reg.Y10, reg.Y11},
-	}
-	// body computes exp of the vector at byte offset off of src into dst.
-	body := func(l lane, off int) {
-		VMOVUPS(Mem{Base: src, Disp: off}, l.r)
-		// x is the second source of MINPS/MAXPS, the one they return for NaN.
-		VMINPS(l.r, hiR, l.r)
-		VMAXPS(l.r, loR, l.r)
-		VMULPS(log2e, l.r, l.nf)
-		VROUNDPS(U8(0), l.nf, l.nf)
-		VFNMADD231PS(c1, l.nf, l.r)
-		VFNMADD231PS(c2, l.nf, l.r)
-		VMOVUPS(poly[0], l.p)
-		for _, c := range poly[1:] {
-			VFMADD213PS(c, l.r, l.p)
-		}
-		VMULPS(l.r, l.r, l.r2)
-		VFMADD213PS(l.r, l.r2, l.p)
-		VADDPS(one, l.p, l.p)
-		// 2^n = 2^a * 2^b with a = n>>1, b = n-a, each a normal float.
-		VCVTPS2DQ(l.nf, l.nf)
-		VPSRAD(U8(1), l.nf, l.a)
-		VPSUBD(l.a, l.nf, l.b)
-		VPADDD(bias, l.a, l.a)
-		VPADDD(bias, l.b, l.b)
-		VPSLLD(U8(23), l.a, l.a)
-		VPSLLD(U8(23), l.b, l.b)
-		VMULPS(l.a, l.p, l.p)
-		VMULPS(l.b, l.p, l.p)
-		VMOVUPS(l.p, Mem{Base: dst, Disp: off})
-	}
-	CMPQ(n, U8(16))
-	JB(LabelRef("exp_tail"))
-	Label("exp_loop")
-	body(lanes[0], 0)
-	body(lanes[1], 32)
-	ADDQ(U8(64), src)
-	ADDQ(U8(64), dst)
-	SUBQ(U8(16), n)
-	CMPQ(n, U8(16))
-	JAE(LabelRef("exp_loop"))
-	Label("exp_tail")
-	TESTQ(n, n)
-	JZ(LabelRef("exp_done"))
-	body(lanes[0], 0)
-	Label("exp_done")
 	VZEROUPPER()
 	RET()
 }
