@@ -61,7 +61,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs.StringVar(&a.out, "out", "", "diffusers folder to export the model to after the unet stage (default CKPT/model)")
 	fs.DurationVar(&a.every, "checkpoint-every", 5*time.Minute, "wall time between checkpoints")
 	fs.BoolVar(&a.preview, "preview", true, "write CKPT/STAGE-preview.png with every checkpoint (vae: reconstructions; unet: samples)")
-	fs.StringVar(&a.initFrom, "init-from", "", "unet: start from this unet checkpoint's weights and scale (fine-tune, or continue a run with changed settings) instead of random weights")
+	fs.StringVar(&a.initFrom, "init-from", "", "unet: start from this unet checkpoint's (or exported model folder's) weights and scale (fine-tune, or continue a run with changed settings) instead of random weights")
 	fs.StringVar(&a.restarts, "restarts", "", "comma-separated steps of the cosine's warm restarts, or none (default the recipe's: unet 3000)")
 	fs.StringVar(&a.weighting, "weighting", "", "unet: loss weight per timestep: \"\" (SD's plain epsilon loss) or p2 (1/(1+SNR))")
 	fs.BoolVar(&a.resume, "resume", false, "continue each stage from its checkpoint when there is one")

@@ -82,8 +82,9 @@ type Options struct {
 	// Weighting is the unet loss's weight per timestep: "" (WeightingUniform,
 	// SD's plain epsilon MSE) or WeightingP2.
 	Weighting string
-	// InitFrom is a unet-stage checkpoint whose weights (VAE included), EMA
-	// and scaling factor a fresh unet run starts from, instead of random
+	// InitFrom is a unet-stage checkpoint (or a diffusers folder of the same
+	// architecture, such as an exported model) whose weights (VAE included),
+	// EMA and scaling factor a fresh unet run starts from, instead of random
 	// weights and the vae stage's checkpoint: fine-tuning a model, or
 	// continuing a run with changed settings. The optimiser starts afresh
 	// (moments zero, Warmup applies). Ignored when the run resumes from its

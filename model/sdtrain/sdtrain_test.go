@@ -338,4 +338,26 @@ func TestInitFrom(t *testing.T) {
 	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil {
 		t.Fatal("started a unet run from a vae checkpoint")
 	}
+
+	// An exported diffusers folder: its weights to float16 and back, its scale.
+	folder := filepath.Join(t.TempDir(), "model")
+	if err := Export(CheckpointPath(first, StageUNet), folder); err != nil {
+		t.Fatal(err)
+	}
+	o.CheckpointDir, o.InitFrom, o.Steps = t.TempDir(), folder, 1
+	trainStage(t, be, src, o, nil)
+	f, err := loadCheckpoint(CheckpointPath(o.CheckpointDir, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ScalingFactor != a.ScalingFactor {
+		t.Errorf("from the folder: scaling factor %g, want %g", f.ScalingFactor, a.ScalingFactor)
+	}
+	for k, w := range a.EMA {
+		for i := range w {
+			if d := math.Abs(float64(w[i] - f.Weights[k][i])); d > 1e-3*math.Max(1, math.Abs(float64(w[i]))) {
+				t.Fatalf("from the folder: %s[%d] is %g, the exported EMA %g", k, i, f.Weights[k][i], w[i])
+			}
+		}
+	}
 }

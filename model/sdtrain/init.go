@@ -1,0 +1,40 @@
+package sdtrain
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"kata/model/sd"
+)
+
+// loadInit reads Options.InitFrom: a unet-stage checkpoint of this trainer,
+// or a diffusers folder (an exported model, such as the built-in one). A
+// folder's weights serve as both the weights and their EMA; its fingerprint
+// is the SHA-256 of its UNet weights file, its step 0.
+func loadInit(path string) (*checkpoint, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return loadCheckpoint(path)
+	}
+	m, err := sd.Load(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Finalize()
+	c := &checkpoint{Stage: StageUNet, ScalingFactor: m.VAE.ScalingFactor, Weights: map[string][]float32{}, EMA: map[string][]float32{}}
+	c.Fingerprint = "diffusers:" + m.SHA256
+	for v := range m.Ctx.IterVariables() {
+		w, err := tensors.CopyFlatData[float32](v.MustValue())
+		if err != nil {
+			return nil, fmt.Errorf("weight %s: %w", sd.VariableKey(v), err)
+		}
+		c.Weights[sd.VariableKey(v)] = w
+		c.EMA[sd.VariableKey(v)] = w
+	}
+	return c, nil
+}
