@@ -23,6 +23,14 @@
 #               platform allocator (no pool)
 #   gallery     the built-in model's 4x4 gallery: 16 images, kata generate
 #   bench       kata bench actions --quick on the built-in model
+#   world       the built-in model's training on the GPU (not in the default
+#               list: it takes KATA_WORLD_SECONDS, default 420): the unet
+#               stage continued from KATA_WORLD_INIT (an exported model
+#               folder carried along, e.g. gpu/world-init; default
+#               KATA_MODEL) with KATA_WORLD_ARGS (default
+#               "--batch 64 --steps 6000 --restarts none --lr 5e-4"), stopped
+#               by SIGINT at the time limit (a checkpoint), exported to
+#               $OUT/world-model, then judged: kata world eval and probe
 # Every training and image section samples nvidia-smi's memory.used every
 # 100 ms and reports the peak. KATA_XLA_DUMP=1 also dumps XLA's buffer
 # assignments of the training graphs and reports XLA's own peak of each
@@ -218,8 +226,38 @@ for section in $sections; do
 		tail -12 "$out/bench.log"
 		row "bench actions --quick" "exit $rc, $(python3 -c "print(f'{$t1-$t0:.1f}')") s" "$peak"
 		;;
+	world)
+		echo "== built-in model: unet training on the GPU"
+		ckpt=$out/world-ckpt
+		init=${KATA_WORLD_INIT:-${KATA_MODEL:-}}
+		if [ -z "$init" ]; then
+			echo "world: set KATA_WORLD_INIT (or KATA_MODEL) to an exported model folder"
+			row "world: training" "skipped: no KATA_WORLD_INIT" "-"
+			continue
+		fi
+		read -r -a world_args <<<"${KATA_WORLD_ARGS:---batch 64 --steps 6000 --restarts none --lr 5e-4}"
+		mkdir -p "$ckpt"
+		smi_start world
+		t0=$(date +%s.%N)
+		run env KATA_BACKEND=$be timeout -s INT "${KATA_WORLD_SECONDS:-420}" gpu/kata world train --stage unet --resume \
+			--init-from "$init" --ckpt "$ckpt" "${world_args[@]}" >"$out/world-train.log" 2>&1
+		t1=$(date +%s.%N)
+		peak=$(smi_stop)
+		tail -4 "$out/world-train.log"
+		last=$(grep -oE 'step [0-9]+/[0-9]+' "$out/world-train.log" | tail -1)
+		rate=$(grep -oE '[0-9.]+ steps/s' "$out/world-train.log" | tail -1)
+		row "world: train ${world_args[*]}" "${last:-no step}, ${rate:-n/a}, $(python3 -c "print(f'{$t1-$t0:.0f}')") s" "$peak"
+		run gpu/kata world train --stage export --ckpt "$ckpt" --out "$out/world-model" >>"$out/world-train.log" 2>&1
+		run env KATA_BACKEND=$be gpu/kata world probe --model "$out/world-model" --n 16 >"$out/world-probe.txt" 2>&1
+		run env KATA_BACKEND=$be gpu/kata world eval --model "$out/world-model" --sheet "$out/world-eval.png" >"$out/world-eval.txt" 2>&1
+		run env KATA_BACKEND=$be gpu/kata world grid --model "$out/world-model" --prompt "a blue robot waving on a dotted background" \
+			--out "$out/world-grid.png" >>"$out/world-eval.txt" 2>&1
+		cat "$out/world-probe.txt" "$out/world-eval.txt" 2>/dev/null | tail -16
+		row "world: eval (kind, colour, action)" "$(grep -oE '(kind|colour|action) right +[0-9.]+%' "$out/world-eval.txt" 2>/dev/null | grep -oE '[0-9.]+%' | tr '\n' ' ')" "-"
+		rm -f "$ckpt"/*.safetensors # 200 MB of float32 state; the exported folder is what comes back
+		;;
 	*)
-		echo "unknown section $section (doctor parity parity-f32 unet train train1000 levers gallery bench)"
+		echo "unknown section $section (doctor parity parity-f32 unet train train1000 levers gallery bench world)"
 		exit 2
 		;;
 	esac
