@@ -15,7 +15,6 @@ import (
 	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/tokenizer"
-	"kata/store/contenthash"
 )
 
 // Model is a loaded Stable Diffusion 1.x model: its configs and a context
@@ -169,6 +168,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 	}
 	m := &Model{Text: text, UNet: unet, VAE: vae, Path: dir, Format: "diffusers"}
 	var sources []tensorSource
+	var unetHash func() (string, error)
 	defer func() {
 		for _, s := range sources {
 			s.file.Close()
@@ -192,9 +192,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			return component + "/" + name, true
 		}})
 		if c.component == ComponentUNet {
-			if m.SHA256, err = contenthash.File(p); err != nil {
-				return nil, err
-			}
+			unetHash = hashAsync(p)
 		}
 	}
 	if opts.VAE != "" {
@@ -220,6 +218,9 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 		if m.Scheduler, err = scheduler.LoadConfig(p); err != nil {
 			return nil, err
 		}
+	}
+	if m.SHA256, err = unetHash(); err != nil {
+		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
 	return m, nil
@@ -316,10 +317,11 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		}
 		sources = append(sources, vae.source(&m.VAE))
 	}
+	hash := hashAsync(path)
 	if err := m.loadVariables(sources, opts); err != nil {
 		return nil, err
 	}
-	if m.SHA256, err = contenthash.File(path); err != nil {
+	if m.SHA256, err = hash(); err != nil {
 		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
