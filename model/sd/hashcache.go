@@ -59,13 +59,14 @@ func hashCachePath() string {
 	}
 }
 
-// fileSHA256 returns the hex SHA-256 of the file at path: the cached one
+// FileSHA256 returns the hex SHA-256 of the file at path as Load computes
+// Model.SHA256 and VAESHA256: the cached one
 // when the cache (EnvHashCache) has an entry for its absolute path with its
 // current size and modification time, else computed and then written to the
 // cache. A missing, unreadable or corrupt cache is ignored (and rewritten);
 // failing to write it is not an error, the hash is then computed again at
 // the next load.
-func fileSHA256(path string) (string, error) {
+func FileSHA256(path string) (string, error) {
 	cachePath := hashCachePath()
 	if cachePath == "" {
 		return contenthash.File(path)
@@ -139,7 +140,7 @@ func validSHA256(s string) bool {
 	return true
 }
 
-// hashAsync starts fileSHA256(path) in the background, so that a load
+// hashAsync starts FileSHA256(path) in the background, so that a load
 // hashes while it copies weights; the returned function waits for it.
 func hashAsync(path string) func() (string, error) {
 	done := make(chan struct{})
@@ -147,7 +148,7 @@ func hashAsync(path string) func() (string, error) {
 	var err error
 	go func() {
 		defer close(done)
-		sum, err = fileSHA256(path)
+		sum, err = FileSHA256(path)
 	}()
 	return func() (string, error) {
 		<-done

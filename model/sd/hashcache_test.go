@@ -80,8 +80,8 @@ func TestFileSHA256Cache(t *testing.T) {
 			if want == "" {
 				want = real
 			}
-			if got, err := fileSHA256(p); err != nil || got != want {
-				t.Fatalf("fileSHA256 = %q, %v; want %q", got, err, want)
+			if got, err := FileSHA256(p); err != nil || got != want {
+				t.Fatalf("FileSHA256 = %q, %v; want %q", got, err, want)
 			}
 			abs, _ := filepath.Abs(p)
 			e, ok := readHashCache(cache).Files[abs]
@@ -89,7 +89,7 @@ func TestFileSHA256Cache(t *testing.T) {
 				t.Errorf("cache entry after the call = %+v, %v; want the real hash", e, ok)
 			}
 			if c.cached {
-				if got, err := fileSHA256(p); err != nil || got != real {
+				if got, err := FileSHA256(p); err != nil || got != real {
 					t.Errorf("second call = %q, %v; want %q", got, err, real)
 				}
 			}
@@ -121,14 +121,14 @@ func TestFileSHA256CacheOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := contenthash.File(p)
-	if got, err := fileSHA256(p); err != nil || got != want {
-		t.Fatalf("fileSHA256 = %q, %v; want %q", got, err, want)
+	if got, err := FileSHA256(p); err != nil || got != want {
+		t.Fatalf("FileSHA256 = %q, %v; want %q", got, err, want)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("caching off wrote files: %v", entries)
 	}
-	if _, err := fileSHA256(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := FileSHA256(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func openVAE(path, variant string) (*vaeFile, error) {
 		v.file.Close()
 		return nil, fmt.Errorf("vae %s: no VAE encoder tensors (encoder.down.* or encoder.down_blocks.*)", weights)
 	}
-	if v.sha256, err = fileSHA256(weights); err != nil {
+	if v.sha256, err = FileSHA256(weights); err != nil {
 		v.file.Close()
 		return nil, fmt.Errorf("vae: %w", err)
 	}
