@@ -46,7 +46,10 @@ type Model struct {
 	Scheduler scheduler.Config
 	// SHA256 is the hex SHA-256 of the checkpoint file (single file) or of
 	// the UNet weights file (diffusers folder); Hash is its first 10 hex
-	// digits, AUTOMATIC1111's "Model hash" for single files.
+	// digits, AUTOMATIC1111's "Model hash" for single files. Load takes it
+	// from the hash cache (EnvHashCache) when the file's size and mtime are
+	// those it was hashed with, else hashes the file while it reads the
+	// weights.
 	SHA256, Hash string
 	// VAEPath is the external VAE chosen with LoadOptions.VAE ("" for the
 	// checkpoint's own); VAESHA256 is the hex SHA-256 of its weights file
