@@ -144,7 +144,7 @@ func (f *File) lookup(name string) (TensorInfo, []byte, error) {
 // through the mapping: the kernel copies from the page cache straight into
 // dst, without the page faults of reading the mapping (and with nothing to
 // evict afterwards), and a file truncated while open gives a short read,
-// an error wrapping ErrChanged. A destination of several MiB is first
+// an error wrapping ErrChanged. The 2 MiB-aligned part of dst is first
 // advised for transparent huge pages (Linux): filling fresh memory then
 // faults once per 2 MiB instead of once per 4 KiB page.
 func (f *File) copyRaw(t TensorInfo, b, dst []byte) error {

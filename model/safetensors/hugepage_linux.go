@@ -11,11 +11,11 @@ const hugePage = 2 << 20
 
 // adviseHugePages asks the kernel to back the 2 MiB-aligned pages inside b
 // with transparent huge pages (MADV_HUGEPAGE; the default "madvise" THP
-// mode gives them only to memory so advised). Buffers under two huge pages
-// are left alone, as are the partial pages at the ends (they may hold other
-// data). It is a hint: failures are ignored.
+// mode gives them only to memory so advised). The partial pages at the
+// ends are left alone (they may hold other data). It is a hint: failures
+// are ignored.
 func adviseHugePages(b []byte) {
-	if len(b) < 2*hugePage {
+	if len(b) < hugePage {
 		return
 	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
