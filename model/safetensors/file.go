@@ -2,8 +2,11 @@ package safetensors
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"sync"
 	"unsafe"
 )
@@ -21,6 +24,7 @@ type File struct {
 	data    []byte // the whole file
 	body    []byte // the data section
 	hdr     *header
+	fh      *os.File // the mapped file, read with pread by copyRaw; nil when read into memory
 	release func() error
 }
 
@@ -31,7 +35,7 @@ type File struct {
 // Float32Into and Int64 fail with ErrChanged (the fault is caught); views
 // from Bytes are not guarded.
 func Open(path string) (*File, error) {
-	data, release, err := mapFile(path)
+	data, fh, release, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: open %s: %w", path, err)
 	}
@@ -43,7 +47,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("safetensors: open %s: %w", path, err)
 	}
 	f.path = path
-	f.release = release
+	f.fh, f.release = fh, release
 	return f, nil
 }
 
@@ -76,7 +80,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	r := f.release
-	f.release = nil
+	f.release, f.fh = nil, nil
 	if err := r(); err != nil {
 		return fmt.Errorf("safetensors: close %s: %w", f.path, err)
 	}
@@ -135,6 +139,32 @@ func (f *File) lookup(name string) (TensorInfo, []byte, error) {
 	return t, f.body[t.Begin:t.End:t.End], nil
 }
 
+// copyRaw copies the bytes of tensor t (b, its view in the file) into dst,
+// of the same length. From a mapped file it reads with pread instead of
+// through the mapping: the kernel copies from the page cache straight into
+// dst, without the page faults of reading the mapping (and with nothing to
+// evict afterwards), and a file truncated while open gives a short read,
+// an error wrapping ErrChanged. The 2 MiB-aligned part of dst is first
+// advised for transparent huge pages (Linux): filling fresh memory then
+// faults once per 2 MiB instead of once per 4 KiB page.
+func (f *File) copyRaw(t TensorInfo, b, dst []byte) error {
+	adviseHugePages(dst)
+	if f.fh == nil {
+		return f.guarded(func() error {
+			copy(dst, b)
+			return nil
+		})
+	}
+	n, err := f.fh.ReadAt(dst, f.DataOffset()+t.Begin)
+	switch {
+	case n == len(dst):
+		return nil
+	case err == nil || errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: %s (read %d of %d bytes)", ErrChanged, f.path, n, len(dst))
+	}
+	return err
+}
+
 // Bytes returns the raw little-endian data of the named tensor. It is a view
 // into the mapping: read-only, and valid until Close.
 func (f *File) Bytes(name string) ([]byte, error) {
@@ -151,7 +181,7 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	out := make([]float32, t.NumElements())
-	if err := f.guarded(func() error { return decodeFloat32(out, t.DType, b) }); err != nil {
+	if err := f.readFloat32(t, b, out); err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}
 	return out, append([]int(nil), t.Shape...), nil
@@ -168,7 +198,7 @@ func (f *File) Float32Into(name string, dst []float32) error {
 	if len(dst) != t.NumElements() {
 		return fmt.Errorf("safetensors: %s: tensor %q has %d elements, destination %d", f.path, name, t.NumElements(), len(dst))
 	}
-	if err := f.guarded(func() error { return decodeFloat32(dst, t.DType, b) }); err != nil {
+	if err := f.readFloat32(t, b, dst); err != nil {
 		return fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}
 	return nil
@@ -189,15 +219,20 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 	return out, append([]int(nil), t.Shape...), nil
 }
 
+// readFloat32 converts tensor t (b, its view in the file) into out: a
+// plain copy (copyRaw) for F32 on a little-endian host, whose bytes are
+// already the host's float32 layout, else decoded from the mapping.
+func (f *File) readFloat32(t TensorInfo, b []byte, out []float32) error {
+	if t.DType == F32 && littleEndianHost && len(out) > 0 {
+		return f.copyRaw(t, b, unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)))
+	}
+	return f.guarded(func() error { return decodeFloat32(out, t.DType, b) })
+}
+
 func decodeFloat32(out []float32, dt DType, b []byte) error {
 	le := binary.LittleEndian
 	switch dt {
 	case F32:
-		if littleEndianHost && len(out) > 0 {
-			// The file's bytes are already the host's float32 layout.
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), b)
-			return nil
-		}
 		for i := range out {
 			out[i] = math.Float32frombits(le.Uint32(b[4*i:]))
 		}

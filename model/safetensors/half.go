@@ -21,16 +21,16 @@ func (f *File) HalfInto(name string, dst []uint16) (DType, error) {
 	if len(dst) != t.NumElements() {
 		return invalid, fmt.Errorf("safetensors: %s: tensor %q has %d elements, destination %d", f.path, name, t.NumElements(), len(dst))
 	}
-	err = f.guarded(func() error {
-		if littleEndianHost && len(dst) > 0 {
-			copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst)), b)
+	if littleEndianHost && len(dst) > 0 {
+		err = f.copyRaw(t, b, unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 2*len(dst)))
+	} else {
+		err = f.guarded(func() error {
+			for i := range dst {
+				dst[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+			}
 			return nil
-		}
-		for i := range dst {
-			dst[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
-		}
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return invalid, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, err)
 	}

@@ -2,7 +2,9 @@ package safetensors
 
 import (
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,6 +76,58 @@ func TestHalfToFloat32(t *testing.T) {
 		want := Float16ToFloat32(h)
 		if math.Float32bits(dst[i]) != math.Float32bits(want) {
 			t.Fatalf("%#x: %g, want %g", h, dst[i], want)
+		}
+	}
+}
+
+// Open (reads with pread, huge-page advice for large destinations) and
+// Parse (copies from memory) give the same bits for every tensor, a large
+// one spanning several 2 MiB pages included, wherever it lies in the file.
+func TestRawReadPaths(t *testing.T) {
+	big := make([]float32, 3<<20+7) // 6 MiB of F16, not a whole number of pages
+	for i := range big {
+		big[i] = float32(i%2000) - 1000
+	}
+	small := []float32{1, -2, 3.5}
+	path := filepath.Join(t.TempDir(), "r.safetensors")
+	if err := Write(path, []Tensor{
+		F32Tensor("a", []int{3}, small),
+		F16Tensor("big", []int{len(big)}, big),
+		F32Tensor("z", []int{len(big)}, big),
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mapped, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mapped.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inMemory, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*File{mapped, inMemory} {
+		h := make([]uint16, len(big))
+		if _, err := f.HalfInto("big", h); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range big {
+			if h[i] != Float32ToFloat16(v) {
+				t.Fatalf("%q: big[%d] = %#x, want %#x", f.Path(), i, h[i], Float32ToFloat16(v))
+			}
+		}
+		for name, want := range map[string][]float32{"a": small, "z": big} {
+			got := make([]float32, len(want))
+			if err := f.Float32Into(name, got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%q: %s differs", f.Path(), name)
+			}
 		}
 	}
 }

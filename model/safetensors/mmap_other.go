@@ -5,13 +5,14 @@ package safetensors
 import "os"
 
 // mapFile reads the whole file: memory mapping is only used on unix systems.
-func mapFile(path string) ([]byte, func() error, error) {
+func mapFile(path string) ([]byte, *os.File, func() error, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer fh.Close()
-	return readAll(fh)
+	data, err := readAll(fh)
+	return data, nil, nil, err
 }
 
 // evictPages does nothing where files are read into memory.

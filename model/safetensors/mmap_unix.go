@@ -3,6 +3,7 @@
 package safetensors
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"unsafe"
@@ -10,27 +11,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps path read-only. Files the kernel refuses to map (pipes, some
-// network file systems) are read into memory instead.
-func mapFile(path string) ([]byte, func() error, error) {
+// mapFile maps path read-only and returns the mapping, the open file (kept
+// for reads with pread, see File.copyRaw) and the function that releases
+// both. Files the kernel refuses to map (pipes, some network file systems)
+// are read into memory instead (no file, nil release).
+func mapFile(path string) ([]byte, *os.File, func() error, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	defer fh.Close()
 	st, err := fh.Stat()
 	if err != nil {
-		return nil, nil, err
+		fh.Close()
+		return nil, nil, nil, err
 	}
 	size := st.Size()
 	if !st.Mode().IsRegular() || size == 0 || size != int64(int(size)) {
-		return readAll(fh)
+		defer fh.Close()
+		data, err := readAll(fh)
+		return data, nil, nil, err
 	}
 	data, err := unix.Mmap(int(fh.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return readAll(fh)
+		defer fh.Close()
+		data, err := readAll(fh)
+		return data, nil, nil, err
 	}
-	return data, func() error { return unix.Munmap(data) }, nil
+	return data, fh, func() error { return errors.Join(unix.Munmap(data), fh.Close()) }, nil
 }
 
 // evictPages drops the whole pages inside b (a view into a read-only shared

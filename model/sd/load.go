@@ -1,21 +1,25 @@
 package sd
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/tokenizer"
-	"kata/store/contenthash"
 )
 
 // Model is a loaded Stable Diffusion 1.x model: its configs and a context
@@ -42,7 +46,10 @@ type Model struct {
 	Scheduler scheduler.Config
 	// SHA256 is the hex SHA-256 of the checkpoint file (single file) or of
 	// the UNet weights file (diffusers folder); Hash is its first 10 hex
-	// digits, AUTOMATIC1111's "Model hash" for single files.
+	// digits, AUTOMATIC1111's "Model hash" for single files. Load takes it
+	// from the hash cache (EnvHashCache) when the file's size and mtime are
+	// those it was hashed with, else hashes the file while it reads the
+	// weights.
 	SHA256, Hash string
 	// VAEPath is the external VAE chosen with LoadOptions.VAE ("" for the
 	// checkpoint's own); VAESHA256 is the hex SHA-256 of its weights file
@@ -169,6 +176,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 	}
 	m := &Model{Text: text, UNet: unet, VAE: vae, Path: dir, Format: "diffusers"}
 	var sources []tensorSource
+	var unetHash func() (string, error)
 	defer func() {
 		for _, s := range sources {
 			s.file.Close()
@@ -192,9 +200,7 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 			return component + "/" + name, true
 		}})
 		if c.component == ComponentUNet {
-			if m.SHA256, err = contenthash.File(p); err != nil {
-				return nil, err
-			}
+			unetHash = hashAsync(p)
 		}
 	}
 	if opts.VAE != "" {
@@ -220,6 +226,9 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 		if m.Scheduler, err = scheduler.LoadConfig(p); err != nil {
 			return nil, err
 		}
+	}
+	if m.SHA256, err = unetHash(); err != nil {
+		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
 	return m, nil
@@ -316,10 +325,11 @@ func loadSingleFile(path string, opts *LoadOptions) (*Model, error) {
 		}
 		sources = append(sources, vae.source(&m.VAE))
 	}
+	hash := hashAsync(path)
 	if err := m.loadVariables(sources, opts); err != nil {
 		return nil, err
 	}
-	if m.SHA256, err = contenthash.File(path); err != nil {
+	if m.SHA256, err = hash(); err != nil {
 		return nil, err
 	}
 	m.Hash = m.SHA256[:10]
@@ -336,7 +346,6 @@ func (m *Model) loadVariables(sources []tensorSource, opts *LoadOptions) error {
 	if err != nil {
 		return err
 	}
-	progress := opts.Progress
 	want, err := ModelVariables(m.Text, m.UNet, m.VAE)
 	if err != nil {
 		return err
@@ -379,28 +388,105 @@ func (m *Model) loadVariables(sources []tensorSource, opts *LoadOptions) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	reads := make([]weightRead, len(keys))
 	for i, key := range keys {
-		if progress != nil {
-			progress(i, len(keys))
-		}
 		loc := found[key]
 		info, _ := loc.file.Info(loc.name)
 		shape := singleFileShape(key, info.Shape)
 		if !slices.Equal(shape, want[key]) {
 			return fmt.Errorf("tensor %s (%s) has shape %v, the configs call for %v", loc.name, key, info.Shape, want[key])
 		}
-		value, err := readWeight(loc.file, loc.name, shape, half && !keepFloat32(key), opts.Backend)
-		if err != nil {
-			return fmt.Errorf("tensor %s: %w", loc.name, err)
-		}
-		vctx, name := variableForKey(ctx, key)
-		vctx.VariableWithValue(name, value).SetTrainable(false)
+		reads[i] = weightRead{file: loc.file, name: loc.name, shape: shape, half: half && !keepFloat32(key),
+			bytes: info.End - info.Begin}
 	}
-	if progress != nil {
-		progress(len(keys), len(keys))
+	values, err := readWeights(reads, opts.Backend, opts.Progress)
+	if err != nil {
+		return err
+	}
+	for i, key := range keys {
+		vctx, name := variableForKey(ctx, key)
+		vctx.VariableWithValue(name, values[i]).SetTrainable(false)
 	}
 	m.Ctx = ctx.Reuse()
 	return nil
+}
+
+// weightRead is one tensor loadVariables reads: where it is, the shape of
+// its variable, whether it stays in half precision, and its size in the
+// file.
+type weightRead struct {
+	file  *safetensors.File
+	name  string
+	shape []int
+	half  bool
+	bytes int64
+}
+
+// readWeights reads every tensor of reads (readWeight), on GOMAXPROCS
+// goroutines, largest first: copying a checkpoint is bound by the page
+// faults of the fresh memory it fills, which the cores take in parallel.
+// progress, if set, is called with the number of tensors read (0 first,
+// len(reads) last), never concurrently. After an error no more tensors
+// are started; it returns the error of the first failed tensor in reads'
+// order, and no tensors (those read are freed).
+func readWeights(reads []weightRead, be backends.Backend, progress func(done, total int)) ([]*tensors.Tensor, error) {
+	values := make([]*tensors.Tensor, len(reads))
+	errs := make([]error, len(reads))
+	order := make([]int, len(reads))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(reads[b].bytes, reads[a].bytes) })
+	var (
+		mu     sync.Mutex
+		done   int
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	if progress != nil {
+		progress(0, len(reads))
+	}
+	jobs := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(reads)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if failed.Load() {
+					continue
+				}
+				r := reads[i]
+				values[i], errs[i] = readWeight(r.file, r.name, r.shape, r.half, be)
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("tensor %s: %w", r.name, errs[i])
+					failed.Store(true)
+					continue
+				}
+				if progress != nil {
+					mu.Lock()
+					done++
+					progress(done, len(reads))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, i := range order {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			for _, v := range values {
+				if v != nil {
+					v.FinalizeAll()
+				}
+			}
+			return nil, err
+		}
+	}
+	return values, nil
 }
 
 // singleFileShape converts the shape of a single-file tensor to the shape of

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"kata/model/safetensors"
-	"kata/store/contenthash"
 )
 
 // ErrNoVAE is the error of loading a checkpoint that holds no VAE weights
@@ -78,7 +77,7 @@ func openVAE(path, variant string) (*vaeFile, error) {
 		v.file.Close()
 		return nil, fmt.Errorf("vae %s: no VAE encoder tensors (encoder.down.* or encoder.down_blocks.*)", weights)
 	}
-	if v.sha256, err = contenthash.File(weights); err != nil {
+	if v.sha256, err = FileSHA256(weights); err != nil {
 		v.file.Close()
 		return nil, fmt.Errorf("vae: %w", err)
 	}

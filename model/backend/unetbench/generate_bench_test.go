@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +40,13 @@ import (
 //	                               "tiny" takes the sd-tiny fixture (smoke run)
 //	KATA_BENCH_GENERATE_SIZES      image sides, default "256,512"
 //	KATA_BENCH_GENERATE_STEPS      sampler steps, default 20
+//	KATA_BENCH_GENERATE_PROFILE=dir  each child writes CPU profiles of its load
+//	                               and of its first step there (go tool pprof
+//	                               BINARY dir/SIZE-PRECISION-load.prof, ...-step1.prof)
+//
+// The model's hash (Model.SHA256) is computed once before the children
+// (sd.FileSHA256, printed after the table), so that every child loads
+// with it in the hash cache, as every load after a model's first does.
 const (
 	envGenerate = "KATA_BENCH_GENERATE"
 	envChild    = "KATA_BENCH_GENERATE_CHILD" // JSON childConfig: run one configuration
@@ -55,6 +64,8 @@ type childConfig struct {
 // childResult is what a child measures. Times are seconds.
 type childResult struct {
 	Load       float64 // backend.New and sd.Load
+	LoadMinFlt int64   // minor page faults from process start to the end of the load
+	Step1Flt   int64   // minor page faults from process start to the end of step 1
 	ToStep1    float64 // process start to the end of the first sampling step (compiling included)
 	FirstStep  float64 // the first step alone (text encoding and compiling included)
 	StepMedian float64 // median of the later steps
@@ -78,6 +89,8 @@ func TestGenerateChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := processStart(t)
+	profile := profiler(t, c)
+	stopProfile := profile("load")
 	t0 := time.Now()
 	be, err := backend.New("go")
 	if err != nil {
@@ -97,6 +110,9 @@ func TestGenerateChild(t *testing.T) {
 	}
 	var r childResult
 	r.Load = time.Since(t0).Seconds()
+	stopProfile()
+	r.LoadMinFlt = rusage(t).Minflt
+	stopProfile = profile("step1")
 	p, err := sd.NewPipeline(be, m)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +122,13 @@ func TestGenerateChild(t *testing.T) {
 	_, err = p.Generate(gocontext.Background(), sd.GenerateOptions{
 		Prompt: "a lighthouse on a cliff at dawn", Negative: "blurry", Steps: c.Steps, CFG: 7.5, Seed: 1,
 		Width: c.Size, Height: c.Size,
-		OnStep: func(step, total int, _ []float32) { stamps = append(stamps, time.Now()) },
+		OnStep: func(step, total int, _ []float32) {
+			stamps = append(stamps, time.Now())
+			if step == 1 {
+				stopProfile()
+				r.Step1Flt = rusage(t).Minflt
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,16 +146,50 @@ func TestGenerateChild(t *testing.T) {
 		slices.Sort(later)
 		r.StepMedian = later[len(later)/2]
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
+	ru := rusage(t)
 	r.PeakRSS = ru.Maxrss * 1024
 	r.MinFlt, r.MajFlt = ru.Minflt, ru.Majflt
 	r.SysTime = time.Duration(ru.Stime.Nano()).Seconds()
 	r.UserTime = time.Duration(ru.Utime.Nano()).Seconds()
 	out, _ := json.Marshal(r)
 	fmt.Printf("GENERATE-RESULT %s\n", out)
+}
+
+// rusage is this process's resource usage so far.
+func rusage(t *testing.T) syscall.Rusage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return ru
+}
+
+// profiler returns a function that starts a CPU profile of the phase named
+// (to KATA_BENCH_GENERATE_PROFILE/SIZE-PRECISION-PHASE.prof) and returns
+// the function that stops it; without that variable both do nothing.
+func profiler(t *testing.T, c childConfig) func(phase string) func() {
+	dir := os.Getenv("KATA_BENCH_GENERATE_PROFILE")
+	return func(phase string) func() {
+		if dir == "" {
+			return func() {}
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d-%s-%s.prof", c.Size, c.Precision, phase)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		return func() {
+			once.Do(func() {
+				pprof.StopCPUProfile()
+				if err := f.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
 }
 
 // processStart reads this process's start time from /proc (jiffies since boot).
@@ -192,6 +248,10 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	for range b.N { // one pass whatever b.N: the children do the timing
 	}
+	hashTime, err := hashModel(model)
+	if err != nil {
+		b.Fatal(err)
+	}
 	fmt.Printf("\nGeneration, %s, %d steps, CFG 7.5 (two UNet passes per step), pure Go, GOMAXPROCS %d\n",
 		model, steps, runtime.GOMAXPROCS(0))
 	fmt.Println("| size | figure | f32 weights (previous code) | half-precision weights |")
@@ -212,6 +272,9 @@ func BenchmarkGenerate(b *testing.B) {
 			return func(r childResult) string { return fmt.Sprintf("%.2f s", f(r)) }
 		}
 		row("load (backend and checkpoint)", sec(func(r childResult) float64 { return r.Load }))
+		row("minor page faults: to the end of the load / of step 1", func(r childResult) string {
+			return fmt.Sprintf("%d / %d", r.LoadMinFlt, r.Step1Flt)
+		})
 		row("process start to the end of step 1", sec(func(r childResult) float64 { return r.ToStep1 }))
 		row("step 1 (text encoder, compiling)", sec(func(r childResult) float64 { return r.FirstStep }))
 		row("s/step (median of steps 2..)", sec(func(r childResult) float64 { return r.StepMedian }))
@@ -221,6 +284,28 @@ func BenchmarkGenerate(b *testing.B) {
 		row("minor / major page faults", func(r childResult) string { return fmt.Sprintf("%d / %d", r.MinFlt, r.MajFlt) })
 		row("user / system CPU", func(r childResult) string { return fmt.Sprintf("%.1f / %.1f s", r.UserTime, r.SysTime) })
 	}
+	fmt.Printf("\nhash the UNet file before the children (sd.FileSHA256; milliseconds when it was in the hash cache already): %.2f s\n", hashTime)
+}
+
+// hashModel puts the hash of model's UNet weights file (or of the single
+// file) into the hash cache, as a first load does, and returns how long it
+// took. The sd-tiny fixture ("tiny") is left alone.
+func hashModel(model string) (float64, error) {
+	if model == "tiny" {
+		return 0, nil
+	}
+	p := model
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		p = filepath.Join(model, "unet", "diffusion_pytorch_model.safetensors")
+		if _, err := os.Stat(p); err != nil {
+			p = filepath.Join(model, "unet", "diffusion_pytorch_model.fp16.safetensors")
+		}
+	}
+	t0 := time.Now()
+	if _, err := sd.FileSHA256(p); err != nil {
+		return 0, err
+	}
+	return time.Since(t0).Seconds(), nil
 }
 
 // TestWriteRandomSD15 writes the benchmark's checkpoint to the folder envWrite
