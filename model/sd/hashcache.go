@@ -2,6 +2,7 @@ package sd
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,6 +38,11 @@ type hashCacheEntry struct {
 	SHA256  string `json:"sha256"`
 }
 
+// hashCacheMinSize is the smallest file whose hash is cached: smaller ones
+// (fixtures, LoRAs, the built-in model) hash in tens of milliseconds, and
+// leaving them out keeps the cache to the few big checkpoints it pays for.
+var hashCacheMinSize int64 = 32 << 20
+
 // hashCacheMu serialises this process's reads and writes of the cache file.
 // Two processes writing it at once each write a whole file (atomically);
 // the entry of the one that loses is hashed again next time.
@@ -63,7 +69,8 @@ func hashCachePath() string {
 // Model.SHA256 and VAESHA256: the cached one
 // when the cache (EnvHashCache) has an entry for its absolute path with its
 // current size and modification time, else computed and then written to the
-// cache. A missing, unreadable or corrupt cache is ignored (and rewritten);
+// cache (files of at least hashCacheMinSize, 32 MiB; entries of files that
+// no longer exist are dropped then). A missing, unreadable or corrupt cache is ignored (and rewritten);
 // failing to write it is not an error, the hash is then computed again at
 // the next load.
 func FileSHA256(path string) (string, error) {
@@ -78,6 +85,9 @@ func FileSHA256(path string) (string, error) {
 	st, err := os.Stat(abs)
 	if err != nil {
 		return "", err
+	}
+	if st.Size() < hashCacheMinSize {
+		return contenthash.File(abs)
 	}
 	entry := hashCacheEntry{Size: st.Size(), MTimeNS: st.ModTime().UnixNano()}
 	hashCacheMu.Lock()
@@ -95,6 +105,11 @@ func FileSHA256(path string) (string, error) {
 	hashCacheMu.Lock()
 	defer hashCacheMu.Unlock()
 	c := readHashCache(cachePath) // again: another load may have added entries
+	for p := range c.Files {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			delete(c.Files, p) // the file is gone: so is its entry
+		}
+	}
 	c.Files[abs] = entry
 	_ = writeHashCache(cachePath, c)
 	return entry.SHA256, nil

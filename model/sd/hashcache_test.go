@@ -19,6 +19,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv(EnvHashCache, filepath.Join(dir, "hashes.json"))
+	hashCacheMinSize = 0 // the tests' files are small
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -164,5 +165,42 @@ func TestLoadHashCached(t *testing.T) {
 		if e := readHashCache(cache).Files[abs]; e.SHA256 != want {
 			t.Errorf("cache entry %+v, want %s", e, want)
 		}
+	}
+}
+
+// Files below hashCacheMinSize are hashed directly and never cached; a
+// write drops the entries of files that no longer exist.
+func TestFileSHA256CacheSizeAndPrune(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "hashes.json")
+	t.Setenv(EnvHashCache, cache)
+	small, big, gone := filepath.Join(dir, "small"), filepath.Join(dir, "big"), filepath.Join(dir, "gone")
+	for _, p := range []string{small, big, gone} {
+		if err := os.WriteFile(p, []byte("weights of "+p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const planted = "00000000000000000000000000000000000000000000000000000000000000aa"
+	writeEntry(t, cache, gone, 0, planted)
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int64) { hashCacheMinSize = old }(hashCacheMinSize)
+	hashCacheMinSize = int64(len("weights of "+small)) + 1
+	if _, err := FileSHA256(small); err != nil {
+		t.Fatal(err)
+	}
+	if c := readHashCache(cache); len(c.Files) != 1 {
+		t.Fatalf("a small file changed the cache: %v", c.Files)
+	}
+	hashCacheMinSize = 0
+	if _, err := FileSHA256(big); err != nil {
+		t.Fatal(err)
+	}
+	c := readHashCache(cache)
+	absBig, _ := filepath.Abs(big)
+	absGone, _ := filepath.Abs(gone)
+	if _, ok := c.Files[absBig]; !ok || len(c.Files) != 1 {
+		t.Fatalf("cache after hashing %s: %v (the entry of %s should be gone)", big, c.Files, absGone)
 	}
 }
