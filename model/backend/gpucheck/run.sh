@@ -28,7 +28,7 @@
 #               stage continued from KATA_WORLD_INIT (an exported model
 #               folder carried along, e.g. gpu/world-init; default
 #               KATA_MODEL) with KATA_WORLD_ARGS (default
-#               "--batch 64 --steps 6000 --restarts none --lr 5e-4"), stopped
+#               "--batch 64 --steps 6000 --restarts none --lr 5e-4 --weighting p2"), stopped
 #               by SIGINT at the time limit (a checkpoint), exported to
 #               $OUT/world-model, then judged: kata world eval and probe
 # Every training and image section samples nvidia-smi's memory.used every
@@ -235,7 +235,7 @@ for section in $sections; do
 			row "world: training" "skipped: no KATA_WORLD_INIT" "-"
 			continue
 		fi
-		read -r -a world_args <<<"${KATA_WORLD_ARGS:---batch 64 --steps 6000 --restarts none --lr 5e-4}"
+		read -r -a world_args <<<"${KATA_WORLD_ARGS:---batch 64 --steps 6000 --restarts none --lr 5e-4 --weighting p2}"
 		mkdir -p "$ckpt"
 		smi_start world
 		t0=$(date +%s.%N)
