@@ -2,7 +2,9 @@ package adi
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // SplitMode says how the samples of one micro-batch (for ADI the anchor,
@@ -26,12 +28,71 @@ const (
 	SplitBatch SplitMode = "batch"
 )
 
+// DefaultGCPercent is the Go garbage collector's target percentage (GOGC)
+// while Train runs on the pure-Go backend, unless MemoryOptions.GCPercent
+// says otherwise.
+const DefaultGCPercent = 25
+
 // MemoryOptions are the memory levers of a training run that live in the
 // trainer (the XLA allocator's are model/backend.XLAOptions). The zero value
-// is the default: SplitAuto. The frozen VAE always runs once per exemplar
-// (its posteriors are cached before the first step, see prepare).
+// is the default: SplitAuto and DefaultGCPercent. The frozen VAE always runs
+// once per exemplar (its posteriors are cached before the first step, see
+// prepare).
 type MemoryOptions struct {
 	Split SplitMode
+	// GCPercent is the Go garbage collector's target (as GOGC) while Train
+	// runs on the pure-Go backend, whose tensors live on the Go heap: a
+	// collection starts when the heap has grown by GCPercent percent over
+	// what the last one left live, and the activations a pass frees wait in
+	// simplego's buffer pools until a collection. With the runtime's 100 the
+	// heap of a 512 px SD 1.5 step grows to about twice its live size. 0
+	// takes DefaultGCPercent; < 0 leaves the runtime's setting. It only ever
+	// lowers the process's setting (GOGC=off or a lower GOGC stay), is
+	// process-wide while any run holds it, and is restored when the last
+	// such run ends. Other backends keep tensors off the Go heap and ignore it.
+	GCPercent int
+}
+
+// gcPercent is GCPercent with its default.
+func (m MemoryOptions) gcPercent() int {
+	if m.GCPercent == 0 {
+		return DefaultGCPercent
+	}
+	return m.GCPercent
+}
+
+// gcTarget is the process's GC percent lowering by running trainers.
+var gcTarget struct {
+	sync.Mutex
+	users int // runs holding a lowered setting
+	saved int // the setting before the first of them
+}
+
+// lowerGCPercent sets the Go GC target to p when that is lower than the
+// current one (p < 0: leaves it) and returns the function that undoes it;
+// the setting before the first of several overlapping callers comes back
+// when the last one undoes.
+func lowerGCPercent(p int) (restore func()) {
+	if p < 0 {
+		return func() {}
+	}
+	gcTarget.Lock()
+	defer gcTarget.Unlock()
+	cur := debug.SetGCPercent(p)
+	if cur >= 0 && cur < p || cur < 0 {
+		debug.SetGCPercent(cur) // never raise, never turn a disabled GC on
+	}
+	if gcTarget.users == 0 {
+		gcTarget.saved = cur
+	}
+	gcTarget.users++
+	return sync.OnceFunc(func() {
+		gcTarget.Lock()
+		defer gcTarget.Unlock()
+		if gcTarget.users--; gcTarget.users == 0 {
+			debug.SetGCPercent(gcTarget.saved)
+		}
+	})
 }
 
 // ParseSplitMode reads a SplitMode: "", "auto", "samples" or "batch".
