@@ -40,6 +40,9 @@ import (
 //	                                  "tiny" takes the sd-tiny fixture (smoke run)
 //	KATA_BENCH_TRAIN_MEMORY_SIZE      training resolution in pixels, default 512
 //	KATA_BENCH_TRAIN_MEMORY_STEPS     ADI optimiser steps, default 1
+//	KATA_BENCH_TRAIN_MEMORY_NOFLIP=1  train without random flips: half the VAE
+//	                                  encodings before the steps (their memory
+//	                                  and time), the same steps
 //	KATA_BENCH_TRAIN_MEMORY_CONFIGS   comma-separated configurations
 //	                                  precision/split/gc, default
 //	                                  "f32/samples/-1,stored/samples/-1,stored/samples/0"
@@ -62,6 +65,7 @@ type trainConfig struct {
 	GCPercent int // adi.MemoryOptions.GCPercent
 	Size      int
 	Steps     int
+	NoFlip    bool
 }
 
 // trainResult is what a training child measures. Bytes and seconds.
@@ -113,7 +117,7 @@ func TestTrainMemoryChild(t *testing.T) {
 	exemplars := []adi.Exemplar{{Image: stripes(c.Size, c.Size, 0)}, {Image: stripes(c.Size, c.Size, 1)}}
 	last := time.Now()
 	_, err = adi.Train(gocontext.Background(), base, exemplars, adi.Options{
-		Method: adi.MethodADI, Name: "bench", Steps: c.Steps, Resolution: c.Size,
+		Method: adi.MethodADI, Name: "bench", Steps: c.Steps, Resolution: c.Size, NoFlip: c.NoFlip,
 		Contrast: adi.ContrastOptions{PerExemplar: 1},
 		Memory:   adi.MemoryOptions{Split: c.Split, GCPercent: c.GCPercent},
 	}, func(e adi.Event) {
@@ -231,12 +235,13 @@ func BenchmarkTrainMemory(b *testing.B) {
 		if err != nil {
 			b.Fatalf("configuration %q: gc percent %v", spec, err)
 		}
-		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, Size: size, Steps: steps})
+		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, Size: size, Steps: steps,
+			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"})
 	}
 	for range b.N { // one pass whatever b.N: the children measure
 	}
-	fmt.Printf("\nADI training, %s, %d px, %d step(s), batch 1, pure Go, GOMAXPROCS %d\n",
-		model, size, steps, runtime.GOMAXPROCS(0))
+	fmt.Printf("\nADI training, %s, %d px, %d step(s), batch 1, one negative per exemplar, flips %v, pure Go, GOMAXPROCS %d\n",
+		model, size, steps, !configs[0].NoFlip, runtime.GOMAXPROCS(0))
 	fmt.Println("| weights | split | GC percent | peak RSS | peak to the end of prepare | peak to the end of step 1 | GCs | s/step | user / system CPU |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, c := range configs {
