@@ -35,7 +35,7 @@ const DefaultGCPercent = 25
 
 // MemoryOptions are the memory levers of a training run that live in the
 // trainer (the XLA allocator's are model/backend.XLAOptions). The zero value
-// is the default: SplitAuto and DefaultGCPercent. The frozen VAE always runs
+// is the default: SplitAuto, DefaultGCPercent, the text pass apart. The frozen VAE always runs
 // once per exemplar (its posteriors are cached before the first step, see
 // prepare).
 type MemoryOptions struct {
@@ -51,6 +51,12 @@ type MemoryOptions struct {
 	// process-wide while any run holds it, and is restored when the last
 	// such run ends. Other backends keep tensors off the Go heap and ignore it.
 	GCPercent int
+	// JointText runs the text encoder and the UNet of a sample in one
+	// execution, as before. The default (false) runs them apart (see
+	// LossFunc.SetJointText): the same gradient without the activations of
+	// the text encoder's 16 runs (P+ and ADI) beside the UNet's, for a
+	// second forward pass of the text encoder.
+	JointText bool
 }
 
 // gcPercent is GCPercent with its default.

@@ -121,3 +121,45 @@ func TestLossStoredPrecision(t *testing.T) {
 	closeRel(t, "loss", res[1].Losses, res[0].Losses, 0)
 	closeRel(t, "gradient", res[1].Grads, res[0].Grads, 0)
 }
+
+// TestTextPassApart checks that the loss and gradient with the text encoder
+// run apart from the UNet are those of the joint graph, for layer-wise and
+// single vectors and a batch of samples with their own vectors.
+func TestTextPassApart(t *testing.T) {
+	m, be := tiny(t)
+	v := refFloats(t, "pplus_v")
+	for _, tc := range []struct {
+		name string
+		lv   int
+		b    int
+	}{{"P+ vectors, one sample", 16, 1}, {"one vector, one sample", 1, 1}, {"P+ vectors, 3 samples", 16, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			one := referenceBatch(t, v[:tc.lv*len(v)/16], tc.lv)
+			b := LossBatch{B: tc.b, T: one.T, Lv: tc.lv, LatentDim: one.LatentDim}
+			for k := range tc.b {
+				b.Noisy = append(b.Noisy, one.Noisy...)
+				b.Noise = append(b.Noise, one.Noise...)
+				b.Timesteps = append(b.Timesteps, one.Timesteps[0]+int32(100*k))
+				b.IDs = append(b.IDs, one.IDs...)
+				b.Slots = append(b.Slots, one.Slots...)
+				vk := append([]float32(nil), one.Vectors...)
+				vk[k] += 0.5
+				b.Vectors = append(b.Vectors, vk...)
+			}
+			var res [2]LossResult
+			for i, joint := range []bool{true, false} {
+				lf, err := NewLossFunc(be, m.Ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lf.SetSamplesPerCall(0)
+				lf.SetJointText(joint)
+				if res[i], err = lf.Compute(b); err != nil {
+					t.Fatalf("joint %v: %v", joint, err)
+				}
+			}
+			closeRel(t, "losses", res[1].Losses, res[0].Losses, 0)
+			closeRel(t, "gradients", res[1].Grads, res[0].Grads, 0)
+		})
+	}
+}
