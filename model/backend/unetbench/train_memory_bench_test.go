@@ -44,13 +44,15 @@ import (
 //	                                  encodings before the steps (their memory
 //	                                  and time), the same steps
 //	KATA_BENCH_TRAIN_MEMORY_CONFIGS   comma-separated configurations
-//	                                  precision/split/gc, default
-//	                                  "f32/samples/-1,stored/samples/-1,stored/samples/0"
+//	                                  precision/split/gc/text, default
+//	                                  "f32/samples/-1/joint,stored/samples/-1/joint,
+//	                                  stored/samples/0/joint,stored/samples/0/apart"
 //
 // precision is sd.PrecisionF32 ("f32": every weight widened at load, what
 // `kata train` did before) or sd.PrecisionStored ("stored": F16 weights kept
 // as stored); split is an adi.SplitMode; gc is adi.MemoryOptions.GCPercent
-// (-1: the runtime's GOGC, 100 unless set, as before; 0: adi.DefaultGCPercent). Each child trains with one synthesised negative per
+// (-1: the runtime's GOGC, 100 unless set, as before; 0: adi.DefaultGCPercent);
+// text is "joint" (adi.MemoryOptions.JointText, as before) or "apart". Each child trains with one synthesised negative per
 // exemplar (the memory of a step does not depend on how many there are).
 const (
 	envTrainMemory      = "KATA_BENCH_TRAIN_MEMORY"
@@ -63,6 +65,7 @@ type trainConfig struct {
 	Precision string
 	Split     adi.SplitMode
 	GCPercent int // adi.MemoryOptions.GCPercent
+	JointText bool
 	Size      int
 	Steps     int
 	NoFlip    bool
@@ -119,7 +122,7 @@ func TestTrainMemoryChild(t *testing.T) {
 	_, err = adi.Train(gocontext.Background(), base, exemplars, adi.Options{
 		Method: adi.MethodADI, Name: "bench", Steps: c.Steps, Resolution: c.Size, NoFlip: c.NoFlip,
 		Contrast: adi.ContrastOptions{PerExemplar: 1},
-		Memory:   adi.MemoryOptions{Split: c.Split, GCPercent: c.GCPercent},
+		Memory:   adi.MemoryOptions{Split: c.Split, GCPercent: c.GCPercent, JointText: c.JointText},
 	}, func(e adi.Event) {
 		switch e.Kind {
 		case adi.EventPrepare:
@@ -217,15 +220,15 @@ func BenchmarkTrainMemory(b *testing.B) {
 			*v.p = n
 		}
 	}
-	specs := "f32/samples/-1,stored/samples/-1,stored/samples/0"
+	specs := "f32/samples/-1/joint,stored/samples/-1/joint,stored/samples/0/joint,stored/samples/0/apart"
 	if s := os.Getenv("KATA_BENCH_TRAIN_MEMORY_CONFIGS"); s != "" {
 		specs = s
 	}
 	var configs []trainConfig
 	for _, spec := range strings.Split(specs, ",") {
 		f := strings.Split(strings.TrimSpace(spec), "/")
-		if len(f) != 3 {
-			b.Fatalf("configuration %q: want precision/split/gc", spec)
+		if len(f) != 4 || f[3] != "joint" && f[3] != "apart" {
+			b.Fatalf("configuration %q: want precision/split/gc/text, text joint or apart", spec)
 		}
 		split, err := adi.ParseSplitMode(f[1])
 		if err != nil {
@@ -235,26 +238,30 @@ func BenchmarkTrainMemory(b *testing.B) {
 		if err != nil {
 			b.Fatalf("configuration %q: gc percent %v", spec, err)
 		}
-		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, Size: size, Steps: steps,
+		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, JointText: f[3] == "joint", Size: size, Steps: steps,
 			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"})
 	}
 	for range b.N { // one pass whatever b.N: the children measure
 	}
 	fmt.Printf("\nADI training, %s, %d px, %d step(s), batch 1, one negative per exemplar, flips %v, pure Go, GOMAXPROCS %d\n",
 		model, size, steps, !configs[0].NoFlip, runtime.GOMAXPROCS(0))
-	fmt.Println("| weights | split | GC percent | peak RSS | peak to the end of prepare | peak to the end of step 1 | GCs | s/step | user / system CPU |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| weights | split | GC percent | text pass | peak RSS | peak to the end of prepare | peak to the end of step 1 | GCs | s/step | user / system CPU |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, c := range configs {
 		r, err := runTrainChild(c)
 		if err != nil {
-			b.Fatalf("%s/%s/%d: %v", c.Precision, c.Split, c.GCPercent, err)
+			b.Fatalf("%s/%s/%d/joint=%v: %v", c.Precision, c.Split, c.GCPercent, c.JointText, err)
 		}
 		var st []string
 		for _, s := range r.Steps {
 			st = append(st, fmt.Sprintf("%.1f", s))
 		}
 		gb := func(v int64) string { return fmt.Sprintf("%.2f GB", float64(v)/1e9) }
-		fmt.Printf("| %s | %s | %d | %s | %s | %s | %d | %s | %.1f / %.1f s |\n", c.Precision, c.Split, c.GCPercent,
+		text := "apart"
+		if c.JointText {
+			text = "joint"
+		}
+		fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %d | %s | %.1f / %.1f s |\n", c.Precision, c.Split, c.GCPercent, text,
 			gb(r.PeakRSS), gb(r.PreparePeak), gb(r.Step1Peak), r.NumGC, strings.Join(st, ", "), r.UserTime, r.SysTime)
 	}
 }
