@@ -43,9 +43,9 @@ type LossFunc struct {
 	mu      sync.Mutex
 	// perCall > 0 splits a batch into executions of at most that many samples.
 	perCall int
-	// joint runs the text encoder and the UNet in one execution (exec);
-	// otherwise in three (see TextPass).
-	joint                     bool
+	// apart runs the text encoder and the UNet in three executions
+	// (textpass.go) instead of one (exec).
+	apart                     bool
 	encExec, unetExec, vjpExe *context.Exec
 }
 
@@ -149,7 +149,7 @@ func (b LossBatch) samples(lo, hi int) LossBatch {
 
 // run executes the graph on a validated batch with vectors of width d.
 func (lf *LossFunc) run(b LossBatch, d int) (LossResult, error) {
-	if !lf.joint {
+	if lf.apart {
 		return lf.runApart(b, d)
 	}
 	c, h, w := b.LatentDim[0], b.LatentDim[1], b.LatentDim[2]

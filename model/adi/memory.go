@@ -28,14 +28,10 @@ const (
 	SplitBatch SplitMode = "batch"
 )
 
-// DefaultGCPercent is the Go garbage collector's target percentage (GOGC)
-// while Train runs on the pure-Go backend, unless MemoryOptions.GCPercent
-// says otherwise.
-const DefaultGCPercent = 25
-
 // MemoryOptions are the memory levers of a training run that live in the
 // trainer (the XLA allocator's are model/backend.XLAOptions). The zero value
-// is the default: SplitAuto, DefaultGCPercent, the text pass apart. The frozen VAE always runs
+// is the default: SplitAuto, the runtime's GC target, one graph for the
+// text encoder and the UNet. The frozen VAE always runs
 // once per exemplar (its posteriors are cached before the first step, see
 // prepare).
 type MemoryOptions struct {
@@ -45,26 +41,18 @@ type MemoryOptions struct {
 	// collection starts when the heap has grown by GCPercent percent over
 	// what the last one left live, and the activations a pass frees wait in
 	// simplego's buffer pools until a collection. With the runtime's 100 the
-	// heap of a 512 px SD 1.5 step grows to about twice its live size. 0
-	// takes DefaultGCPercent; < 0 leaves the runtime's setting. It only ever
+	// heap may grow to twice its live size before a collection. <= 0 (the
+	// default) leaves the runtime's setting; > 0 lowers it. It only ever
 	// lowers the process's setting (GOGC=off or a lower GOGC stay), is
 	// process-wide while any run holds it, and is restored when the last
 	// such run ends. Other backends keep tensors off the Go heap and ignore it.
 	GCPercent int
-	// JointText runs the text encoder and the UNet of a sample in one
-	// execution, as before. The default (false) runs them apart (see
-	// LossFunc.SetJointText): the same gradient without the activations of
+	// TextApart runs the text encoder apart from the UNet of a sample (see
+	// LossFunc.SetTextApart): the same gradient without the activations of
 	// the text encoder's 16 runs (P+ and ADI) beside the UNet's, for a
-	// second forward pass of the text encoder.
-	JointText bool
-}
-
-// gcPercent is GCPercent with its default.
-func (m MemoryOptions) gcPercent() int {
-	if m.GCPercent == 0 {
-		return DefaultGCPercent
-	}
-	return m.GCPercent
+	// second forward pass of the text encoder. The default (false) runs both
+	// in one execution.
+	TextApart bool
 }
 
 // gcTarget is the process's GC percent lowering by running trainers.
@@ -75,11 +63,11 @@ var gcTarget struct {
 }
 
 // lowerGCPercent sets the Go GC target to p when that is lower than the
-// current one (p < 0: leaves it) and returns the function that undoes it;
+// current one (p <= 0: leaves it) and returns the function that undoes it;
 // the setting before the first of several overlapping callers comes back
 // when the last one undoes.
 func lowerGCPercent(p int) (restore func()) {
-	if p < 0 {
+	if p <= 0 {
 		return func() {}
 	}
 	gcTarget.Lock()

@@ -32,6 +32,7 @@ func TestLowerGCPercent(t *testing.T) {
 		{"never raises", 10, []int{25}, []int{10}, []int{10}},
 		{"a disabled GC stays disabled", -1, []int{25}, []int{-1}, []int{-1}},
 		{"negative leaves the setting", 100, []int{-1}, []int{100}, []int{100}},
+		{"zero leaves the setting", 100, []int{0}, []int{100}, []int{100}},
 		{"the lowest of overlapping callers holds, the first setting returns last", 100,
 			[]int{25, 50, 10}, []int{25, 25, 10}, []int{10, 10, 100}},
 	} {
@@ -65,7 +66,7 @@ func TestTrainGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(gcPercentNow())
 	for _, tc := range []struct {
 		option, want int
-	}{{0, DefaultGCPercent}, {-1, 100}, {40, 40}} {
+	}{{0, 100}, {-1, 100}, {40, 40}, {200, 100}} {
 		t.Run(fmt.Sprint(tc.option), func(t *testing.T) {
 			debug.SetGCPercent(100)
 			var seen []int
@@ -147,15 +148,15 @@ func TestTextPassApart(t *testing.T) {
 				b.Vectors = append(b.Vectors, vk...)
 			}
 			var res [2]LossResult
-			for i, joint := range []bool{true, false} {
+			for i, apart := range []bool{false, true} {
 				lf, err := NewLossFunc(be, m.Ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				lf.SetSamplesPerCall(0)
-				lf.SetJointText(joint)
+				lf.SetTextApart(apart)
 				if res[i], err = lf.Compute(b); err != nil {
-					t.Fatalf("joint %v: %v", joint, err)
+					t.Fatalf("apart %v: %v", apart, err)
 				}
 			}
 			closeRel(t, "losses", res[1].Losses, res[0].Losses, 0)

@@ -18,12 +18,12 @@ import (
 // joint graph's: TestTextPassApart). The text encoder's forward runs twice,
 // its activations never live beside the UNet's.
 
-// SetJointText makes Compute run the text encoder and the UNet in one
-// execution (true) or apart (false, the default).
-func (lf *LossFunc) SetJointText(joint bool) {
+// SetTextApart makes Compute run the text encoder apart from the UNet
+// (true) or both in one execution (false, the default).
+func (lf *LossFunc) SetTextApart(apart bool) {
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
-	lf.joint = joint
+	lf.apart = apart
 }
 
 // encodingsGraph: inputs ids [B, T], slots [B, T], vectors [B, Lv, D];

@@ -140,7 +140,6 @@ func (o Options) withDefaults() (_ Options, err error) {
 	if o.Memory.Split, err = ParseSplitMode(string(o.Memory.Split)); err != nil {
 		return o, err
 	}
-	o.Memory.GCPercent = o.Memory.gcPercent()
 	if o.Contrast.Seed == 0 {
 		o.Contrast.Seed = o.Seed
 	}
@@ -181,13 +180,14 @@ type trainer struct {
 // CheckpointPath is set) and returns the identifier with its metadata
 // filled in. It is safe to call from a goroutine; one Base must not be
 // shared by concurrent runs. On the pure-Go backend it lowers the Go
-// garbage collector's target while it runs (MemoryOptions.GCPercent).
+// garbage collector's target while it runs when MemoryOptions.GCPercent
+// asks.
 func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
 	if backend.PureGo(base.Backend) {
-		defer lowerGCPercent(opts.Memory.gcPercent())()
+		defer lowerGCPercent(opts.Memory.GCPercent)()
 	}
 	t, err := prepare(ctx, base, exemplars, opts, onEvent)
 	if err != nil {

@@ -45,14 +45,14 @@ import (
 //	                                  and time), the same steps
 //	KATA_BENCH_TRAIN_MEMORY_CONFIGS   comma-separated configurations
 //	                                  precision/split/gc/text, default
-//	                                  "f32/samples/-1/joint,stored/samples/-1/joint,
-//	                                  stored/samples/0/joint,stored/samples/0/apart"
+//	                                  "f32/samples/0/joint,stored/samples/0/joint,
+//	                                  stored/samples/25/joint,stored/samples/25/apart"
 //
 // precision is sd.PrecisionF32 ("f32": every weight widened at load, what
 // `kata train` did before) or sd.PrecisionStored ("stored": F16 weights kept
 // as stored); split is an adi.SplitMode; gc is adi.MemoryOptions.GCPercent
-// (-1: the runtime's GOGC, 100 unless set, as before; 0: adi.DefaultGCPercent);
-// text is "joint" (adi.MemoryOptions.JointText, as before) or "apart". Each child trains with one synthesised negative per
+// (0: the runtime's GOGC, 100 unless set, the default); text is "joint" (the
+// default) or "apart" (adi.MemoryOptions.TextApart). Each child trains with one synthesised negative per
 // exemplar (the memory of a step does not depend on how many there are).
 const (
 	envTrainMemory      = "KATA_BENCH_TRAIN_MEMORY"
@@ -65,7 +65,7 @@ type trainConfig struct {
 	Precision string
 	Split     adi.SplitMode
 	GCPercent int // adi.MemoryOptions.GCPercent
-	JointText bool
+	TextApart bool
 	Size      int
 	Steps     int
 	NoFlip    bool
@@ -122,7 +122,7 @@ func TestTrainMemoryChild(t *testing.T) {
 	_, err = adi.Train(gocontext.Background(), base, exemplars, adi.Options{
 		Method: adi.MethodADI, Name: "bench", Steps: c.Steps, Resolution: c.Size, NoFlip: c.NoFlip,
 		Contrast: adi.ContrastOptions{PerExemplar: 1},
-		Memory:   adi.MemoryOptions{Split: c.Split, GCPercent: c.GCPercent, JointText: c.JointText},
+		Memory:   adi.MemoryOptions{Split: c.Split, GCPercent: c.GCPercent, TextApart: c.TextApart},
 	}, func(e adi.Event) {
 		switch e.Kind {
 		case adi.EventPrepare:
@@ -220,7 +220,7 @@ func BenchmarkTrainMemory(b *testing.B) {
 			*v.p = n
 		}
 	}
-	specs := "f32/samples/-1/joint,stored/samples/-1/joint,stored/samples/0/joint,stored/samples/0/apart"
+	specs := "f32/samples/0/joint,stored/samples/0/joint,stored/samples/25/joint,stored/samples/25/apart"
 	if s := os.Getenv("KATA_BENCH_TRAIN_MEMORY_CONFIGS"); s != "" {
 		specs = s
 	}
@@ -238,7 +238,7 @@ func BenchmarkTrainMemory(b *testing.B) {
 		if err != nil {
 			b.Fatalf("configuration %q: gc percent %v", spec, err)
 		}
-		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, JointText: f[3] == "joint", Size: size, Steps: steps,
+		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, TextApart: f[3] == "apart", Size: size, Steps: steps,
 			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"})
 	}
 	for range b.N { // one pass whatever b.N: the children measure
@@ -250,16 +250,16 @@ func BenchmarkTrainMemory(b *testing.B) {
 	for _, c := range configs {
 		r, err := runTrainChild(c)
 		if err != nil {
-			b.Fatalf("%s/%s/%d/joint=%v: %v", c.Precision, c.Split, c.GCPercent, c.JointText, err)
+			b.Fatalf("%s/%s/%d/apart=%v: %v", c.Precision, c.Split, c.GCPercent, c.TextApart, err)
 		}
 		var st []string
 		for _, s := range r.Steps {
 			st = append(st, fmt.Sprintf("%.1f", s))
 		}
 		gb := func(v int64) string { return fmt.Sprintf("%.2f GB", float64(v)/1e9) }
-		text := "apart"
-		if c.JointText {
-			text = "joint"
+		text := "joint"
+		if c.TextApart {
+			text = "apart"
 		}
 		fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %d | %s | %.1f / %.1f s |\n", c.Precision, c.Split, c.GCPercent, text,
 			gb(r.PeakRSS), gb(r.PreparePeak), gb(r.Step1Peak), r.NumGC, strings.Join(st, ", "), r.UserTime, r.SysTime)
