@@ -196,7 +196,16 @@ func runTrain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "loading %s\n", a.model)
-	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config})
+	// As kata generate: half-precision weights stay as stored where the
+	// backend can widen them (the gradient only reaches the identifier
+	// vectors, so the frozen weights need no float32 copy: half the weights'
+	// memory), loaded straight into the backend; KATA_WEIGHTS=f32 restores
+	// float32 weights.
+	precision := sd.PrecisionF32
+	if backend.SupportsHalf(be) {
+		precision = sd.PrecisionStored
+	}
+	m, err := sd.Load(a.model, &sd.LoadOptions{ConfigDir: a.config, Precision: precision, Backend: be})
 	if err != nil {
 		return err
 	}

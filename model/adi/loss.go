@@ -43,6 +43,10 @@ type LossFunc struct {
 	mu      sync.Mutex
 	// perCall > 0 splits a batch into executions of at most that many samples.
 	perCall int
+	// apart runs the text encoder and the UNet in three executions
+	// (textpass.go) instead of one (exec).
+	apart                     bool
+	encExec, unetExec, vjpExe *context.Exec
 }
 
 // NewLossFunc prepares the loss/gradient graph for the model whose weights
@@ -58,11 +62,19 @@ func NewLossFunc(backend backends.Backend, ctx *context.Context) (*LossFunc, err
 		// (BenchmarkSD15Train on the pure-Go backend, 2026-11-26).
 		lf.perCall = 1
 	}
-	exec, err := context.NewExec(backend, lf.ctx, lossGraph)
-	if err != nil {
+	var err error
+	if lf.exec, err = context.NewExec(backend, lf.ctx, lossGraph); err != nil {
 		return nil, fmt.Errorf("loss graph: %w", err)
 	}
-	lf.exec = exec
+	if lf.encExec, err = context.NewExec(backend, lf.ctx, encodingsGraph); err != nil {
+		return nil, fmt.Errorf("text encodings graph: %w", err)
+	}
+	if lf.unetExec, err = context.NewExec(backend, lf.ctx, unetLossGraph); err != nil {
+		return nil, fmt.Errorf("UNet loss graph: %w", err)
+	}
+	if lf.vjpExe, err = context.NewExec(backend, lf.ctx, encodingsVJPGraph); err != nil {
+		return nil, fmt.Errorf("text encoder gradient graph: %w", err)
+	}
 	return lf, nil
 }
 
@@ -85,7 +97,11 @@ func trainingEncodings(ctx *context.Context, ids, slots, vectors *Node) []*Node 
 // SampleLosses returns the per-sample diffusion loss [B]:
 // mean over C, h, w of (unet(noisy, t, encodings) - noise)^2.
 func SampleLosses(ctx *context.Context, noisy, noise, timesteps, ids, slots, vectors *Node) *Node {
-	states := trainingEncodings(ctx, ids, slots, vectors)
+	return unetLosses(ctx, noisy, noise, timesteps, trainingEncodings(ctx, ids, slots, vectors))
+}
+
+// unetLosses is SampleLosses from the text encodings (one per vector).
+func unetLosses(ctx *context.Context, noisy, noise, timesteps *Node, states []*Node) *Node {
 	pred := sd.UNet(ctx, noisy, timesteps, states)
 	diff := Sub(pred, noise)
 	return ReduceMean(Mul(diff, diff), 1, 2, 3)
@@ -133,6 +149,9 @@ func (b LossBatch) samples(lo, hi int) LossBatch {
 
 // run executes the graph on a validated batch with vectors of width d.
 func (lf *LossFunc) run(b LossBatch, d int) (LossResult, error) {
+	if lf.apart {
+		return lf.runApart(b, d)
+	}
 	c, h, w := b.LatentDim[0], b.LatentDim[1], b.LatentDim[2]
 	outs, err := execFloats(lf.exec,
 		tensors.FromFlatDataAndDimensions(b.Noisy, b.B, c, h, w),

@@ -2,7 +2,9 @@ package adi
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync"
 )
 
 // SplitMode says how the samples of one micro-batch (for ADI the anchor,
@@ -28,10 +30,63 @@ const (
 
 // MemoryOptions are the memory levers of a training run that live in the
 // trainer (the XLA allocator's are model/backend.XLAOptions). The zero value
-// is the default: SplitAuto. The frozen VAE always runs once per exemplar
-// (its posteriors are cached before the first step, see prepare).
+// is the default: SplitAuto, the runtime's GC target, one graph for the
+// text encoder and the UNet. The frozen VAE always runs
+// once per exemplar (its posteriors are cached before the first step, see
+// prepare).
 type MemoryOptions struct {
 	Split SplitMode
+	// GCPercent is the Go garbage collector's target (as GOGC) while Train
+	// runs on the pure-Go backend, whose tensors live on the Go heap: a
+	// collection starts when the heap has grown by GCPercent percent over
+	// what the last one left live, and the activations a pass frees wait in
+	// simplego's buffer pools until a collection. With the runtime's 100 the
+	// heap may grow to twice its live size before a collection. <= 0 (the
+	// default) leaves the runtime's setting; > 0 lowers it. It only ever
+	// lowers the process's setting (GOGC=off or a lower GOGC stay), is
+	// process-wide while any run holds it, and is restored when the last
+	// such run ends. Other backends keep tensors off the Go heap and ignore it.
+	GCPercent int
+	// TextApart runs the text encoder apart from the UNet of a sample (see
+	// LossFunc.SetTextApart): the same gradient without the activations of
+	// the text encoder's 16 runs (P+ and ADI) beside the UNet's, for a
+	// second forward pass of the text encoder. The default (false) runs both
+	// in one execution.
+	TextApart bool
+}
+
+// gcTarget is the process's GC percent lowering by running trainers.
+var gcTarget struct {
+	sync.Mutex
+	users int // runs holding a lowered setting
+	saved int // the setting before the first of them
+}
+
+// lowerGCPercent sets the Go GC target to p when that is lower than the
+// current one (p <= 0: leaves it) and returns the function that undoes it;
+// the setting before the first of several overlapping callers comes back
+// when the last one undoes.
+func lowerGCPercent(p int) (restore func()) {
+	if p <= 0 {
+		return func() {}
+	}
+	gcTarget.Lock()
+	defer gcTarget.Unlock()
+	cur := debug.SetGCPercent(p)
+	if cur >= 0 && cur < p || cur < 0 {
+		debug.SetGCPercent(cur) // never raise, never turn a disabled GC on
+	}
+	if gcTarget.users == 0 {
+		gcTarget.saved = cur
+	}
+	gcTarget.users++
+	return sync.OnceFunc(func() {
+		gcTarget.Lock()
+		defer gcTarget.Unlock()
+		if gcTarget.users--; gcTarget.users == 0 {
+			debug.SetGCPercent(gcTarget.saved)
+		}
+	})
 }
 
 // ParseSplitMode reads a SplitMode: "", "auto", "samples" or "batch".

@@ -58,6 +58,7 @@ func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onE
 		return nil, err
 	}
 	t.lossFn.SetSamplesPerCall(o.Memory.Split.samplesPerCall())
+	t.lossFn.SetTextApart(o.Memory.TextApart)
 	t.compute = t.lossFn.Compute
 	t.fp = t.fingerprint(exemplars)
 	return t, nil

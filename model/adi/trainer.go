@@ -179,10 +179,15 @@ type trainer struct {
 // stops when ctx is cancelled (writing a checkpoint first when
 // CheckpointPath is set) and returns the identifier with its metadata
 // filled in. It is safe to call from a goroutine; one Base must not be
-// shared by concurrent runs.
+// shared by concurrent runs. On the pure-Go backend it lowers the Go
+// garbage collector's target while it runs when MemoryOptions.GCPercent
+// asks.
 func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
+	}
+	if backend.PureGo(base.Backend) {
+		defer lowerGCPercent(opts.Memory.GCPercent)()
 	}
 	t, err := prepare(ctx, base, exemplars, opts, onEvent)
 	if err != nil {
