@@ -154,11 +154,11 @@ func runWorldTrain(ctx context.Context, env Env, args []string) error {
 		stages = []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet}
 	}
 	if len(stages) > 0 {
-		be, err := backend.New(a.backend)
+		be, err := OpenBackend(a.backend, env.Stderr)
 		if err != nil {
-			return fmt.Errorf("backend: %w", err)
+			return err
 		}
-		fmt.Fprintf(env.Stderr, "backend %s; checkpoints in %s\n", backend.Resolve(a.backend).Name, a.ckpt)
+		fmt.Fprintf(env.Stderr, "checkpoints in %s\n", a.ckpt)
 		for _, stage := range stages {
 			o := a.options(stage)
 			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d, lr %g, restarts %v\n", stage, o.Steps, o.Batch, o.LR, o.Restarts)
