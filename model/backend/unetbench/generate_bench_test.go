@@ -207,27 +207,34 @@ func processStart(t *testing.T) time.Time {
 	return time.Now().Add(-time.Duration((up - ticks/hz) * float64(time.Second)))
 }
 
+// benchModel is the model folder a benchmark measures: $env when set, else
+// $KATA_BENCH_SD15_DIR or a temporary folder, holding the random-weight f16
+// SD 1.5 checkpoint, written first when it is not there (in a child, so that
+// the 7 GB it takes to build are not resident beside the measured children).
+func benchModel(b *testing.B, env string) string {
+	if model := os.Getenv(env); model != "" {
+		return model
+	}
+	model := os.Getenv("KATA_BENCH_SD15_DIR")
+	if model == "" {
+		model = filepath.Join(b.TempDir(), "sd15-random-f16")
+	}
+	if _, err := os.Stat(filepath.Join(model, "model_index.json")); err != nil {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWriteRandomSD15$", "-test.count=1")
+		cmd.Env = append(os.Environ(), envWrite+"="+model)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("writing the random SD 1.5 checkpoint: %v\n%s", err, out)
+		}
+	}
+	return model
+}
+
 // BenchmarkGenerate prints the table described above (see the constants).
 func BenchmarkGenerate(b *testing.B) {
 	if os.Getenv(envGenerate) != "1" {
 		b.Skip(envGenerate + "=1 runs it (SD 1.5 shapes; minutes per configuration)")
 	}
-	model := os.Getenv("KATA_BENCH_GENERATE_MODEL")
-	if model == "" {
-		model = os.Getenv("KATA_BENCH_SD15_DIR")
-		if model == "" {
-			model = filepath.Join(b.TempDir(), "sd15-random-f16")
-		}
-		// In a child, so that the 7 GB it takes to build are not resident
-		// beside the measured children.
-		if _, err := os.Stat(filepath.Join(model, "model_index.json")); err != nil {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestWriteRandomSD15$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envWrite+"="+model)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("writing the random SD 1.5 checkpoint: %v\n%s", err, out)
-			}
-		}
-	}
+	model := benchModel(b, "KATA_BENCH_GENERATE_MODEL")
 	sizes := []int{256, 512}
 	if s := os.Getenv("KATA_BENCH_GENERATE_SIZES"); s != "" {
 		sizes = nil

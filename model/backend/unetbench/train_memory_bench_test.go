@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -193,20 +192,7 @@ func BenchmarkTrainMemory(b *testing.B) {
 	if os.Getenv(envTrainMemory) != "1" {
 		b.Skip(envTrainMemory + "=1 runs it (SD 1.5 shapes; minutes per configuration)")
 	}
-	model := os.Getenv("KATA_BENCH_TRAIN_MEMORY_MODEL")
-	if model == "" {
-		model = os.Getenv("KATA_BENCH_SD15_DIR")
-		if model == "" {
-			model = filepath.Join(b.TempDir(), "sd15-random-f16")
-		}
-		if _, err := os.Stat(filepath.Join(model, "model_index.json")); err != nil {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestWriteRandomSD15$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envWrite+"="+model)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("writing the random SD 1.5 checkpoint: %v\n%s", err, out)
-			}
-		}
-	}
+	model := benchModel(b, "KATA_BENCH_TRAIN_MEMORY_MODEL")
 	size, steps := 512, 1
 	for _, v := range []struct {
 		env string
