@@ -10,7 +10,6 @@ import (
 
 	"kata/assets"
 	"kata/model/adi"
-	"kata/model/backend"
 	"kata/model/sd"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
@@ -53,7 +52,7 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	fs.StringVar(&a.model, "model", "", "Stable Diffusion 1.x model (diffusers folder or .safetensors); default the built-in Kata World model")
 	fs.StringVar(&a.judges, "judges", "", "judges weight file (default the shipped judges, assets/judges)")
 	fs.StringVar(&a.out, "out", "bench-actions", "folder for report.txt, verdicts.csv and one contact sheet per method, and cache/ to resume a killed run; must hold no finished run")
-	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	fs.StringVar(&a.backend, "backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}

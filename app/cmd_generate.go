@@ -65,7 +65,7 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.Var(&a.loraArgs, "lora", "LoRA file to apply, FILE or FILE:WEIGHT (default weight 1; repeatable); <lora:name:w> in --prompt also works")
 	fs.StringVar(&a.loraDir, "lora-dir", "", "folder where <lora:name:w> prompt tags find name.safetensors (default $"+EnvLoRADir+")")
 	fs.Var(&a.identifiers, "identifier", "learned identifier file (.safetensors, repeatable); use its <trigger> in --prompt")
-	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	fs.StringVar(&a.backend, "backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}

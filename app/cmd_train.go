@@ -82,7 +82,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.IntVar(&a.previewEvery, "preview-every", 0, "render a preview image every N steps (0: never)")
 	fs.StringVar(&a.previewDir, "preview-dir", "", "folder for previews (default next to --out)")
 	fs.StringVar(&a.exportA1111, "export-a1111", "", "ti: also write the AUTOMATIC1111/ComfyUI/diffusers layout to this file")
-	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	fs.StringVar(&a.backend, "backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}

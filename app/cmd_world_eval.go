@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/assets"
-	"kata/model/backend"
 	"kata/model/sd"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
@@ -66,7 +65,7 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
 	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
 	sheet := fs.String("sheet", "", "also write a contact sheet PNG of the named prompts' images with the judges' verdicts")
-	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -157,7 +156,7 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	steps := fs.Int("steps", sd.DefaultSteps, "sampler steps per image")
 	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
 	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
-	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"kata/assets"
-	"kata/model/backend"
 	"kata/model/world/judge"
 	"kata/store"
 )
@@ -40,7 +39,7 @@ func runWorldJudge(ctx context.Context, env Env, args []string) error {
 	weights := fs.String("weights", "", "judges weight file (default: the shipped judges)")
 	eval := fs.Int("eval", 0, "judge N held-out renders (seeds never used in training) and print accuracy and confusion matrices")
 	augmented := fs.Bool("augmented", false, "with --eval: disturb the renders with the training augmentations")
-	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -129,7 +128,7 @@ func runWorldTrainJudges(ctx context.Context, env Env, args []string) error {
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --out (same settings)")
 	initFrom := fs.String("init-from", "", "start from these judges' weights (same layout) instead of random ones")
 	f32 := fs.Bool("f32", false, "write float32 weights (default float16, half the size)")
-	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}

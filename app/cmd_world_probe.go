@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"kata/model/backend"
 	"kata/model/worldmodel"
 	"kata/store"
 	"kata/store/atomicfile"
@@ -28,7 +27,7 @@ func runWorldProbe(ctx context.Context, env Env, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the renders and the noise")
 	steps := fs.String("timesteps", joinInts(worldmodel.DefaultProbeTimesteps), "comma-separated training timesteps to measure")
 	sheet := fs.String("sheet", "", "also write a PNG: the renders, then per timestep the one-step predictions with and without captions")
-	be := fs.String("backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"kata/model/backend"
 	"kata/model/sdtrain"
 	"kata/model/worldmodel"
 )
@@ -65,7 +64,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs.StringVar(&a.restarts, "restarts", "", "comma-separated steps of the cosine's warm restarts, or none (default the recipe's: unet 3000)")
 	fs.StringVar(&a.weighting, "weighting", "", "unet: loss weight per timestep: \"\" (SD's plain epsilon loss) or p2 (1/(1+SNR))")
 	fs.BoolVar(&a.resume, "resume", false, "continue each stage from its checkpoint when there is one")
-	fs.StringVar(&a.backend, "backend", "", "compute backend: auto, go, xla... (default $"+backend.EnvBackend+" or auto)")
+	fs.StringVar(&a.backend, "backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}

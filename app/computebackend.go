@@ -61,6 +61,9 @@ func DetectBackend() []string {
 
 func describeSelection(s backend.Selection) string { return s.String() }
 
+// backendFlagUsage is the help text of every command's --backend flag.
+const backendFlagUsage = "compute backend: auto, go, xla... (default $" + backend.EnvBackend + " or auto)"
+
 // OpenBackend creates the compute backend for setting ("" for
 // $KATA_BACKEND, else automatic; see backend.Open) and writes the one line a
 // command shows on stderr: "backend NAME (why)", plus "; WARNING: ..." when
