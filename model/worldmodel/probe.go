@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -108,9 +109,9 @@ func Probe(be backends.Backend, m *sd.Model, seed uint64, n int, ts []int) (*Pro
 		ac := float64(sched.AlphasCumprod[t])
 		row := ProbeRow{Timestep: t}
 		for k, ids := range [][]int32{captionIDs, emptyIDs} {
-			outs, err := exec.Exec(imgT, noiseT, tensors.FromFlatDataAndDimensions(repeat(int32(t), n), n),
-				tensors.FromFlatDataAndDimensions(repeat(float32(math.Sqrt(ac)), n), n),
-				tensors.FromFlatDataAndDimensions(repeat(float32(math.Sqrt(1-ac)), n), n),
+			outs, err := exec.Exec(imgT, noiseT, tensors.FromFlatDataAndDimensions(slices.Repeat([]int32{int32(t)}, n), n),
+				tensors.FromFlatDataAndDimensions(slices.Repeat([]float32{float32(math.Sqrt(ac))}, n), n),
+				tensors.FromFlatDataAndDimensions(slices.Repeat([]float32{float32(math.Sqrt(1 - ac))}, n), n),
 				tensors.FromFlatDataAndDimensions(ids, n, tokenizer.SDLength))
 			if err != nil {
 				return nil, fmt.Errorf("world probe at timestep %d: %w", t, err)
@@ -164,14 +165,6 @@ func appendIDs(dst []int32, ids []int) []int32 {
 		dst = append(dst, int32(id))
 	}
 	return dst
-}
-
-func repeat[T any](v T, n int) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // toImages splits decoded NCHW pixels in [-1, 1] into n images.
