@@ -48,7 +48,7 @@ func parseGenerateArgs(env Env, args []string) (*generateArgs, error) {
 	fs.StringVar(&a.prompt, "prompt", "", "what to draw")
 	fs.StringVar(&a.negative, "negative", "", "what to avoid (negative prompt)")
 	fs.IntVar(&a.steps, "steps", sd.DefaultSteps, "sampling steps")
-	fs.StringVar(&a.sampler, "sampler", DefaultSampler,
+	fs.StringVar(&a.sampler, "sampler", scheduler.Default,
 		"sampler: "+strings.Join(scheduler.Names(), ", ")+` (AUTOMATIC1111 names such as "Euler a" also work)`)
 	fs.StringVar(&a.scheduleType, "schedule-type", "", "AUTOMATIC1111's Schedule type: "+scheduleTypeList()+
 		" (default Automatic; other schedules for the k-diffusion samplers only)")

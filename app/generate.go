@@ -19,17 +19,13 @@ import (
 	"kata/store/imagemeta"
 )
 
-// DefaultSampler is the sampler of Kata's generations (the window's and
-// kata generate's) when none is chosen; the pipeline's own default is DDIM.
-const DefaultSampler = "euler_a"
-
 // GenerateRequest is what the gallery asks for.
 type GenerateRequest struct {
 	ModelID          int64
 	Prompt, Negative string // learned triggers such as <handstand> may appear in either
 	Seed             uint64
 	Steps            int    // default sd.DefaultSteps
-	Sampler          string // default DefaultSampler; canonical or AUTOMATIC1111 name
+	Sampler          string // default scheduler.Default; canonical or AUTOMATIC1111 name
 	// ScheduleType is AUTOMATIC1111's "Schedule type" (scheduler.ScheduleTypes;
 	// "" for Automatic); only samplers whose SamplerInfo.Schedules is set take others.
 	ScheduleType  string
@@ -70,7 +66,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	}
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
-		Sampler: firstNonEmpty(r.Sampler, DefaultSampler), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
+		Sampler: firstNonEmpty(r.Sampler, scheduler.Default), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
 		set: set, labels: labels, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir),
 		warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
@@ -310,12 +306,12 @@ func (g generation) run(ctx context.Context, p *sd.Pipeline, progress func(step,
 type SamplerChoice struct {
 	Label     string // AUTOMATIC1111's name ("DPM++ 2M"), what GenerateRequest.Sampler takes
 	Schedules bool   // takes every schedule type (else only Automatic)
-	Default   bool   // DefaultSampler
+	Default   bool   // scheduler.Default
 }
 
 // SamplerChoices lists the samplers Kata offers, in the sampler table's order.
 func SamplerChoices() []SamplerChoice {
-	def, _ := scheduler.CanonicalName(DefaultSampler)
+	def, _ := scheduler.CanonicalName(scheduler.Default)
 	var out []SamplerChoice
 	for _, s := range scheduler.Samplers() {
 		out = append(out, SamplerChoice{Label: s.Label, Schedules: s.Schedules, Default: s.ID == def})

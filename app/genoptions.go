@@ -20,7 +20,7 @@ type GenerateDefaults struct {
 const MaxSteps = 150
 
 // DefaultGenerateSettings are Kata's generation defaults.
-var DefaultGenerateSettings = GenerateDefaults{Sampler: scheduler.DisplayName(DefaultSampler), Steps: sd.DefaultSteps, CFG: sd.DefaultCFG}
+var DefaultGenerateSettings = GenerateDefaults{Sampler: scheduler.DisplayName(scheduler.Default), Steps: sd.DefaultSteps, CFG: sd.DefaultCFG}
 
 // Validate says what is wrong with d, naming the field.
 func (d GenerateDefaults) Validate() error {

@@ -52,7 +52,7 @@ func ReadImageSettings(path string) (ImageSettings, error) {
 	if s.Sampler != "" {
 		c, err := scheduler.Canonical(s.Sampler, firstNonEmpty(s.ScheduleType, s.Extra["Schedule type"]))
 		if err != nil {
-			out.Ignored = append(out.Ignored, fmt.Sprintf("sampler %q, which Kata does not have (%s is used)", s.Sampler, DefaultSampler))
+			out.Ignored = append(out.Ignored, fmt.Sprintf("sampler %q, which Kata does not have (%s is used)", s.Sampler, scheduler.Default))
 		} else {
 			out.Sampler = c
 			label, schedule := scheduler.Infotext(c)

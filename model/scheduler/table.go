@@ -98,6 +98,11 @@ func Samplers() []SamplerInfo {
 	return out
 }
 
+// Default is the sampler of Kata's own generations when none is chosen: the
+// window's, kata generate's and kata bench actions' (AUTOMATIC1111's "Euler
+// a"). The sd pipeline's zero value stays diffusers' DDIM (sd.DefaultSampler).
+const Default = "euler_a"
+
 // Names lists the canonical sampler names with their automatic schedule,
 // plus the "_karras" forms Kata had before schedule types ("euler_karras",
 // "dpmpp_2m_karras"); every k-diffusion sampler also takes any other

@@ -17,6 +17,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/placeholder"
+	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/model/world"
 )
@@ -106,7 +107,6 @@ const DefaultPrompt = "a photo of {s} " + placeholder.Slot + " on a plain white 
 const (
 	DefaultImages       = 4   // images per subject, action and method (ActionBench's K)
 	DefaultExemplarSize = 128 // render size of exemplars; the trainer fits them to the model
-	DefaultSampler      = "euler_a"
 )
 
 // Options configure a benchmark run. Zero values take the defaults noted.
@@ -129,7 +129,7 @@ type Options struct {
 	ExemplarSize int // default DefaultExemplarSize
 
 	SampleSteps int     // sampler steps per image; default sd.DefaultSteps
-	Sampler     string  // default DefaultSampler
+	Sampler     string  // default scheduler.Default
 	CFG         float64 // default sd.DefaultCFG
 	Prompt      string  // template; default DefaultPrompt
 
@@ -175,7 +175,7 @@ func (o Options) WithDefaults() (Options, error) {
 		o.SampleSteps = sd.DefaultSteps
 	}
 	if o.Sampler == "" {
-		o.Sampler = DefaultSampler
+		o.Sampler = scheduler.Default
 	}
 	if o.CFG == 0 {
 		o.CFG = sd.DefaultCFG
