@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"image"
 	"strconv"
@@ -32,6 +33,40 @@ func init() {
 	})
 }
 
+// worldSampling holds the flags world eval and world grid share: the model,
+// the backend and how each image is sampled (the pipeline's defaults: 20
+// DDIM steps, CFG 7.5).
+type worldSampling struct {
+	model, backend, sampler string
+	steps                   int
+	cfg                     float64
+}
+
+func (s *worldSampling) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.model, "model", "", "model (default the built-in Kata World model)")
+	fs.IntVar(&s.steps, "steps", sd.DefaultSteps, "sampler steps per image")
+	fs.StringVar(&s.sampler, "sampler", sd.DefaultSampler, "sampler")
+	fs.Float64Var(&s.cfg, "cfg", sd.DefaultCFG, "classifier-free guidance scale")
+	fs.StringVar(&s.backend, "backend", "", backendFlagUsage)
+}
+
+func (s *worldSampling) validate() error {
+	if s.steps < 1 || s.steps > 1000 {
+		return fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, s.steps)
+	}
+	return nil
+}
+
+// options are the generation options of one image.
+func (s *worldSampling) options(prompt string, seed uint64) sd.GenerateOptions {
+	return sd.GenerateOptions{Prompt: prompt, Seed: seed, Steps: s.steps, Sampler: s.sampler, CFG: s.cfg}
+}
+
+// pipeline loads the model (default the built-in one) on the backend.
+func (s *worldSampling) pipeline(env Env) (*sd.Pipeline, backends.Backend, func(), error) {
+	return worldPipeline(env, s.model, s.backend)
+}
+
 // worldPipeline loads model (default the built-in one) on backend name.
 func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend, func(), error) {
 	model, err := modelOrBuiltin(model)
@@ -57,15 +92,12 @@ func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend,
 
 func runWorldEval(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, "world eval", "[--model PATH] [--n 200] [--free 160] [flags]")
-	model := fs.String("model", "", "model to judge (default the built-in Kata World model)")
+	var sampling worldSampling
+	sampling.register(fs)
 	n := fs.Int("n", 200, "prompts naming a kind, a colour, a common action and a background")
 	free := fs.Int("free", 160, "prompts naming no action (their images give the pose shares)")
 	seed := fs.Uint64("seed", 1, "seed of the held-out prompts (sampler seeds start at "+strconv.FormatUint(worldmodel.EvalSeedBase, 10)+")")
-	steps := fs.Int("steps", sd.DefaultSteps, "sampler steps per image")
-	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
-	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
 	sheet := fs.String("sheet", "", "also write a contact sheet PNG of the named prompts' images with the judges' verdicts")
-	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,10 +106,11 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
 	case *n < 0 || *free < 0 || *n+*free == 0 || *n+*free > 10000:
 		return fmt.Errorf("%w: --n and --free must be >= 0 with 1..10000 in all", ErrUsage)
-	case *steps < 1 || *steps > 1000:
-		return fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, *steps)
 	}
-	p, b, done, err := worldPipeline(env, *model, *be)
+	if err := sampling.validate(); err != nil {
+		return err
+	}
+	p, b, done, err := sampling.pipeline(env)
 	if err != nil {
 		return err
 	}
@@ -89,7 +122,7 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	named, unnamed := worldmodel.EvalPrompts(*seed, *n, *free)
 	var images []image.Image
 	gen := func(ctx context.Context, e worldmodel.EvalPrompt) (image.Image, error) {
-		r, err := p.Generate(ctx, sd.GenerateOptions{Prompt: e.Prompt, Seed: e.Seed, Steps: *steps, Sampler: *sampler, CFG: *cfg})
+		r, err := p.Generate(ctx, sampling.options(e.Prompt, e.Seed))
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +137,7 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "kata world eval: seed %d, %d %s steps, CFG %g\n", *seed, *steps, *sampler, *cfg)
+	fmt.Fprintf(env.Stdout, "kata world eval: seed %d, %d %s steps, CFG %g\n", *seed, sampling.steps, sampling.sampler, sampling.cfg)
 	if err := rep.Format(env.Stdout); err != nil {
 		return err
 	}
@@ -148,15 +181,12 @@ func writeEvalSheet(ctx context.Context, path string, named []worldmodel.EvalPro
 
 func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, "world grid", "--prompt TEXT --out FILE.png [--model PATH] [--seed N] [flags]")
-	model := fs.String("model", "", "model (default the built-in Kata World model)")
+	var sampling worldSampling
+	sampling.register(fs)
 	prompt := fs.String("prompt", "", "prompt (required)")
 	out := fs.String("out", "", "PNG to write (required)")
 	seed := fs.Uint64("seed", 1, "seed of the first image; the others follow it")
 	side := fs.Int("side", 4, "images per row and column")
-	steps := fs.Int("steps", sd.DefaultSteps, "sampler steps per image")
-	sampler := fs.String("sampler", sd.DefaultSampler, "sampler")
-	cfg := fs.Float64("cfg", sd.DefaultCFG, "classifier-free guidance scale")
-	be := fs.String("backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -168,7 +198,10 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	case *side < 1 || *side > 16:
 		return fmt.Errorf("%w: --side %d outside 1..16", ErrUsage, *side)
 	}
-	p, _, done, err := worldPipeline(env, *model, *be)
+	if err := sampling.validate(); err != nil {
+		return err
+	}
+	p, _, done, err := sampling.pipeline(env)
 	if err != nil {
 		return err
 	}
@@ -177,7 +210,7 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	images := make([]image.Image, *side**side)
 	bar := newProgress(env.Stderr, len(images), "world grid")
 	for i := range images {
-		r, err := p.Generate(ctx, sd.GenerateOptions{Prompt: *prompt, Seed: *seed + uint64(i), Steps: *steps, Sampler: *sampler, CFG: *cfg})
+		r, err := p.Generate(ctx, sampling.options(*prompt, *seed+uint64(i)))
 		if err != nil {
 			return err
 		}
