@@ -51,6 +51,10 @@ const (
 	blockN = 512
 )
 
+// packAllMax bounds, in floats, the packed A of one KC slice that gemmSerial
+// keeps for all column blocks (4 MiB per worker); tests set it to 0.
+var packAllMax = 1 << 20
+
 // check validates that every element of an r x c view lies inside its slice
 // (Data, or Half for a half-precision view).
 func (m Matrix) check(name string, r, c int) error {
@@ -186,46 +190,74 @@ func grow(buf []float32, n int) []float32 {
 
 // gemmSerial is the blocked product on one goroutine. Tiles of a C without unit
 // column stride go through a scratch tile.
+//
+// The loops run over KC slices of the contraction, then NC blocks of B's
+// columns, then MR panels of A's rows. When B has more than one column block
+// and a slice of A fits packAllMax, all of A's panels for that slice are
+// packed once and reused by every column block, instead of once per block:
+// packing a half-precision A (widening) costs more than the products of a
+// panel at SD's shapes. Each C element still sums the KC slices in order, so
+// the result is the same bit for bit either way.
 func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 	mr, nr := kern.mr, kern.nr
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	ncMax := min(n, blockN)
 	kcMax := min(k, blockK)
+	panels := (m + mr - 1) / mr
+	packAll := n > blockN && panels*mr*kcMax <= packAllMax
 	s.packB = grow(s.packB, ((ncMax+nr-1)/nr)*nr*kcMax)
-	s.packA = grow(s.packA, mr*kcMax)
+	if packAll {
+		s.packA = grow(s.packA, panels*mr*kcMax)
+	} else {
+		s.packA = grow(s.packA, mr*kcMax)
+	}
 	s.tile = grow(s.tile, mr*nr)
 	s.line = grow(s.line, kcMax)
-	for jc := 0; jc < n; jc += blockN {
-		nc := min(blockN, n-jc)
-		for pc := 0; pc < k; pc += blockK {
-			kc := min(blockK, k-pc)
+	packPanel := func(dst []float32, ir, pc, kc int) {
+		rows := min(mr, m-ir)
+		if a.Format != Float32 {
+			packAHalf(dst, s.line, a, ir, pc, rows, kc, mr)
+		} else {
+			packA(dst, a, ir, pc, rows, kc, mr)
+		}
+	}
+	for pc := 0; pc < k; pc += blockK {
+		kc := min(blockK, k-pc)
+		if packAll {
+			for ir := 0; ir < m; ir += mr {
+				packPanel(s.packA[(ir/mr)*mr*kc:], ir, pc, kc)
+			}
+		}
+		accumulate := 0
+		if pc > 0 {
+			accumulate = 1
+		}
+		for jc := 0; jc < n; jc += blockN {
+			nc := min(blockN, n-jc)
 			if b.Format != Float32 {
 				packBHalf(s.packB, s.line, b, pc, jc, kc, nc, nr)
 			} else {
 				packB(s.packB, b, pc, jc, kc, nc, nr)
 			}
-			accumulate := 0
-			if pc > 0 {
-				accumulate = 1
-			}
 			for ir := 0; ir < m; ir += mr {
 				rows := min(mr, m-ir)
-				if a.Format != Float32 {
-					packAHalf(s.packA, s.line, a, ir, pc, rows, kc, mr)
+				panelA := s.packA
+				if packAll {
+					panelA = s.packA[(ir/mr)*mr*kc:]
 				} else {
-					packA(s.packA, a, ir, pc, rows, kc, mr)
+					packPanel(panelA, ir, pc, kc)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
 					panel := s.packB[(jr/nr)*nr*kc:]
 					cIdx := c.at(ir, jc+jr)
 					if rows == mr && cols == nr && c.ColStride == 1 {
-						kern.fn(kc, s.packA, panel, c.Data[cIdx:], c.RowStride, accumulate)
+						kern.fn(kc, panelA, panel, c.Data[cIdx:], c.RowStride, accumulate)
 						continue
 					}
 					// Edge tile: compute into scratch, then copy the valid part.
-					kern.fn(kc, s.packA, panel, s.tile, nr, 0)
+					kern.fn(kc, panelA, panel, s.tile, nr, 0)
 					for i := range rows {
 						t := s.tile[i*nr : i*nr+cols]
 						if c.ColStride != 1 {

@@ -49,7 +49,8 @@ func TestMultiply(t *testing.T) {
 	sizes := [][3]int{{1, 1, 1}, {5, 7, 3}, {12, 32, 1}, {13, 33, 17}, {6, 16, 256}, {37, 70, 300},
 		{100, 9, 600}, {9, 520, 40}, {64, 1030, 33}, {3, 2, 0}, {1000, 8, 70}, {200, 40, 64},
 		{1024, 4, 1024}, {4, 300, 77}, {300, 3, 20}, {2, 2, 16}, {7, 130, 300}, // narrow: dot products, accumulation
-		{100, 70, 4}, {33, 257, 8}} // short contraction (blocked)
+		{100, 70, 4}, {33, 257, 8}, // short contraction (blocked)
+		{37, 1100, 300}, {1100, 37, 300}} // A packed once for several B blocks, and not
 	for _, name := range Available() {
 		prev, err := Use(name)
 		if err != nil {
@@ -152,5 +153,34 @@ func TestMultiplyWorkersAgree(t *testing.T) {
 			}
 		}
 		Use(prev)
+	}
+}
+
+// TestPackAllBitIdentical checks that packing all of A's panels once per
+// contraction slice (n above one column block) gives the products of packing
+// them per column block, bit for bit, for float32 and half-precision A.
+func TestPackAllBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][3]int{{37, 1100, 300}, {12, 513, 256}, {100, 2000, 600}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		b := view(rng, k, n, false)
+		half, _ := halfView(rng, Float16, m, k, false)
+		for _, a := range []Matrix{view(rng, m, k, false), view(rng, m, k, true), half} {
+			run := func(limit int) []float32 {
+				defer func(v int) { packAllMax = v }(packAllMax)
+				packAllMax = limit
+				c := Matrix{Data: make([]float32, m*n), RowStride: n, ColStride: 1}
+				if err := MultiplySerial(m, n, k, a, b, c); err != nil {
+					t.Fatal(err)
+				}
+				return c.Data
+			}
+			once, per := run(1<<30), run(0)
+			for i := range once {
+				if math.Float32bits(once[i]) != math.Float32bits(per[i]) {
+					t.Fatalf("%dx%dx%d %s A: element %d: %v packed once, %v per block", m, n, k, a.Format, i, once[i], per[i])
+				}
+			}
+		}
 	}
 }

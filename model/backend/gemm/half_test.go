@@ -133,7 +133,8 @@ func strided(m Matrix, r, c int) Matrix {
 func TestMultiplyHalf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	sizes := [][3]int{{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {37, 70, 300}, {9, 520, 40}, {64, 1030, 33},
-		{100, 9, 600}, {1000, 8, 70}, {4, 300, 77}, {2, 2, 16}, {7, 130, 300}, {100, 70, 4}, {3, 2, 0}}
+		{100, 9, 600}, {1000, 8, 70}, {4, 300, 77}, {2, 2, 16}, {7, 130, 300}, {100, 70, 4}, {3, 2, 0},
+		{37, 1100, 300}, {1100, 37, 300}}
 	defer func(v bool) { widenAsm = v }(widenAsm)
 	for _, name := range Available() {
 		prev, err := Use(name)
