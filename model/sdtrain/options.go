@@ -112,6 +112,14 @@ type Options struct {
 	NoPreview      bool
 	PreviewEvery   time.Duration
 	PreviewPrompts []string
+
+	// Serial does a step's host work (drawing and rendering the batch,
+	// tokenising, noise, clipping, AdamW, EMA) on the calling goroutine, in
+	// the order of the step, instead of spreading it over the cores and
+	// drawing the next batch while the current step's graph runs. The
+	// results are bit for bit the same either way; it exists for the
+	// benchmark and the test that show it.
+	Serial bool
 }
 
 func (o Options) withDefaults() (Options, error) {
