@@ -88,7 +88,8 @@ type Options struct {
 	// weights and the vae stage's checkpoint: fine-tuning a model, or
 	// continuing a run with changed settings. The optimiser starts afresh
 	// (moments zero, Warmup applies). Ignored when the run resumes from its
-	// own checkpoint, which must have been started from the same one.
+	// own checkpoint, which must have been started from the same one (of a
+	// checkpoint file only the metadata is read then).
 	InitFrom string
 
 	// CheckpointDir holds the stage checkpoints (vae.safetensors,

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/model/backend"
+	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/model/sd/sdtest"
@@ -280,7 +281,7 @@ func TestFinishedRunContinuesAsFirstCycle(t *testing.T) {
 // TestInitFrom starts a P2-weighted unet run from another run's checkpoint:
 // it takes that run's weights (frozen VAE exactly; the trained ones moved by
 // one step at a negligible rate) and scaling factor, resumes under its own
-// fingerprint, and refuses to resume from a different initial checkpoint or
+// fingerprint reading only the initial checkpoint's metadata, and refuses to resume from a different initial checkpoint or
 // to start from a vae checkpoint.
 func TestInitFrom(t *testing.T) {
 	be := testBackend(t)
@@ -326,9 +327,26 @@ func TestInitFrom(t *testing.T) {
 	if len(b.Losses) != 1 || !(b.Losses[0] > 0) {
 		t.Fatalf("losses %v", b.Losses)
 	}
-	o.Resume = true
+	// Resuming reads only the initial checkpoint's metadata: a copy of it
+	// without its tensors serves (and cannot start a fresh run).
+	sf, err := safetensors.Open(CheckpointPath(first, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := filepath.Join(t.TempDir(), "header-only.safetensors")
+	err = safetensors.Write(header, nil, sf.Metadata())
+	sf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Resume, o.InitFrom = true, header
 	if res := trainStage(t, be, src, o, nil); res.Steps != 2 {
 		t.Fatalf("resumed to step %d", res.Steps)
+	}
+	fresh := o
+	fresh.Resume, fresh.CheckpointDir = false, t.TempDir()
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, fresh, nil); err == nil {
+		t.Fatal("a fresh run started from a checkpoint without tensors")
 	}
 	o.InitFrom = CheckpointPath(second, StageUNet) // another initial checkpoint
 	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil {

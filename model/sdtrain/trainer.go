@@ -169,7 +169,7 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 		}
 	}
 	if o.InitFrom != "" {
-		if r.init, err = loadInit(o.InitFrom); err != nil {
+		if r.init, err = loadInit(o.InitFrom, resumed != nil); err != nil {
 			return nil, fmt.Errorf("initial checkpoint: %w", err)
 		}
 		if r.init.Stage != StageUNet {
