@@ -59,23 +59,45 @@ func NewAdamW(cfg AdamWConfig, n int) *AdamW {
 
 // Update applies one AdamW step to params in place with gradient grad.
 // Arithmetic is float64 per element, rounded back to float32, in a fixed
-// order, so results are identical across runs and resumes.
+// order, so results are identical across runs and resumes. It is Begin and
+// one Apply over all the parameters.
 func (o *AdamW) Update(params, grad []float32) error {
 	if len(params) != len(o.M) || len(grad) != len(o.M) {
 		return fmt.Errorf("adamw: %d params and %d gradients for an optimiser of %d", len(params), len(grad), len(o.M))
 	}
+	o.Begin().Apply(params, grad, 0, len(params))
+	return nil
+}
+
+// AdamWStep is one AdamW update under way (see AdamW.Begin).
+type AdamWStep struct {
+	c        AdamWConfig
+	m, v     []float32
+	bc1, bc2 float64
+}
+
+// Begin counts one update and returns it, to be applied with Apply to
+// ranges of the parameters: disjoint ranges may be applied concurrently, and
+// since every element's arithmetic is Update's, how the parameters are split
+// changes no bit of the result. The step uses Config as it is now.
+func (o *AdamW) Begin() AdamWStep {
 	c := o.Config
 	o.Step++
-	bc1 := 1 - math.Pow(c.Beta1, float64(o.Step))
-	bc2 := 1 - math.Pow(c.Beta2, float64(o.Step))
-	for k := range params {
+	return AdamWStep{c: c, m: o.M, v: o.V,
+		bc1: 1 - math.Pow(c.Beta1, float64(o.Step)), bc2: 1 - math.Pow(c.Beta2, float64(o.Step))}
+}
+
+// Apply updates params[lo:hi] and their moments in place with grad[lo:hi];
+// params and grad are the optimiser's whole vectors.
+func (s AdamWStep) Apply(params, grad []float32, lo, hi int) {
+	c := s.c
+	for k := lo; k < hi; k++ {
 		p, g := float64(params[k]), float64(grad[k])
 		p -= c.LR * c.WeightDecay * p
-		m := c.Beta1*float64(o.M[k]) + (1-c.Beta1)*g
-		v := c.Beta2*float64(o.V[k]) + (1-c.Beta2)*g*g
-		o.M[k], o.V[k] = float32(m), float32(v)
-		p -= c.LR * (m / bc1) / (math.Sqrt(v/bc2) + c.Epsilon)
+		m := c.Beta1*float64(s.m[k]) + (1-c.Beta1)*g
+		v := c.Beta2*float64(s.v[k]) + (1-c.Beta2)*g*g
+		s.m[k], s.v[k] = float32(m), float32(v)
+		p -= c.LR * (m / s.bc1) / (math.Sqrt(v/s.bc2) + c.Epsilon)
 		params[k] = float32(p)
 	}
-	return nil
 }

@@ -100,12 +100,22 @@ func loadCheckpoint(path string) (*checkpoint, error) {
 	return c, nil
 }
 
-func readCheckpoint(path string) (*checkpoint, error) {
+// loadCheckpointHeader reads the metadata of the checkpoint at path (its
+// stage, state, architecture, scaling factor), leaving its tensors unread.
+func loadCheckpointHeader(path string) (*checkpoint, error) {
 	f, err := safetensors.Open(path)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		defer f.Close()
+		var c *checkpoint
+		if c, err = checkpointHeader(f); err == nil {
+			return c, nil
+		}
 	}
-	defer f.Close()
+	return nil, fmt.Errorf("load checkpoint %s: %w", path, err)
+}
+
+// checkpointHeader reads a checkpoint's metadata; its weight maps are empty.
+func checkpointHeader(f *safetensors.File) (*checkpoint, error) {
 	meta := f.Metadata()
 	if meta["format"] != ckptFormat {
 		return nil, fmt.Errorf("not a Kata model-training checkpoint")
@@ -113,6 +123,7 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	c := &checkpoint{Stage: Stage(meta["stage"]),
 		Weights: map[string][]float32{}, Shapes: map[string][]int{},
 		M: map[string][]float32{}, V: map[string][]float32{}, EMA: map[string][]float32{}}
+	var err error
 	if _, err := ParseStage(string(c.Stage)); err != nil {
 		return nil, err
 	}
@@ -135,6 +146,19 @@ func readCheckpoint(path string) (*checkpoint, error) {
 		return nil, fmt.Errorf("done: %w", err)
 	}
 	if c.ScalingFactor, err = trainstate.Float64(meta, "scaling_factor"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func readCheckpoint(path string) (*checkpoint, error) {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := checkpointHeader(f)
+	if err != nil {
 		return nil, err
 	}
 	names := f.Names()

@@ -18,7 +18,9 @@ type Sample struct {
 // Source draws training samples. Draw must depend on rng alone (and on the
 // size asked), so that a seeded run sees the same stream every time and a
 // resumed run continues it: the trainer checkpoints rng's state, not the
-// source's.
+// source's. The trainer draws the next batch on its own goroutine while a
+// step runs, so Draw may be called from two goroutines at once (each with
+// its own rng, as for previews and the latent scale).
 type Source interface {
 	// Draw returns one sample of size x size pixels.
 	Draw(rng *rand.Rand, size int) (Sample, error)

@@ -12,13 +12,18 @@ import (
 // loadInit reads Options.InitFrom: a unet-stage checkpoint of this trainer,
 // or a diffusers folder (an exported model, such as the built-in one). A
 // folder's weights serve as both the weights and their EMA; its fingerprint
-// is the SHA-256 of its UNet weights file, its step 0.
-func loadInit(path string) (*checkpoint, error) {
+// is the SHA-256 of its UNet weights file, its step 0. With headerOnly (a
+// resumed run, which needs only the fingerprint, step and scaling factor) a
+// checkpoint's tensors, about 200 MB for Kata World, are not read.
+func loadInit(path string, headerOnly bool) (*checkpoint, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !st.IsDir() {
+		if headerOnly {
+			return loadCheckpointHeader(path)
+		}
 		return loadCheckpoint(path)
 	}
 	m, err := sd.Load(path, nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -30,10 +31,15 @@ func (r *run) loop(ctx gocontext.Context) (*Result, error) {
 	if r.step > o.Steps {
 		return nil, fmt.Errorf("checkpoint at step %d is past the %d steps asked", r.step, o.Steps)
 	}
-	if err := r.compile(); err != nil {
+	err := r.compile()
+	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(r.pcg)
+	if r.rng, err = r.pcg.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	next, stop := r.inputs(rand.New(r.pcg), o.Steps-r.step)
+	defer stop()
 	smoothed := math.NaN()
 	for _, l := range r.losses {
 		smoothed = smooth(smoothed, float64(l))
@@ -47,7 +53,11 @@ func (r *run) loop(ctx gocontext.Context) (*Result, error) {
 			return result(), err
 		}
 		lr := o.LearningRate(r.step)
-		loss, norm, err := r.trainStep(rng, lr)
+		in, err := next()
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", r.step+1, err)
+		}
+		loss, norm, err := r.trainStep(in, lr)
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", r.step+1, err)
 		}
@@ -66,6 +76,7 @@ func (r *run) loop(ctx gocontext.Context) (*Result, error) {
 			lastSave = time.Now()
 		}
 	}
+	stop()
 	if o.Stage == StageVAE {
 		r.onEvent(Event{Kind: EventMessage, Stage: o.Stage, Message: fmt.Sprintf("measuring the latent scale on %d images", o.LatentSamples)})
 		std, err := r.latentStd()
@@ -91,10 +102,17 @@ func smooth(s, v float64) float64 {
 	return s + smoothing*(v-s)
 }
 
-// trainStep draws a batch, computes the loss and gradients, clips them,
-// applies AdamW at rate lr and updates the EMA. It returns the loss and the
-// gradient's global norm before clipping.
-func (r *run) trainStep(rng *rand.Rand, lr float64) (loss, norm float64, err error) {
+// stepInput is one step's graph inputs and the training RNG's state after
+// drawing them: the state a checkpoint written after that step holds.
+type stepInput struct {
+	args []any
+	rng  []byte
+}
+
+// draw draws one step's inputs from rng (r.pcg): the batch (renders,
+// caption dropout, token ids), the posterior noise and, for the unet stage,
+// the diffusion noise and timesteps, in that order.
+func (r *run) draw(rng *rand.Rand) (stepInput, error) {
 	o, a := r.o, r.arch
 	size, f := a.ImageSize(), a.Factor()
 	lat := a.VAE.LatentChannels * (size / f) * (size / f)
@@ -104,7 +122,7 @@ func (r *run) trainStep(rng *rand.Rand, lr float64) (loss, norm float64, err err
 	}
 	b, err := drawBatch(r.src, rng, tok, o.Batch, size, max(o.CaptionDrop, 0))
 	if err != nil {
-		return 0, 0, err
+		return stepInput{}, err
 	}
 	ls := a.VAE.LatentChannels
 	images := tensors.FromFlatDataAndDimensions(b.images, o.Batch, 3, size, size)
@@ -127,7 +145,68 @@ func (r *run) trainStep(rng *rand.Rand, lr float64) (loss, norm float64, err err
 			args = append(args, tensors.FromFlatDataAndDimensions(w, o.Batch))
 		}
 	}
-	outs, err := r.exec.Exec(args...)
+	state, err := r.pcg.MarshalBinary()
+	if err != nil {
+		return stepInput{}, err
+	}
+	return stepInput{args: args, rng: state}, nil
+}
+
+// inputs yields the inputs of the next n steps in order from rng. Serial
+// draws each on the calling goroutine when next is called; otherwise one
+// goroutine draws them from the same rng in the same order, a step ahead,
+// so that rendering and tokenising the next batch overlap the current
+// step. stop ends that goroutine and waits for it; next must not be called
+// after stop.
+func (r *run) inputs(rng *rand.Rand, n int) (next func() (stepInput, error), stop func()) {
+	if r.o.Serial {
+		return func() (stepInput, error) { return r.draw(rng) }, func() {}
+	}
+	type drawn struct {
+		in  stepInput
+		err error
+	}
+	ch, done := make(chan drawn), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		for range n {
+			in, err := r.draw(rng)
+			select {
+			case ch <- drawn{in, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next = func() (stepInput, error) {
+		d, ok := <-ch
+		if !ok {
+			return stepInput{}, fmt.Errorf("no inputs left to draw")
+		}
+		return d.in, d.err
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
+	return next, stop
+}
+
+// trainStep runs one step on in: the loss and gradients, then the host
+// update (clipping, AdamW at rate lr, the EMA). It returns the loss and the
+// gradient's global norm before clipping.
+func (r *run) trainStep(in stepInput, lr float64) (loss, norm float64, err error) {
+	o := r.o
+	outs, err := r.exec.Exec(in.args...)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -140,46 +219,65 @@ func (r *run) trainStep(rng *rand.Rand, lr float64) (loss, norm float64, err err
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, 0, fmt.Errorf("loss is %g", loss)
 	}
-	grad := make([]float32, len(r.params))
-	for i, t := range outs[r.extraOutputs():] {
-		tensors.MustConstFlatData(t, func(g []float32) { copy(grad[r.offs[i]:r.offs[i+1]], g) })
+	if r.grad == nil {
+		r.grad = make([]float32, len(r.params))
 	}
+	grad, gs := r.grad, outs[r.extraOutputs():]
+	forBlocks(len(gs), 1, o.Serial, func(i, _ int) {
+		tensors.MustConstFlatData(gs[i], func(g []float32) { copy(grad[r.offs[i]:r.offs[i+1]], g) })
+	})
 	var sq float64
 	for _, g := range grad {
 		sq += float64(g) * float64(g)
 	}
 	norm = math.Sqrt(sq)
-	if o.ClipNorm > 0 && norm > o.ClipNorm {
-		s := float32(o.ClipNorm / norm)
-		for i := range grad {
-			grad[i] *= s
-		}
-	}
+	clip := o.ClipNorm > 0 && norm > o.ClipNorm
+	s := float32(o.ClipNorm / norm)
 	r.adam.Config.LR = lr
-	if err := r.adam.Update(r.params, grad); err != nil {
+	if len(r.params) != len(r.adam.M) {
+		return 0, 0, fmt.Errorf("adamw: %d params for an optimiser of %d", len(r.params), len(r.adam.M))
+	}
+	step := r.adam.Begin()
+	d := float32(emaDecay(o.EMADecay, r.adam.Step))
+	params, ema := r.params, r.ema
+	forBlocks(len(params), hostBlock, o.Serial, func(lo, hi int) {
+		if clip {
+			for i := lo; i < hi; i++ {
+				grad[i] *= s
+			}
+		}
+		step.Apply(params, grad, lo, hi)
+		for i := lo; i < hi; i++ {
+			ema[i] += (1 - d) * (params[i] - ema[i])
+		}
+	})
+	if err := r.setTrained(); err != nil {
 		return 0, 0, err
 	}
-	d := float32(emaDecay(o.EMADecay, r.adam.Step))
-	for i, p := range r.params {
-		r.ema[i] += (1 - d) * (p - r.ema[i])
-	}
-	for i, k := range r.train {
-		if err := r.setWeight(k, r.params[r.offs[i]:r.offs[i+1]]); err != nil {
-			return 0, 0, err
-		}
-	}
 	r.step++
+	r.rng = in.rng
 	r.losses = append(r.losses, float32(loss))
 	return loss, norm, nil
 }
 
+// setTrained sets the trained variables to r.params, making their tensors
+// on all cores (unless Serial).
+func (r *run) setTrained() error {
+	vals := make([]*tensors.Tensor, len(r.train))
+	forBlocks(len(r.train), 1, r.o.Serial, func(i, _ int) {
+		vals[i] = tensors.FromFlatDataAndDimensions(r.params[r.offs[i]:r.offs[i+1]], r.shapes[r.train[i]]...)
+	})
+	for i, k := range r.train {
+		if err := r.vars[k].SetValue(vals[i]); err != nil {
+			return fmt.Errorf("weight %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
 // save writes the stage's checkpoint and loss curve.
 func (r *run) save() error {
-	state, err := r.pcg.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	c := &checkpoint{State: trainstate.State{Step: r.step, AdamStep: r.adam.Step, RNG: state, Fingerprint: r.fp},
+	c := &checkpoint{State: trainstate.State{Step: r.step, AdamStep: r.adam.Step, RNG: r.rng, Fingerprint: r.fp},
 		Stage: r.o.Stage, Done: r.done, ScalingFactor: r.sf, Arch: r.arch, Weights: map[string][]float32{}, Shapes: r.shapes,
 		M: map[string][]float32{}, V: map[string][]float32{}, EMA: map[string][]float32{}, Losses: r.losses}
 	for _, k := range r.keys {

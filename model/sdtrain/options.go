@@ -88,7 +88,8 @@ type Options struct {
 	// weights and the vae stage's checkpoint: fine-tuning a model, or
 	// continuing a run with changed settings. The optimiser starts afresh
 	// (moments zero, Warmup applies). Ignored when the run resumes from its
-	// own checkpoint, which must have been started from the same one.
+	// own checkpoint, which must have been started from the same one (of a
+	// checkpoint file only the metadata is read then).
 	InitFrom string
 
 	// CheckpointDir holds the stage checkpoints (vae.safetensors,
@@ -112,6 +113,14 @@ type Options struct {
 	NoPreview      bool
 	PreviewEvery   time.Duration
 	PreviewPrompts []string
+
+	// Serial does a step's host work (drawing and rendering the batch,
+	// tokenising, noise, clipping, AdamW, EMA) on the calling goroutine, in
+	// the order of the step, instead of spreading it over the cores and
+	// drawing the next batch while the current step's graph runs. The
+	// results are bit for bit the same either way; it exists for the
+	// benchmark and the test that show it.
+	Serial bool
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/model/backend"
+	"kata/model/safetensors"
 	"kata/model/scheduler"
 	"kata/model/sd"
 	"kata/model/sd/sdtest"
@@ -280,7 +281,7 @@ func TestFinishedRunContinuesAsFirstCycle(t *testing.T) {
 // TestInitFrom starts a P2-weighted unet run from another run's checkpoint:
 // it takes that run's weights (frozen VAE exactly; the trained ones moved by
 // one step at a negligible rate) and scaling factor, resumes under its own
-// fingerprint, and refuses to resume from a different initial checkpoint or
+// fingerprint reading only the initial checkpoint's metadata, and refuses to resume from a different initial checkpoint or
 // to start from a vae checkpoint.
 func TestInitFrom(t *testing.T) {
 	be := testBackend(t)
@@ -326,9 +327,26 @@ func TestInitFrom(t *testing.T) {
 	if len(b.Losses) != 1 || !(b.Losses[0] > 0) {
 		t.Fatalf("losses %v", b.Losses)
 	}
-	o.Resume = true
+	// Resuming reads only the initial checkpoint's metadata: a copy of it
+	// without its tensors serves (and cannot start a fresh run).
+	sf, err := safetensors.Open(CheckpointPath(first, StageUNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := filepath.Join(t.TempDir(), "header-only.safetensors")
+	err = safetensors.Write(header, nil, sf.Metadata())
+	sf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Resume, o.InitFrom = true, header
 	if res := trainStage(t, be, src, o, nil); res.Steps != 2 {
 		t.Fatalf("resumed to step %d", res.Steps)
+	}
+	fresh := o
+	fresh.Resume, fresh.CheckpointDir = false, t.TempDir()
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, fresh, nil); err == nil {
+		t.Fatal("a fresh run started from a checkpoint without tensors")
 	}
 	o.InitFrom = CheckpointPath(second, StageUNet) // another initial checkpoint
 	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil {
@@ -357,6 +375,48 @@ func TestInitFrom(t *testing.T) {
 		for i := range w {
 			if d := math.Abs(float64(w[i] - f.Weights[k][i])); d > 1e-3*math.Max(1, math.Abs(float64(w[i]))) {
 				t.Fatalf("from the folder: %s[%d] is %g, the exported EMA %g", k, i, f.Weights[k][i], w[i])
+			}
+		}
+	}
+}
+
+// TestOverlapMatchesSerial runs both stages with the host work spread over
+// the cores and the next batch drawn during each step (the default), and
+// again with Options.Serial (every draw and update on one goroutine, in the
+// order of a step), and requires the same checkpoints bit for bit: weights,
+// moments, EMA, losses and the RNG state. The clip norm is low enough for
+// every step to be clipped.
+func TestOverlapMatchesSerial(t *testing.T) {
+	be := testBackend(t)
+	serial, overlapped := t.TempDir(), t.TempDir()
+	for _, stage := range []Stage{StageVAE, StageUNet} {
+		for _, dir := range []string{serial, overlapped} {
+			o := Options{Stage: stage, Steps: 4, Batch: 2, LatentSamples: 4, Seed: 13, ClipNorm: 1e-3, CheckpointDir: dir,
+				NoPreview: true, Serial: dir == serial}
+			trainStage(t, be, Shapes{}, o, nil)
+		}
+		a, err := loadCheckpoint(CheckpointPath(serial, stage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := loadCheckpoint(CheckpointPath(overlapped, stage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Step != 4 || !slices.Equal(a.Losses, b.Losses) || !slices.Equal(a.RNG, b.RNG) || a.ScalingFactor != b.ScalingFactor {
+			t.Fatalf("%s: losses %v / %v, RNG %x / %x, scale %g / %g", stage, a.Losses, b.Losses, a.RNG, b.RNG, a.ScalingFactor, b.ScalingFactor)
+		}
+		for _, part := range []struct {
+			name string
+			x, y map[string][]float32
+		}{{"weights", a.Weights, b.Weights}, {"m", a.M, b.M}, {"v", a.V, b.V}, {"ema", a.EMA, b.EMA}} {
+			if len(part.x) != len(part.y) || len(part.x) == 0 {
+				t.Fatalf("%s %s: %d vs %d tensors", stage, part.name, len(part.x), len(part.y))
+			}
+			for k, x := range part.x {
+				if !slices.Equal(x, part.y[k]) {
+					t.Fatalf("%s: %s %s differs between the serial and the overlapped run", stage, part.name, k)
+				}
 			}
 		}
 	}

@@ -100,9 +100,11 @@ type run struct {
 	train  []string // trained keys, sorted
 	offs   []int    // offsets of train[i] in params
 	params []float32
+	grad   []float32 // the last step's gradient, reused
 	ema    []float32
 	adam   *adi.AdamW
-	pcg    *rand.PCG
+	pcg    *rand.PCG // the training RNG; drawn from by the inputs goroutine while the loop runs
+	rng    []byte    // pcg's state after the inputs of the last step done: what a checkpoint holds
 	step   int
 	losses []float32
 	sf     float64
@@ -167,7 +169,7 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 		}
 	}
 	if o.InitFrom != "" {
-		if r.init, err = loadInit(o.InitFrom); err != nil {
+		if r.init, err = loadInit(o.InitFrom, resumed != nil); err != nil {
 			return nil, fmt.Errorf("initial checkpoint: %w", err)
 		}
 		if r.init.Stage != StageUNet {

@@ -33,7 +33,9 @@ func checkpointBytes(t *testing.T, path string) map[string][]byte {
 // architecture and data (the kernels' parallel paths that the tiny test
 // model of sdtrain does not reach) that a stage stopped after one step and
 // resumed ends with the same weights, moments, EMA and losses as one run
-// straight through.
+// straight through, that one with the host work serial (Options.Serial),
+// the stopped one overlapped (the default): neither the split of the host
+// update nor the batch drawn ahead changes a bit.
 func TestRealArchitectureResumesBitForBit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the full training graphs")
@@ -47,11 +49,11 @@ func TestRealArchitectureResumesBitForBit(t *testing.T) {
 		t.Run(string(stage), func(t *testing.T) {
 			o := Recipe(stage).WithSteps(3)
 			o.Batch, o.Warmup, o.Seed, o.LatentSamples, o.NoPreview = 2, 1, 5, 4, true
-			o.CheckpointDir = whole
+			o.CheckpointDir, o.Serial = whole, true
 			if _, err := sdtrain.Train(gocontext.Background(), be, Architecture(), Source{}, o, nil); err != nil {
 				t.Fatal(err)
 			}
-			o.CheckpointDir = parted
+			o.CheckpointDir, o.Serial = parted, false
 			ctx, cancel := gocontext.WithCancel(gocontext.Background())
 			_, err := sdtrain.Train(ctx, be, Architecture(), Source{}, o, func(e sdtrain.Event) {
 				if e.Kind == sdtrain.EventStep && e.Step == 1 {
