@@ -88,6 +88,8 @@ type convPlan struct {
 	oSpStride             int       // stride of the flattened output spatial index, if mergeable
 	oSpMerged             bool      // whether the output spatial axes merge into one stride
 	icInner               bool      // k's innermost axis is the input channel, contiguous in the input
+	kxRun                 int       // size of k's innermost axis when it is the last kernel spatial axis, else 0
+	kxDil                 int       // kernel dilation along the last spatial axis
 	scratchW              []float32 // pooled copy of the kernel, released by run
 }
 
@@ -157,6 +159,9 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 		}
 	}
 	c.icInner = kAxes[len(kAxes)-1] == ax.KernelInputChannels && c.inStr[ax.InputChannels] == 1
+	if s == 2 && kAxes[len(kAxes)-1] == ax.KernelSpatial[1] {
+		c.kxRun, c.kxDil = kDims[ax.KernelSpatial[1]], kDil[1]
+	}
 
 	if rs, ok := mergeAxes(kDims, kStr, kAxes); ok {
 		c.w = ker.matrix(0, rs, kStr[ax.KernelOutputChannels])
@@ -222,15 +227,95 @@ func (c *convPlan) runSpatialRows() error {
 
 // runBatchRows: per output position, rows are the batch (GoMLX's kernel gradient
 // puts the input channels there and contracts over the original batch and space).
+// When k's innermost axis is the last spatial axis (NCHW kernel gradients) the
+// rows are filled row-major from runs of the input (fillBatchRowsRuns), and
+// each position's rows are split in two when that evens out the cores' load;
+// otherwise x[k][b] is gathered element by element.
 func (c *convPlan) runBatchRows() error {
-	task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
-		x := getScratch(c.batch * c.kSize)
-		defer putScratch(x)
-		c.fillBatchRows(x, o)
-		a := gemm.Matrix{Data: x, RowStride: 1, ColStride: c.batch}
-		return c.multiplyInto(mul, c.batch, a, 0, o)
+	if c.kxRun == 0 || c.inDil[1] > 1 {
+		task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+			x := getScratch(c.batch * c.kSize)
+			defer putScratch(x)
+			c.fillBatchRows(x, o)
+			a := gemm.Matrix{Data: x, RowStride: 1, ColStride: c.batch}
+			return c.multiplyInto(mul, c.batch, a, 0, o)
+		}
+		return c.schedule(c.m, task)
 	}
-	return c.schedule(c.m, task)
+	parts := batchRowParts(c.m, c.batch, runtime.GOMAXPROCS(0))
+	per := (c.batch + parts - 1) / parts
+	task := func(t int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		o, b0 := t/parts, (t%parts)*per
+		rows := min(per, c.batch-b0)
+		if rows <= 0 {
+			return nil
+		}
+		x := getScratch(rows * c.kSize)
+		defer putScratch(x)
+		c.fillBatchRowsRuns(x, o, b0, rows)
+		return c.multiplyIntoRows(mul, rows, gemm.RowMajor(x, 0, c.kSize), o, b0)
+	}
+	return c.schedule(c.m*parts, task)
+}
+
+// batchRowParts is how many row blocks each of m output positions is split
+// into: 2 when m tasks would leave a core idle for part of the last round
+// (m = 9 kernel positions on 2 cores) and the blocks keep at least 16 rows.
+func batchRowParts(m, rows, workers int) int {
+	if workers > 1 && m%workers != 0 && m >= 2*workers && m < 8*workers && rows >= 32 {
+		return 2
+	}
+	return 1
+}
+
+// fillBatchRowsRuns builds x[r][k] (row-major, rows b0..b0+rows of the batch) for
+// output position o, copying each run of k along the last kernel spatial axis
+// from the input in one strided pass, framed by zeros where it meets padding.
+func (c *convPlan) fillBatchRowsRuns(x []float32, o, b0, rows int) {
+	pos := make([]int, 2)
+	c.outPos(o, pos)
+	bStr := c.inStr[c.axes.InputBatch]
+	sy, sx := c.stride[0], c.stride[1]
+	dy := c.inDil[0]
+	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
+	h, w := c.inSpDims[0], c.inSpDims[1]
+	padY, padX := c.padLo[0], c.padLo[1]
+	kw, step := c.kxRun, c.kxDil*strX
+	// Positions j of a run whose input column ox*sx + j*kxDil - padX lies in [0, w).
+	x0 := pos[1]*sx - padX
+	jLo := min(max(0, ceilDiv(-x0, c.kxDil)), kw)
+	jHi := max(min(kw, floorDiv(w-1-x0, c.kxDil)+1), jLo)
+	for r := range rows {
+		row := x[r*c.kSize : (r+1)*c.kSize]
+		bOff := (b0 + r) * bStr
+		for k0 := 0; k0 < c.kSize; k0 += kw {
+			seg := row[k0 : k0+kw]
+			py := pos[0]*sy + c.kd[2*k0] - padY
+			if jHi == jLo || py < 0 || py%dy != 0 || py/dy >= h {
+				clear(seg)
+				continue
+			}
+			clear(seg[:jLo])
+			clear(seg[jHi:])
+			src := bOff + c.icOff[k0] + (py/dy)*strY + (x0+jLo*c.kxDil)*strX
+			mid := seg[jLo:jHi]
+			if step == 1 {
+				copy(mid, c.in[src:src+len(mid)])
+				continue
+			}
+			for j := range mid {
+				mid[j] = c.in[src+j*step]
+			}
+		}
+	}
+}
+
+// multiplyIntoRows computes rows b0..b0+rows (batch-rows mode) of output
+// position o: rows x cout = A · W.
+func (c *convPlan) multiplyIntoRows(mul func(m, n, k int, a, b, cm gemm.Matrix) error, rows int, a gemm.Matrix, o, b0 int) error {
+	bStr, ocStr := c.oStr[c.axes.OutputBatch], c.oStr[c.axes.OutputChannels]
+	dst := gemm.Matrix{Data: c.out, Offset: c.spatialOffset(o) + b0*bStr, RowStride: bStr, ColStride: ocStr}
+	return mul(rows, c.cout, c.kSize, a, c.w, dst)
 }
 
 // schedule spreads tasks over the cores (each GEMM serial) when there are enough of

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -14,6 +16,15 @@ import (
 	"kata/model/sd"
 	"kata/model/sdtrain"
 )
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
@@ -114,10 +125,16 @@ func BenchmarkStep(b *testing.B) {
 				}
 				run() // compile
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for range b.N {
 					run()
 				}
+				cpu := (processCPU() - cpu0).Seconds()
 				b.ReportMetric(float64(params)/1e6, "Mparams")
+				// CPU time (user+sys, whole process) per step: comparable on shared
+				// cores, unlike ns/op; cpu/wall is how many cores the step kept busy.
+				b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+				b.ReportMetric(cpu/b.Elapsed().Seconds(), "cpu/wall")
 				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 			})
 		}
