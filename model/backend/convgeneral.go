@@ -433,9 +433,15 @@ func (c *convPlan) fillRowMajor(x []float32, b, r0, rows int) {
 // fillColMajor builds x[k][r] for rows r0..r0+rows of batch element b. For 2D
 // convolutions without input dilation on the last axis (NCHW forward passes and
 // input gradients of stride-1 convolutions) each output row is one strided copy
-// framed by zeros; other cases go element by element.
+// framed by zeros; with input dilation and stride 1 on the last axis (input
+// gradients of strided convolutions) every dilation-th element of the row is
+// read (fillColMajorDilated); other cases go element by element.
 func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
+	if c.spatial == 2 && c.inDil[1] > 1 && c.stride[1] == 1 {
+		c.fillColMajorDilated(x, b, r0, rows)
+		return
+	}
 	if c.spatial != 2 || c.inDil[1] > 1 {
 		o := make([]int, c.spatial)
 		for k := range c.kSize {
@@ -491,6 +497,48 @@ func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
 			}
 			for j := range mid {
 				mid[j] = c.in[src+j*step]
+			}
+		}
+	}
+}
+
+// fillColMajorDilated is fillColMajor for 2D convolutions with input dilation
+// dx > 1 and stride 1 on the last axis: along an output row, input column
+// (ox + kdx - padX) / dx is read where that is a whole number in [0, w).
+func (c *convPlan) fillColMajorDilated(x []float32, b, r0, rows int) {
+	bOff := b * c.inStr[c.axes.InputBatch]
+	ow := c.outSpDims[1]
+	sy := c.stride[0]
+	dy, dx := c.inDil[0], c.inDil[1]
+	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
+	h, w := c.inSpDims[0], c.inSpDims[1]
+	padY, padX := c.padLo[0], c.padLo[1]
+	for k := range c.kSize {
+		col := x[k*rows : (k+1)*rows]
+		base := bOff + c.icOff[k]
+		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
+		// Output columns whose dilated input position ox + kdx - padX lies in
+		// [0, (w-1)*dx] and is a multiple of dx: first, first+dx, ... < oxHi.
+		first := max(0, padX-kdx)
+		first += (dx - (first+kdx-padX)%dx) % dx
+		oxHi := min(ow, (w-1)*dx+padX-kdx+1)
+		for r := 0; r < rows; {
+			oy, ox0 := (r0+r)/ow, (r0+r)%ow
+			n := min(ow-ox0, rows-r)
+			seg := col[r : r+n]
+			r += n
+			clear(seg)
+			py := oy*sy + kdy - padY
+			if py < 0 || py%dy != 0 || py/dy >= h {
+				continue
+			}
+			ox := first
+			if ox < ox0 {
+				ox += (ox0 - ox + dx - 1) / dx * dx
+			}
+			row := base + (py/dy)*strY
+			for end := min(oxHi, ox0+n); ox < end; ox += dx {
+				seg[ox-ox0] = c.in[row+((ox+kdx-padX)/dx)*strX]
 			}
 		}
 	}

@@ -194,6 +194,9 @@ var convCases = []convCase{
 	{"nchw/3x3/s2/valid/cin20", true, 2, 20, 6, 11, 10, 3, 2, 1, false},
 	{"nchw/3x3/dilation2/cin24", true, 2, 24, 5, 9, 9, 3, 1, 2, true},
 	{"nchw/1x1/cin40", true, 3, 40, 7, 5, 6, 1, 1, 1, false},
+	// The input gradient's im2col (k = 9 x 160) is split into chunks of 192
+	// output positions, the second starting mid-row of the 15x15 output.
+	{"nchw/3x3/s2/same/chunked-rows", true, 1, 4, 160, 15, 15, 3, 2, 1, true},
 }
 
 func TestConvMatchesStock(t *testing.T) {
