@@ -90,6 +90,7 @@ type convPlan struct {
 	icInner               bool      // k's innermost axis is the input channel, contiguous in the input
 	kxRun                 int       // size of k's innermost axis when it is the last kernel spatial axis, else 0
 	kxDil                 int       // kernel dilation along the last spatial axis
+	kSpatial              int       // number of kernel spatial positions
 	scratchW              []float32 // pooled copy of the kernel, released by run
 }
 
@@ -134,9 +135,12 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 			kAxes = append(kAxes, a)
 		}
 	}
-	c.kSize = 1
+	c.kSize, c.kSpatial = 1, 1
 	for _, a := range kAxes {
 		c.kSize *= kDims[a]
+	}
+	for _, a := range ax.KernelSpatial {
+		c.kSpatial *= kDims[a]
 	}
 	if c.m == 0 || c.batch == 0 || c.cout == 0 || c.kSize == 0 {
 		return nil, fmt.Errorf("empty convolution")
@@ -192,10 +196,94 @@ func (c *convPlan) release() {
 
 func (c *convPlan) run() error {
 	defer c.release()
+	if g := c.batchGroup(runtime.GOMAXPROCS(0)); g > 0 {
+		return c.runGroupedRows(g)
+	}
 	if c.batch > c.m {
 		return c.runBatchRows()
 	}
 	return c.runSpatialRows()
+}
+
+// groupRows is the number of im2col rows a task of grouped batch elements aims at.
+const groupRows = 128
+
+// batchGroup returns how many batch elements share one im2col matrix and GEMM
+// (runGroupedRows), or 0 to run one per batch element or output position.
+// Grouping is for small maps (fewer than groupRows output positions) under
+// small kernels (at most 3x3: forward passes and input gradients; kernel
+// gradients, whose "kernel" is a whole feature map, keep their modes): a task
+// per batch element would repack the whole kernel for a handful of rows.
+// Groups are made of about groupRows rows, and at least as many groups as
+// workers when each still gets groupRows/2 rows.
+func (c *convPlan) batchGroup(workers int) int {
+	if c.m >= groupRows || c.kSpatial > 9 || c.batch == 1 || !c.oSpMerged {
+		return 0
+	}
+	g := min(c.batch, (groupRows+c.m-1)/c.m)
+	if perWorker := (c.batch + workers - 1) / workers; perWorker*c.m >= groupRows/2 {
+		g = min(g, perWorker)
+	}
+	if g*c.kSize*c.m > maxIm2col {
+		return 0
+	}
+	return g
+}
+
+// runGroupedRows: rows are the output positions of g batch elements at a time;
+// the product goes to a scratch [cout][rows] block, copied out per batch
+// element and channel.
+func (c *convPlan) runGroupedRows(g int) error {
+	groups := (c.batch + g - 1) / g
+	bStr, ocStr := c.oStr[c.axes.OutputBatch], c.oStr[c.axes.OutputChannels]
+	task := func(t int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		b0 := t * g
+		gb := min(g, c.batch-b0)
+		rows := gb * c.m
+		x := getScratch(rows * c.kSize)
+		defer putScratch(x)
+		var a gemm.Matrix
+		for i := range gb {
+			if c.icInner {
+				c.fillRowMajor(x[i*c.m*c.kSize:], b0+i, 0, c.m)
+			} else {
+				c.fillColMajor(x[i*c.m:], rows, b0+i, 0, c.m)
+			}
+		}
+		if c.icInner {
+			a = gemm.RowMajor(x, 0, c.kSize)
+		} else {
+			a = gemm.Matrix{Data: x, RowStride: 1, ColStride: rows}
+		}
+		tmp := getScratch(rows * c.cout)
+		defer putScratch(tmp)
+		if err := mul(rows, c.cout, c.kSize, a, c.w, gemm.Matrix{Data: tmp, RowStride: 1, ColStride: rows}); err != nil {
+			return err
+		}
+		for i := range gb {
+			for oc := range c.cout {
+				src := tmp[oc*rows+i*c.m : oc*rows+(i+1)*c.m]
+				off := (b0+i)*bStr + oc*ocStr
+				if c.oSpStride == 1 {
+					copy(c.out[off:off+c.m], src)
+					continue
+				}
+				for r, v := range src {
+					c.out[off+r*c.oSpStride] = v
+				}
+			}
+		}
+		return nil
+	}
+	if groups >= runtime.GOMAXPROCS(0) {
+		return parallelFor(groups, func(t int) error { return task(t, gemm.MultiplySerial) })
+	}
+	for t := range groups {
+		if err := task(t, gemm.Multiply); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runSpatialRows: per batch element, rows are output positions (split into chunks).
@@ -216,7 +304,7 @@ func (c *convPlan) runSpatialRows() error {
 			c.fillRowMajor(x, b, r0, rows)
 			a = gemm.RowMajor(x, 0, c.kSize)
 		} else {
-			c.fillColMajor(x, b, r0, rows)
+			c.fillColMajor(x, rows, b, r0, rows)
 			a = gemm.Matrix{Data: x, RowStride: 1, ColStride: rows}
 		}
 		base := b * c.oStr[c.axes.OutputBatch]
@@ -430,22 +518,22 @@ func (c *convPlan) fillRowMajor(x []float32, b, r0, rows int) {
 	}
 }
 
-// fillColMajor builds x[k][r] for rows r0..r0+rows of batch element b. For 2D
+// fillColMajor builds x[k*ld + r] for rows r0..r0+rows of batch element b. For 2D
 // convolutions without input dilation on the last axis (NCHW forward passes and
 // input gradients of stride-1 convolutions) each output row is one strided copy
 // framed by zeros; with input dilation and stride 1 on the last axis (input
 // gradients of strided convolutions) every dilation-th element of the row is
 // read (fillColMajorDilated); other cases go element by element.
-func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
+func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
 	if c.spatial == 2 && c.inDil[1] > 1 && c.stride[1] == 1 {
-		c.fillColMajorDilated(x, b, r0, rows)
+		c.fillColMajorDilated(x, ld, b, r0, rows)
 		return
 	}
 	if c.spatial != 2 || c.inDil[1] > 1 {
 		o := make([]int, c.spatial)
 		for k := range c.kSize {
-			col := x[k*rows : (k+1)*rows]
+			col := x[k*ld : k*ld+rows]
 			base := bOff + c.icOff[k]
 			for r := range rows {
 				c.outPos(r0+r, o)
@@ -465,7 +553,7 @@ func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
 	h, w := c.inSpDims[0], c.inSpDims[1]
 	padY, padX := c.padLo[0], c.padLo[1]
 	for k := range c.kSize {
-		col := x[k*rows : (k+1)*rows]
+		col := x[k*ld : k*ld+rows]
 		base := bOff + c.icOff[k]
 		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
 		// Output columns whose input column ox*sx + kdx - padX lies in [0, w).
@@ -505,7 +593,7 @@ func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
 // fillColMajorDilated is fillColMajor for 2D convolutions with input dilation
 // dx > 1 and stride 1 on the last axis: along an output row, input column
 // (ox + kdx - padX) / dx is read where that is a whole number in [0, w).
-func (c *convPlan) fillColMajorDilated(x []float32, b, r0, rows int) {
+func (c *convPlan) fillColMajorDilated(x []float32, ld, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
 	ow := c.outSpDims[1]
 	sy := c.stride[0]
@@ -514,7 +602,7 @@ func (c *convPlan) fillColMajorDilated(x []float32, b, r0, rows int) {
 	h, w := c.inSpDims[0], c.inSpDims[1]
 	padY, padX := c.padLo[0], c.padLo[1]
 	for k := range c.kSize {
-		col := x[k*rows : (k+1)*rows]
+		col := x[k*ld : k*ld+rows]
 		base := bOff + c.icOff[k]
 		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
 		// Output columns whose dilated input position ox + kdx - padX lies in

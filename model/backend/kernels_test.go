@@ -197,6 +197,13 @@ var convCases = []convCase{
 	// The input gradient's im2col (k = 9 x 160) is split into chunks of 192
 	// output positions, the second starting mid-row of the 15x15 output.
 	{"nchw/3x3/s2/same/chunked-rows", true, 1, 4, 160, 15, 15, 3, 2, 1, true},
+	// Small maps: batch elements grouped into one im2col matrix (one group,
+	// one group per core, more batch elements than output positions).
+	{"nchw/3x3/s1/same/4x4-batch5", true, 5, 16, 8, 4, 4, 3, 1, 1, true},
+	{"nchw/3x3/s1/same/4x4-batch8", true, 8, 16, 8, 4, 4, 3, 1, 1, true},
+	{"nchw/3x3/s1/same/2x2-batch6", true, 6, 8, 12, 2, 2, 3, 1, 1, true},
+	{"nchw/3x3/s2/same/8x8-batch7", true, 7, 12, 20, 8, 8, 3, 2, 1, true},
+	{"nhwc/3x3/s1/same/3x5-batch9", false, 9, 6, 10, 3, 5, 3, 1, 1, true},
 }
 
 func TestConvMatchesStock(t *testing.T) {
