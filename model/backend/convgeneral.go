@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -183,6 +184,12 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 	return c, nil
 }
 
+// smallConvOff turns off the paths added for small shapes (grouped batch
+// elements, row-major kernel-gradient fills split over the cores, dilated
+// input-gradient fills), so that BenchmarkWorldConv can time the earlier
+// paths against them in one process. Tests and benchmarks only.
+var smallConvOff atomic.Bool
+
 // maxIm2col caps the im2col matrix of one task (floats).
 const maxIm2col = 1 << 24
 
@@ -206,7 +213,7 @@ func (c *convPlan) run() error {
 }
 
 // groupRows is the number of im2col rows a task of grouped batch elements aims at.
-const groupRows = 128
+const groupRows = 64
 
 // batchGroup returns how many batch elements share one im2col matrix and GEMM
 // (runGroupedRows), or 0 to run one per batch element or output position.
@@ -217,7 +224,7 @@ const groupRows = 128
 // Groups are made of about groupRows rows, and at least as many groups as
 // workers when each still gets groupRows/2 rows.
 func (c *convPlan) batchGroup(workers int) int {
-	if c.m >= groupRows || c.kSpatial > 9 || c.batch == 1 || !c.oSpMerged {
+	if c.m >= groupRows || c.kSpatial > 9 || c.batch == 1 || !c.oSpMerged || smallConvOff.Load() {
 		return 0
 	}
 	g := min(c.batch, (groupRows+c.m-1)/c.m)
@@ -320,7 +327,7 @@ func (c *convPlan) runSpatialRows() error {
 // each position's rows are split in two when that evens out the cores' load;
 // otherwise x[k][b] is gathered element by element.
 func (c *convPlan) runBatchRows() error {
-	if c.kxRun == 0 || c.inDil[1] > 1 {
+	if c.kxRun == 0 || c.inDil[1] > 1 || smallConvOff.Load() {
 		task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
 			x := getScratch(c.batch * c.kSize)
 			defer putScratch(x)
@@ -526,7 +533,7 @@ func (c *convPlan) fillRowMajor(x []float32, b, r0, rows int) {
 // read (fillColMajorDilated); other cases go element by element.
 func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
-	if c.spatial == 2 && c.inDil[1] > 1 && c.stride[1] == 1 {
+	if c.spatial == 2 && c.inDil[1] > 1 && c.stride[1] == 1 && !smallConvOff.Load() {
 		c.fillColMajorDilated(x, ld, b, r0, rows)
 		return
 	}
