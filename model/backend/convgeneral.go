@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -184,11 +185,18 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 	return c, nil
 }
 
-// smallConvOff turns off the paths added for small shapes (grouped batch
-// elements, row-major kernel-gradient fills split over the cores, dilated
-// input-gradient fills), so that BenchmarkWorldConv can time the earlier
-// paths against them in one process. Tests and benchmarks only.
+// EnvSmallConv is the environment variable that, set to "off", turns off the
+// convolution paths added for small shapes (grouped batch elements, row-major
+// kernel-gradient fills split over the cores, dilated input-gradient fills),
+// so that a whole training step can be timed with the earlier paths (A/B runs
+// of one binary). Results are the same either way.
+const EnvSmallConv = "KATA_SMALL_CONV"
+
+// smallConvOff holds EnvSmallConv=off; BenchmarkWorldConv flips it to time
+// both sets of paths in one process.
 var smallConvOff atomic.Bool
+
+func init() { smallConvOff.Store(os.Getenv(EnvSmallConv) == "off") }
 
 // maxIm2col caps the im2col matrix of one task (floats).
 const maxIm2col = 1 << 24
@@ -322,12 +330,14 @@ func (c *convPlan) runSpatialRows() error {
 
 // runBatchRows: per output position, rows are the batch (GoMLX's kernel gradient
 // puts the input channels there and contracts over the original batch and space).
-// When k's innermost axis is the last spatial axis (NCHW kernel gradients) the
-// rows are filled row-major from runs of the input (fillBatchRowsRuns), and
-// each position's rows are split in two when that evens out the cores' load;
-// otherwise x[k][b] is gathered element by element.
+// When k's innermost axis is the last spatial axis and at least minRun long
+// (NCHW kernel gradients of maps 16 and more wide) the rows are filled
+// row-major from runs of the input (fillBatchRowsRuns), and each position's
+// rows are split in two when that evens out the cores' load; otherwise x[k][b]
+// is gathered element by element (on 8-wide and smaller maps the runs are too
+// short to pay: BenchmarkWorldConv measured the gather 4-30% cheaper there).
 func (c *convPlan) runBatchRows() error {
-	if c.kxRun == 0 || c.inDil[1] > 1 || smallConvOff.Load() {
+	if c.kxRun < minRun || c.inDil[1] > 1 || smallConvOff.Load() {
 		task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
 			x := getScratch(c.batch * c.kSize)
 			defer putScratch(x)
@@ -352,6 +362,10 @@ func (c *convPlan) runBatchRows() error {
 	}
 	return c.schedule(c.m*parts, task)
 }
+
+// minRun is the shortest run along the last spatial axis that runBatchRows
+// copies as a run.
+const minRun = 16
 
 // batchRowParts is how many row blocks each of m output positions is split
 // into: 2 when m tasks would leave a core idle for part of the last round

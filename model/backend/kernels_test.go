@@ -188,7 +188,11 @@ var convCases = []convCase{
 	{"nchw/unet-like", true, 1, 32, 32, 32, 32, 3, 1, 1, true},
 	{"nchw/conv-out-4ch", true, 2, 32, 4, 16, 16, 3, 1, 1, true}, // narrow GEMM paths
 	// More input channels than kernel positions: the kernel gradient runs in
-	// batch-rows mode (row-major runs, rows split over the cores).
+	// batch-rows mode (row-major runs, rows split over the cores, from 16-wide
+	// outputs; a gather below).
+	{"nchw/3x3/s1/same/cin17-19x21", true, 2, 17, 5, 19, 21, 3, 1, 1, true},
+	{"nchw/3x3/s2/same/cin20-33x35", true, 2, 20, 6, 33, 35, 3, 2, 1, true},
+	{"nchw/3x3/s1/valid/cin33-18x20", true, 1, 33, 7, 18, 20, 3, 1, 1, false},
 	{"nchw/3x3/s1/same/cin41", true, 3, 41, 12, 7, 5, 3, 1, 1, true},
 	{"nchw/3x3/s2/same/cin36", true, 2, 36, 8, 9, 8, 3, 2, 1, true},
 	{"nchw/3x3/s2/valid/cin20", true, 2, 20, 6, 11, 10, 3, 2, 1, false},
