@@ -226,9 +226,11 @@ const groupRows = 64
 // batchGroup returns how many batch elements share one im2col matrix and GEMM
 // (runGroupedRows), or 0 to run one per batch element or output position.
 // Grouping is for small maps (fewer than groupRows output positions) under
-// small kernels (at most 3x3: forward passes and input gradients; kernel
-// gradients, whose "kernel" is a whole feature map, keep their modes): a task
-// per batch element would repack the whole kernel for a handful of rows.
+// small kernels (at most 9 positions: forward passes and input gradients of
+// 3x3 and 1x1 convolutions, and kernel gradients on maps of up to 9
+// positions; other kernel gradients, whose "kernel" is a feature map, keep
+// their modes): a task per batch element would repack the whole kernel for a
+// handful of rows.
 // Groups are made of about groupRows rows, and at least as many groups as
 // workers when each still gets groupRows/2 rows.
 func (c *convPlan) batchGroup(workers int) int {
