@@ -45,6 +45,11 @@ func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // at batch 32 (the recipe trains at 16):
 //
 //	CGO_ENABLED=0 go test ./model/worldmodel -run NONE -bench Step -benchtime 3x
+//
+// cpu-s/op is the process's CPU time (user+sys) per step, comparable on
+// shared cores where ns/op is not; cpu/wall is the cores a step kept busy.
+// KATA_SMALL_CONV=off runs the backend's earlier convolution paths, for A/B
+// runs of one binary (docs/PERFORMANCE.md, "Small shapes").
 func BenchmarkStep(b *testing.B) {
 	cands := []struct {
 		name   string
