@@ -340,3 +340,26 @@ func TestConvUnusualLayoutMatchesStock(t *testing.T) {
 		return []*Node{ConvGeneral(xs[0], xs[1], axes, []int{2, 1}, [][2]int{{1, 1}, {1, 0}}, nil, nil, 1, 1)}
 	}, randF32(rng, 2, 9, 7, 5), randF32(rng, 6, 3, 5, 3))
 }
+
+func TestConv1DAnd3DMatchStock(t *testing.T) {
+	// Small maps of rank 1 and 3 (channels last): batch elements grouped into
+	// one im2col, the generic fills, with both gradients.
+	backend := newGoBackend(t)
+	rng := rand.New(rand.NewPCG(71, 72))
+	for _, tc := range []struct {
+		name    string
+		x, k    []int
+		strides int
+	}{
+		{"1d", []int{5, 7, 6}, []int{3, 6, 4}, 1},
+		{"1d/stride2", []int{4, 11, 3}, []int{3, 3, 5}, 2},
+		{"3d", []int{3, 3, 4, 2, 5}, []int{3, 3, 1, 5, 6}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			compareWithStock(t, backend, func(xs []*Node) []*Node {
+				y := Convolve(xs[0], xs[1]).Strides(tc.strides).PadSame().Done()
+				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, y)), xs...)...)
+			}, randF32(rng, tc.x...), randF32(rng, tc.k...))
+		})
+	}
+}
