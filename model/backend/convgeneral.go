@@ -583,31 +583,47 @@ func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 		oxLo := max(0, ceilDiv(padX-kdx, sx))
 		oxHi := min(ow, floorDiv(w-1+padX-kdx, sx)+1)
 		step := sx * strX
-		for r := 0; r < rows; {
-			oy, ox0 := (r0+r)/ow, (r0+r)%ow
+		// Output rows advance without divisions; small maps' segments are a few
+		// elements long, so their per-segment work is what the fill costs.
+		oy, ox0 := r0/ow, r0%ow
+		for r := 0; r < rows; oy, ox0 = oy+1, 0 {
 			n := min(ow-ox0, rows-r)
 			seg := col[r : r+n]
 			r += n
 			py := oy*sy + kdy - padY
-			if py < 0 || py%dy != 0 || py/dy >= h {
-				clear(seg)
-				continue
+			iy := py
+			if dy > 1 {
+				if py%dy != 0 {
+					clear(seg)
+					continue
+				}
+				iy = py / dy
 			}
 			lo, hi := min(max(oxLo-ox0, 0), n), min(max(oxHi-ox0, 0), n)
-			if hi <= lo {
+			if py < 0 || iy >= h || hi <= lo {
 				clear(seg)
 				continue
 			}
-			clear(seg[:lo])
-			clear(seg[hi:])
-			src := base + (py/dy)*strY + ((ox0+lo)*sx+kdx-padX)*strX
-			mid := seg[lo:hi]
-			if step == 1 {
-				copy(mid, c.in[src:src+len(mid)])
-				continue
+			for j := range lo {
+				seg[j] = 0
 			}
-			for j := range mid {
-				mid[j] = c.in[src+j*step]
+			for j := hi; j < n; j++ {
+				seg[j] = 0
+			}
+			src := base + iy*strY + ((ox0+lo)*sx+kdx-padX)*strX
+			mid := seg[lo:hi]
+			switch {
+			case step == 1 && len(mid) >= 16:
+				copy(mid, c.in[src:src+len(mid)])
+			case step == 1:
+				in := c.in[src : src+len(mid)]
+				for j := range mid {
+					mid[j] = in[j]
+				}
+			default:
+				for j := range mid {
+					mid[j] = c.in[src+j*step]
+				}
 			}
 		}
 	}
