@@ -3,6 +3,7 @@ package backend
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,6 +134,90 @@ func BenchmarkConvTrain(b *testing.B) {
 			}, tc.inputs(rng)...)
 		})
 	}
+}
+
+// worldConvs are Kata World's convolutions (batch 8, NCHW, 3x3): the UNet's
+// four levels and a downsampling, the VAE's first levels (model/worldmodel).
+var worldConvs = []convCase{
+	{"unet-c32-16x16", true, 8, 32, 32, 16, 16, 3, 1, 1, true},
+	{"unet-s2-c32-16x16", true, 8, 32, 32, 16, 16, 3, 2, 1, true},
+	{"unet-c64-8x8", true, 8, 64, 64, 8, 8, 3, 1, 1, true},
+	{"unet-c128-4x4", true, 8, 128, 128, 4, 4, 3, 1, 1, true},
+	{"unet-c128-2x2", true, 8, 128, 128, 2, 2, 3, 1, 1, true},
+	{"vae-c32-64x64", true, 8, 32, 32, 64, 64, 3, 1, 1, true},
+	{"vae-s2-c32-64x64", true, 8, 32, 32, 64, 64, 3, 2, 1, true},
+	{"vae-c64-32x32", true, 8, 64, 64, 32, 32, 3, 1, 1, true},
+}
+
+// BenchmarkWorldConv runs forward plus input and kernel gradients of Kata
+// World's convolutions with the small-shape paths (new) and without them (old),
+// one run of each per iteration, in alternating order, and reports both per run: wall
+// milliseconds (valid on idle cores only) and process CPU milliseconds
+// (user+sys), with the ratios old/new:
+//
+//	CGO_ENABLED=0 go test -run '^$' -bench WorldConv -benchtime 20x ./model/backend
+func BenchmarkWorldConv(b *testing.B) {
+	backend := newGoBackend(b)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, tc := range worldConvs {
+		b.Run(tc.name, func(b *testing.B) {
+			exec, err := NewExec(backend, func(xs []*Node) []*Node {
+				y := tc.build(xs)
+				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, y)), xs...)...)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			args := []any{}
+			for _, in := range tc.inputs(rng) {
+				args = append(args, in)
+			}
+			run := func(old bool) (wall, cpu time.Duration) {
+				prev := smallConvOff.Swap(old)
+				defer smallConvOff.Store(prev)
+				c0, t0 := processCPU(), time.Now()
+				outs, err := exec.Exec(args...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range outs {
+					o.FinalizeAll()
+				}
+				return time.Since(t0), processCPU() - c0
+			}
+			run(true)
+			run(false)
+			var wall, cpu [2]time.Duration
+			flip := 0
+			for b.Loop() {
+				// Alternate which runs first: the second of a pair pays for
+				// the first's garbage.
+				for j := range 2 {
+					i := j ^ flip
+					w, c := run(i == 0)
+					wall[i] += w
+					cpu[i] += c
+				}
+				flip ^= 1
+			}
+			ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(b.N) }
+			b.ReportMetric(ms(wall[0]), "old-ms")
+			b.ReportMetric(ms(wall[1]), "new-ms")
+			b.ReportMetric(ms(cpu[0]), "old-cpu-ms")
+			b.ReportMetric(ms(cpu[1]), "new-cpu-ms")
+			b.ReportMetric(float64(wall[0])/float64(wall[1]), "x-wall")
+			b.ReportMetric(float64(cpu[0])/float64(cpu[1]), "x-cpu")
+		})
+	}
+}
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkActivations runs Logistic and Erf on a 1M-element float32 tensor,

@@ -2,9 +2,11 @@ package backend
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -88,6 +90,9 @@ type convPlan struct {
 	oSpStride             int       // stride of the flattened output spatial index, if mergeable
 	oSpMerged             bool      // whether the output spatial axes merge into one stride
 	icInner               bool      // k's innermost axis is the input channel, contiguous in the input
+	kxRun                 int       // size of k's innermost axis when it is the last kernel spatial axis, else 0
+	kxDil                 int       // kernel dilation along the last spatial axis
+	kSpatial              int       // number of kernel spatial positions
 	scratchW              []float32 // pooled copy of the kernel, released by run
 }
 
@@ -132,9 +137,12 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 			kAxes = append(kAxes, a)
 		}
 	}
-	c.kSize = 1
+	c.kSize, c.kSpatial = 1, 1
 	for _, a := range kAxes {
 		c.kSize *= kDims[a]
+	}
+	for _, a := range ax.KernelSpatial {
+		c.kSpatial *= kDims[a]
 	}
 	if c.m == 0 || c.batch == 0 || c.cout == 0 || c.kSize == 0 {
 		return nil, fmt.Errorf("empty convolution")
@@ -157,6 +165,9 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 		}
 	}
 	c.icInner = kAxes[len(kAxes)-1] == ax.KernelInputChannels && c.inStr[ax.InputChannels] == 1
+	if s == 2 && kAxes[len(kAxes)-1] == ax.KernelSpatial[1] {
+		c.kxRun, c.kxDil = kDims[ax.KernelSpatial[1]], kDil[1]
+	}
 
 	if rs, ok := mergeAxes(kDims, kStr, kAxes); ok {
 		c.w = ker.matrix(0, rs, kStr[ax.KernelOutputChannels])
@@ -173,6 +184,19 @@ func newConvPlan(p *convMirror, in []float32, inDims []int, ker operand, kDims, 
 	c.oSpStride, c.oSpMerged = mergeAxes(oDims, c.oStr, ax.OutputSpatial)
 	return c, nil
 }
+
+// EnvSmallConv is the environment variable that, set to "off", turns off the
+// convolution paths added for small shapes (grouped batch elements, row-major
+// kernel-gradient fills split over the cores, dilated input-gradient fills),
+// so that a whole training step can be timed with the earlier paths (A/B runs
+// of one binary). Results are the same either way.
+const EnvSmallConv = "KATA_SMALL_CONV"
+
+// smallConvOff holds EnvSmallConv=off; BenchmarkWorldConv flips it to time
+// both sets of paths in one process.
+var smallConvOff atomic.Bool
+
+func init() { smallConvOff.Store(os.Getenv(EnvSmallConv) == "off") }
 
 // maxIm2col caps the im2col matrix of one task (floats).
 const maxIm2col = 1 << 24
@@ -194,10 +218,96 @@ func (c *convPlan) release() {
 
 func (c *convPlan) run() error {
 	defer c.release()
+	if g := c.batchGroup(runtime.GOMAXPROCS(0)); g > 0 {
+		return c.runGroupedRows(g)
+	}
 	if c.batch > c.m {
 		return c.runBatchRows()
 	}
 	return c.runSpatialRows()
+}
+
+// groupRows is the number of im2col rows a task of grouped batch elements aims at.
+const groupRows = 64
+
+// batchGroup returns how many batch elements share one im2col matrix and GEMM
+// (runGroupedRows), or 0 to run one per batch element or output position.
+// Grouping is for small maps (fewer than groupRows output positions) under
+// small kernels (at most 9 positions: forward passes and input gradients of
+// 3x3 and 1x1 convolutions, and kernel gradients on maps of up to 9
+// positions; other kernel gradients, whose "kernel" is a feature map, keep
+// their modes): a task per batch element would repack the whole kernel for a
+// handful of rows.
+// Groups are made of about groupRows rows, and at least as many groups as
+// workers when each still gets groupRows/2 rows.
+func (c *convPlan) batchGroup(workers int) int {
+	if c.m >= groupRows || c.kSpatial > 9 || c.batch == 1 || !c.oSpMerged || smallConvOff.Load() {
+		return 0
+	}
+	g := min(c.batch, (groupRows+c.m-1)/c.m)
+	if perWorker := (c.batch + workers - 1) / workers; perWorker*c.m >= groupRows/2 {
+		g = min(g, perWorker)
+	}
+	if g*c.kSize*c.m > maxIm2col {
+		return 0
+	}
+	return g
+}
+
+// runGroupedRows: rows are the output positions of g batch elements at a time;
+// the product goes to a scratch [cout][rows] block, copied out per batch
+// element and channel.
+func (c *convPlan) runGroupedRows(g int) error {
+	groups := (c.batch + g - 1) / g
+	bStr, ocStr := c.oStr[c.axes.OutputBatch], c.oStr[c.axes.OutputChannels]
+	task := func(t int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		b0 := t * g
+		gb := min(g, c.batch-b0)
+		rows := gb * c.m
+		x := getScratch(rows * c.kSize)
+		defer putScratch(x)
+		var a gemm.Matrix
+		for i := range gb {
+			if c.icInner {
+				c.fillRowMajor(x[i*c.m*c.kSize:], b0+i, 0, c.m)
+			} else {
+				c.fillColMajor(x[i*c.m:], rows, b0+i, 0, c.m)
+			}
+		}
+		if c.icInner {
+			a = gemm.RowMajor(x, 0, c.kSize)
+		} else {
+			a = gemm.Matrix{Data: x, RowStride: 1, ColStride: rows}
+		}
+		tmp := getScratch(rows * c.cout)
+		defer putScratch(tmp)
+		if err := mul(rows, c.cout, c.kSize, a, c.w, gemm.Matrix{Data: tmp, RowStride: 1, ColStride: rows}); err != nil {
+			return err
+		}
+		for i := range gb {
+			for oc := range c.cout {
+				src := tmp[oc*rows+i*c.m : oc*rows+(i+1)*c.m]
+				off := (b0+i)*bStr + oc*ocStr
+				if c.oSpStride == 1 {
+					copy(c.out[off:off+c.m], src)
+					continue
+				}
+				for r, v := range src {
+					c.out[off+r*c.oSpStride] = v
+				}
+			}
+		}
+		return nil
+	}
+	if groups >= runtime.GOMAXPROCS(0) {
+		return parallelFor(groups, func(t int) error { return task(t, gemm.MultiplySerial) })
+	}
+	for t := range groups {
+		if err := task(t, gemm.Multiply); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runSpatialRows: per batch element, rows are output positions (split into chunks).
@@ -223,7 +333,7 @@ func (c *convPlan) runSpatialRows() error {
 			c.fillRowMajor(x, b, r0, rows)
 			a = gemm.RowMajor(x, 0, c.kSize)
 		} else {
-			c.fillColMajor(x, b, r0, rows)
+			c.fillColMajor(x, rows, b, r0, rows)
 			a = gemm.Matrix{Data: x, RowStride: 1, ColStride: rows}
 		}
 		base := b * c.oStr[c.axes.OutputBatch]
@@ -234,15 +344,101 @@ func (c *convPlan) runSpatialRows() error {
 
 // runBatchRows: per output position, rows are the batch (GoMLX's kernel gradient
 // puts the input channels there and contracts over the original batch and space).
+// When k's innermost axis is the last spatial axis and at least minRun long
+// (NCHW kernel gradients of maps 16 and more wide) the rows are filled
+// row-major from runs of the input (fillBatchRowsRuns), and each position's
+// rows are split in two when that evens out the cores' load; otherwise x[k][b]
+// is gathered element by element (on 8-wide and smaller maps the runs are too
+// short to pay: BenchmarkWorldConv measured the gather 4-30% cheaper there).
 func (c *convPlan) runBatchRows() error {
-	task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
-		x := getScratch(c.batch * c.kSize)
-		defer putScratch(x)
-		c.fillBatchRows(x, o)
-		a := gemm.Matrix{Data: x, RowStride: 1, ColStride: c.batch}
-		return c.multiplyInto(mul, c.batch, a, 0, o)
+	if c.kxRun < minRun || c.inDil[1] > 1 || smallConvOff.Load() {
+		task := func(o int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+			x := getScratch(c.batch * c.kSize)
+			defer putScratch(x)
+			c.fillBatchRows(x, o)
+			a := gemm.Matrix{Data: x, RowStride: 1, ColStride: c.batch}
+			return c.multiplyInto(mul, c.batch, a, 0, o)
+		}
+		return c.schedule(c.m, task)
 	}
-	return c.schedule(c.m, task)
+	parts := batchRowParts(c.m, c.batch, runtime.GOMAXPROCS(0))
+	per := (c.batch + parts - 1) / parts
+	task := func(t int, mul func(m, n, k int, a, b, cm gemm.Matrix) error) error {
+		o, b0 := t/parts, (t%parts)*per
+		rows := min(per, c.batch-b0)
+		if rows <= 0 {
+			return nil
+		}
+		x := getScratch(rows * c.kSize)
+		defer putScratch(x)
+		c.fillBatchRowsRuns(x, o, b0, rows)
+		return c.multiplyIntoRows(mul, rows, gemm.RowMajor(x, 0, c.kSize), o, b0)
+	}
+	return c.schedule(c.m*parts, task)
+}
+
+// minRun is the shortest run along the last spatial axis that runBatchRows
+// copies as a run.
+const minRun = 16
+
+// batchRowParts is how many row blocks each of m output positions is split
+// into: 2 when m tasks would leave a core idle for part of the last round
+// (m = 9 kernel positions on 2 cores) and the blocks keep at least 16 rows.
+func batchRowParts(m, rows, workers int) int {
+	if workers > 1 && m%workers != 0 && m >= 2*workers && m < 8*workers && rows >= 32 {
+		return 2
+	}
+	return 1
+}
+
+// fillBatchRowsRuns builds x[r][k] (row-major, rows b0..b0+rows of the batch) for
+// output position o, copying each run of k along the last kernel spatial axis
+// from the input in one strided pass, framed by zeros where it meets padding.
+func (c *convPlan) fillBatchRowsRuns(x []float32, o, b0, rows int) {
+	pos := make([]int, 2)
+	c.outPos(o, pos)
+	bStr := c.inStr[c.axes.InputBatch]
+	sy, sx := c.stride[0], c.stride[1]
+	dy := c.inDil[0]
+	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
+	h, w := c.inSpDims[0], c.inSpDims[1]
+	padY, padX := c.padLo[0], c.padLo[1]
+	kw, step := c.kxRun, c.kxDil*strX
+	// Positions j of a run whose input column ox*sx + j*kxDil - padX lies in [0, w).
+	x0 := pos[1]*sx - padX
+	jLo := min(max(0, ceilDiv(-x0, c.kxDil)), kw)
+	jHi := max(min(kw, floorDiv(w-1-x0, c.kxDil)+1), jLo)
+	for r := range rows {
+		row := x[r*c.kSize : (r+1)*c.kSize]
+		bOff := (b0 + r) * bStr
+		for k0 := 0; k0 < c.kSize; k0 += kw {
+			seg := row[k0 : k0+kw]
+			py := pos[0]*sy + c.kd[2*k0] - padY
+			if jHi == jLo || py < 0 || py%dy != 0 || py/dy >= h {
+				clear(seg)
+				continue
+			}
+			clear(seg[:jLo])
+			clear(seg[jHi:])
+			src := bOff + c.icOff[k0] + (py/dy)*strY + (x0+jLo*c.kxDil)*strX
+			mid := seg[jLo:jHi]
+			if step == 1 {
+				copy(mid, c.in[src:src+len(mid)])
+				continue
+			}
+			for j := range mid {
+				mid[j] = c.in[src+j*step]
+			}
+		}
+	}
+}
+
+// multiplyIntoRows computes rows b0..b0+rows (batch-rows mode) of output
+// position o: rows x cout = A · W.
+func (c *convPlan) multiplyIntoRows(mul func(m, n, k int, a, b, cm gemm.Matrix) error, rows int, a gemm.Matrix, o, b0 int) error {
+	bStr, ocStr := c.oStr[c.axes.OutputBatch], c.oStr[c.axes.OutputChannels]
+	dst := gemm.Matrix{Data: c.out, Offset: c.spatialOffset(o) + b0*bStr, RowStride: bStr, ColStride: ocStr}
+	return mul(rows, c.cout, c.kSize, a, c.w, dst)
 }
 
 // schedule spreads tasks over the cores (each GEMM serial) when there are enough of
@@ -357,16 +553,22 @@ func (c *convPlan) fillRowMajor(x []float32, b, r0, rows int) {
 	}
 }
 
-// fillColMajor builds x[k][r] for rows r0..r0+rows of batch element b. For 2D
+// fillColMajor builds x[k*ld + r] for rows r0..r0+rows of batch element b. For 2D
 // convolutions without input dilation on the last axis (NCHW forward passes and
 // input gradients of stride-1 convolutions) each output row is one strided copy
-// framed by zeros; other cases go element by element.
-func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
+// framed by zeros; with input dilation and stride 1 on the last axis (input
+// gradients of strided convolutions) every dilation-th element of the row is
+// read (fillColMajorDilated); other cases go element by element.
+func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
+	if c.spatial == 2 && c.inDil[1] > 1 && c.stride[1] == 1 && !smallConvOff.Load() {
+		c.fillColMajorDilated(x, ld, b, r0, rows)
+		return
+	}
 	if c.spatial != 2 || c.inDil[1] > 1 {
 		o := make([]int, c.spatial)
 		for k := range c.kSize {
-			col := x[k*rows : (k+1)*rows]
+			col := x[k*ld : k*ld+rows]
 			base := bOff + c.icOff[k]
 			for r := range rows {
 				c.outPos(r0+r, o)
@@ -386,38 +588,96 @@ func (c *convPlan) fillColMajor(x []float32, b, r0, rows int) {
 	h, w := c.inSpDims[0], c.inSpDims[1]
 	padY, padX := c.padLo[0], c.padLo[1]
 	for k := range c.kSize {
-		col := x[k*rows : (k+1)*rows]
+		col := x[k*ld : k*ld+rows]
 		base := bOff + c.icOff[k]
 		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
 		// Output columns whose input column ox*sx + kdx - padX lies in [0, w).
 		oxLo := max(0, ceilDiv(padX-kdx, sx))
 		oxHi := min(ow, floorDiv(w-1+padX-kdx, sx)+1)
 		step := sx * strX
+		// Output rows advance without divisions; small maps' segments are a few
+		// elements long, so their per-segment work is what the fill costs.
+		oy, ox0 := r0/ow, r0%ow
+		for r := 0; r < rows; oy, ox0 = oy+1, 0 {
+			n := min(ow-ox0, rows-r)
+			seg := col[r : r+n]
+			r += n
+			py := oy*sy + kdy - padY
+			iy := py
+			if dy > 1 {
+				if py%dy != 0 {
+					clear(seg)
+					continue
+				}
+				iy = py / dy
+			}
+			lo, hi := min(max(oxLo-ox0, 0), n), min(max(oxHi-ox0, 0), n)
+			if py < 0 || iy >= h || hi <= lo {
+				clear(seg)
+				continue
+			}
+			for j := range lo {
+				seg[j] = 0
+			}
+			for j := hi; j < n; j++ {
+				seg[j] = 0
+			}
+			src := base + iy*strY + ((ox0+lo)*sx+kdx-padX)*strX
+			mid := seg[lo:hi]
+			switch {
+			case step == 1 && len(mid) >= 16:
+				copy(mid, c.in[src:src+len(mid)])
+			case step == 1:
+				in := c.in[src : src+len(mid)]
+				for j := range mid {
+					mid[j] = in[j]
+				}
+			default:
+				for j := range mid {
+					mid[j] = c.in[src+j*step]
+				}
+			}
+		}
+	}
+}
+
+// fillColMajorDilated is fillColMajor for 2D convolutions with input dilation
+// dx > 1 and stride 1 on the last axis: along an output row, input column
+// (ox + kdx - padX) / dx is read where that is a whole number in [0, w).
+func (c *convPlan) fillColMajorDilated(x []float32, ld, b, r0, rows int) {
+	bOff := b * c.inStr[c.axes.InputBatch]
+	ow := c.outSpDims[1]
+	sy := c.stride[0]
+	dy, dx := c.inDil[0], c.inDil[1]
+	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
+	h, w := c.inSpDims[0], c.inSpDims[1]
+	padY, padX := c.padLo[0], c.padLo[1]
+	for k := range c.kSize {
+		col := x[k*ld : k*ld+rows]
+		base := bOff + c.icOff[k]
+		kdy, kdx := c.kd[2*k], c.kd[2*k+1]
+		// Output columns whose dilated input position ox + kdx - padX lies in
+		// [0, (w-1)*dx] and is a multiple of dx: first, first+dx, ... < oxHi.
+		first := max(0, padX-kdx)
+		first += (dx - (first+kdx-padX)%dx) % dx
+		oxHi := min(ow, (w-1)*dx+padX-kdx+1)
 		for r := 0; r < rows; {
 			oy, ox0 := (r0+r)/ow, (r0+r)%ow
 			n := min(ow-ox0, rows-r)
 			seg := col[r : r+n]
 			r += n
+			clear(seg)
 			py := oy*sy + kdy - padY
 			if py < 0 || py%dy != 0 || py/dy >= h {
-				clear(seg)
 				continue
 			}
-			lo, hi := min(max(oxLo-ox0, 0), n), min(max(oxHi-ox0, 0), n)
-			if hi <= lo {
-				clear(seg)
-				continue
+			ox := first
+			if ox < ox0 {
+				ox += (ox0 - ox + dx - 1) / dx * dx
 			}
-			clear(seg[:lo])
-			clear(seg[hi:])
-			src := base + (py/dy)*strY + ((ox0+lo)*sx+kdx-padX)*strX
-			mid := seg[lo:hi]
-			if step == 1 {
-				copy(mid, c.in[src:src+len(mid)])
-				continue
-			}
-			for j := range mid {
-				mid[j] = c.in[src+j*step]
+			row := base + (py/dy)*strY
+			for end := min(oxHi, ox0+n); ox < end; ox += dx {
+				seg[ox-ox0] = c.in[row+((ox+kdx-padX)/dx)*strX]
 			}
 		}
 	}

@@ -122,6 +122,7 @@ func installCancelChecks() {
 			}
 		}
 		cancelChecks.Store(true)
+		labelOps()
 	})
 }
 

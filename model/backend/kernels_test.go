@@ -43,6 +43,11 @@ func compareWithStock(t *testing.T, backend backends.Backend, fn func(xs []*Node
 		}
 		return outs
 	}
+	if len(selfCheckFailed) > 0 {
+		// The self-check put GoMLX's executor back: the comparison below would
+		// compare GoMLX with itself.
+		t.Fatalf("self-check put back GoMLX's executors: %v", selfCheckFailed)
+	}
 	calls, falls := fastCalls.Load(), fallbacks.Load()
 	fast := run(true)
 	if fastCalls.Load() == calls {
@@ -182,6 +187,27 @@ var convCases = []convCase{
 	{"nhwc/unet-like", false, 1, 32, 32, 32, 32, 3, 1, 1, true},
 	{"nchw/unet-like", true, 1, 32, 32, 32, 32, 3, 1, 1, true},
 	{"nchw/conv-out-4ch", true, 2, 32, 4, 16, 16, 3, 1, 1, true}, // narrow GEMM paths
+	// More input channels than kernel positions: the kernel gradient runs in
+	// batch-rows mode (row-major runs, rows split over the cores, from 16-wide
+	// outputs; a gather below).
+	{"nchw/3x3/s1/same/cin17-19x21", true, 2, 17, 5, 19, 21, 3, 1, 1, true},
+	{"nchw/3x3/s2/same/cin20-33x35", true, 2, 20, 6, 33, 35, 3, 2, 1, true},
+	{"nchw/3x3/s1/valid/cin33-18x20", true, 1, 33, 7, 18, 20, 3, 1, 1, false},
+	{"nchw/3x3/s1/same/cin41", true, 3, 41, 12, 7, 5, 3, 1, 1, true},
+	{"nchw/3x3/s2/same/cin36", true, 2, 36, 8, 9, 8, 3, 2, 1, true},
+	{"nchw/3x3/s2/valid/cin20", true, 2, 20, 6, 11, 10, 3, 2, 1, false},
+	{"nchw/3x3/dilation2/cin24", true, 2, 24, 5, 9, 9, 3, 1, 2, true},
+	{"nchw/1x1/cin40", true, 3, 40, 7, 5, 6, 1, 1, 1, false},
+	// The input gradient's im2col (k = 9 x 160) is split into chunks of 192
+	// output positions, the second starting mid-row of the 15x15 output.
+	{"nchw/3x3/s2/same/chunked-rows", true, 1, 4, 160, 15, 15, 3, 2, 1, true},
+	// Small maps: batch elements grouped into one im2col matrix (one group,
+	// one group per core, more batch elements than output positions).
+	{"nchw/3x3/s1/same/4x4-batch5", true, 5, 16, 8, 4, 4, 3, 1, 1, true},
+	{"nchw/3x3/s1/same/4x4-batch8", true, 8, 16, 8, 4, 4, 3, 1, 1, true},
+	{"nchw/3x3/s1/same/2x2-batch6", true, 6, 8, 12, 2, 2, 3, 1, 1, true},
+	{"nchw/3x3/s2/same/8x8-batch7", true, 7, 12, 20, 8, 8, 3, 2, 1, true},
+	{"nhwc/3x3/s1/same/3x5-batch9", false, 9, 6, 10, 3, 5, 3, 1, 1, true},
 }
 
 func TestConvMatchesStock(t *testing.T) {
@@ -313,4 +339,27 @@ func TestConvUnusualLayoutMatchesStock(t *testing.T) {
 	compareWithStock(t, backend, func(xs []*Node) []*Node {
 		return []*Node{ConvGeneral(xs[0], xs[1], axes, []int{2, 1}, [][2]int{{1, 1}, {1, 0}}, nil, nil, 1, 1)}
 	}, randF32(rng, 2, 9, 7, 5), randF32(rng, 6, 3, 5, 3))
+}
+
+func TestConv1DAnd3DMatchStock(t *testing.T) {
+	// Small maps of rank 1 and 3 (channels last): batch elements grouped into
+	// one im2col, the generic fills, with both gradients.
+	backend := newGoBackend(t)
+	rng := rand.New(rand.NewPCG(71, 72))
+	for _, tc := range []struct {
+		name    string
+		x, k    []int
+		strides int
+	}{
+		{"1d", []int{5, 7, 6}, []int{3, 6, 4}, 1},
+		{"1d/stride2", []int{4, 11, 3}, []int{3, 3, 5}, 2},
+		{"3d", []int{3, 3, 4, 2, 5}, []int{3, 3, 1, 5, 6}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			compareWithStock(t, backend, func(xs []*Node) []*Node {
+				y := Convolve(xs[0], xs[1]).Strides(tc.strides).PadSame().Done()
+				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, y)), xs...)...)
+			}, randF32(rng, tc.x...), randF32(rng, tc.k...))
+		})
+	}
 }

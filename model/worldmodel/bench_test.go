@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -14,6 +16,15 @@ import (
 	"kata/model/sd"
 	"kata/model/sdtrain"
 )
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
@@ -34,6 +45,11 @@ func randn(rng *rand.Rand, dims ...int) *tensors.Tensor {
 // at batch 32 (the recipe trains at 16):
 //
 //	CGO_ENABLED=0 go test ./model/worldmodel -run NONE -bench Step -benchtime 3x
+//
+// cpu-s/op is the process's CPU time (user+sys) per step, comparable on
+// shared cores where ns/op is not; cpu/wall is the cores a step kept busy.
+// KATA_SMALL_CONV=off runs the backend's earlier convolution paths, for A/B
+// runs of one binary (docs/PERFORMANCE.md, "Small shapes").
 func BenchmarkStep(b *testing.B) {
 	cands := []struct {
 		name   string
@@ -114,10 +130,16 @@ func BenchmarkStep(b *testing.B) {
 				}
 				run() // compile
 				b.ResetTimer()
+				cpu0 := processCPU()
 				for range b.N {
 					run()
 				}
+				cpu := (processCPU() - cpu0).Seconds()
 				b.ReportMetric(float64(params)/1e6, "Mparams")
+				// CPU time (user+sys, whole process) per step: comparable on shared
+				// cores, unlike ns/op; cpu/wall is how many cores the step kept busy.
+				b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+				b.ReportMetric(cpu/b.Elapsed().Seconds(), "cpu/wall")
 				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 			})
 		}
