@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
 	"kata/model/backend/gemm"
+	"kata/model/parallel"
 )
 
 // convMirror has the layout of simplego's convNode (v0.26.0).
@@ -300,7 +301,7 @@ func (c *convPlan) runGroupedRows(g int) error {
 		return nil
 	}
 	if groups >= runtime.GOMAXPROCS(0) {
-		return parallelFor(groups, func(t int) error { return task(t, gemm.MultiplySerial) })
+		return parallel.For(groups, func(t int) error { return task(t, gemm.MultiplySerial) })
 	}
 	for t := range groups {
 		if err := task(t, gemm.Multiply); err != nil {
@@ -445,7 +446,7 @@ func (c *convPlan) multiplyIntoRows(mul func(m, n, k int, a, b, cm gemm.Matrix) 
 // them, otherwise runs them in turn with parallel GEMMs.
 func (c *convPlan) schedule(tasks int, task func(int, func(m, n, k int, a, b, cm gemm.Matrix) error) error) error {
 	if tasks >= 4*runtime.GOMAXPROCS(0) {
-		return parallelFor(tasks, func(t int) error { return task(t, gemm.MultiplySerial) })
+		return parallel.For(tasks, func(t int) error { return task(t, gemm.MultiplySerial) })
 	}
 	for t := range tasks {
 		if err := task(t, gemm.Multiply); err != nil {

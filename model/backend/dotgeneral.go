@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -13,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"kata/model/backend/gemm"
+	"kata/model/parallel"
 )
 
 // fastCalls and fallbacks count ops executed by Kata's kernels and ops handed to
@@ -155,35 +155,7 @@ func dotGeneral(lhs operand, lhsDims, lc, lb []int, rhs operand, rhsDims, rc, rb
 		}
 		return nil
 	}
-	return parallelFor(batch, func(b int) error { return one(b, gemm.MultiplySerial) })
-}
-
-// parallelFor runs fn(0..n-1) on all cores and returns the first error.
-func parallelFor(n int, fn func(i int) error) error {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || errs[w] != nil {
-					return
-				}
-				errs[w] = fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return parallel.For(batch, func(b int) error { return one(b, gemm.MultiplySerial) })
 }
 
 // transposeF32 returns data (row-major dims) with its axes permuted: output axis i

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
 	"kata/model/backend/vmath"
+	"kata/model/parallel"
 )
 
 // Broadcasting binary ops and reductions are most of the non-GEMM time of an SD
@@ -436,7 +437,7 @@ func parRows(dims []int, strides [][]int, fn func(o int, offs []int)) {
 		return
 	}
 	chunks := min(rows, 4*workers)
-	_ = parallelFor(chunks, func(c int) error {
+	_ = parallel.For(chunks, func(c int) error {
 		forRowsRange(dims, strides, c*rows/chunks, (c+1)*rows/chunks, fn)
 		return nil
 	})
@@ -452,7 +453,7 @@ func parFlat(n int, fn func(lo, hi int)) {
 	}
 	chunks := 4 * workers
 	per := (n/chunks + 63) &^ 63
-	_ = parallelFor(chunks, func(c int) error {
+	_ = parallel.For(chunks, func(c int) error {
 		if lo := c * per; lo < n {
 			fn(lo, min(lo+per, n))
 		}

@@ -1,10 +1,6 @@
 package sdtrain
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
+import "kata/model/parallel"
 
 // hostBlock is how many parameters one task of the host update covers:
 // 32 Ki float32s, so a block's weights, gradient, moments and EMA (640 KiB)
@@ -16,28 +12,11 @@ const hostBlock = 1 << 15
 // on GOMAXPROCS goroutines, each taking the next block. fn must touch only
 // its block, so that the result does not depend on the schedule.
 func forBlocks(n, block int, serial bool, fn func(lo, hi int)) {
-	tasks := (n + block - 1) / block
-	workers := min(tasks, runtime.GOMAXPROCS(0))
-	if serial || workers <= 1 {
-		for lo := 0; lo < n; lo += block {
-			fn(lo, min(lo+block, n))
-		}
+	if !serial {
+		parallel.Blocks(n, block, fn)
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				t := int(next.Add(1) - 1)
-				if t >= tasks {
-					return
-				}
-				fn(t*block, min((t+1)*block, n))
-			}
-		}()
+	for lo := 0; lo < n; lo += block {
+		fn(lo, min(lo+block, n))
 	}
-	wg.Wait()
 }
