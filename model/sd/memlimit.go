@@ -2,6 +2,7 @@ package sd
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -25,9 +26,14 @@ const MemoryLimitSlack = 256 << 20
 
 // generationLimit is the soft memory limit Generate sets for n images of o
 // (after defaults), in bytes: the larger of the model's weights and the
-// heap the last collection left live, plus 3/2 of the estimated
-// activations, plus MemoryLimitSlack. o.MemoryLimit > 0 is taken as is; < 0
-// gives 0, no limit.
+// heap live now, plus 3/2 of the estimated activations, plus
+// MemoryLimitSlack. o.MemoryLimit > 0 is taken as is; < 0 gives 0, no limit.
+//
+// The live heap is what the last collection left, unless that exceeds the
+// weights by more than MemoryLimitSlack: then it may hold a previous
+// generation's pooled buffers (a sync.Pool's contents survive one
+// collection), which would raise the limit by as much, so two collections
+// drop them first and it is read again.
 func (m *Model) generationLimit(o GenerateOptions, n int) int64 {
 	switch {
 	case o.MemoryLimit > 0:
@@ -36,7 +42,13 @@ func (m *Model) generationLimit(o GenerateOptions, n int) int64 {
 		return 0
 	}
 	need := m.batchMemory(o, n)
-	return max(need.Weights, liveHeap()) + need.Activations*3/2 + MemoryLimitSlack
+	live := liveHeap()
+	if live > need.Weights+MemoryLimitSlack {
+		runtime.GC()
+		runtime.GC()
+		live = liveHeap()
+	}
+	return max(need.Weights, live) + need.Activations*3/2 + MemoryLimitSlack
 }
 
 // liveHeap is the heap the last garbage collection left live, in bytes.

@@ -3,8 +3,10 @@ package sd
 import (
 	gocontext "context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -104,5 +106,36 @@ func TestGenerateMemoryLimit(t *testing.T) {
 				t.Errorf("the image differs from the one made under the runtime's limit")
 			}
 		})
+	}
+}
+
+// TestGenerationLimitDropsPools checks that buffers a sync.Pool still holds
+// from an earlier generation do not raise the limit the next one gets.
+func TestGenerationLimitDropsPools(t *testing.T) {
+	m := tinyModel(t, "diffusers")
+	p, err := NewPipeline(fixtureBackend(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := p.defaults(GenerateOptions{Prompt: "a red cube", CFG: 7.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pooled = 256 << 20
+	var pool sync.Pool
+	pool.Put(make([]byte, pooled))
+	runtime.GC() // the buffer moves to the pool's victim cache and stays live
+	live := liveHeap()
+	if live < pooled {
+		t.Fatalf("live heap %d after pooling %d bytes", live, pooled)
+	}
+	need := m.batchMemory(o, 1)
+	got := m.generationLimit(o, 1)
+	if withPool := max(need.Weights, live) + need.Activations*3/2 + MemoryLimitSlack; got > withPool-pooled/2 {
+		t.Errorf("limit %d counts the pooled buffer (%d with it)", got, withPool)
+	}
+	runtime.KeepAlive(&pool)
+	if floor := need.Weights + need.Activations*3/2 + MemoryLimitSlack; got < floor {
+		t.Errorf("limit %d below weights + 3/2 activations + slack %d", got, floor)
 	}
 }
