@@ -108,6 +108,21 @@ func readInt(path string) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64) // "max" fails: no limit
 }
 
+// batchMemory is EstimateMemory for n images of o generated as one batch:
+// Activations is n times one image's UNet step, or the decoder's (of one
+// tile when o's decode is tiled; it runs one image at a time), whichever is
+// larger.
+func (m *Model) batchMemory(o GenerateOptions, n int) Memory {
+	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
+	decode := need.Decode
+	if tile := m.decodeTile(o); tile > 0 {
+		f := m.VAE.Factor()
+		decode = m.EstimateMemory(min(o.Width, tile*f), min(o.Height, tile*f), o.CFG > 1).Decode
+	}
+	need.Activations = max(need.UNet*int64(n), decode)
+	return need
+}
+
 // checkMemory refuses a generation whose activations exceed the memory
 // available now (the weights are loaded already, so they are not counted
 // against it). Where availability cannot be read it does not refuse.
@@ -117,13 +132,7 @@ func (m *Model) checkMemory(o GenerateOptions) error { return m.checkBatchMemory
 // counting n times one image's activations (the decoder runs one image at
 // a time, so this errs high).
 func (m *Model) checkBatchMemory(o GenerateOptions, n int) error {
-	need := m.EstimateMemory(o.Width, o.Height, o.CFG > 1)
-	decode := need.Decode
-	if tile := m.decodeTile(o); tile > 0 {
-		f := m.VAE.Factor()
-		decode = m.EstimateMemory(min(o.Width, tile*f), min(o.Height, tile*f), o.CFG > 1).Decode
-	}
-	need.Activations = max(need.UNet*int64(n), decode)
+	need := m.batchMemory(o, n)
 	avail, ok := availableMemory()
 	if !ok || need.Activations <= avail {
 		return nil

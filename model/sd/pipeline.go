@@ -145,6 +145,14 @@ type GenerateOptions struct {
 	// untiled decode. 0 tiles with DefaultDecodeTile only when the untiled
 	// decoder would not fit in the memory available; < 0 never tiles.
 	DecodeTile int
+	// MemoryLimit is the Go runtime's soft memory limit (bytes) while the
+	// generation runs, restored afterwards (memlimit.go): 0 sizes it from
+	// the model's weights and the estimated activations (their 3/2 plus
+	// MemoryLimitSlack), > 0 is taken as is, < 0 leaves the runtime's. It
+	// never raises a lower limit already set (GOMEMLIMIT). It bounds the
+	// pure-Go backend's heap, whose garbage and pooled buffers otherwise grow
+	// until the heap doubles; other backends' tensors are not on the Go heap.
+	MemoryLimit int64
 	// OnStep is called after every sampler step with the step number
 	// (1-based), the number of steps run and the current latents.
 	OnStep func(step, total int, latents []float32)
@@ -234,6 +242,7 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	if err := p.Model.checkBatchMemory(o, nb); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
+	defer holdMemoryLimit(p.Model.generationLimit(o, nb))()
 	samplers := make([]scheduler.Sampler, nb)
 	for j := range samplers {
 		if samplers[j], err = scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps); err != nil {

@@ -4,10 +4,12 @@ import (
 	gocontext "context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -29,7 +31,11 @@ import (
 // a child process per configuration, so that each reports its own peak
 // resident set and page faults, and prints one table: each figure of the
 // half-precision weights path (LoadOptions.Precision "stored", loaded into
-// the backend) beside the previous code's (float32 weights, KATA_WEIGHTS=f32).
+// the backend, Generate's soft memory limit) beside float32 weights
+// (KATA_WEIGHTS=f32) and the half-precision path under the runtime's GC
+// target alone (GenerateOptions.MemoryLimit -1, the previous code), then
+// each child's memory at the end of each phase (load, step 1, step 2, the
+// later steps, the decode).
 //
 // Environment:
 //
@@ -42,7 +48,9 @@ import (
 //	KATA_BENCH_GENERATE_STEPS      sampler steps, default 20
 //	KATA_BENCH_GENERATE_PROFILE=dir  each child writes CPU profiles of its load
 //	                               and of its first step there (go tool pprof
-//	                               BINARY dir/SIZE-PRECISION-load.prof, ...-step1.prof)
+//	                               BINARY dir/SIZE-PRECISION-load.prof, ...-step1.prof;
+//	                               PRECISION "stored-nolimit" for the run without
+//	                               the memory limit)
 //
 // The model's hash (Model.SHA256) is computed once before the children
 // (sd.FileSHA256, printed after the table), so that every child loads
@@ -59,6 +67,7 @@ type childConfig struct {
 	Precision string // sd.PrecisionF32 (previous code) or sd.PrecisionStored
 	Size      int
 	Steps     int
+	NoLimit   bool // GenerateOptions.MemoryLimit -1: the runtime's GC target alone (previous code)
 }
 
 // childResult is what a child measures. Times are seconds.
@@ -76,6 +85,105 @@ type childResult struct {
 	MajFlt     int64
 	SysTime    float64 // kernel CPU time, s
 	UserTime   float64
+	Phases     []phaseMemory // memory at the end of each phase, in order
+}
+
+// phaseMemory is the memory of a child at the end of one phase of the
+// generation: load, step 1 (text encoder, compiling, the first UNet pass),
+// step 2, steps 3 to the last, the VAE decode. Bytes.
+type phaseMemory struct {
+	Phase   string
+	MaxRSS  int64 // the largest VmRSS sampled during the phase (every 20 ms)
+	HWM     int64 // VmHWM at its end: the process's peak so far
+	RSS     int64 // VmRSS at its end
+	Anon    int64 // RssAnon at its end (the Go heap, the stacks)
+	File    int64 // RssFile at its end (mapped checkpoint pages, the binary)
+	Heap    int64 // bytes in live and not yet swept heap objects
+	HeapMax int64 // the largest heap-objects value sampled during the phase
+	Goal    int64 // the GC's heap goal at its end
+	Limit   int64 // the soft memory limit at its end (math.MaxInt64: none)
+	GCs     uint32
+}
+
+// memorySampler samples this process's resident set and Go heap every
+// 20 ms and records one phaseMemory per phase.
+type memorySampler struct {
+	mu              sync.Mutex
+	maxRSS, maxHeap int64
+	phases          []phaseMemory
+	stop            chan struct{}
+	done            chan struct{}
+}
+
+func newMemorySampler() *memorySampler {
+	s := &memorySampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			st := statusFields()
+			heap := heapObjects()
+			s.mu.Lock()
+			s.maxRSS = max(s.maxRSS, st["VmRSS"])
+			s.maxHeap = max(s.maxHeap, heap)
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// end records the phase that ends now and starts the next one.
+func (s *memorySampler) end(phase string) {
+	st := statusFields()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"},
+		{Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(sample)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	heap := int64(sample[0].Value.Uint64())
+	s.phases = append(s.phases, phaseMemory{Phase: phase, MaxRSS: max(s.maxRSS, st["VmRSS"]), HWM: st["VmHWM"],
+		RSS: st["VmRSS"], Anon: st["RssAnon"], File: st["RssFile"], Heap: heap, HeapMax: max(s.maxHeap, heap),
+		Goal: int64(sample[1].Value.Uint64()), Limit: int64(sample[2].Value.Uint64()), GCs: ms.NumGC})
+	s.maxRSS, s.maxHeap = 0, 0
+}
+
+func (s *memorySampler) close() []phaseMemory {
+	close(s.stop)
+	<-s.done
+	return s.phases
+}
+
+func heapObjects() int64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return int64(sample[0].Value.Uint64())
+}
+
+// statusFields reads the kB fields of /proc/self/status, in bytes (empty
+// where there is no /proc).
+func statusFields() map[string]int64 {
+	out := map[string]int64{}
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return out
+	}
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[2] == "kB" {
+			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				out[strings.TrimSuffix(f[0], ":")] = n * 1024
+			}
+		}
+	}
+	return out
 }
 
 // TestGenerateChild is the child's body; it does nothing unless envChild is set.
@@ -89,6 +197,7 @@ func TestGenerateChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := processStart(t)
+	mem := newMemorySampler()
 	profile := profiler(t, c)
 	stopProfile := profile("load")
 	t0 := time.Now()
@@ -112,21 +221,35 @@ func TestGenerateChild(t *testing.T) {
 	r.Load = time.Since(t0).Seconds()
 	stopProfile()
 	r.LoadMinFlt = rusage(t).Minflt
+	mem.end("load")
 	stopProfile = profile("step1")
 	p, err := sd.NewPipeline(be, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stamps []time.Time
+	memoryLimit := int64(0) // sized by Generate
+	if c.NoLimit {
+		memoryLimit = -1
+	}
 	g0 := time.Now()
 	_, err = p.Generate(gocontext.Background(), sd.GenerateOptions{
 		Prompt: "a lighthouse on a cliff at dawn", Negative: "blurry", Steps: c.Steps, CFG: 7.5, Seed: 1,
-		Width: c.Size, Height: c.Size,
+		Width: c.Size, Height: c.Size, MemoryLimit: memoryLimit,
 		OnStep: func(step, total int, _ []float32) {
 			stamps = append(stamps, time.Now())
 			if step == 1 {
 				stopProfile()
 				r.Step1Flt = rusage(t).Minflt
+				mem.end("step 1")
+			}
+			switch {
+			case step == 2 && total > 2:
+				mem.end("step 2")
+			case step == total && total == 2:
+				mem.end("step 2")
+			case step == total && total > 2:
+				mem.end(fmt.Sprintf("steps 3..%d", total))
 			}
 		},
 	})
@@ -134,6 +257,8 @@ func TestGenerateChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now()
+	mem.end("decode")
+	r.Phases = mem.close()
 	r.Generation = end.Sub(g0).Seconds()
 	r.FirstStep = stamps[0].Sub(g0).Seconds()
 	r.ToStep1 = stamps[0].Sub(started).Seconds()
@@ -173,7 +298,11 @@ func profiler(t *testing.T, c childConfig) func(phase string) func() {
 		if dir == "" {
 			return func() {}
 		}
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d-%s-%s.prof", c.Size, c.Precision, phase)))
+		name := c.Precision
+		if c.NoLimit {
+			name += "-nolimit"
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d-%s-%s.prof", c.Size, name, phase)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +358,16 @@ func benchModel(b *testing.B, env string) string {
 	return model
 }
 
+// columns are the runs BenchmarkGenerate compares at each size.
+var columns = [...]struct {
+	name   string
+	config childConfig
+}{
+	{"f32 weights (KATA_WEIGHTS=f32)", childConfig{Precision: sd.PrecisionF32}},
+	{"half, GC target alone (previous code)", childConfig{Precision: sd.PrecisionStored, NoLimit: true}},
+	{"half-precision weights", childConfig{Precision: sd.PrecisionStored}},
+}
+
 // BenchmarkGenerate prints the table described above (see the constants).
 func BenchmarkGenerate(b *testing.B) {
 	if os.Getenv(envGenerate) != "1" {
@@ -261,19 +400,28 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	fmt.Printf("\nGeneration, %s, %d steps, CFG 7.5 (two UNet passes per step), pure Go, GOMAXPROCS %d\n",
 		model, steps, runtime.GOMAXPROCS(0))
-	fmt.Println("| size | figure | f32 weights (previous code) | half-precision weights |")
-	fmt.Println("|---|---|---|---|")
+	type timeline struct {
+		size   int
+		column string
+		phases []phaseMemory
+	}
+	var timelines []timeline
+	fmt.Printf("| size | figure | %s | %s | %s |\n", columns[0].name, columns[1].name, columns[2].name)
+	fmt.Println("|---|---|---|---|---|")
 	for _, size := range sizes {
-		var res [2]childResult
-		for i, prec := range []string{sd.PrecisionF32, sd.PrecisionStored} {
-			r, err := runChild(childConfig{Model: model, Precision: prec, Size: size, Steps: steps})
+		var res [len(columns)]childResult
+		for i, col := range columns {
+			c := col.config
+			c.Model, c.Size, c.Steps = model, size, steps
+			r, err := runChild(c)
 			if err != nil {
-				b.Fatalf("%d px, %s weights: %v", size, prec, err)
+				b.Fatalf("%d px, %s: %v", size, col.name, err)
 			}
 			res[i] = r
+			timelines = append(timelines, timeline{size, col.name, r.Phases})
 		}
 		row := func(name string, f func(childResult) string) {
-			fmt.Printf("| %d | %s | %s | %s |\n", size, name, f(res[0]), f(res[1]))
+			fmt.Printf("| %d | %s | %s | %s | %s |\n", size, name, f(res[0]), f(res[1]), f(res[2]))
 		}
 		sec := func(f func(childResult) float64) func(childResult) string {
 			return func(r childResult) string { return fmt.Sprintf("%.2f s", f(r)) }
@@ -291,8 +439,27 @@ func BenchmarkGenerate(b *testing.B) {
 		row("minor / major page faults", func(r childResult) string { return fmt.Sprintf("%d / %d", r.MinFlt, r.MajFlt) })
 		row("user / system CPU", func(r childResult) string { return fmt.Sprintf("%.1f / %.1f s", r.UserTime, r.SysTime) })
 	}
+	if len(timelines) > 0 {
+		fmt.Println("\nMemory at the end of each phase (GB = 10^9 bytes; max RSS and max heap sampled every 20 ms during the phase;")
+		fmt.Println("heap: live and unswept heap objects; goal: the GC's heap goal; GCs: collections so far)")
+		fmt.Println("| size | run | phase | max RSS | VmHWM | RSS (anon / file) | heap (max) | goal | memory limit | GCs |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+		for _, tl := range timelines {
+			for _, ph := range tl.phases {
+				limit := "none"
+				if ph.Limit < math.MaxInt64 {
+					limit = gb(ph.Limit)
+				}
+				fmt.Printf("| %d | %s | %s | %s | %s | %s (%s / %s) | %s (%s) | %s | %s | %d |\n", tl.size, tl.column, ph.Phase,
+					gb(ph.MaxRSS), gb(ph.HWM), gb(ph.RSS), gb(ph.Anon), gb(ph.File), gb(ph.Heap), gb(ph.HeapMax), gb(ph.Goal), limit, ph.GCs)
+			}
+		}
+	}
 	fmt.Printf("\nhash the UNet file before the children (sd.FileSHA256; milliseconds when it was in the hash cache already): %.2f s\n", hashTime)
 }
+
+// gb writes n bytes in GB (10^9 bytes).
+func gb(n int64) string { return fmt.Sprintf("%.2f", float64(n)/1e9) }
 
 // hashModel puts the hash of model's UNet weights file (or of the single
 // file) into the hash cache, as a first load does, and returns how long it
