@@ -100,8 +100,13 @@ func SampleLosses(ctx *context.Context, noisy, noise, timesteps, ids, slots, vec
 	return unetLosses(ctx, noisy, noise, timesteps, trainingEncodings(ctx, ids, slots, vectors))
 }
 
-// unetLosses is SampleLosses from the text encodings (one per vector).
+// unetLosses is SampleLosses from the text encodings (one per vector). It
+// marks the graph as training (ctx.SetTraining): every caller takes the
+// gradient, and the UNet's attention then recomputes its probabilities in
+// the backward pass instead of keeping them (the same loss and gradient
+// within float32 rounding: sd.TestRecomputedAttention, TestAttentionChunking).
 func unetLosses(ctx *context.Context, noisy, noise, timesteps *Node, states []*Node) *Node {
+	ctx.SetTraining(noisy.Graph(), true)
 	pred := sd.UNet(ctx, noisy, timesteps, states)
 	diff := Sub(pred, noise)
 	return ReduceMean(Mul(diff, diff), 1, 2, 3)

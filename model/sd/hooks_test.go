@@ -81,24 +81,28 @@ func TestPPlusGradient(t *testing.T) {
 }
 
 // TestAttentionChunking reruns the textual-inversion loss and gradient with
-// attention split into query chunks (as large images use it): the results
-// must still match diffusers.
+// attention split into query chunks (as large images use it), with the
+// gradient GoMLX derives and, in a training graph, with the UNet's
+// recomputedAttention: the results must still match diffusers.
 func TestAttentionChunking(t *testing.T) {
 	defer func(old int) { attentionChunkElems = old }(attentionChunkElems)
 	attentionChunkElems = 8192 // 3-6 chunks per attention layer of the tiny model
 	ids, v := refTensor(t, "ti_token_ids"), refTensor(t, "ti_v")
 	noisy, noise, step := refTensor(t, "ti_noisy_latent"), refTensor(t, "ti_noise"), refTensor(t, "ti_timestep")
-	fn := func(ctx *context.Context, ids, slots, v, noisy, step, noise *Node) (*Node, *Node) {
-		states := identifierStates(ctx, ids, slots, v)
-		loss := diffusionLoss(ctx, noisy, step, noise, states)
-		return loss, Gradient(ReduceAllSum(loss), v)[0]
+	for _, training := range []bool{false, true} {
+		fn := func(ctx *context.Context, ids, slots, v, noisy, step, noise *Node) (*Node, *Node) {
+			ctx.SetTraining(noisy.Graph(), training)
+			states := identifierStates(ctx, ids, slots, v)
+			loss := diffusionLoss(ctx, noisy, step, noise, states)
+			return loss, Gradient(ReduceAllSum(loss), v)[0]
+		}
+		out, err := context.ExecOnceN(fixtureBackend(t), tinyModel(t, "diffusers").Ctx, fn, ids, refSlots(t), v, noisy, step, noise)
+		if err != nil {
+			t.Fatalf("training %v: %v", training, err)
+		}
+		checkRel(t, "ti_loss", out[0], refTensor(t, "ti_loss"), 1e-4)
+		checkRel(t, "ti_grad", out[1], refTensor(t, "ti_grad"), 1e-4)
 	}
-	out, err := context.ExecOnceN(fixtureBackend(t), tinyModel(t, "diffusers").Ctx, fn, ids, refSlots(t), v, noisy, step, noise)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRel(t, "ti_loss", out[0], refTensor(t, "ti_loss"), 1e-4)
-	checkRel(t, "ti_grad", out[1], refTensor(t, "ti_grad"), 1e-4)
 	dec, err := context.ExecOnce(fixtureBackend(t), tinyModel(t, "diffusers").Ctx, VAEDecode, refTensor(t, "vae_decode_latent"))
 	if err != nil {
 		t.Fatal(err)

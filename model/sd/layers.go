@@ -46,16 +46,35 @@ func conv2d(ctx *context.Context, x *Node, in, out, k, stride int) *Node {
 }
 
 // conv2dPad is conv2d with explicit (low, high) padding per spatial axis.
+//
+// In a graph the context marks as training (ctx.SetTraining) a frozen
+// half-precision kernel (LoadOptions.Precision "stored", not trainable) is
+// widened again in the backward pass for the gradient with respect to x,
+// the one GoMLX derives for the convolution, and the kernel gets no
+// gradient. Otherwise the float32 widening param makes in the forward pass
+// (which the convolution itself does not run: the backend reads the half
+// kernel as stored) would be computed there and kept until the backward
+// pass: for SD 1.5 at 512 px about 2 GB of float32 kernels live at once.
 func conv2dPad(ctx *context.Context, x *Node, in, out, k, stride int, pad [][2]int) *Node {
 	g := x.Graph()
-	w := param(ctx, g, "weight", out, in, k, k)
 	axes := ConvolveAxesConfig{
 		InputBatch: 0, InputChannels: 1, InputSpatial: []int{2, 3},
 		KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
 		OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3},
 	}
-	// Strides must be explicit: the pure-Go backend rejects a zero stride.
-	y := Convolve(x, w).AxesConfig(axes).Strides(stride).PaddingPerDim(pad).Done()
+	conv := func(x *Node) *Node {
+		w := param(ctx, g, "weight", out, in, k, k)
+		// Strides must be explicit: the pure-Go backend rejects a zero stride.
+		return Convolve(x, w).AxesConfig(axes).Strides(stride).PaddingPerDim(pad).Done()
+	}
+	y := conv(x)
+	if v := ctx.GetVariableByScopeAndName(ctx.Scope(), "weight"); v != nil && v.Shape().DType != dtypes.Float32 &&
+		!v.Trainable && ctx.IsTraining(g) {
+		y = withGradient(y, []*Node{x}, func(dOut *Node) []*Node {
+			fresh := conv(x) // a new widening of the kernel, built (so run) in the backward pass
+			return VJPRegistration[NodeTypeConvGeneral](fresh, []*Node{dOut}, shapes.Make(dOut.DType()))[:1]
+		})
+	}
 	b := param(ctx, g, "bias", out)
 	return Add(y, Reshape(b, 1, out, 1, 1))
 }
@@ -156,6 +175,111 @@ func multiHeadAttention(q, k, v *Node, heads int, mask *Node) *Node {
 		parts = append(parts, attentionChunk(qc, k, v, mc))
 	}
 	return Concatenate(parts, 1)
+}
+
+// recomputedAttention is multiHeadAttention (same arguments, shapes and
+// value) whose gradient keeps none of the score or probability tensors of
+// the forward pass: the backward pass recomputes each query chunk's scores
+// and probabilities from q and k, one chunk at a time, and takes the
+// gradients with respect to q, k and v from them (the mask, a constant in
+// every caller, gets none). Autodiff of multiHeadAttention keeps every
+// chunk's probabilities [B, H, Lq, Lk] until its backward pass: for SD 1.5
+// at 64x64 latents 537 MB per self-attention layer. The cost is one more
+// q k^T product and softmax per chunk in the backward pass. Attention whose
+// scores fit in one chunk (attentionChunkElems) is multiHeadAttention: its
+// probabilities are small, recomputing them would cost time for little
+// memory.
+func recomputedAttention(q, k, v *Node, heads int, mask *Node) *Node {
+	b, lq := q.Shape().Dimensions[0], q.Shape().Dimensions[1]
+	lk := k.Shape().Dimensions[1]
+	if b*heads*lq*lk <= attentionChunkElems {
+		return multiHeadAttention(q, k, v, heads, mask)
+	}
+	return withGradient(multiHeadAttention(q, k, v, heads, mask), []*Node{q, k, v}, func(dOut *Node) []*Node {
+		dq, dk, dv := attentionGradient(q, k, v, mask, dOut, heads)
+		return []*Node{dq, dk, dv}
+	})
+}
+
+// withGradient returns value, computed from inputs (float32, any shapes),
+// with the gradient vjp builds instead of the one GoMLX derives through
+// value's own ops: given the adjoint dOut of value (shaped like it), vjp
+// returns the adjoint of each input (nil: zero). vjp runs when the gradient
+// is built, so the nodes it creates run in the backward pass and what they
+// read from the forward pass is only what vjp references; value's own ops
+// keep nothing for the backward pass.
+//
+// GoMLX v0.26 has custom gradients only for one-input identities
+// (IdentityWithCustomGradient), so the result is StopGradient(value) + c -
+// StopGradient(c), exactly value: c is the first elements of an identity on
+// the inputs flattened and concatenated (zero-padded to at least value's
+// size), reshaped like value; the adjoint of the result reaches that
+// identity through c, and its custom gradient hands vjp the adjoint and
+// returns the inputs' adjoints concatenated. The forward pass pays one copy
+// of the inputs and three passes over value's size.
+func withGradient(value *Node, inputs []*Node, vjp func(dOut *Node) []*Node) *Node {
+	g, dims, n := value.Graph(), value.Shape().Dimensions, value.Shape().Size()
+	flat := make([]*Node, 0, len(inputs)+1)
+	size := 0
+	for _, x := range inputs {
+		flat = append(flat, Reshape(x, -1))
+		size += x.Shape().Size()
+	}
+	if size < n {
+		flat = append(flat, Zeros(g, shapes.Make(value.DType(), n-size)))
+	}
+	packed := IdentityWithCustomGradient(Concatenate(flat, 0), func(_, adjoint *Node) *Node {
+		grads := vjp(Reshape(Slice(adjoint, AxisRange(0, n)), dims...))
+		parts := make([]*Node, len(flat))
+		for i, f := range flat {
+			if i < len(grads) && grads[i] != nil {
+				parts[i] = Reshape(grads[i], -1)
+			} else {
+				parts[i] = ZerosLike(f)
+			}
+		}
+		return Concatenate(parts, 0)
+	})
+	c := Reshape(Slice(packed, AxisRange(0, n)), dims...)
+	return Add(StopGradient(value), Sub(c, StopGradient(c)))
+}
+
+// attentionGradient returns the gradients with respect to q [B, Lq, H*d], k
+// and v [B, Lk, H*d] of the attention multiHeadAttention computes, given the
+// gradient dOut [B, Lq, H*d] of its output. It recomputes the scores and
+// probabilities in the forward pass's query chunks, with the same ops (so
+// the same values), and differentiates each chunk as GoMLX differentiates
+// attentionChunk with softmax's gradient: dS = P*dP - P*sum(P*dP).
+func attentionGradient(q, k, v, mask, dOut *Node, heads int) (dq, dk, dv *Node) {
+	b, lq, inner := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2]
+	lk := k.Shape().Dimensions[1]
+	d := inner / heads
+	scale := 1 / math.Sqrt(float64(d))
+	k = Reshape(k, b, lk, heads, d)
+	v = Reshape(v, b, lk, heads, d)
+	chunk := max(1, attentionChunkElems/(b*heads*lk))
+	var dqs []*Node
+	for start := 0; start < lq; start += chunk {
+		end := min(start+chunk, lq)
+		qc := MulScalar(Reshape(Slice(q, AxisRange(), AxisRange(start, end)), b, end-start, heads, d), scale)
+		scores := Einsum("bqhd,bkhd->bhqk", qc, k)
+		if mask != nil {
+			scores = Add(scores, ExpandLeftToRank(Slice(mask, AxisRange(start, end)), 4))
+		}
+		p := softmax(scores)
+		g := Reshape(Slice(dOut, AxisRange(), AxisRange(start, end)), b, end-start, heads, d)
+		pdp := Mul(Einsum("bqhd,bkhd->bhqk", g, v), p)
+		ds := Sub(pdp, Mul(p, ReduceAndKeep(pdp, ReduceSum, -1)))
+		dqs = append(dqs, Reshape(MulScalar(Einsum("bhqk,bkhd->bqhd", ds, k), scale), b, end-start, inner))
+		dkc := Einsum("bhqk,bqhd->bkhd", ds, qc)
+		dvc := Einsum("bhqk,bqhd->bkhd", p, g)
+		if dk == nil {
+			dk, dv = dkc, dvc
+		} else {
+			dk, dv = Add(dk, dkc), Add(dv, dvc)
+		}
+	}
+	return Concatenate(dqs, 1), Reshape(dk, b, lk, inner), Reshape(dv, b, lk, inner)
 }
 
 // attentionChunk is the attention of queries q [B, Lq, H, d] over k and v

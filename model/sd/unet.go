@@ -189,12 +189,19 @@ func (u *unetBuilder) transformer(ctx *context.Context, x *Node, ch, heads int) 
 
 // attention is diffusers' Attention as the UNet uses it: q from x [B, Lq, ch],
 // k and v from context [B, Lk, ctxDim], no q/k/v biases, output projection
-// to_out.0 with bias.
+// to_out.0 with bias. In a graph the context marks as training
+// (ctx.SetTraining, GoMLX's convention), the attention's gradient recomputes
+// its probabilities (recomputedAttention) rather than keeping them; the
+// value is the same.
 func attention(ctx *context.Context, x, context *Node, ch, ctxDim, heads int) *Node {
 	q := linear(ctx.In("to_q"), x, ch, ch, false)
 	k := linear(ctx.In("to_k"), context, ctxDim, ch, false)
 	v := linear(ctx.In("to_v"), context, ctxDim, ch, false)
-	return linear(ctx.In("to_out").In("0"), multiHeadAttention(q, k, v, heads, nil), ch, ch, true)
+	attend := multiHeadAttention
+	if ctx.IsTraining(x.Graph()) {
+		attend = recomputedAttention
+	}
+	return linear(ctx.In("to_out").In("0"), attend(q, k, v, heads, nil), ch, ch, true)
 }
 
 // geglu is diffusers' FeedForward with a GEGLU activation: net.0.proj maps

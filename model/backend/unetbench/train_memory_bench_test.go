@@ -8,7 +8,9 @@ import (
 	"image/color"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +44,13 @@ import (
 //	KATA_BENCH_TRAIN_MEMORY_NOFLIP=1  train without random flips: half the VAE
 //	                                  encodings before the steps (their memory
 //	                                  and time), the same steps
+//	KATA_BENCH_TRAIN_MEMORY_PROFILE=dir each child writes a Go heap profile
+//	                                  (runtime/pprof, in-use space) to
+//	                                  dir/heap-<configuration>.pprof whenever its
+//	                                  resident set has grown 256 MB past the
+//	                                  last profile's: the last one is taken
+//	                                  near the peak (the heap as of the
+//	                                  collection before it)
 //	KATA_BENCH_TRAIN_MEMORY_CONFIGS   comma-separated configurations
 //	                                  precision/split/gc/text, default
 //	                                  "f32/samples/0/joint,stored/samples/0/joint,
@@ -68,6 +77,7 @@ type trainConfig struct {
 	Size      int
 	Steps     int
 	NoFlip    bool
+	Profile   string // heap profile file, "" for none
 }
 
 // trainResult is what a training child measures. Bytes and seconds.
@@ -92,6 +102,10 @@ func TestTrainMemoryChild(t *testing.T) {
 	var c trainConfig
 	if err := json.Unmarshal([]byte(spec), &c); err != nil {
 		t.Fatal(err)
+	}
+	if c.Profile != "" {
+		stop := profileAtPeak(t, c.Profile)
+		defer stop()
 	}
 	t0 := time.Now()
 	be, err := backend.New("go")
@@ -169,6 +183,49 @@ func stripes(w, h, phase int) *image.NRGBA {
 	return img
 }
 
+// profileAtPeak writes a heap profile to path each time the resident set
+// (VmRSS) has grown 256 MB past the one at the last profile, polling every
+// second, until the returned function is called. The file's last version
+// comes from near the process's peak; its in-use figures are those of the
+// last completed collection.
+func profileAtPeak(t *testing.T, path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var last int64
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			rss := procStatus(t, "VmRSS:")
+			if rss < last+256<<20 {
+				continue
+			}
+			last = rss
+			f, err := os.Create(path)
+			if err != nil {
+				t.Errorf("heap profile: %v", err)
+				return
+			}
+			err = pprof.Lookup("heap").WriteTo(f, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Errorf("heap profile: %v", err)
+				return
+			}
+			fmt.Printf("TRAIN-MEMORY-PROFILE %s at VmRSS %.2f GB\n", path, float64(rss)/1e9)
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
 // procStatus reads a kB field of /proc/self/status in bytes (0 elsewhere).
 func procStatus(t *testing.T, key string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
@@ -224,8 +281,12 @@ func BenchmarkTrainMemory(b *testing.B) {
 		if err != nil {
 			b.Fatalf("configuration %q: gc percent %v", spec, err)
 		}
-		configs = append(configs, trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, TextApart: f[3] == "apart", Size: size, Steps: steps,
-			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"})
+		c := trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, TextApart: f[3] == "apart", Size: size, Steps: steps,
+			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"}
+		if dir := os.Getenv("KATA_BENCH_TRAIN_MEMORY_PROFILE"); dir != "" {
+			c.Profile = filepath.Join(dir, fmt.Sprintf("heap-%s-%s-%d-%s-%d.pprof", f[0], f[1], gc, f[3], size))
+		}
+		configs = append(configs, c)
 	}
 	for range b.N { // one pass whatever b.N: the children measure
 	}
