@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"kata/model/safetensors"
 )
@@ -148,6 +149,48 @@ func BenchmarkMultiplyHalf(b *testing.B) {
 				run(f.String()+"/packed", func() error { return mul(wh, out) })
 				run(f.String()+"/widen-first", func() error { return mul(widenFirst(scratch, wh), out) })
 			}
+		}
+	}
+}
+
+// BenchmarkPackAll times products whose B spans several column blocks with
+// A's panels packed once per contraction slice (the default) and once per
+// column block (packAllMax 0), alternating in one run: float16 A (float32 A
+// is always packed per block; its rows time the same path twice) at SD 1.5
+// and Kata World shapes (m x n x k: conv kernels as A of
+// C^T = W^T X^T, rows the output channels). x-per-block above 1 means packing
+// once is faster.
+func BenchmarkPackAll(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	shapes := [][3]int{{320, 2048, 2880}, {1280, 1024, 11520}, {128, 8192, 1152}, {32, 8192, 288}}
+	for _, sz := range shapes {
+		for _, f := range []Format{Float32, Float16} {
+			m, n, k := sz[0], sz[1], sz[2]
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, f), func(b *testing.B) {
+				a := RowMajor(randSlice(rng, m*k), 0, k)
+				if f == Float16 {
+					a, _ = halfView(rng, Float16, m, k, false)
+				}
+				bb, c := RowMajor(randSlice(rng, k*n), 0, n), RowMajor(make([]float32, m*n), 0, n)
+				run := func(limit int) time.Duration {
+					defer func(v int) { packAllMax = v }(packAllMax)
+					packAllMax = limit
+					t0 := time.Now()
+					if err := Multiply(m, n, k, a, bb, c); err != nil {
+						b.Fatal(err)
+					}
+					return time.Since(t0)
+				}
+				var once, per time.Duration
+				for b.Loop() {
+					once += run(1 << 20)
+					per += run(0)
+				}
+				flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+				b.ReportMetric(flops/once.Seconds()/1e9, "GFLOP/s-once")
+				b.ReportMetric(flops/per.Seconds()/1e9, "GFLOP/s-per-block")
+				b.ReportMetric(per.Seconds()/once.Seconds(), "x-per-block")
+			})
 		}
 	}
 }

@@ -192,12 +192,13 @@ func grow(buf []float32, n int) []float32 {
 // column stride go through a scratch tile.
 //
 // The loops run over KC slices of the contraction, then NC blocks of B's
-// columns, then MR panels of A's rows. When B has more than one column block
-// and a slice of A fits packAllMax, all of A's panels for that slice are
-// packed once and reused by every column block, instead of once per block:
-// packing a half-precision A (widening) costs more than the products of a
-// panel at SD's shapes. Each C element still sums the KC slices in order, so
-// the result is the same bit for bit either way.
+// columns, then MR panels of A's rows. When A is half precision, B has more
+// than one column block and a slice of A fits packAllMax, all of A's panels
+// for that slice are packed (widened) once and reused by every column block,
+// instead of once per block. A float32 A is packed per block: its packing is
+// a copy that the reuse did not pay for (BenchmarkPackAll: 0.91-1.08x).
+// Each C element sums the KC slices in order either way, so the result is
+// the same bit for bit.
 func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 	mr, nr := kern.mr, kern.nr
 	s := scratchPool.Get().(*scratch)
@@ -205,7 +206,7 @@ func gemmSerial(kern *kernel, m, n, k int, a, b, c Matrix) {
 	ncMax := min(n, blockN)
 	kcMax := min(k, blockK)
 	panels := (m + mr - 1) / mr
-	packAll := n > blockN && panels*mr*kcMax <= packAllMax
+	packAll := a.Format != Float32 && n > blockN && panels*mr*kcMax <= packAllMax
 	s.packB = grow(s.packB, ((ncMax+nr-1)/nr)*nr*kcMax)
 	if packAll {
 		s.packA = grow(s.packA, panels*mr*kcMax)

@@ -156,9 +156,10 @@ func TestMultiplyWorkersAgree(t *testing.T) {
 	}
 }
 
-// TestPackAllBitIdentical checks that packing all of A's panels once per
-// contraction slice (n above one column block) gives the products of packing
-// them per column block, bit for bit, for float32 and half-precision A.
+// TestPackAllBitIdentical checks that packing all of a half-precision A's
+// panels once per contraction slice (n above one column block) gives the
+// products of packing them per column block, bit for bit (a float32 A is
+// packed per block either way).
 func TestPackAllBitIdentical(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, sz := range [][3]int{{37, 1100, 300}, {12, 513, 256}, {100, 2000, 600}} {
