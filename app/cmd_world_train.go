@@ -51,7 +51,7 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs := NewFlagSet(env, "world train", "--stage vae|unet|all|export [flags]")
 	a := &worldTrainArgs{}
 	fs.StringVar(&a.stage, "stage", "all", "vae, unet, all (vae then unet, then export) or export (the unet checkpoint's current EMA weights)")
-	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 5000 with a warm restart at 3000)")
+	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 7500)")
 	fs.IntVar(&a.batch, "batch", 0, "samples per step (default the recipe's: vae 8, unet 16)")
 	fs.IntVar(&a.latents, "latent-samples", 256, "vae: renders encoded to measure the latent scale")
 	fs.Float64Var(&a.lr, "lr", 0, "peak learning rate (default the recipe's: vae 1e-3, unet 5e-4)")
@@ -61,8 +61,8 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs.DurationVar(&a.every, "checkpoint-every", 5*time.Minute, "wall time between checkpoints")
 	fs.BoolVar(&a.preview, "preview", true, "write CKPT/STAGE-preview.png with every checkpoint (vae: reconstructions; unet: samples)")
 	fs.StringVar(&a.initFrom, "init-from", "", "unet: start from this unet checkpoint's (or exported model folder's) weights and scale (fine-tune, or continue a run with changed settings) instead of random weights")
-	fs.StringVar(&a.restarts, "restarts", "", "comma-separated steps of the cosine's warm restarts, or none (default the recipe's: unet 3000)")
-	fs.StringVar(&a.weighting, "weighting", "", "unet: loss weight per timestep: \"\" (SD's plain epsilon loss) or p2 (1/(1+SNR))")
+	fs.StringVar(&a.restarts, "restarts", "", "comma-separated steps of the cosine's warm restarts, or none (default the recipe's: none)")
+	fs.StringVar(&a.weighting, "weighting", "", "unet: loss weight per timestep: uniform (SD's plain epsilon loss) or p2 (1/(1+SNR); default the recipe's: p2)")
 	fs.BoolVar(&a.resume, "resume", false, "continue each stage from its checkpoint when there is one")
 	fs.StringVar(&a.backend, "backend", "", backendFlagUsage)
 	if err := ParseFlags(fs, args); err != nil {
@@ -83,8 +83,8 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 		return nil, fmt.Errorf("%w: --ckpt must name a folder", ErrUsage)
 	case (a.initFrom != "" || a.weighting != "") && a.stage != "unet":
 		return nil, fmt.Errorf("%w: --init-from and --weighting apply to --stage unet", ErrUsage)
-	case a.weighting != sdtrain.WeightingUniform && a.weighting != sdtrain.WeightingP2:
-		return nil, fmt.Errorf("%w: --weighting must be empty or %s", ErrUsage, sdtrain.WeightingP2)
+	case a.weighting != "" && a.weighting != "uniform" && a.weighting != sdtrain.WeightingP2:
+		return nil, fmt.Errorf("%w: --weighting must be uniform or %s", ErrUsage, sdtrain.WeightingP2)
 	}
 	if _, err := a.restartSteps(); err != nil {
 		return nil, err
@@ -133,7 +133,13 @@ func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
 		o.LR = a.lr
 	}
 	if stage == sdtrain.StageUNet {
-		o.InitFrom, o.Weighting = a.initFrom, a.weighting
+		o.InitFrom = a.initFrom
+		switch a.weighting {
+		case "uniform":
+			o.Weighting = sdtrain.WeightingUniform
+		case sdtrain.WeightingP2:
+			o.Weighting = sdtrain.WeightingP2
+		}
 	}
 	return o
 }

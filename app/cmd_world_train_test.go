@@ -47,6 +47,23 @@ func TestWorldTrainFlags(t *testing.T) {
 	if o := u.options(sdtrain.StageUNet); o.Weighting != sdtrain.WeightingP2 || o.InitFrom != "a.safetensors" || len(o.Restarts) != 0 {
 		t.Fatalf("unet options %q %q", o.Weighting, o.InitFrom)
 	}
+	for _, tc := range []struct{ flag, want string }{
+		{"", sdtrain.WeightingP2}, // the recipe's
+		{"uniform", sdtrain.WeightingUniform},
+		{"p2", sdtrain.WeightingP2},
+	} {
+		args := []string{"--stage", "unet"}
+		if tc.flag != "" {
+			args = append(args, "--weighting", tc.flag)
+		}
+		w, err := parseWorldTrainArgs(Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.options(sdtrain.StageUNet).Weighting; got != tc.want {
+			t.Errorf("--weighting %q: options' weighting %q, want %q", tc.flag, got, tc.want)
+		}
+	}
 	if wd, _ := os.Getwd(); strings.HasPrefix(a.ckpt, filepath.Dir(filepath.Dir(wd))) {
 		t.Fatalf("default checkpoint folder %s lies inside the source tree", a.ckpt)
 	}

@@ -14,13 +14,15 @@ var PreviewPrompts = []string{
 //
 //   - vae: 1500 steps of batch 8, AdamW at 1e-3 with 100 warmup steps and
 //     cosine decay, KL weight 1e-6;
-//   - unet: 5000 steps of batch 16, AdamW at 5e-4 with 300 warmup steps and
-//     cosine decay to step 3000, a warm restart there at 5e-4 and cosine
-//     decay to 5000, 10% caption dropout (batch 16, not 32: at a fixed
-//     number of images more optimiser steps train a small model further;
-//     the restart at 3000 is where the first run of 3000 steps, fitted to a
-//     session, ended, and a finished run of 3000 steps resumes as the first
-//     cycle, see sdtrain.Options.Restarts);
+//   - unet: 7500 steps of batch 16, AdamW at 5e-4 with 300 warmup steps and
+//     cosine decay to 0, P2 loss weighting (sdtrain.WeightingP2) from the
+//     first step, 10% caption dropout (batch 16, not 32: at a fixed number
+//     of images more optimiser steps train a small model further; P2: in
+//     the A/B of docs/WORLD-MODEL.md it doubled the captions' gain over the
+//     plain loss at equal steps, and the first recipe's plain 5000 steps
+//     left the model drawing blobs; 7500 steps: what fits the 3-hour budget
+//     beside the vae stage at the 0.835 steps/s BenchmarkTrain measured on
+//     idle cores, docs/WORLD-MODEL.md);
 //
 // both with weight decay 1e-2, gradient clipping at norm 1 and an EMA of
 // decay 0.999. The unet stage previews PreviewPrompts at every checkpoint.
@@ -30,8 +32,8 @@ func Recipe(stage sdtrain.Stage) sdtrain.Options {
 	case sdtrain.StageVAE:
 		o.Steps, o.Batch, o.LR, o.Warmup, o.KLWeight = 1500, 8, 1e-3, 100, 1e-6
 	case sdtrain.StageUNet:
-		o.Steps, o.Batch, o.LR, o.Warmup, o.CaptionDrop = 5000, 16, 5e-4, 300, 0.1
-		o.Restarts = []int{3000}
+		o.Steps, o.Batch, o.LR, o.Warmup, o.CaptionDrop = 7500, 16, 5e-4, 300, 0.1
+		o.Weighting = sdtrain.WeightingP2
 		o.PreviewPrompts = PreviewPrompts
 	}
 	return o
