@@ -2,9 +2,7 @@ package adi
 
 import (
 	"fmt"
-	"runtime/debug"
 	"strings"
-	"sync"
 )
 
 // SplitMode says how the samples of one micro-batch (for ADI the anchor,
@@ -30,7 +28,7 @@ const (
 
 // MemoryOptions are the memory levers of a training run that live in the
 // trainer (the XLA allocator's are model/backend.XLAOptions). The zero value
-// is the default: SplitAuto, the runtime's GC target, one graph for the
+// is the default: SplitAuto, DefaultGCPercent, one graph for the
 // text encoder and the UNet. The frozen VAE always runs
 // once per exemplar (its posteriors are cached before the first step, see
 // prepare).
@@ -41,8 +39,9 @@ type MemoryOptions struct {
 	// collection starts when the heap has grown by GCPercent percent over
 	// what the last one left live, and the activations a pass frees wait in
 	// simplego's buffer pools until a collection. With the runtime's 100 the
-	// heap may grow to twice its live size before a collection. <= 0 (the
-	// default) leaves the runtime's setting; > 0 lowers it. It only ever
+	// heap may grow to twice its live size before a collection. 0 (the
+	// default) means DefaultGCPercent, < 0 leaves the runtime's setting, > 0
+	// lowers it to that value. It only ever
 	// lowers the process's setting (GOGC=off or a lower GOGC stay), is
 	// process-wide while any run holds it, and is restored when the last
 	// such run ends. Other backends keep tensors off the Go heap and ignore it.
@@ -55,38 +54,17 @@ type MemoryOptions struct {
 	TextApart bool
 }
 
-// gcTarget is the process's GC percent lowering by running trainers.
-var gcTarget struct {
-	sync.Mutex
-	users int // runs holding a lowered setting
-	saved int // the setting before the first of them
-}
+// DefaultGCPercent is MemoryOptions.GCPercent's default: a pure-Go ADI step
+// on SD 1.5 at 512 px peaked at 6.94 GB with it, 8.41 GB with the runtime's
+// 100 (docs/PERFORMANCE.md, "Training memory at 512 px").
+const DefaultGCPercent = 10
 
-// lowerGCPercent sets the Go GC target to p when that is lower than the
-// current one (p <= 0: leaves it) and returns the function that undoes it;
-// the setting before the first of several overlapping callers comes back
-// when the last one undoes.
-func lowerGCPercent(p int) (restore func()) {
-	if p <= 0 {
-		return func() {}
+// gcPercent is the GC target the options ask for (-1: none).
+func (m MemoryOptions) gcPercent() int {
+	if m.GCPercent == 0 {
+		return DefaultGCPercent
 	}
-	gcTarget.Lock()
-	defer gcTarget.Unlock()
-	cur := debug.SetGCPercent(p)
-	if cur >= 0 && cur < p || cur < 0 {
-		debug.SetGCPercent(cur) // never raise, never turn a disabled GC on
-	}
-	if gcTarget.users == 0 {
-		gcTarget.saved = cur
-	}
-	gcTarget.users++
-	return sync.OnceFunc(func() {
-		gcTarget.Lock()
-		defer gcTarget.Unlock()
-		if gcTarget.users--; gcTarget.users == 0 {
-			debug.SetGCPercent(gcTarget.saved)
-		}
-	})
+	return m.GCPercent
 }
 
 // ParseSplitMode reads a SplitMode: "", "auto", "samples" or "batch".

@@ -19,43 +19,6 @@ func gcPercentNow() int {
 	return p
 }
 
-func TestLowerGCPercent(t *testing.T) {
-	defer debug.SetGCPercent(gcPercentNow())
-	for _, tc := range []struct {
-		name         string
-		initial      int
-		asks         []int // overlapping callers, in order; they undo in the same order
-		during       []int // the setting after each caller has lowered it
-		afterUndoing []int // the setting after each caller has undone
-	}{
-		{"lowers and restores", 100, []int{25}, []int{25}, []int{100}},
-		{"never raises", 10, []int{25}, []int{10}, []int{10}},
-		{"a disabled GC stays disabled", -1, []int{25}, []int{-1}, []int{-1}},
-		{"negative leaves the setting", 100, []int{-1}, []int{100}, []int{100}},
-		{"zero leaves the setting", 100, []int{0}, []int{100}, []int{100}},
-		{"the lowest of overlapping callers holds, the first setting returns last", 100,
-			[]int{25, 50, 10}, []int{25, 25, 10}, []int{10, 10, 100}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			debug.SetGCPercent(tc.initial)
-			var undo []func()
-			for i, p := range tc.asks {
-				undo = append(undo, lowerGCPercent(p))
-				if got := gcPercentNow(); got != tc.during[i] {
-					t.Errorf("after caller %d asked %d: GC percent %d, want %d", i, p, got, tc.during[i])
-				}
-			}
-			for i, u := range undo {
-				u()
-				u() // undoing twice is harmless
-				if got := gcPercentNow(); got != tc.afterUndoing[i] {
-					t.Errorf("after caller %d undid: GC percent %d, want %d", i, got, tc.afterUndoing[i])
-				}
-			}
-		})
-	}
-}
-
 // TestTrainGCPercent checks that Train holds MemoryOptions.GCPercent on the
 // pure-Go backend while it runs and restores the setting after.
 func TestTrainGCPercent(t *testing.T) {
@@ -66,7 +29,7 @@ func TestTrainGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(gcPercentNow())
 	for _, tc := range []struct {
 		option, want int
-	}{{0, 100}, {-1, 100}, {40, 40}, {200, 100}} {
+	}{{0, DefaultGCPercent}, {-1, 100}, {40, 40}, {200, 100}} {
 		t.Run(fmt.Sprint(tc.option), func(t *testing.T) {
 			debug.SetGCPercent(100)
 			var seen []int

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kata/model/backend"
+	"kata/model/gcsetting"
 	"kata/model/scheduler"
 	"kata/model/tokenizer"
 )
@@ -180,14 +181,13 @@ type trainer struct {
 // CheckpointPath is set) and returns the identifier with its metadata
 // filled in. It is safe to call from a goroutine; one Base must not be
 // shared by concurrent runs. On the pure-Go backend it lowers the Go
-// garbage collector's target while it runs when MemoryOptions.GCPercent
-// asks.
+// garbage collector's target while it runs (MemoryOptions.GCPercent).
 func Train(ctx context.Context, base Base, exemplars []Exemplar, opts Options, onEvent func(Event)) (id *Identifier, err error) {
 	if onEvent == nil {
 		onEvent = func(Event) {}
 	}
 	if backend.PureGo(base.Backend) {
-		defer lowerGCPercent(opts.Memory.GCPercent)()
+		defer gcsetting.LowerPercent(opts.Memory.gcPercent())()
 	}
 	t, err := prepare(ctx, base, exemplars, opts, onEvent)
 	if err != nil {

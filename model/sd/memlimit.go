@@ -3,9 +3,7 @@ package sd
 import (
 	"math"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
-	"sync"
 )
 
 // The Go runtime's soft memory limit while generating. On the pure-Go
@@ -22,7 +20,7 @@ import (
 
 // MemoryLimitSlack is the fixed part of the headroom Generate's limit
 // leaves above the weights and 3/2 of the estimated activations, in bytes.
-const MemoryLimitSlack = 256 << 20
+const MemoryLimitSlack = 384 << 20
 
 // generationLimit is the soft memory limit Generate sets for n images of o
 // (after defaults), in bytes: the larger of the model's weights and the
@@ -59,47 +57,4 @@ func liveHeap() int64 {
 		return 0
 	}
 	return int64(min(s[0].Value.Uint64(), math.MaxInt64))
-}
-
-// memLimit is the process's soft memory limit as the running generations
-// hold it: one owner of the setting, so that overlapping generations (the
-// window runs them in-process) restore it once, to what it was before the
-// first.
-var memLimit struct {
-	sync.Mutex
-	held  int64 // the sum of the running holders' limits
-	users int
-	saved int64 // the limit before the first holder
-}
-
-// holdMemoryLimit lowers the Go runtime's soft memory limit to n bytes (n <=
-// 0: leaves it) and returns the function that undoes it. Overlapping holders
-// get the sum of their limits (each counts the heap beside its own work, so
-// the sum errs high); the limit is never raised above the one set before the
-// first holder (GOMEMLIMIT or debug.SetMemoryLimit), and that one comes back
-// when the last holder undoes.
-func holdMemoryLimit(n int64) (restore func()) {
-	if n <= 0 {
-		return func() {}
-	}
-	memLimit.Lock()
-	defer memLimit.Unlock()
-	if memLimit.users == 0 {
-		memLimit.saved = debug.SetMemoryLimit(-1) // -1 reads it
-		memLimit.held = 0
-	}
-	memLimit.users++
-	memLimit.held += n
-	debug.SetMemoryLimit(min(memLimit.held, memLimit.saved))
-	return sync.OnceFunc(func() {
-		memLimit.Lock()
-		defer memLimit.Unlock()
-		memLimit.users--
-		memLimit.held -= n
-		if memLimit.users == 0 {
-			debug.SetMemoryLimit(memLimit.saved)
-			return
-		}
-		debug.SetMemoryLimit(min(memLimit.held, memLimit.saved))
-	})
 }

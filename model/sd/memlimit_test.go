@@ -2,7 +2,6 @@ package sd
 
 import (
 	gocontext "context"
-	"math"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -12,46 +11,6 @@ import (
 
 // memoryLimitNow reads the Go runtime's soft memory limit without changing it.
 func memoryLimitNow() int64 { return debug.SetMemoryLimit(-1) }
-
-func TestHoldMemoryLimit(t *testing.T) {
-	defer debug.SetMemoryLimit(memoryLimitNow())
-	const none = math.MaxInt64
-	for _, tc := range []struct {
-		name         string
-		initial      int64
-		asks         []int64 // overlapping holders, in order; they undo in the same order
-		during       []int64 // the limit after each holder has set it
-		afterUndoing []int64 // the limit after each holder has undone
-	}{
-		{"sets and restores", none, []int64{3 << 30}, []int64{3 << 30}, []int64{none}},
-		{"never raises a lower limit", 2 << 30, []int64{3 << 30}, []int64{2 << 30}, []int64{2 << 30}},
-		{"lowers a higher limit", 8 << 30, []int64{3 << 30}, []int64{3 << 30}, []int64{8 << 30}},
-		{"zero leaves the limit", none, []int64{0}, []int64{none}, []int64{none}},
-		{"negative leaves the limit", 5 << 30, []int64{-1}, []int64{5 << 30}, []int64{5 << 30}},
-		{"overlapping holders get the sum, the first limit returns last", none,
-			[]int64{3 << 30, 1 << 30, 2 << 30}, []int64{3 << 30, 4 << 30, 6 << 30}, []int64{3 << 30, 2 << 30, none}},
-		{"the sum is capped by the limit before", 5 << 30,
-			[]int64{3 << 30, 3 << 30}, []int64{3 << 30, 5 << 30}, []int64{3 << 30, 5 << 30}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			debug.SetMemoryLimit(tc.initial)
-			var undo []func()
-			for i, n := range tc.asks {
-				undo = append(undo, holdMemoryLimit(n))
-				if got := memoryLimitNow(); got != tc.during[i] {
-					t.Errorf("after holder %d asked %d: limit %d, want %d", i, n, got, tc.during[i])
-				}
-			}
-			for i, u := range undo {
-				u()
-				u() // undoing twice is harmless
-				if got := memoryLimitNow(); got != tc.afterUndoing[i] {
-					t.Errorf("after holder %d undid: limit %d, want %d", i, got, tc.afterUndoing[i])
-				}
-			}
-		})
-	}
-}
 
 // TestGenerateMemoryLimit checks the limit Generate holds while it runs (read
 // in OnStep) for each GenerateOptions.MemoryLimit, that it restores the one
@@ -121,7 +80,7 @@ func TestGenerationLimitDropsPools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const pooled = 256 << 20
+	const pooled = MemoryLimitSlack + 128<<20 // more than the slack, so that it counts
 	var pool sync.Pool
 	pool.Put(make([]byte, pooled))
 	runtime.GC() // the buffer moves to the pool's victim cache and stays live

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"kata/model/gcsetting"
 	"kata/model/scheduler"
 )
 
@@ -242,7 +243,7 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	if err := p.Model.checkBatchMemory(o, nb); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	defer holdMemoryLimit(p.Model.generationLimit(o, nb))()
+	defer gcsetting.HoldLimit(p.Model.generationLimit(o, nb))()
 	samplers := make([]scheduler.Sampler, nb)
 	for j := range samplers {
 		if samplers[j], err = scheduler.NewScheduled(o.Sampler, o.ScheduleType, p.Scheduler, o.Steps); err != nil {

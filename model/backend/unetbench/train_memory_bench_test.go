@@ -1,6 +1,7 @@
 package unetbench
 
 import (
+	"cmp"
 	gocontext "context"
 	"encoding/json"
 	"fmt"
@@ -281,7 +282,7 @@ func BenchmarkTrainMemory(b *testing.B) {
 		if err != nil {
 			b.Fatalf("configuration %q: gc percent %v", spec, err)
 		}
-		c := trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: gc, TextApart: f[3] == "apart", Size: size, Steps: steps,
+		c := trainConfig{Model: model, Precision: f[0], Split: split, GCPercent: cmp.Or(gc, -1), TextApart: f[3] == "apart", Size: size, Steps: steps,
 			NoFlip: os.Getenv("KATA_BENCH_TRAIN_MEMORY_NOFLIP") == "1"}
 		if dir := os.Getenv("KATA_BENCH_TRAIN_MEMORY_PROFILE"); dir != "" {
 			c.Profile = filepath.Join(dir, fmt.Sprintf("heap-%s-%s-%d-%s-%d.pprof", f[0], f[1], gc, f[3], size))
