@@ -157,6 +157,9 @@ type GenerateOptions struct {
 	// OnStep is called after every sampler step with the step number
 	// (1-based), the number of steps run and the current latents.
 	OnStep func(step, total int, latents []float32)
+	// OnSampling, if set, is called once when the prompts are encoded and
+	// the first sampler step is about to start.
+	OnSampling func()
 }
 
 // Result is a generated image and how it was made.
@@ -303,6 +306,9 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	scale := tensors.FromScalar(float32(o.CFG))
 	total := sampler.Len() - start
 	batch := make([]float32, nb*n)
+	if o.OnSampling != nil {
+		o.OnSampling()
+	}
 	for i := start; i < sampler.Len(); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err

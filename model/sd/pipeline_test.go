@@ -24,8 +24,14 @@ func TestPipelineEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			var steps []float32
+			sampling := 0 // OnSampling calls
 			res, err := p.Generate(gocontext.Background(), GenerateOptions{
 				Prompt: e2ePrompt, Negative: "", Steps: 4, Sampler: "DDIM", CFG: 7.5, InitNoise: noise,
+				OnSampling: func() {
+					if sampling++; len(steps) > 0 {
+						t.Errorf("OnSampling after %d steps", len(steps)/64)
+					}
+				},
 				OnStep: func(step, total int, latents []float32) {
 					if total != 4 {
 						t.Errorf("step %d of %d, want 4 steps", step, total)
@@ -35,6 +41,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if sampling != 1 {
+				t.Errorf("OnSampling called %d times, want once", sampling)
 			}
 			if res.Image.Bounds() != image.Rect(0, 0, 64, 64) {
 				t.Errorf("image bounds %v", res.Image.Bounds())

@@ -75,6 +75,7 @@ type childResult struct {
 	Load       float64 // backend.New and sd.Load
 	LoadMinFlt int64   // minor page faults from process start to the end of the load
 	Step1Flt   int64   // minor page faults from process start to the end of step 1
+	ToSampling float64 // process start to the start of the first sampler step (prompts encoded)
 	ToStep1    float64 // process start to the end of the first sampling step (compiling included)
 	FirstStep  float64 // the first step alone (text encoding and compiling included)
 	StepMedian float64 // median of the later steps
@@ -236,6 +237,7 @@ func TestGenerateChild(t *testing.T) {
 	_, err = p.Generate(gocontext.Background(), sd.GenerateOptions{
 		Prompt: "a lighthouse on a cliff at dawn", Negative: "blurry", Steps: c.Steps, CFG: 7.5, Seed: 1,
 		Width: c.Size, Height: c.Size, MemoryLimit: memoryLimit,
+		OnSampling: func() { r.ToSampling = time.Since(started).Seconds() },
 		OnStep: func(step, total int, _ []float32) {
 			stamps = append(stamps, time.Now())
 			if step == 1 {
@@ -430,6 +432,7 @@ func BenchmarkGenerate(b *testing.B) {
 		row("minor page faults: to the end of the load / of step 1", func(r childResult) string {
 			return fmt.Sprintf("%d / %d", r.LoadMinFlt, r.Step1Flt)
 		})
+		row("process start to the first sampling step (prompts encoded)", sec(func(r childResult) float64 { return r.ToSampling }))
 		row("process start to the end of step 1", sec(func(r childResult) float64 { return r.ToStep1 }))
 		row("step 1 (text encoder, compiling)", sec(func(r childResult) float64 { return r.FirstStep }))
 		row("s/step (median of steps 2..)", sec(func(r childResult) float64 { return r.StepMedian }))
