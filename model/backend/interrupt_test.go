@@ -3,9 +3,9 @@ package backend
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -15,13 +15,17 @@ import (
 
 // countDots counts, for the duration of the test, every DotGeneral the
 // executor starts (in front of the cancellation check, so a refused one
-// counts too).
-func countDots(t *testing.T) *atomic.Int64 {
+// counts too), and calls the function in hook, if any, with the count
+// before the product runs.
+func countDots(t *testing.T, hook *atomic.Pointer[func(int64)]) *atomic.Int64 {
 	t.Helper()
 	var n atomic.Int64
 	prev := nodeExecutors[backends.OpTypeDotGeneral]
 	nodeExecutors[backends.OpTypeDotGeneral] = func(b *simplego.Backend, node *simplego.Node, in []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-		n.Add(1)
+		count := n.Add(1)
+		if f := hook.Load(); f != nil {
+			(*f)(count)
+		}
 		return prev(b, node, in, owned)
 	}
 	t.Cleanup(func() { nodeExecutors[backends.OpTypeDotGeneral] = prev })
@@ -37,7 +41,8 @@ func TestCancellableStep(t *testing.T) {
 	if !cancelChecks.Load() {
 		t.Skip("no cancellation checks: GoMLX's executor table is not verified")
 	}
-	dots := countDots(t)
+	var hook atomic.Pointer[func(int64)]
+	dots := countDots(t, &hook)
 	exec, err := NewExec(b, func(x, w *Node) *Node {
 		for range chain {
 			x = Dot(x, w)
@@ -80,24 +85,23 @@ func TestCancellableStep(t *testing.T) {
 			if tc.cancel == "before" {
 				cancel()
 			}
-			done := make(chan error, 1)
-			var got []float32
-			go func() {
-				var err error
-				got, err = run()
-				done <- err
-			}()
 			if tc.cancel == "during" {
-				for dots.Load()-start < 3 {
-					select {
-					case err := <-done:
-						t.Fatalf("the step ended (%v) before it was cancelled", err)
-					case <-time.After(time.Millisecond):
+				// Cancelled from inside the third product, and waiting there for
+				// Watch's goroutine to mark the backend, so the test does not
+				// depend on how fast the chain runs against other goroutines.
+				inner := simplegoOf(b)
+				f := func(count int64) {
+					if count-start == 3 {
+						cancel()
+						for !isCancelled(inner) {
+							runtime.Gosched()
+						}
 					}
 				}
-				cancel()
+				hook.Store(&f)
+				defer hook.Store(nil)
 			}
-			err := <-done
+			got, err := run()
 			ran := dots.Load() - start
 			if tc.cancel == "" {
 				if err != nil {
@@ -123,6 +127,9 @@ func TestCancellableStep(t *testing.T) {
 			}
 			if tc.cancel == "before" && ran != 1 {
 				t.Errorf("%d products started, want only the refused one", ran)
+			}
+			if tc.cancel == "during" && ran != 3 {
+				t.Errorf("%d products started, want 3 (the third refused)", ran)
 			}
 		})
 	}
