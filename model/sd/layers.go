@@ -128,8 +128,13 @@ func quickGELU(x *Node) *Node { return Mul(x, Sigmoid(MulScalar(x, 1.702))) }
 // attentionChunkElems bounds the size of one attention score tensor: longer
 // query sequences are processed in chunks of queries (softmax rows are
 // independent, so results do not change). SD 1.5 at 512x512 would otherwise
-// hold [2, 8, 4096, 4096] scores (1 GiB) per attention layer.
-var attentionChunkElems = 1 << 25
+// hold [2, 8, 4096, 4096] scores (1 GiB) per attention layer; with 2^23
+// (32 MiB) a chunk is 128 queries. simplego's buffer pools keep a buffer
+// per size until a collection, so the chunk's tensors set how much the
+// pools hold: with 2^25 a 512 px generation's steps settled at 4.13 GB of
+// heap, above generation's memory limit, and the collector ran 3-4 times
+// a step (docs/PERFORMANCE.md, "Attention chunks and the buffer pools").
+var attentionChunkElems = 1 << 23
 
 // softmax is graph.Softmax over the last axis with a hand-written gradient.
 // The value is exp(x - max - log(sum(exp(x - max)))); the gradient,

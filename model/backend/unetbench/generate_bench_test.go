@@ -50,7 +50,12 @@ import (
 //	                               and of its first step there (go tool pprof
 //	                               BINARY dir/SIZE-PRECISION-load.prof, ...-step1.prof;
 //	                               PRECISION "stored-nolimit" for the run without
-//	                               the memory limit)
+//	                               the memory limit), a CPU profile of the
+//	                               steps after the first (...-steps.prof) and
+//	                               allocation profiles at the end of step 1
+//	                               and of the last step (...-allocs1.prof,
+//	                               ...-allocsN.prof; their difference,
+//	                               pprof -base, is the steps' allocations)
 //
 // The model's hash (Model.SHA256) is computed once before the children
 // (sd.FileSHA256, printed after the table), so that every child loads
@@ -199,7 +204,7 @@ func TestGenerateChild(t *testing.T) {
 	}
 	started := processStart(t)
 	mem := newMemorySampler()
-	profile := profiler(t, c)
+	profile, allocs := profiler(t, c)
 	stopProfile := profile("load")
 	t0 := time.Now()
 	be, err := backend.New("go")
@@ -244,6 +249,14 @@ func TestGenerateChild(t *testing.T) {
 				stopProfile()
 				r.Step1Flt = rusage(t).Minflt
 				mem.end("step 1")
+				if total > 1 {
+					allocs("allocs1")
+					stopProfile = profile("steps")
+				}
+			}
+			if step == total && total > 1 {
+				stopProfile()
+				allocs("allocsN")
 			}
 			switch {
 			case step == 2 && total > 2:
@@ -293,13 +306,11 @@ func rusage(t *testing.T) syscall.Rusage {
 
 // profiler returns a function that starts a CPU profile of the phase named
 // (to KATA_BENCH_GENERATE_PROFILE/SIZE-PRECISION-PHASE.prof) and returns
-// the function that stops it; without that variable both do nothing.
-func profiler(t *testing.T, c childConfig) func(phase string) func() {
+// the function that stops it, and one that writes the allocation profile
+// so far under the name given; without that variable they do nothing.
+func profiler(t *testing.T, c childConfig) (cpu func(phase string) func(), allocs func(name string)) {
 	dir := os.Getenv("KATA_BENCH_GENERATE_PROFILE")
-	return func(phase string) func() {
-		if dir == "" {
-			return func() {}
-		}
+	create := func(phase string) *os.File {
 		name := c.Precision
 		if c.NoLimit {
 			name += "-nolimit"
@@ -308,6 +319,25 @@ func profiler(t *testing.T, c childConfig) func(phase string) func() {
 		if err != nil {
 			t.Fatal(err)
 		}
+		return f
+	}
+	allocs = func(name string) {
+		if dir == "" {
+			return
+		}
+		f := create(name)
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			t.Error(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	cpu = func(phase string) func() {
+		if dir == "" {
+			return func() {}
+		}
+		f := create(phase)
 		if err := pprof.StartCPUProfile(f); err != nil {
 			t.Fatal(err)
 		}
@@ -321,6 +351,7 @@ func profiler(t *testing.T, c childConfig) func(phase string) func() {
 			})
 		}
 	}
+	return cpu, allocs
 }
 
 // processStart reads this process's start time from /proc (jiffies since boot).
