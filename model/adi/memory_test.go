@@ -8,16 +8,10 @@ import (
 	"testing"
 
 	"kata/model/backend"
+	"kata/model/gcsetting"
 	"kata/model/sd"
 	"kata/model/sd/sdtest"
 )
-
-// gcPercentNow reads the Go GC target without changing it.
-func gcPercentNow() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
-}
 
 // TestTrainGCPercent checks that Train holds MemoryOptions.GCPercent on the
 // pure-Go backend while it runs and restores the setting after.
@@ -26,7 +20,7 @@ func TestTrainGCPercent(t *testing.T) {
 	if !backend.PureGo(base.Backend) {
 		t.Skip("the GC target applies to the pure-Go backend only")
 	}
-	defer debug.SetGCPercent(gcPercentNow())
+	defer debug.SetGCPercent(gcsetting.Percent())
 	for _, tc := range []struct {
 		option, want int
 	}{{0, DefaultGCPercent}, {-1, 100}, {40, 40}, {200, 100}} {
@@ -36,7 +30,7 @@ func TestTrainGCPercent(t *testing.T) {
 			_, err := Train(context.Background(), base, testExemplars(2), Options{Name: "gc", Steps: 1,
 				Memory: MemoryOptions{GCPercent: tc.option}}, func(e Event) {
 				if e.Kind == EventPrepare || e.Kind == EventStep {
-					seen = append(seen, gcPercentNow())
+					seen = append(seen, gcsetting.Percent())
 				}
 			})
 			if err != nil {
@@ -45,7 +39,7 @@ func TestTrainGCPercent(t *testing.T) {
 			if len(seen) == 0 || slices.ContainsFunc(seen, func(p int) bool { return p != tc.want }) {
 				t.Errorf("GC percent during the run %v, want %d throughout", seen, tc.want)
 			}
-			if got := gcPercentNow(); got != 100 {
+			if got := gcsetting.Percent(); got != 100 {
 				t.Errorf("GC percent after the run %d, want 100 back", got)
 			}
 		})

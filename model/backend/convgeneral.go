@@ -582,12 +582,9 @@ func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 		}
 		return
 	}
-	ow := c.outSpDims[1]
+	ow, h, w, strY, strX, padY, padX := c.frame2D()
 	sy, sx := c.stride[0], c.stride[1]
 	dy := c.inDil[0]
-	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
-	h, w := c.inSpDims[0], c.inSpDims[1]
-	padY, padX := c.padLo[0], c.padLo[1]
 	for k := range c.kSize {
 		col := x[k*ld : k*ld+rows]
 		base := bOff + c.icOff[k]
@@ -647,12 +644,9 @@ func (c *convPlan) fillColMajor(x []float32, ld, b, r0, rows int) {
 // (ox + kdx - padX) / dx is read where that is a whole number in [0, w).
 func (c *convPlan) fillColMajorDilated(x []float32, ld, b, r0, rows int) {
 	bOff := b * c.inStr[c.axes.InputBatch]
-	ow := c.outSpDims[1]
+	ow, h, w, strY, strX, padY, padX := c.frame2D()
 	sy := c.stride[0]
 	dy, dx := c.inDil[0], c.inDil[1]
-	strY, strX := c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]]
-	h, w := c.inSpDims[0], c.inSpDims[1]
-	padY, padX := c.padLo[0], c.padLo[1]
 	for k := range c.kSize {
 		col := x[k*ld : k*ld+rows]
 		base := bOff + c.icOff[k]
@@ -682,6 +676,15 @@ func (c *convPlan) fillColMajorDilated(x []float32, ld, b, r0, rows int) {
 			}
 		}
 	}
+}
+
+// frame2D returns what both 2D fills read of a convolution's geometry: the
+// output row's length ow, the input's height h and width w, its strides
+// along them, and the low padding along them.
+func (c *convPlan) frame2D() (ow, h, w, strY, strX, padY, padX int) {
+	return c.outSpDims[1], c.inSpDims[0], c.inSpDims[1],
+		c.inStr[c.axes.InputSpatial[0]], c.inStr[c.axes.InputSpatial[1]],
+		c.padLo[0], c.padLo[1]
 }
 
 func floorDiv(a, b int) int {

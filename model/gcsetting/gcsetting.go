@@ -47,6 +47,16 @@ func LowerPercent(p int) (restore func()) {
 	})
 }
 
+// Percent returns the Go GC percent now (negative: collection off), read
+// without changing it for longer than the read.
+func Percent() int {
+	percent.Lock()
+	defer percent.Unlock()
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
 // limit is the soft memory limit as HoldLimit's callers hold it, so that
 // overlapping ones (the window runs generations in-process) restore it
 // once, to what it was before the first.

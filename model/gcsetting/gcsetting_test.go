@@ -6,15 +6,8 @@ import (
 	"testing"
 )
 
-// gcPercentNow reads the Go GC target without changing it.
-func gcPercentNow() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
-}
-
 func TestLowerPercent(t *testing.T) {
-	defer debug.SetGCPercent(gcPercentNow())
+	defer debug.SetGCPercent(Percent())
 	for _, tc := range []struct {
 		name         string
 		initial      int
@@ -35,14 +28,14 @@ func TestLowerPercent(t *testing.T) {
 			var undo []func()
 			for i, p := range tc.asks {
 				undo = append(undo, LowerPercent(p))
-				if got := gcPercentNow(); got != tc.during[i] {
+				if got := Percent(); got != tc.during[i] {
 					t.Errorf("after caller %d asked %d: GC percent %d, want %d", i, p, got, tc.during[i])
 				}
 			}
 			for i, u := range undo {
 				u()
 				u() // undoing twice is harmless
-				if got := gcPercentNow(); got != tc.afterUndoing[i] {
+				if got := Percent(); got != tc.afterUndoing[i] {
 					t.Errorf("after caller %d undid: GC percent %d, want %d", i, got, tc.afterUndoing[i])
 				}
 			}
