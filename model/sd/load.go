@@ -234,6 +234,31 @@ func loadDiffusers(dir string, opts *LoadOptions) (*Model, error) {
 	return m, nil
 }
 
+// DiffusersIdentity returns, without reading any weights, what Load's Model
+// would report of the diffusers folder dir with the default variant: its
+// SHA256 (the UNet weights file's, from the hash cache where it is there)
+// and its VAE config (VAE.ScalingFactor). Resumed training runs that
+// started from a folder need only these.
+func DiffusersIdentity(dir string) (sha256 string, vae *VAEConfig, err error) {
+	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err != nil {
+		return "", nil, fmt.Errorf("not a diffusers folder: %w", err)
+	}
+	if err := checkDiffusers(dir); err != nil {
+		return "", nil, err
+	}
+	if _, _, vae, err = readDiffusersConfigs(dir); err != nil {
+		return "", nil, err
+	}
+	p, err := weightsFile(filepath.Join(dir, "unet"), "diffusion_pytorch_model", "")
+	if err != nil {
+		return "", nil, err
+	}
+	if sha256, err = FileSHA256(p); err != nil {
+		return "", nil, err
+	}
+	return sha256, vae, nil
+}
+
 // weightsFile picks base.safetensors or base.fp16.safetensors in dir.
 func weightsFile(dir, base, variant string) (string, error) {
 	full := filepath.Join(dir, base+".safetensors")

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"kata/model/safetensors"
+	"kata/model/sd/sdtest"
 )
 
 // readWeights reads many tensors in parallel into the right slots, in
@@ -79,4 +80,32 @@ func weightValues(v *tensors.Tensor) ([]float32, error) {
 		safetensors.HalfToFloat32(out, uint16s(flat))
 	})
 	return out, err
+}
+
+// TestDiffusersIdentity: a folder's identity without its weights is what
+// Load reports (the UNet file's SHA-256, the VAE's scaling factor), and a
+// folder that is not one, or lacks its UNet weights, is refused.
+func TestDiffusersIdentity(t *testing.T) {
+	m := tinyModel(t, "diffusers")
+	sha, vae, err := DiffusersIdentity(sdtest.TinyDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha != m.SHA256 || vae.ScalingFactor != m.VAE.ScalingFactor {
+		t.Errorf("identity %s, scaling factor %g; Load reports %s, %g", sha, vae.ScalingFactor, m.SHA256, m.VAE.ScalingFactor)
+	}
+	noUNet := t.TempDir()
+	if err := os.CopyFS(noUNet, os.DirFS(sdtest.TinyDir())); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"} {
+		if err := os.Remove(filepath.Join(noUNet, "unet", name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	for name, dir := range map[string]string{"not a folder of a model": t.TempDir(), "no UNet weights": noUNet} {
+		if _, _, err := DiffusersIdentity(dir); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
 }

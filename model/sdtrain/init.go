@@ -13,8 +13,9 @@ import (
 // or a diffusers folder (an exported model, such as the built-in one). A
 // folder's weights serve as both the weights and their EMA; its fingerprint
 // is the SHA-256 of its UNet weights file, its step 0. With headerOnly (a
-// resumed run, which needs only the fingerprint, step and scaling factor) a
-// checkpoint's tensors, about 200 MB for Kata World, are not read.
+// resumed run, which needs only the fingerprint, step and scaling factor)
+// no tensors are read: about 200 MB of a Kata World checkpoint, and a
+// whole folder's weights.
 func loadInit(path string, headerOnly bool) (*checkpoint, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -26,13 +27,22 @@ func loadInit(path string, headerOnly bool) (*checkpoint, error) {
 		}
 		return loadCheckpoint(path)
 	}
+	if headerOnly {
+		sha, vae, err := sd.DiffusersIdentity(path)
+		if err != nil {
+			return nil, err
+		}
+		c := &checkpoint{Stage: StageUNet, ScalingFactor: vae.ScalingFactor}
+		c.Fingerprint = diffusersFingerprint(sha)
+		return c, nil
+	}
 	m, err := sd.Load(path, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Finalize()
 	c := &checkpoint{Stage: StageUNet, ScalingFactor: m.VAE.ScalingFactor, Weights: map[string][]float32{}, EMA: map[string][]float32{}}
-	c.Fingerprint = "diffusers:" + m.SHA256
+	c.Fingerprint = diffusersFingerprint(m.SHA256)
 	for v := range m.Ctx.IterVariables() {
 		w, err := tensors.CopyFlatData[float32](v.MustValue())
 		if err != nil {
@@ -43,3 +53,6 @@ func loadInit(path string, headerOnly bool) (*checkpoint, error) {
 	}
 	return c, nil
 }
+
+// diffusersFingerprint is a folder's fingerprint as initial checkpoint.
+func diffusersFingerprint(sha256 string) string { return "diffusers:" + sha256 }

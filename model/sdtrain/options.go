@@ -88,8 +88,9 @@ type Options struct {
 	// weights and the vae stage's checkpoint: fine-tuning a model, or
 	// continuing a run with changed settings. The optimiser starts afresh
 	// (moments zero, Warmup applies). Ignored when the run resumes from its
-	// own checkpoint, which must have been started from the same one (of a
-	// checkpoint file only the metadata is read then).
+	// own checkpoint, which must have been started from the same one (then
+	// only a checkpoint file's metadata, or a folder's configs and its UNet
+	// file's hash, are read).
 	InitFrom string
 
 	// CheckpointDir holds the stage checkpoints (vae.safetensors,

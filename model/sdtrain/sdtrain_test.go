@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -377,6 +378,39 @@ func TestInitFrom(t *testing.T) {
 				t.Fatalf("from the folder: %s[%d] is %g, the exported EMA %g", k, i, f.Weights[k][i], w[i])
 			}
 		}
+	}
+
+	// Resuming from a folder reads none of its weights: with the text
+	// encoder's and the VAE's files cut short the run resumes, and with
+	// another UNet file it is refused (another fingerprint).
+	o.CheckpointDir, o.Steps = t.TempDir(), 2
+	ctx, cancel = gocontext.WithCancel(gocontext.Background())
+	_, err = Train(ctx, be, tinyArch(), src, o, func(e Event) {
+		if e.Kind == EventStep && e.Step == 1 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, gocontext.Canceled) {
+		t.Fatalf("cancelled run from the folder returned %v", err)
+	}
+	for _, sub := range []string{"text_encoder/model.safetensors", "vae/diffusion_pytorch_model.safetensors"} {
+		if err := os.Truncate(filepath.Join(folder, sub), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.Resume = true
+	if res := trainStage(t, be, src, o, nil); res.Steps != 2 {
+		t.Fatalf("resumed from the folder to step %d", res.Steps)
+	}
+	if err := Export(CheckpointPath(second, StageUNet), folder+"-other"); err != nil {
+		t.Fatal(err)
+	}
+	unet := "unet/diffusion_pytorch_model.safetensors"
+	if err := os.Rename(filepath.Join(folder+"-other", unet), filepath.Join(folder, unet)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(gocontext.Background(), be, tinyArch(), src, o, nil); err == nil || !strings.Contains(err.Error(), "another run") {
+		t.Fatalf("resumed a run whose initial folder has another UNet: %v", err)
 	}
 }
 
