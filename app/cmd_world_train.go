@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"kata/model/backend"
 	"kata/model/sdtrain"
 	"kata/model/worldmodel"
 )
@@ -31,6 +32,7 @@ type worldTrainArgs struct {
 	initFrom, weighting       string
 	restarts                  string
 	steps, batch, latents     int
+	shards                    int
 	lr                        float64
 	seed                      uint64
 	every                     time.Duration
@@ -51,8 +53,9 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 	fs := NewFlagSet(env, "world train", "--stage vae|unet|all|export [flags]")
 	a := &worldTrainArgs{}
 	fs.StringVar(&a.stage, "stage", "all", "vae, unet, all (vae then unet, then export) or export (the unet checkpoint's current EMA weights)")
-	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 7500)")
+	fs.IntVar(&a.steps, "steps", 0, "optimiser steps of each stage run (default the recipe's: vae 1500, unet 8000)")
 	fs.IntVar(&a.batch, "batch", 0, "samples per step (default the recipe's: vae 8, unet 16)")
+	fs.IntVar(&a.shards, "shards", 0, "concurrent graph executions each batch is split into (default the recipe's 2 on the pure-Go backend, 1 on others)")
 	fs.IntVar(&a.latents, "latent-samples", 256, "vae: renders encoded to measure the latent scale")
 	fs.Float64Var(&a.lr, "lr", 0, "peak learning rate (default the recipe's: vae 1e-3, unet 5e-4)")
 	fs.Uint64Var(&a.seed, "seed", 1, "random seed (initial weights, data stream, noise)")
@@ -73,8 +76,8 @@ func parseWorldTrainArgs(env Env, args []string) (*worldTrainArgs, error) {
 		return nil, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
 	case a.stage != "vae" && a.stage != "unet" && a.stage != "all" && a.stage != "export":
 		return nil, fmt.Errorf("%w: --stage must be vae, unet, all or export", ErrUsage)
-	case a.steps < 0 || a.batch < 0 || a.lr < 0:
-		return nil, fmt.Errorf("%w: --steps, --batch and --lr must not be negative", ErrUsage)
+	case a.steps < 0 || a.batch < 0 || a.lr < 0 || a.shards < 0:
+		return nil, fmt.Errorf("%w: --steps, --batch, --shards and --lr must not be negative", ErrUsage)
 	case a.latents < 2:
 		return nil, fmt.Errorf("%w: --latent-samples must be at least 2", ErrUsage)
 	case a.every <= 0:
@@ -115,9 +118,17 @@ func (a *worldTrainArgs) restartSteps() ([]int, error) {
 	return out, nil
 }
 
-// options returns the recipe of stage with the flags' overrides.
-func (a *worldTrainArgs) options(stage sdtrain.Stage) sdtrain.Options {
+// options returns the recipe of stage with the flags' overrides; pureGo
+// says whether the backend is the pure-Go one (the recipe's shards are for
+// it).
+func (a *worldTrainArgs) options(stage sdtrain.Stage, pureGo bool) sdtrain.Options {
 	o := worldmodel.Recipe(stage)
+	if !pureGo {
+		o.Shards = 1
+	}
+	if a.shards > 0 {
+		o.Shards = a.shards
+	}
 	o.Seed, o.CheckpointDir, o.CheckpointEvery, o.Resume = a.seed, a.ckpt, a.every, a.resume
 	o.LatentSamples, o.NoPreview = a.latents, !a.preview
 	if r, _ := a.restartSteps(); r != nil {
@@ -165,8 +176,8 @@ func runWorldTrain(ctx context.Context, env Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stderr, "checkpoints in %s\n", a.ckpt)
 		for _, stage := range stages {
-			o := a.options(stage)
-			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d, lr %g, restarts %v\n", stage, o.Steps, o.Batch, o.LR, o.Restarts)
+			o := a.options(stage, backend.PureGo(be))
+			fmt.Fprintf(env.Stderr, "stage %s: %d steps of batch %d in %d shards, lr %g, restarts %v\n", stage, o.Steps, o.Batch, o.Shards, o.LR, o.Restarts)
 			if o.InitFrom != "" || o.Weighting != "" {
 				fmt.Fprintf(env.Stderr, "from %q, loss weighting %q\n", o.InitFrom, o.Weighting)
 			}

@@ -20,6 +20,7 @@ func TestWorldTrainFlags(t *testing.T) {
 	}{
 		{"unknown stage", []string{"--stage", "gan"}, "--stage must be"},
 		{"negative steps", []string{"--steps", "-1"}, "must not be negative"},
+		{"negative shards", []string{"--shards", "-2"}, "must not be negative"},
 		{"stray argument", []string{"extra"}, "unexpected arguments"},
 		{"no checkpoint folder", []string{"--ckpt", ""}, "--ckpt must name"},
 		{"weighting outside the unet stage", []string{"--weighting", "p2"}, "apply to --stage unet"},
@@ -44,7 +45,7 @@ func TestWorldTrainFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := u.options(sdtrain.StageUNet); o.Weighting != sdtrain.WeightingP2 || o.InitFrom != "a.safetensors" || len(o.Restarts) != 0 {
+	if o := u.options(sdtrain.StageUNet, true); o.Weighting != sdtrain.WeightingP2 || o.InitFrom != "a.safetensors" || len(o.Restarts) != 0 {
 		t.Fatalf("unet options %q %q", o.Weighting, o.InitFrom)
 	}
 	for _, tc := range []struct{ flag, want string }{
@@ -60,8 +61,28 @@ func TestWorldTrainFlags(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := w.options(sdtrain.StageUNet).Weighting; got != tc.want {
+		if got := w.options(sdtrain.StageUNet, true).Weighting; got != tc.want {
 			t.Errorf("--weighting %q: options' weighting %q, want %q", tc.flag, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		flag   []string
+		pureGo bool
+		want   int
+	}{
+		{nil, true, 2}, // the recipe's, for the pure-Go backend
+		{nil, false, 1},
+		{[]string{"--shards", "4"}, true, 4},
+		{[]string{"--shards", "4"}, false, 4},
+	} {
+		w, err := parseWorldTrainArgs(Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}, tc.flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stage := range []sdtrain.Stage{sdtrain.StageVAE, sdtrain.StageUNet} {
+			if got := w.options(stage, tc.pureGo).Shards; got != tc.want {
+				t.Errorf("%v, pure Go %v, %s: %d shards, want %d", tc.flag, tc.pureGo, stage, got, tc.want)
+			}
 		}
 	}
 	if wd, _ := os.Getwd(); strings.HasPrefix(a.ckpt, filepath.Dir(filepath.Dir(wd))) {

@@ -2,12 +2,14 @@ package sdtrain
 
 import (
 	gocontext "context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -102,11 +104,23 @@ func smooth(s, v float64) float64 {
 	return s + smoothing*(v-s)
 }
 
-// stepInput is one step's graph inputs and the training RNG's state after
-// drawing them: the state a checkpoint written after that step holds.
+// stepInput is one step's graph inputs, one list per shard (Options.Shards),
+// and the training RNG's state after drawing them: the state a checkpoint
+// written after that step holds.
 type stepInput struct {
-	args []any
+	args [][]any
 	rng  []byte
+}
+
+// shardTensors cuts v, the flat values of batch samples of dims each
+// (sample-major), into k tensors [batch/k, dims...] of consecutive samples.
+func shardTensors[T dtypes.Supported](v []T, batch, k int, dims ...int) []*tensors.Tensor {
+	per := len(v) / k
+	out := make([]*tensors.Tensor, k)
+	for i := range out {
+		out[i] = tensors.FromFlatDataAndDimensions(v[i*per:(i+1)*per], append([]int{batch / k}, dims...)...)
+	}
+	return out
 }
 
 // draw draws one step's inputs from rng (r.pcg): the batch (renders,
@@ -124,25 +138,32 @@ func (r *run) draw(rng *rand.Rand) (stepInput, error) {
 	if err != nil {
 		return stepInput{}, err
 	}
-	ls := a.VAE.LatentChannels
-	images := tensors.FromFlatDataAndDimensions(b.images, o.Batch, 3, size, size)
-	post := tensors.FromFlatDataAndDimensions(Normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
-	args := []any{images, post}
+	ls, n, k := a.VAE.LatentChannels, o.Batch, o.Shards
+	args := make([][]any, k)
+	add := func(ts []*tensors.Tensor) {
+		for i, t := range ts {
+			args[i] = append(args[i], t)
+		}
+	}
+	add(shardTensors(b.images, n, k, 3, size, size))
+	add(shardTensors(Normals(rng, n*lat), n, k, ls, size/f, size/f))
 	if o.Stage == StageUNet {
-		noise := tensors.FromFlatDataAndDimensions(Normals(rng, o.Batch*lat), o.Batch, ls, size/f, size/f)
-		ts := make([]int32, o.Batch)
-		sa, sb, w := make([]float32, o.Batch), make([]float32, o.Batch), make([]float32, o.Batch)
+		noise := Normals(rng, n*lat)
+		ts := make([]int32, n)
+		sa, sb, w := make([]float32, n), make([]float32, n), make([]float32, n)
 		for i := range ts {
 			t := rng.IntN(a.Scheduler.NumTrainTimesteps)
 			ac := float64(r.sched.AlphasCumprod[t])
 			ts[i], sa[i], sb[i] = int32(t), float32(math.Sqrt(ac)), float32(math.Sqrt(1-ac))
 			w[i] = float32(TimestepWeight(o.Weighting, ac))
 		}
-		args = append(args, noise, tensors.FromFlatDataAndDimensions(ts, o.Batch),
-			tensors.FromFlatDataAndDimensions(sa, o.Batch), tensors.FromFlatDataAndDimensions(sb, o.Batch),
-			tensors.FromFlatDataAndDimensions(b.ids, o.Batch, len(b.ids)/o.Batch))
+		add(shardTensors(noise, n, k, ls, size/f, size/f))
+		add(shardTensors(ts, n, k))
+		add(shardTensors(sa, n, k))
+		add(shardTensors(sb, n, k))
+		add(shardTensors(b.ids, n, k, len(b.ids)/n))
 		if o.Weighting != WeightingUniform {
-			args = append(args, tensors.FromFlatDataAndDimensions(w, o.Batch))
+			add(shardTensors(w, n, k))
 		}
 	}
 	state, err := r.pcg.MarshalBinary()
@@ -206,25 +227,45 @@ func (r *run) inputs(rng *rand.Rand, n int) (next func() (stepInput, error), sto
 // gradient's global norm before clipping.
 func (r *run) trainStep(in stepInput, lr float64) (loss, norm float64, err error) {
 	o := r.o
-	outs, err := r.exec.Exec(in.args...)
+	outs, err := r.execShards(in.args)
+	defer func() {
+		for _, shard := range outs {
+			for _, t := range shard {
+				t.FinalizeAll()
+			}
+		}
+	}()
 	if err != nil {
 		return 0, 0, err
 	}
-	defer func() {
-		for _, t := range outs {
-			t.FinalizeAll()
-		}
-	}()
-	loss = float64(tensors.ToScalar[float32](outs[0]))
+	for _, shard := range outs {
+		loss += float64(tensors.ToScalar[float32](shard[0]))
+	}
+	loss /= float64(len(outs))
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, 0, fmt.Errorf("loss is %g", loss)
 	}
 	if r.grad == nil {
 		r.grad = make([]float32, len(r.params))
 	}
-	grad, gs := r.grad, outs[r.extraOutputs():]
-	forBlocks(len(gs), 1, o.Serial, func(i, _ int) {
-		tensors.MustConstFlatData(gs[i], func(g []float32) { copy(grad[r.offs[i]:r.offs[i+1]], g) })
+	grad, first := r.grad, r.extraOutputs()
+	forBlocks(len(r.train), 1, o.Serial, func(i, _ int) {
+		g := grad[r.offs[i]:r.offs[i+1]]
+		tensors.MustConstFlatData(outs[0][first+i], func(s []float32) { copy(g, s) })
+		if len(outs) == 1 {
+			return
+		}
+		for _, shard := range outs[1:] {
+			tensors.MustConstFlatData(shard[first+i], func(s []float32) {
+				for j, v := range s {
+					g[j] += v
+				}
+			})
+		}
+		inv := 1 / float32(len(outs))
+		for j := range g {
+			g[j] *= inv
+		}
 	})
 	var sq float64
 	for _, g := range grad {
@@ -258,6 +299,27 @@ func (r *run) trainStep(in stepInput, lr float64) (loss, norm float64, err error
 	r.rng = in.rng
 	r.losses = append(r.losses, float32(loss))
 	return loss, norm, nil
+}
+
+// execShards runs the training graph on each shard's inputs, all at once,
+// and returns each one's outputs (those of a failed run are nil) and the
+// first error.
+func (r *run) execShards(args [][]any) ([][]*tensors.Tensor, error) {
+	outs, errs := make([][]*tensors.Tensor, len(args)), make([]error, len(args))
+	if len(args) == 1 {
+		outs[0], errs[0] = r.exec.Exec(args[0]...)
+		return outs, errs[0]
+	}
+	var wg sync.WaitGroup
+	for i := range args {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = r.exec.Exec(args[i]...)
+		}()
+	}
+	wg.Wait()
+	return outs, errors.Join(errs...)
 }
 
 // setTrained sets the trained variables to r.params, making their tensors

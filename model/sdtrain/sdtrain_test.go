@@ -3,6 +3,7 @@ package sdtrain
 import (
 	gocontext "context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -452,6 +453,62 @@ func TestOverlapMatchesSerial(t *testing.T) {
 					t.Fatalf("%s: %s %s differs between the serial and the overlapped run", stage, part.name, k)
 				}
 			}
+		}
+	}
+}
+
+// TestShardsMatchOneBatch checks that a step split into concurrent shards
+// (Options.Shards) computes the loss and gradient of the whole batch: the
+// same values up to the order of the float sums.
+func TestShardsMatchOneBatch(t *testing.T) {
+	be := testBackend(t)
+	dir := t.TempDir()
+	trainStage(t, be, Shapes{}, Options{Stage: StageVAE, Steps: 1, Batch: 2, LatentSamples: 4, CheckpointDir: dir, NoPreview: true}, nil)
+	for _, stage := range []Stage{StageVAE, StageUNet} {
+		for _, shards := range []int{2, 4} {
+			t.Run(fmt.Sprintf("%s/%d", stage, shards), func(t *testing.T) {
+				var losses, norms []float64
+				var grads [][]float32
+				for _, k := range []int{1, shards} {
+					o, err := Options{Stage: stage, Steps: 1, Batch: 4, Shards: k, Seed: 5, ClipNorm: -1, CheckpointDir: dir,
+						NoPreview: true, Weighting: map[Stage]string{StageUNet: WeightingP2}[stage]}.withDefaults()
+					if err != nil {
+						t.Fatal(err)
+					}
+					r, err := newRun(be, tinyArch(), Shapes{}, o, func(Event) {})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := r.compile(); err != nil {
+						t.Fatal(err)
+					}
+					in, err := r.draw(rand.New(r.pcg))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(in.args) != k {
+						t.Fatalf("%d shards of inputs, want %d", len(in.args), k)
+					}
+					loss, norm, err := r.trainStep(in, 1e-3)
+					if err != nil {
+						t.Fatal(err)
+					}
+					losses, norms, grads = append(losses, loss), append(norms, norm), append(grads, r.grad)
+				}
+				if d := math.Abs(losses[1] - losses[0]); d > 1e-5*math.Abs(losses[0]) || losses[0] == 0 {
+					t.Errorf("loss %g with %d shards, %g in one batch", losses[1], shards, losses[0])
+				}
+				if d := math.Abs(norms[1] - norms[0]); d > 1e-4*norms[0] || norms[0] == 0 {
+					t.Errorf("gradient norm %g with %d shards, %g in one batch", norms[1], shards, norms[0])
+				}
+				var worst float64
+				for i, g := range grads[0] {
+					worst = max(worst, math.Abs(float64(grads[1][i]-g)))
+				}
+				if worst > 1e-5*norms[0] {
+					t.Errorf("gradients differ by up to %g (norm %g)", worst, norms[0])
+				}
+			})
 		}
 	}
 }

@@ -340,6 +340,9 @@ func (r *run) fingerprintOf(o Options) (string, error) {
 	if r.initFP != "" {
 		fmt.Fprintf(h, "|init %s", r.initFP)
 	}
+	if o.Shards > 1 {
+		fmt.Fprintf(h, "|shards %d", o.Shards)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }
 

@@ -54,8 +54,10 @@ func runnableSeconds() (float64, bool) {
 // across the timed steps; 2.0 is two cores busy throughout), for the
 // trainer's host work on one goroutine in the order of a step ("serial",
 // Options.Serial: the trainer before issue 12) and spread over the cores
-// with the next batch drawn during the current step ("overlapped", the
-// default); both train bit for bit alike. On idle cores:
+// with the next batch drawn during the current step ("overlapped"); both
+// train bit for bit alike. "shards-2", "shards-4" and "shards-8" overlap too and split
+// each batch into concurrent graph executions (sdtrain.Options.Shards; the
+// recipe's choice is the fastest of these). On idle cores:
 //
 //	CGO_ENABLED=0 go test ./model/worldmodel -run NONE -bench Train -benchtime 20x
 func BenchmarkTrain(b *testing.B) {
@@ -76,10 +78,12 @@ func BenchmarkTrain(b *testing.B) {
 	for _, mode := range []struct {
 		name   string
 		serial bool
-	}{{"serial", true}, {"overlapped", false}} {
+		shards int
+	}{{"serial", true, 1}, {"overlapped", false, 1}, {"shards-2", false, 2}, {"shards-4", false, 4}, {"shards-8", false, 8}} {
 		b.Run(mode.name, func(b *testing.B) {
 			o := Recipe(sdtrain.StageUNet).WithSteps(b.N + 1)
 			o.CheckpointDir, o.NoPreview, o.CheckpointEvery, o.Serial = b.TempDir(), true, 24*time.Hour, mode.serial
+			o.Shards = mode.shards
 			if err := os.WriteFile(sdtrain.CheckpointPath(o.CheckpointDir, sdtrain.StageVAE), vaeCkpt, 0o644); err != nil {
 				b.Fatal(err)
 			}
