@@ -209,13 +209,20 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	labels := make([]string, *side)
 	images := make([]image.Image, *side**side)
 	bar := newProgress(env.Stderr, len(images), "world grid")
-	for i := range images {
-		r, err := p.Generate(ctx, sampling.options(*prompt, *seed+uint64(i)))
+	// One row a batch: the UNet runs once per step on the row's images.
+	for row := range *side {
+		seeds := make([]uint64, *side)
+		for c := range seeds {
+			seeds[c] = *seed + uint64(row**side+c)
+		}
+		rs, err := p.GenerateBatch(ctx, sampling.options(*prompt, 0), seeds)
 		if err != nil {
 			return err
 		}
-		images[i] = r.Image
-		bar.Set(i + 1)
+		for c, r := range rs {
+			images[row**side+c] = r.Image
+		}
+		bar.Set((row + 1) * *side)
 	}
 	bar.Finish()
 	for i := range labels {
