@@ -1,6 +1,7 @@
 package adi
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -43,6 +44,8 @@ type LossFunc struct {
 	mu      sync.Mutex
 	// perCall > 0 splits a batch into executions of at most that many samples.
 	perCall int
+	// concurrent > 1 runs that many of a split batch's executions at once.
+	concurrent int
 	// apart runs the text encoder and the UNet in three executions
 	// (textpass.go) instead of one (exec).
 	apart                     bool
@@ -129,12 +132,36 @@ func (lf *LossFunc) Compute(b LossBatch) (LossResult, error) {
 	if lf.perCall <= 0 || b.B <= lf.perCall {
 		return lf.run(b, d)
 	}
-	var res LossResult
-	for lo := 0; lo < b.B; lo += lf.perCall {
-		part, err := lf.run(b.samples(lo, min(lo+lf.perCall, b.B)), d)
-		if err != nil {
+	parts := make([]LossResult, (b.B+lf.perCall-1)/lf.perCall)
+	errs := make([]error, len(parts))
+	runPart := func(i int) {
+		lo := i * lf.perCall
+		parts[i], errs[i] = lf.run(b.samples(lo, min(lo+lf.perCall, b.B)), d)
+	}
+	if lf.concurrent <= 1 {
+		for i := range parts {
+			if runPart(i); errs[i] != nil {
+				return LossResult{}, errs[i]
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, lf.concurrent)
+		for i := range parts {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				runPart(i)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return LossResult{}, err
 		}
+	}
+	var res LossResult
+	for _, part := range parts {
 		res.Losses = append(res.Losses, part.Losses...)
 		res.Grads = append(res.Grads, part.Grads...)
 	}

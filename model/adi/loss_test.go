@@ -3,6 +3,7 @@ package adi
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
@@ -142,12 +143,21 @@ func TestLossBatchPerSample(t *testing.T) {
 	}
 	n := len(v)
 	// One execution of the whole batch, one per sample (what the pure-Go
-	// backend does), and an uneven split.
-	for _, perCall := range []int{0, 1, 2} {
+	// backend does), an uneven split, and executions run at once
+	// (MemoryOptions.Concurrent), which must give one after another's bits.
+	var oneByOne LossResult
+	for _, c := range []struct{ perCall, concurrent int }{{0, 1}, {1, 1}, {2, 1}, {1, 3}, {1, 2}, {2, 2}} {
+		perCall := c.perCall
 		lf.perCall = perCall
+		lf.SetConcurrentCalls(c.concurrent)
 		res, err := lf.Compute(batch)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if perCall == 1 && c.concurrent == 1 {
+			oneByOne = res
+		} else if perCall == 1 && (!slices.Equal(res.Losses, oneByOne.Losses) || !slices.Equal(res.Grads, oneByOne.Grads)) {
+			t.Errorf("%d executions at once: not the bits of one after another", c.concurrent)
 		}
 		if len(res.Losses) != 3 || len(res.Grads) != 3*n {
 			t.Fatalf("perCall %d: %d losses, %d gradient values; want 3, %d", perCall, len(res.Losses), len(res.Grads), 3*n)

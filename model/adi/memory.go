@@ -52,6 +52,34 @@ type MemoryOptions struct {
 	// second forward pass of the text encoder. The default (false) runs both
 	// in one execution.
 	TextApart bool
+	// Concurrent is how many of a micro-batch's executions run at once when
+	// it is split (SplitSamples: for ADI the anchor, positive and negative
+	// of a triple); 1 runs them one after another. Each one running adds
+	// one sample's activations. 0 (the default) is all of them on the
+	// pure-Go backend when the latents are at most smallLatent a side, else
+	// 1: a small model's graph keeps about 1.5 of 2 cores busy (its nodes
+	// run one at a time), and running the triple's passes at once made 50
+	// ADI steps on Kata World's architecture 1.7x faster (docs/PERFORMANCE.md,
+	// "ADI on small models"); SD 1.5's ops at 512 px already use every core,
+	// and its activations are what bounds its memory.
+	Concurrent int
+}
+
+// smallLatent is the largest latent side (Kata World's is 16; SD 1.x's 64
+// at 512 px) at which MemoryOptions.Concurrent's default runs a
+// micro-batch's executions at once.
+const smallLatent = 32
+
+// concurrent is the number of executions Concurrent asks for, on a pure-Go
+// backend or not, with latents of the given side.
+func (m MemoryOptions) concurrent(pureGo bool, side int) int {
+	switch {
+	case m.Concurrent > 0:
+		return m.Concurrent
+	case pureGo && side <= smallLatent:
+		return 1 << 10 // all of them
+	}
+	return 1
 }
 
 // DefaultGCPercent is MemoryOptions.GCPercent's default: a pure-Go ADI step
@@ -94,4 +122,13 @@ func (lf *LossFunc) SetSamplesPerCall(n int) {
 	lf.mu.Lock()
 	defer lf.mu.Unlock()
 	lf.perCall = max(n, 0)
+}
+
+// SetConcurrentCalls makes Compute run up to n of a split batch's executions
+// at once (n <= 1: one after another). The results are the same; each
+// execution running adds its activations to the memory in use.
+func (lf *LossFunc) SetConcurrentCalls(n int) {
+	lf.mu.Lock()
+	defer lf.mu.Unlock()
+	lf.concurrent = n
 }

@@ -121,3 +121,22 @@ func TestTextPassApart(t *testing.T) {
 		})
 	}
 }
+
+func TestConcurrentDefault(t *testing.T) {
+	for _, tc := range []struct {
+		set    int
+		pureGo bool
+		side   int
+		want   int // 3: a whole ADI triple at once
+	}{
+		{0, true, 16, 3},  // Kata World on the CPU
+		{0, true, 64, 1},  // SD 1.5 at 512 px
+		{0, false, 16, 1}, // an accelerator
+		{1, true, 16, 1},
+		{2, true, 64, 2},
+	} {
+		if got := min(MemoryOptions{Concurrent: tc.set}.concurrent(tc.pureGo, tc.side), 3); got != tc.want {
+			t.Errorf("Concurrent %d, pure Go %v, latent %d: %d executions of a triple at once, want %d", tc.set, tc.pureGo, tc.side, got, tc.want)
+		}
+	}
+}

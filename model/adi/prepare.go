@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"kata/model/backend"
 	"kata/model/placeholder"
 	"kata/model/scheduler"
 	"kata/model/sd"
@@ -59,6 +60,7 @@ func prepare(ctx context.Context, base Base, given []Exemplar, opts Options, onE
 	}
 	t.lossFn.SetSamplesPerCall(o.Memory.Split.samplesPerCall())
 	t.lossFn.SetTextApart(o.Memory.TextApart)
+	t.lossFn.SetConcurrentCalls(o.Memory.concurrent(backend.PureGo(base.Backend), t.latDim[1]))
 	t.compute = t.lossFn.Compute
 	t.fp = t.fingerprint(exemplars)
 	return t, nil
