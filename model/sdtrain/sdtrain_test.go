@@ -512,3 +512,26 @@ func TestShardsMatchOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFinishedStageResumes resumes each finished stage (what `kata world
+// train --stage all --resume` does after a stop in the unet stage): it
+// returns at once with its steps and scale, for the vae stage too, whose
+// scale is measured at its end.
+func TestFinishedStageResumes(t *testing.T) {
+	be := testBackend(t)
+	dir := t.TempDir()
+	for _, stage := range []Stage{StageVAE, StageUNet} {
+		o := Options{Stage: stage, Steps: 2, Batch: 2, LatentSamples: 4, CheckpointDir: dir, NoPreview: true}
+		first := trainStage(t, be, Shapes{}, o, nil)
+		o.Resume = true
+		var steps int
+		again := trainStage(t, be, Shapes{}, o, func(e Event) {
+			if e.Kind == EventStep {
+				steps++
+			}
+		})
+		if steps != 0 || again.Steps != 2 || again.ScalingFactor != first.ScalingFactor {
+			t.Fatalf("%s resumed: %d steps run, at step %d, scale %g (first %g)", stage, steps, again.Steps, again.ScalingFactor, first.ScalingFactor)
+		}
+	}
+}

@@ -206,12 +206,18 @@ func newRun(be backends.Backend, arch Architecture, src Source, o Options, onEve
 		r.sf = vc.ScalingFactor
 		r.arch.VAE.ScalingFactor = r.sf
 	}
-	if resumed != nil {
+	// A unet run's scale is part of its fingerprint; a vae run measures its
+	// scale at its end, so its fingerprint holds the one it started with.
+	if resumed != nil && o.Stage == StageUNet {
 		r.sf = resumed.ScalingFactor
 		r.arch.VAE.ScalingFactor = r.sf
 	}
 	if r.fp, err = r.fingerprint(); err != nil {
 		return nil, err
+	}
+	if resumed != nil && o.Stage == StageVAE {
+		r.sf = resumed.ScalingFactor
+		r.arch.VAE.ScalingFactor = r.sf
 	}
 	n := 0
 	for _, k := range r.train {
