@@ -59,8 +59,8 @@ type MemoryOptions struct {
 	// pure-Go backend when the latents are at most smallLatent a side, else
 	// 1: a small model's graph keeps about 1.5 of 2 cores busy (its nodes
 	// run one at a time), and running the triple's passes at once made 50
-	// ADI steps on Kata World's architecture 1.7x faster (docs/PERFORMANCE.md,
-	// "ADI on small models"); SD 1.5's ops at 512 px already use every core,
+	// ADI steps on Kata World's architecture 1.7x faster (BenchmarkADI in
+	// model/worldmodel; docs/PERFORMANCE.md, "Two graph executions at once"); SD 1.5's ops at 512 px already use every core,
 	// and its activations are what bounds its memory.
 	Concurrent int
 }
