@@ -1,7 +1,6 @@
 package adi
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	kbackend "kata/model/backend"
+	"kata/model/parallel"
 	"kata/model/sd"
 )
 
@@ -133,32 +133,14 @@ func (lf *LossFunc) Compute(b LossBatch) (LossResult, error) {
 		return lf.run(b, d)
 	}
 	parts := make([]LossResult, (b.B+lf.perCall-1)/lf.perCall)
-	errs := make([]error, len(parts))
-	runPart := func(i int) {
+	err := parallel.ForWidth(len(parts), lf.concurrent, func(i int) error {
 		lo := i * lf.perCall
-		parts[i], errs[i] = lf.run(b.samples(lo, min(lo+lf.perCall, b.B)), d)
-	}
-	if lf.concurrent <= 1 {
-		for i := range parts {
-			if runPart(i); errs[i] != nil {
-				return LossResult{}, errs[i]
-			}
-		}
-	} else {
-		var wg sync.WaitGroup
-		slots := make(chan struct{}, lf.concurrent)
-		for i := range parts {
-			wg.Add(1)
-			slots <- struct{}{}
-			go func() {
-				defer func() { <-slots; wg.Done() }()
-				runPart(i)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return LossResult{}, err
-		}
+		var err error
+		parts[i], err = lf.run(b.samples(lo, min(lo+lf.perCall, b.B)), d)
+		return err
+	})
+	if err != nil {
+		return LossResult{}, err
 	}
 	var res LossResult
 	for _, part := range parts {

@@ -13,7 +13,15 @@ import (
 // index and stop too). With one core or n <= 1 it runs in order on the
 // calling goroutine. fn must not depend on the order of the indices.
 func For(n int, fn func(i int) error) error {
-	workers := min(n, runtime.GOMAXPROCS(0))
+	return ForWidth(n, runtime.GOMAXPROCS(0), fn)
+}
+
+// ForWidth is For on up to width goroutines whatever the number of cores:
+// for work that is not one core's worth per index, such as graph executions
+// that each run one node at a time and are meant to run at once. Width 1 (or
+// less) runs the indices in order on the calling goroutine.
+func ForWidth(n, width int, fn func(i int) error) error {
+	workers := min(n, width)
 	if workers <= 1 {
 		for i := range n {
 			if err := fn(i); err != nil {

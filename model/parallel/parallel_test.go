@@ -2,8 +2,11 @@ package parallel
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestFor(t *testing.T) {
@@ -54,5 +57,36 @@ func TestBlocks(t *testing.T) {
 				t.Fatalf("n=%d block=%d: index %d covered %d times", tc.n, tc.block, i, c)
 			}
 		}
+	}
+}
+
+// TestForWidth checks that ForWidth runs width indices at once whatever
+// GOMAXPROCS is (each index waits until width of them have started), and
+// that width 1 runs them in order.
+func TestForWidth(t *testing.T) {
+	for _, width := range []int{2, 3, 8} {
+		var started atomic.Int32
+		all := make(chan struct{})
+		err := ForWidth(width, width, func(i int) error {
+			if started.Add(1) == int32(width) {
+				close(all)
+			}
+			select {
+			case <-all:
+				return nil
+			case <-time.After(10 * time.Second):
+				return fmt.Errorf("index %d: the other %d never started", i, width-1)
+			}
+		})
+		if err != nil {
+			t.Errorf("width %d: %v", width, err)
+		}
+	}
+	var order []int
+	if err := ForWidth(5, 1, func(i int) error { order = append(order, i); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []int{0, 1, 2, 3, 4}) {
+		t.Errorf("width 1 ran %v, want 0..4 in order", order)
 	}
 }

@@ -2,7 +2,6 @@ package sdtrain
 
 import (
 	gocontext "context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"kata/model/parallel"
 	"kata/model/sd"
 	"kata/model/trainstate"
 )
@@ -302,24 +302,15 @@ func (r *run) trainStep(in stepInput, lr float64) (loss, norm float64, err error
 }
 
 // execShards runs the training graph on each shard's inputs, all at once,
-// and returns each one's outputs (those of a failed run are nil) and the
-// first error.
+// and returns each one's outputs and the first error.
 func (r *run) execShards(args [][]any) ([][]*tensors.Tensor, error) {
-	outs, errs := make([][]*tensors.Tensor, len(args)), make([]error, len(args))
-	if len(args) == 1 {
-		outs[0], errs[0] = r.exec.Exec(args[0]...)
-		return outs, errs[0]
-	}
-	var wg sync.WaitGroup
-	for i := range args {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i], errs[i] = r.exec.Exec(args[i]...)
-		}()
-	}
-	wg.Wait()
-	return outs, errors.Join(errs...)
+	outs := make([][]*tensors.Tensor, len(args))
+	err := parallel.ForWidth(len(args), len(args), func(i int) error {
+		var err error
+		outs[i], err = r.exec.Exec(args[i]...)
+		return err
+	})
+	return outs, err
 }
 
 // setTrained sets the trained variables to r.params, making their tensors
