@@ -57,7 +57,15 @@ func Main(ctx context.Context, args []string, env Env) int {
 		PrintHelp(env.Stderr)
 		return 2
 	}
-	err := runCancellable(ctx, name, env.Stderr, func() error { return cmd.Run(ctx, env, args[1:]) })
+	stopProfile, err := startProfile(Getenv(profileEnv))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "kata %s: %s: %v\n", name, profileEnv, err)
+		return 1
+	}
+	err = runCancellable(ctx, name, env.Stderr, func() error { return cmd.Run(ctx, env, args[1:]) })
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	switch {
 	case err == nil:
 		return 0
