@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"kata/assets"
+	"kata/model/backend"
 	"kata/model/sd"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
@@ -69,25 +70,31 @@ func (s *worldSampling) pipeline(env Env) (*sd.Pipeline, backends.Backend, func(
 
 // worldPipeline loads model (default the built-in one) on backend name.
 func worldPipeline(env Env, model, name string) (*sd.Pipeline, backends.Backend, func(), error) {
-	model, err := modelOrBuiltin(model)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	be, err := OpenBackend(name, env.Stderr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	p, done, err := loadPipeline(env, model, be)
+	return p, be, done, err
+}
+
+// loadPipeline loads model (default the built-in one) on be.
+func loadPipeline(env Env, model string, be backends.Backend) (*sd.Pipeline, func(), error) {
+	model, err := modelOrBuiltin(model)
+	if err != nil {
+		return nil, nil, err
+	}
 	fmt.Fprintf(env.Stderr, "loading %s\n", model)
 	m, err := sd.Load(model, nil)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	p, err := sd.NewPipeline(be, m)
 	if err != nil {
 		m.Finalize()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return p, be, func() { p.Finalize(); m.Finalize() }, nil
+	return p, func() { p.Finalize(); m.Finalize() }, nil
 }
 
 func runWorldEval(ctx context.Context, env Env, args []string) error {
@@ -98,6 +105,7 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	free := fs.Int("free", 160, "prompts naming no action (their images give the pose shares)")
 	seed := fs.Uint64("seed", 1, "seed of the held-out prompts (sampler seeds start at "+strconv.FormatUint(worldmodel.EvalSeedBase, 10)+")")
 	sheet := fs.String("sheet", "", "also write a contact sheet PNG of the named prompts' images with the judges' verdicts")
+	concurrent := fs.Int("concurrent", 0, "images drawn at once, each by its own copy of the model (default 2 on the pure-Go backend, whose executions run one node at a time; 1 on others)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -106,6 +114,8 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
 	case *n < 0 || *free < 0 || *n+*free == 0 || *n+*free > 10000:
 		return fmt.Errorf("%w: --n and --free must be >= 0 with 1..10000 in all", ErrUsage)
+	case *concurrent < 0 || *concurrent > 8:
+		return fmt.Errorf("%w: --concurrent %d outside 0..8", ErrUsage, *concurrent)
 	}
 	if err := sampling.validate(); err != nil {
 		return err
@@ -120,19 +130,37 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	named, unnamed := worldmodel.EvalPrompts(*seed, *n, *free)
-	var images []image.Image
+	width := *concurrent
+	if width == 0 {
+		width = 1
+		if backend.PureGo(b) {
+			width = 2
+		}
+	}
+	// Each pipeline has its own copy of the model: GoMLX builds a graph by
+	// writing into the model's context, so two pipelines of one model
+	// cannot compile at the same time.
+	pool := make(chan *sd.Pipeline, width)
+	pool <- p
+	for range width - 1 {
+		q, qdone, err := loadPipeline(env, sampling.model, b)
+		if err != nil {
+			return err
+		}
+		defer qdone()
+		pool <- q
+	}
 	gen := func(ctx context.Context, e worldmodel.EvalPrompt) (image.Image, error) {
-		r, err := p.Generate(ctx, sampling.options(e.Prompt, e.Seed))
+		q := <-pool
+		defer func() { pool <- q }()
+		r, err := q.Generate(ctx, sampling.options(e.Prompt, e.Seed))
 		if err != nil {
 			return nil, err
-		}
-		if len(images) < len(named) {
-			images = append(images, r.Image)
 		}
 		return r.Image, nil
 	}
 	bar := newProgress(env.Stderr, len(named)+len(unnamed), "world eval")
-	rep, err := worldmodel.Evaluate(ctx, gen, j, named, unnamed, func(done, _ int) { bar.Set(done) })
+	rep, err := worldmodel.Evaluate(ctx, gen, width, j, named, unnamed, func(done, _ int) { bar.Set(done) })
 	bar.Finish()
 	if err != nil {
 		return err
@@ -144,13 +172,14 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	if *sheet == "" {
 		return nil
 	}
-	return writeEvalSheet(ctx, *sheet, named, images, rep)
+	return writeEvalSheet(ctx, *sheet, named, rep)
 }
 
 // writeEvalSheet lays the named prompts' images out 10 to a row, each
 // marked as the benchmark's sheets are (left strip: action, right strip:
 // kind and colour; green right, red wrong).
-func writeEvalSheet(ctx context.Context, path string, named []worldmodel.EvalPrompt, images []image.Image, rep *worldmodel.EvalReport) error {
+func writeEvalSheet(ctx context.Context, path string, named []worldmodel.EvalPrompt, rep *worldmodel.EvalReport) error {
+	images := rep.Images
 	const perRow = 10
 	rows := make([]string, (len(images)+perRow-1)/perRow)
 	for i := range rows {

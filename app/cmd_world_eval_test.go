@@ -30,6 +30,20 @@ func TestWorldEvalAndGrid(t *testing.T) {
 	if st, err := os.Stat(sheet); err != nil || st.Size() == 0 {
 		t.Errorf("eval sheet: %v", err)
 	}
+	// The pure-Go default draws 2 images at once; one at a time must give
+	// the same report and the same sheet, byte for byte.
+	concurrentOut := out.String()
+	out.Reset()
+	serialSheet := filepath.Join(dir, "eval-serial.png")
+	code = Main(context.Background(), []string{"world", "eval", "--model", sdtest.TinyDir(), "--n", "3", "--free", "2", "--steps", "2", "--sheet", serialSheet, "--backend", "go", "--concurrent", "1"}, env)
+	if code != 0 {
+		t.Fatalf("eval --concurrent 1 exit %d: %s", code, errb.String())
+	}
+	a, errA := os.ReadFile(sheet)
+	b, errB := os.ReadFile(serialSheet)
+	if out.String() != concurrentOut || errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("one image at a time differs from two at once (sheets equal: %v):\n%s\nagainst\n%s", bytes.Equal(a, b), out.String(), concurrentOut)
+	}
 	grid := filepath.Join(dir, "grid.png")
 	out.Reset()
 	errb.Reset()

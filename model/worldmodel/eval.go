@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"sync"
 
+	"kata/model/parallel"
 	"kata/model/world"
 	"kata/model/world/judge"
 )
@@ -63,41 +65,60 @@ type EvalReport struct {
 	Poses                      []int
 	// Verdicts are the judges' readings, Named images first.
 	Verdicts []judge.Verdict
+	// Images are the Named prompts' images, in their order.
+	Images []image.Image
 }
 
 // Generator draws the image of one prompt.
 type Generator func(ctx context.Context, p EvalPrompt) (image.Image, error)
 
-// Evaluate draws every prompt with gen and judges the images in batches of
-// 32; progress (may be nil) is called after each image with the count done.
-func Evaluate(ctx context.Context, gen Generator, j *judge.Judges, named, free []EvalPrompt, progress func(done, total int)) (*EvalReport, error) {
+// Evaluate draws every prompt with gen, up to width at once (gen must then
+// be safe for concurrent use; width <= 1 draws them in order), and judges
+// the images in batches of 32; progress (may be nil) is called after each
+// image with the count done, one call at a time.
+func Evaluate(ctx context.Context, gen Generator, width int, j *judge.Judges, named, free []EvalPrompt, progress func(done, total int)) (*EvalReport, error) {
 	if !j.Vocab.Equal(judge.WorldVocabulary()) {
 		return nil, fmt.Errorf("world eval: the judges' vocabulary differs from this Kata World's")
 	}
 	all := slices.Concat(named, free)
 	r := &EvalReport{Named: len(named), Free: len(free), Actions: j.Vocab.Actions, Poses: make([]int, len(j.Vocab.Actions))}
 	const batch = 32
+	var (
+		mu   sync.Mutex
+		done int
+	)
 	for start := 0; start < len(all); start += batch {
-		end := min(start+batch, len(all))
-		imgs := make([]image.Image, 0, end-start)
-		for i := start; i < end; i++ {
+		imgs := make([]image.Image, min(batch, len(all)-start))
+		err := parallel.ForWidth(len(imgs), width, func(k int) error {
+			i := start + k
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			img, err := gen(ctx, all[i])
 			if err != nil {
-				return nil, fmt.Errorf("world eval: prompt %d %q: %w", i, all[i].Prompt, err)
+				return fmt.Errorf("world eval: prompt %d %q: %w", i, all[i].Prompt, err)
 			}
-			imgs = append(imgs, img)
-			if progress != nil {
-				progress(i+1, len(all))
+			imgs[k] = img
+			mu.Lock()
+			defer mu.Unlock()
+			if done++; progress != nil {
+				progress(done, len(all))
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		vs, err := j.Classify(imgs)
 		if err != nil {
 			return nil, err
 		}
 		r.Verdicts = append(r.Verdicts, vs...)
+		for k, img := range imgs {
+			if start+k < len(named) {
+				r.Images = append(r.Images, img)
+			}
+		}
 	}
 	for i, v := range r.Verdicts {
 		p := all[i]

@@ -65,12 +65,22 @@ func TestEvaluateReadsRenders(t *testing.T) {
 		return world.Render(s, 64), nil
 	}
 	calls := 0
-	r, err := Evaluate(context.Background(), exact, j, named, free, func(done, total int) { calls = done })
+	r, err := Evaluate(context.Background(), exact, 3, j, named, free, func(done, total int) {
+		if done != calls+1 {
+			t.Errorf("progress %d after %d", done, calls)
+		}
+		calls = done
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls != 56 || len(r.Verdicts) != 56 {
-		t.Fatalf("progress reached %d, %d verdicts; want 56", calls, len(r.Verdicts))
+	if calls != 56 || len(r.Verdicts) != 56 || len(r.Images) != 40 {
+		t.Fatalf("progress reached %d, %d verdicts, %d images; want 56, 56, 40", calls, len(r.Verdicts), len(r.Images))
+	}
+	for i, img := range r.Images {
+		if want := world.Render(named[i].Scene, 64); !bytes.Equal(img.(*image.NRGBA).Pix, want.Pix) {
+			t.Fatalf("image %d is not named prompt %d's", i, i)
+		}
 	}
 	// The judges read 97-99% of renders right (docs/WORLD.md); 40 renders
 	// with at most 4 errors per head.
@@ -91,7 +101,7 @@ func TestEvaluateReadsRenders(t *testing.T) {
 	if err := r.Format(&out); err != nil || !strings.Contains(out.String(), "kind right") {
 		t.Errorf("Format: %v\n%s", err, out.String())
 	}
-	w, err := Evaluate(context.Background(), wrongKind, j, named, nil, nil)
+	w, err := Evaluate(context.Background(), wrongKind, 1, j, named, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
