@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"kata/assets"
 )
 
 // BuiltinModelName is how the window lists the model Kata ships.
@@ -21,7 +23,7 @@ const EnvBuiltinModel = "KATA_BUILTIN_MODEL"
 
 // shippedModel is the diffusers folder this build embeds (assets), nil when
 // it ships none.
-var shippedModel fs.FS
+var shippedModel fs.FS = assets.WorldModel()
 
 // BuiltinModelPath is where the built-in model lives, "" when this build has
 // none: $KATA_BUILTIN_MODEL when set, else the shipped model, written once

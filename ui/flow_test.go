@@ -22,6 +22,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on the fixture model")
 	}
+	t.Setenv(app.EnvBuiltinModel, "none") // a build without a model
 	picker := &scriptedPicker{answers: []string{sdtest.TinyDir()}}
 	svc := &cancellingServices{Kata: newTestServices(t)}
 	m := newTestWindowWith(t, picker, svc)

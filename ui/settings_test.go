@@ -26,6 +26,7 @@ func showPage(t *testing.T, m *MainWindow, title string) {
 }
 
 func TestSettingsPage(t *testing.T) {
+	t.Setenv(app.EnvBuiltinModel, "none") // a build without a model
 	m := newTestWindow(t, &scriptedPicker{})
 	showPage(t, m, "Settings")
 	shown := texts(m.Window().Content())

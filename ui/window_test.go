@@ -169,6 +169,7 @@ func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 }
 
 func TestAddModelRejectsNonModel(t *testing.T) {
+	t.Setenv(app.EnvBuiltinModel, "none") // a build without a model
 	notAModel := t.TempDir()
 	if err := os.WriteFile(filepath.Join(notAModel, "readme.txt"), []byte("photos"), 0o644); err != nil {
 		t.Fatal(err)
