@@ -142,7 +142,7 @@ func (p *galleryPage) render() fyne.CanvasObject {
 // one row per subject (Generate row, remove) with its cells.
 func (p *galleryPage) matrixGrid() fyne.CanvasObject {
 	mx := p.matrix
-	grid := container.NewGridWithColumns(1 + len(mx.Actions))
+	grid := container.New(newMatrixLayout(1 + len(mx.Actions)))
 	grid.Add(widget.NewLabel(""))
 	for _, a := range mx.Actions {
 		a := a
