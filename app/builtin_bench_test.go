@@ -8,6 +8,7 @@ import (
 
 	"kata/model/adi"
 	"kata/model/backend"
+	"kata/model/parallel"
 	"kata/model/sd"
 	"kata/model/world"
 )
@@ -57,6 +58,42 @@ func BenchmarkBuiltinGrid(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		if _, err := p.GenerateBatch(context.Background(), opts, seeds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/grid")
+}
+
+// BenchmarkBuiltinGridTwoPipelines draws the same 4x4 grid as two batches
+// of 8 at once, each on its own copy of the model (as `kata world eval`
+// draws two images at once): what the pure-Go backend gains when both
+// cores have a graph execution to run, against BenchmarkBuiltinGrid.
+func BenchmarkBuiltinGridTwoPipelines(b *testing.B) {
+	be, _, p := builtinBench(b)
+	m2, err := sd.Load(builtinPath(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(m2.Finalize)
+	p2, err := sd.NewPipeline(be, m2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p2.Finalize)
+	opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5}
+	for _, q := range []*sd.Pipeline{p, p2} {
+		if _, err := q.GenerateBatch(context.Background(), opts, []uint64{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	halves := [][]uint64{{1, 2, 3, 4, 5, 6, 7, 8}, {9, 10, 11, 12, 13, 14, 15, 16}}
+	b.ResetTimer()
+	for range b.N {
+		err := parallel.ForWidth(2, 2, func(i int) error {
+			_, err := []*sd.Pipeline{p, p2}[i].GenerateBatch(context.Background(), opts, halves[i])
+			return err
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
