@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"strconv"
+	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -13,6 +14,7 @@ import (
 
 	"kata/assets"
 	"kata/model/backend"
+	"kata/model/parallel"
 	"kata/model/sd"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
@@ -35,11 +37,11 @@ func init() {
 }
 
 // worldSampling holds the flags world eval and world grid share: the model,
-// the backend and how each image is sampled (the pipeline's defaults: 20
-// DDIM steps, CFG 7.5).
+// the backend, how each image is sampled (the pipeline's defaults: 20 DDIM
+// steps, CFG 7.5) and how many model copies draw at once.
 type worldSampling struct {
 	model, backend, sampler string
-	steps                   int
+	steps, concurrent       int
 	cfg                     float64
 }
 
@@ -49,11 +51,15 @@ func (s *worldSampling) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.sampler, "sampler", sd.DefaultSampler, "sampler")
 	fs.Float64Var(&s.cfg, "cfg", sd.DefaultCFG, "classifier-free guidance scale")
 	fs.StringVar(&s.backend, "backend", "", backendFlagUsage)
+	fs.IntVar(&s.concurrent, "concurrent", 0, "images (eval) or rows (grid) drawn at once, each by its own copy of the model (default 2 on the pure-Go backend, whose executions run one node at a time; 1 on others)")
 }
 
 func (s *worldSampling) validate() error {
-	if s.steps < 1 || s.steps > 1000 {
+	switch {
+	case s.steps < 1 || s.steps > 1000:
 		return fmt.Errorf("%w: --steps %d outside 1..1000", ErrUsage, s.steps)
+	case s.concurrent < 0 || s.concurrent > 8:
+		return fmt.Errorf("%w: --concurrent %d outside 0..8", ErrUsage, s.concurrent)
 	}
 	return nil
 }
@@ -66,6 +72,43 @@ func (s *worldSampling) options(prompt string, seed uint64) sd.GenerateOptions {
 // pipeline loads the model (default the built-in one) on the backend.
 func (s *worldSampling) pipeline(env Env) (*sd.Pipeline, backends.Backend, func(), error) {
 	return worldPipeline(env, s.model, s.backend)
+}
+
+// pipelines loads the model once per image drawn at once (--concurrent)
+// and returns them as a pool, how many it holds, and the backend. Each
+// pipeline has its own copy of the model: GoMLX builds a graph by writing
+// into the model's context, so two pipelines of one model cannot compile at
+// the same time.
+func (s *worldSampling) pipelines(env Env) (pool chan *sd.Pipeline, width int, be backends.Backend, done func(), err error) {
+	p, be, first, err := s.pipeline(env)
+	if err != nil {
+		return nil, 0, nil, nil, err
+	}
+	dones := []func(){first}
+	done = func() {
+		for _, d := range dones {
+			d()
+		}
+	}
+	width = s.concurrent
+	if width == 0 {
+		width = 1
+		if backend.PureGo(be) {
+			width = 2
+		}
+	}
+	pool = make(chan *sd.Pipeline, width)
+	pool <- p
+	for range width - 1 {
+		q, qdone, err := loadPipeline(env, s.model, be)
+		if err != nil {
+			done()
+			return nil, 0, nil, nil, err
+		}
+		dones = append(dones, qdone)
+		pool <- q
+	}
+	return pool, width, be, done, nil
 }
 
 // worldPipeline loads model (default the built-in one) on backend name.
@@ -105,7 +148,6 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	free := fs.Int("free", 160, "prompts naming no action (their images give the pose shares)")
 	seed := fs.Uint64("seed", 1, "seed of the held-out prompts (sampler seeds start at "+strconv.FormatUint(worldmodel.EvalSeedBase, 10)+")")
 	sheet := fs.String("sheet", "", "also write a contact sheet PNG of the named prompts' images with the judges' verdicts")
-	concurrent := fs.Int("concurrent", 0, "images drawn at once, each by its own copy of the model (default 2 on the pure-Go backend, whose executions run one node at a time; 1 on others)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -114,13 +156,11 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
 	case *n < 0 || *free < 0 || *n+*free == 0 || *n+*free > 10000:
 		return fmt.Errorf("%w: --n and --free must be >= 0 with 1..10000 in all", ErrUsage)
-	case *concurrent < 0 || *concurrent > 8:
-		return fmt.Errorf("%w: --concurrent %d outside 0..8", ErrUsage, *concurrent)
 	}
 	if err := sampling.validate(); err != nil {
 		return err
 	}
-	p, b, done, err := sampling.pipeline(env)
+	pool, width, b, done, err := sampling.pipelines(env)
 	if err != nil {
 		return err
 	}
@@ -130,26 +170,6 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	named, unnamed := worldmodel.EvalPrompts(*seed, *n, *free)
-	width := *concurrent
-	if width == 0 {
-		width = 1
-		if backend.PureGo(b) {
-			width = 2
-		}
-	}
-	// Each pipeline has its own copy of the model: GoMLX builds a graph by
-	// writing into the model's context, so two pipelines of one model
-	// cannot compile at the same time.
-	pool := make(chan *sd.Pipeline, width)
-	pool <- p
-	for range width - 1 {
-		q, qdone, err := loadPipeline(env, sampling.model, b)
-		if err != nil {
-			return err
-		}
-		defer qdone()
-		pool <- q
-	}
 	gen := func(ctx context.Context, e worldmodel.EvalPrompt) (image.Image, error) {
 		q := <-pool
 		defer func() { pool <- q }()
@@ -230,7 +250,7 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	if err := sampling.validate(); err != nil {
 		return err
 	}
-	p, _, done, err := sampling.pipeline(env)
+	pool, width, _, done, err := sampling.pipelines(env)
 	if err != nil {
 		return err
 	}
@@ -238,20 +258,34 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	labels := make([]string, *side)
 	images := make([]image.Image, *side**side)
 	bar := newProgress(env.Stderr, len(images), "world grid")
-	// One row a batch: the UNet runs once per step on the row's images.
-	for row := range *side {
+	var (
+		mu    sync.Mutex
+		drawn int
+	)
+	// One row a batch: the UNet runs once per step on the row's images;
+	// up to width rows at once, each on its own pipeline.
+	err = parallel.ForWidth(*side, width, func(row int) error {
 		seeds := make([]uint64, *side)
 		for c := range seeds {
 			seeds[c] = *seed + uint64(row**side+c)
 		}
-		rs, err := p.GenerateBatch(ctx, sampling.options(*prompt, 0), seeds)
+		q := <-pool
+		defer func() { pool <- q }()
+		rs, err := q.GenerateBatch(ctx, sampling.options(*prompt, 0), seeds)
 		if err != nil {
 			return err
 		}
 		for c, r := range rs {
 			images[row**side+c] = r.Image
 		}
-		bar.Set((row + 1) * *side)
+		mu.Lock()
+		defer mu.Unlock()
+		drawn += *side
+		bar.Set(drawn)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	bar.Finish()
 	for i := range labels {

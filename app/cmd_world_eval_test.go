@@ -54,6 +54,17 @@ func TestWorldEvalAndGrid(t *testing.T) {
 	if st, err := os.Stat(grid); err != nil || st.Size() == 0 {
 		t.Errorf("grid: %v", err)
 	}
+	// Two rows at once (the pure-Go default) and one at a time: the same PNG.
+	serialGrid := filepath.Join(dir, "grid-serial.png")
+	code = Main(context.Background(), []string{"world", "grid", "--model", sdtest.TinyDir(), "--prompt", "a blue robot", "--side", "2", "--steps", "2", "--out", serialGrid, "--backend", "go", "--concurrent", "1"}, env)
+	if code != 0 {
+		t.Fatalf("grid --concurrent 1 exit %d: %s", code, errb.String())
+	}
+	a, errA = os.ReadFile(grid)
+	b, errB = os.ReadFile(serialGrid)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("grid drawn one row at a time differs from two rows at once (%v, %v)", errA, errB)
+	}
 	if code = Main(context.Background(), []string{"world", "grid", "--prompt", "x"}, env); code == 0 {
 		t.Error("grid without --out succeeded")
 	}
