@@ -21,15 +21,21 @@ import (
 
 // builtinBench loads the built-in model and a pipeline on the pure-Go backend.
 func builtinBench(b *testing.B) (backends.Backend, *sd.Model, *sd.Pipeline) {
-	path := builtinPath()
-	if path == "" {
+	if builtinPath() == "" {
 		b.Skip("this build has no built-in model")
 	}
 	be, err := backend.New("go")
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := sd.Load(path, nil)
+	m, p := builtinPipeline(b, be)
+	return be, m, p
+}
+
+// builtinPipeline loads its own copy of the built-in model and a pipeline
+// of it on be, both finalized when the benchmark ends.
+func builtinPipeline(b *testing.B, be backends.Backend) (*sd.Model, *sd.Pipeline) {
+	m, err := sd.Load(builtinPath(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +45,7 @@ func builtinBench(b *testing.B) (backends.Backend, *sd.Model, *sd.Pipeline) {
 		b.Fatal(err)
 	}
 	b.Cleanup(p.Finalize)
-	return be, m, p
+	return m, p
 }
 
 // BenchmarkBuiltinGrid draws a 4x4 grid (16 images, 20 DDIM steps, CFG 7.5,
@@ -70,16 +76,7 @@ func BenchmarkBuiltinGrid(b *testing.B) {
 // cores have a graph execution to run, against BenchmarkBuiltinGrid.
 func BenchmarkBuiltinGridTwoPipelines(b *testing.B) {
 	be, _, p := builtinBench(b)
-	m2, err := sd.Load(builtinPath(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(m2.Finalize)
-	p2, err := sd.NewPipeline(be, m2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(p2.Finalize)
+	_, p2 := builtinPipeline(b, be)
 	opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5}
 	for _, q := range []*sd.Pipeline{p, p2} {
 		if _, err := q.GenerateBatch(context.Background(), opts, []uint64{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {

@@ -6,18 +6,16 @@ import (
 	"encoding/hex"
 	"flag"
 	"image"
-	"image/draw"
-	"image/png"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"kata/model/backend"
 	"kata/model/backend/gemm"
 	"kata/model/safetensors"
 	"kata/model/sd"
+	"kata/store"
+	"kata/store/atomicfile"
 )
 
 var updateShipped = flag.Bool("update-shipped", false, "rewrite testdata/builtin-blue-robot.png from the shipped model (then put its printed hash in shippedHash)")
@@ -97,24 +95,23 @@ func TestShippedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(res.Image.Pix)
-	got := hex.EncodeToString(sum[:])
+	got := pixHash(res.Image)
 	if *updateShipped {
-		f, err := os.Create(shippedPNG)
+		data, err := store.EncodePNG(res.Image)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := png.Encode(f, res.Image); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
+		if err := atomicfile.WriteBytes(shippedPNG, data); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("wrote %s; kernel %s, pixel hash %s", shippedPNG, gemm.Kernel(), got)
 		return
 	}
-	want := loadNRGBA(t, shippedPNG)
-	if !strings.EqualFold(hex.EncodeToString(sha256Pix(want)), shippedHash) {
+	want, err := store.DecodeFile(shippedPNG, store.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pixHash(want) != shippedHash {
 		t.Fatalf("%s does not match shippedHash: the reference image and its hash disagree", shippedPNG)
 	}
 	if gemm.Kernel() == shippedKernel {
@@ -129,26 +126,10 @@ func TestShippedModel(t *testing.T) {
 	}
 }
 
-func sha256Pix(img *image.NRGBA) []byte {
-	s := sha256.Sum256(img.Pix)
-	return s[:]
-}
-
-// loadNRGBA reads a PNG file as NRGBA pixels.
-func loadNRGBA(t *testing.T, path string) *image.NRGBA {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := image.NewNRGBA(img.Bounds())
-	draw.Draw(n, n.Bounds(), img, img.Bounds().Min, draw.Src)
-	return n
+// pixHash is the hex SHA-256 of an image's NRGBA pixels.
+func pixHash(img *image.NRGBA) string {
+	sum := sha256.Sum256(img.Pix)
+	return hex.EncodeToString(sum[:])
 }
 
 // pixelDiff returns the mean and largest absolute difference of two
