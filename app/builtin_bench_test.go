@@ -8,7 +8,6 @@ import (
 
 	"kata/model/adi"
 	"kata/model/backend"
-	"kata/model/parallel"
 	"kata/model/sd"
 	"kata/model/world"
 )
@@ -49,52 +48,33 @@ func builtinPipeline(b *testing.B, be backends.Backend) (*sd.Model, *sd.Pipeline
 }
 
 // BenchmarkBuiltinGrid draws a 4x4 grid (16 images, 20 DDIM steps, CFG 7.5,
-// in one batch as `kata world grid` draws each row) after one warm-up image
-// that compiles the graphs.
+// in one batch) after a warm-up grid that compiles the graphs: as the
+// pipeline draws it by default (two graph executions of each step at once
+// on the pure-Go backend, sd.DefaultConcurrent) and one execution at a time.
 func BenchmarkBuiltinGrid(b *testing.B) {
 	_, _, p := builtinBench(b)
-	opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5}
-	if _, err := p.Generate(context.Background(), opts); err != nil {
-		b.Fatal(err)
-	}
 	seeds := make([]uint64, 16)
 	for i := range seeds {
 		seeds[i] = uint64(i + 1)
 	}
-	b.ResetTimer()
-	for range b.N {
-		if _, err := p.GenerateBatch(context.Background(), opts, seeds); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/grid")
-}
-
-// BenchmarkBuiltinGridTwoPipelines draws the same 4x4 grid as two batches
-// of 8 at once, each on its own copy of the model (as `kata world eval`
-// draws two images at once): what the pure-Go backend gains when both
-// cores have a graph execution to run, against BenchmarkBuiltinGrid.
-func BenchmarkBuiltinGridTwoPipelines(b *testing.B) {
-	be, _, p := builtinBench(b)
-	_, p2 := builtinPipeline(b, be)
-	opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5}
-	for _, q := range []*sd.Pipeline{p, p2} {
-		if _, err := q.GenerateBatch(context.Background(), opts, []uint64{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	halves := [][]uint64{{1, 2, 3, 4, 5, 6, 7, 8}, {9, 10, 11, 12, 13, 14, 15, 16}}
-	b.ResetTimer()
-	for range b.N {
-		err := parallel.ForWidth(2, 2, func(i int) error {
-			_, err := []*sd.Pipeline{p, p2}[i].GenerateBatch(context.Background(), opts, halves[i])
-			return err
+	for _, bc := range []struct {
+		name       string
+		concurrent int
+	}{{"default", 0}, {"one execution at a time", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5, Concurrent: bc.concurrent}
+			if _, err := p.GenerateBatch(context.Background(), opts, seeds); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := p.GenerateBatch(context.Background(), opts, seeds); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/grid")
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
 	}
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/grid")
 }
 
 // BenchmarkBuiltinADI500 trains an ADI identifier for 500 steps on a Kata

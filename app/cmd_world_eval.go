@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"strconv"
-	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -14,7 +13,6 @@ import (
 
 	"kata/assets"
 	"kata/model/backend"
-	"kata/model/parallel"
 	"kata/model/sd"
 	"kata/model/world/bench"
 	"kata/model/world/judge"
@@ -38,7 +36,7 @@ func init() {
 
 // worldSampling holds the flags world eval and world grid share: the model,
 // the backend, how each image is sampled (the pipeline's defaults: 20 DDIM
-// steps, CFG 7.5) and how many model copies draw at once.
+// steps, CFG 7.5) and how much of the work runs at once.
 type worldSampling struct {
 	model, backend, sampler string
 	steps, concurrent       int
@@ -51,7 +49,7 @@ func (s *worldSampling) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.sampler, "sampler", sd.DefaultSampler, "sampler")
 	fs.Float64Var(&s.cfg, "cfg", sd.DefaultCFG, "classifier-free guidance scale")
 	fs.StringVar(&s.backend, "backend", "", backendFlagUsage)
-	fs.IntVar(&s.concurrent, "concurrent", 0, "images (eval) or rows (grid) drawn at once, each by its own copy of the model (default 2 on the pure-Go backend, whose executions run one node at a time; 1 on others)")
+	fs.IntVar(&s.concurrent, "concurrent", 0, "work drawn at once: images, each by its own copy of the model (eval), or parts of each batch (grid) (default 2 on the pure-Go backend, whose executions run one node at a time; 1 on others)")
 }
 
 func (s *worldSampling) validate() error {
@@ -66,7 +64,7 @@ func (s *worldSampling) validate() error {
 
 // options are the generation options of one image.
 func (s *worldSampling) options(prompt string, seed uint64) sd.GenerateOptions {
-	return sd.GenerateOptions{Prompt: prompt, Seed: seed, Steps: s.steps, Sampler: s.sampler, CFG: s.cfg}
+	return sd.GenerateOptions{Prompt: prompt, Seed: seed, Steps: s.steps, Sampler: s.sampler, CFG: s.cfg, Concurrent: s.concurrent}
 }
 
 // pipeline loads the model (default the built-in one) on the backend.
@@ -173,7 +171,11 @@ func runWorldEval(ctx context.Context, env Env, args []string) error {
 	gen := func(ctx context.Context, e worldmodel.EvalPrompt) (image.Image, error) {
 		q := <-pool
 		defer func() { pool <- q }()
-		r, err := q.Generate(ctx, sampling.options(e.Prompt, e.Seed))
+		// The images drawn at once keep the cores busy: each runs its
+		// step as one execution.
+		o := sampling.options(e.Prompt, e.Seed)
+		o.Concurrent = 1
+		r, err := q.Generate(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +230,10 @@ func writeEvalSheet(ctx context.Context, path string, named []worldmodel.EvalPro
 	return atomicfile.WriteBytes(path, data)
 }
 
+// gridBatch is the most images `kata world grid` draws in one batch: a 4x4
+// grid at once.
+const gridBatch = 16
+
 func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	fs := NewFlagSet(env, "world grid", "--prompt TEXT --out FILE.png [--model PATH] [--seed N] [flags]")
 	var sampling worldSampling
@@ -250,7 +256,7 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	if err := sampling.validate(); err != nil {
 		return err
 	}
-	pool, width, _, done, err := sampling.pipelines(env)
+	p, _, done, err := sampling.pipeline(env)
 	if err != nil {
 		return err
 	}
@@ -258,34 +264,22 @@ func runWorldGrid(ctx context.Context, env Env, args []string) error {
 	labels := make([]string, *side)
 	images := make([]image.Image, *side**side)
 	bar := newProgress(env.Stderr, len(images), "world grid")
-	var (
-		mu    sync.Mutex
-		drawn int
-	)
-	// One row a batch: the UNet runs once per step on the row's images;
-	// up to width rows at once, each on its own pipeline.
-	err = parallel.ForWidth(*side, width, func(row int) error {
-		seeds := make([]uint64, *side)
-		for c := range seeds {
-			seeds[c] = *seed + uint64(row**side+c)
+	// Whole rows a batch, up to gridBatch images: the UNet runs once per
+	// step on the batch's images (in parts at once, --concurrent).
+	rowsPer := max(1, gridBatch / *side)
+	for row := 0; row < *side; row += rowsPer {
+		seeds := make([]uint64, min(rowsPer, *side-row)**side)
+		for i := range seeds {
+			seeds[i] = *seed + uint64(row**side+i)
 		}
-		q := <-pool
-		defer func() { pool <- q }()
-		rs, err := q.GenerateBatch(ctx, sampling.options(*prompt, 0), seeds)
+		rs, err := p.GenerateBatch(ctx, sampling.options(*prompt, 0), seeds)
 		if err != nil {
 			return err
 		}
-		for c, r := range rs {
-			images[row**side+c] = r.Image
+		for i, r := range rs {
+			images[row**side+i] = r.Image
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		drawn += *side
-		bar.Set(drawn)
-		return nil
-	})
-	if err != nil {
-		return err
+		bar.Set(row**side + len(rs))
 	}
 	bar.Finish()
 	for i := range labels {

@@ -3,6 +3,8 @@ package adi
 import (
 	"fmt"
 	"strings"
+
+	"kata/model/sd"
 )
 
 // SplitMode says how the samples of one micro-batch (for ADI the anchor,
@@ -56,7 +58,7 @@ type MemoryOptions struct {
 	// it is split (SplitSamples: for ADI the anchor, positive and negative
 	// of a triple); 1 runs them one after another. Each one running adds
 	// one sample's activations. 0 (the default) is all of them on the
-	// pure-Go backend when the latents are at most smallLatent a side, else
+	// pure-Go backend when the latents are at most sd.SmallLatent a side, else
 	// 1: a small model's graph keeps about 1.5 of 2 cores busy (its nodes
 	// run one at a time), and running the triple's passes at once made 50
 	// ADI steps on Kata World's architecture 1.7x faster (BenchmarkADI in
@@ -65,18 +67,13 @@ type MemoryOptions struct {
 	Concurrent int
 }
 
-// smallLatent is the largest latent side (Kata World's is 16; SD 1.x's 64
-// at 512 px) at which MemoryOptions.Concurrent's default runs a
-// micro-batch's executions at once.
-const smallLatent = 32
-
 // concurrent is the number of executions Concurrent asks for, on a pure-Go
 // backend or not, with latents of the given side.
 func (m MemoryOptions) concurrent(pureGo bool, side int) int {
 	switch {
 	case m.Concurrent > 0:
 		return m.Concurrent
-	case pureGo && side <= smallLatent:
+	case pureGo && side <= sd.SmallLatent:
 		return 1 << 10 // all of them
 	}
 	return 1

@@ -175,9 +175,11 @@ func TestLongPrompt(t *testing.T) {
 	}
 }
 
-// TestSeparateGuidance checks that guidance from two UNet passes (prompts of
-// different lengths) is the guidance of the paired pass.
-func TestSeparateGuidance(t *testing.T) {
+// TestDenoiserGuidance checks that guidance from two UNet passes (prompts
+// of different lengths, or one image's passes run at once) is the guidance
+// of the paired pass, and that a batch split into executions run at once
+// predicts each image's noise as the whole batch does.
+func TestDenoiserGuidance(t *testing.T) {
 	p, err := NewPipeline(fixtureBackend(t), tinyModel(t, "diffusers"))
 	if err != nil {
 		t.Fatal(err)
@@ -186,22 +188,45 @@ func TestSeparateGuidance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noise := make([]float32, 4*8*8)
+	const nb, n = 3, 4 * 8 * 8
+	noise := make([]float32, nb*n)
 	for i := range noise {
 		noise[i] = float32(i%17-8) / 8
 	}
-	in := tensors.FromFlatDataAndDimensions(noise, 1, 4, 8, 8)
 	step := tensors.FromFlatDataAndDimensions([]float32{501}, 1)
 	scale := tensors.FromScalar(float32(7.5))
-	paired, err := p.noisePrediction(in, step, scale, pairStates(uncond, cond))
+	paired, err := p.noisePrediction(tensors.FromFlatDataAndDimensions(noise, nb, 4, 8, 8), step, scale, pairStates(uncond, cond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	separate, err := p.separateGuidance(in, step, scale, 7.5, uncond, cond)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		images  int
+		width   int
+		twoPass bool // as for prompts of different lengths
+	}{
+		{"one image, one pass", 1, 1, false},
+		{"one image, two passes one after another", 1, 1, true},
+		{"one image, two passes at once", 1, 2, false},
+		{"three images, two passes at once", 3, 2, true},
+		{"three images in two parts at once", 3, 2, false},
+		{"three images in three parts at once", 3, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := p.newDenoiser(4, 8, 8, 7.5, cond, uncond, tc.width)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.twoPass {
+				d.paired = nil
+			}
+			got, err := d.predict(noise[:tc.images*n], tc.images, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, "guided noise", got, paired[:tc.images*n], 1e-5)
+		})
 	}
-	checkClose(t, "guided noise", separate, paired, 1e-5)
 }
 
 // TestScheduleType checks that a schedule type given apart from the sampler

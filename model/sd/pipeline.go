@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"kata/model/gcsetting"
+	"kata/model/parallel"
 	"kata/model/scheduler"
 )
 
@@ -160,6 +161,12 @@ type GenerateOptions struct {
 	// OnSampling, if set, is called once when the prompts are encoded and
 	// the first sampler step is about to start.
 	OnSampling func()
+	// Concurrent is how many graph executions of a step (parts of the
+	// batch, or one image's unconditional and conditional passes) and how
+	// many images' decodes run at once. 0 is DefaultConcurrent on the
+	// pure-Go backend at latents of at most SmallLatent a side, else 1. The
+	// images are the same, up to the kernels' rounding by matrix shape.
+	Concurrent int
 }
 
 // Result is a generated image and how it was made.
@@ -260,19 +267,21 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	states := cond
-	// A prompt and a negative prompt of different lengths (in 75-token
-	// chunks) run as two UNet passes, as AUTOMATIC1111 runs them without
-	// its "pad prompt/negative prompt" option.
-	separate := guided && stateLen(cond) != stateLen(uncond)
-	if guided && !separate {
-		states = pairStates(uncond, cond)
-	}
-
 	lc := p.Model.UNet.InChannels
 	factor := 1 << (len(p.Model.VAE.BlockOutChannels) - 1)
 	h, w := o.Height/factor, o.Width/factor
 	n := lc * h * w
+	width := p.concurrency(o, max(h, w))
+	if !guided {
+		uncond = nil
+	}
+	// A prompt and a negative prompt of different lengths (in 75-token
+	// chunks) run as two UNet passes, as AUTOMATIC1111 runs them without
+	// its "pad prompt/negative prompt" option.
+	den, err := p.newDenoiser(lc, h, w, o.CFG, cond, uncond, width)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
 	rngs := make([]*rand.Rand, nb)
 	xs := make([][]float32, nb)
 	start := 0
@@ -303,7 +312,6 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 	}
 
 	timesteps := sampler.Timesteps()
-	scale := tensors.FromScalar(float32(o.CFG))
 	total := sampler.Len() - start
 	batch := make([]float32, nb*n)
 	if o.OnSampling != nil {
@@ -316,14 +324,8 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 		for j := range xs {
 			copy(batch[j*n:], samplers[j].ScaleModelInput(xs[j], i))
 		}
-		in := tensors.FromFlatDataAndDimensions(batch, nb, lc, h, w)
 		t := tensors.FromFlatDataAndDimensions([]float32{float32(timesteps[i])}, 1)
-		var eps []float32
-		if separate {
-			eps, err = p.separateGuidance(in, t, scale, float32(o.CFG), uncond, cond)
-		} else {
-			eps, err = p.noisePrediction(in, t, scale, states)
-		}
+		eps, err := den.predict(batch, nb, t)
 		if err != nil {
 			return nil, fmt.Errorf("generate: step %d: %w", i+1, err)
 		}
@@ -347,16 +349,21 @@ func (p *Pipeline) GenerateBatch(ctx gocontext.Context, opts GenerateOptions, se
 		return nil, err
 	}
 	out := make([]*Result, nb)
-	for j, x := range xs {
-		// One image at a time: the VAE's cost is one pass, not one per step.
-		decoded, err := p.decodeLatents(x, lc, h, w, p.Model.decodeTile(o))
+	// One image per execution (the VAE's cost is one pass, not one per
+	// step), width of them at once.
+	err = parallel.ForWidth(nb, width, func(j int) error {
+		decoded, err := p.decodeLatents(xs[j], lc, h, w, p.Model.decodeTile(o))
 		if err != nil {
-			return nil, fmt.Errorf("generate: decode: %w", err)
+			return fmt.Errorf("generate: decode: %w", err)
 		}
 		oj := o
 		oj.Seed = seeds[j]
-		out[j] = &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: x, Decoded: decoded,
+		out[j] = &Result{Image: ToImage(decoded, o.Width, o.Height), Latents: xs[j], Decoded: decoded,
 			Options: oj, Sampler: canonical}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -385,24 +392,6 @@ func (p *Pipeline) noisePrediction(in, t, scale *tensors.Tensor, states []any) (
 		return nil, err
 	}
 	return tensors.MustCopyFlatData[float32](out[0]), nil
-}
-
-// separateGuidance is classifier-free guidance with one UNet pass for the
-// unconditional states and one for the conditional ones ([1, L, D] each,
-// of different L): uncond + cfg·(cond − uncond).
-func (p *Pipeline) separateGuidance(in, t, scale *tensors.Tensor, cfg float32, uncond, cond []any) ([]float32, error) {
-	u, err := p.noisePrediction(in, t, scale, uncond)
-	if err != nil {
-		return nil, err
-	}
-	c, err := p.noisePrediction(in, t, scale, cond)
-	if err != nil {
-		return nil, err
-	}
-	for i := range u {
-		u[i] += cfg * (c[i] - u[i])
-	}
-	return u, nil
 }
 
 // stateLen is the sequence length L of text encoder states [B, L, D].
