@@ -26,8 +26,8 @@ var BackendChoices = []BackendChoice{
 // Backend is the compute backend setting models load with: the one given to
 // SetBackend, else "" ($KATA_BACKEND, else automatic).
 func (k *Kata) Backend() string {
-	k.backendMu.Lock()
-	defer k.backendMu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	return k.backend
 }
 
@@ -43,8 +43,8 @@ func (k *Kata) SetBackend(setting string) (string, error) {
 	if sel.Name == "none" {
 		return "", fmt.Errorf("compute backend %s: %s", setting, sel.Reason)
 	}
-	k.backendMu.Lock()
-	defer k.backendMu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	k.backend = setting
 	return describeSelection(sel), nil
 }
@@ -84,7 +84,7 @@ func OpenBackend(setting string, stderr io.Writer) (backends.Backend, error) {
 // with the fallback warning when there was one); "" before a model is
 // loaded.
 func (k *Kata) BackendInUse() string {
-	k.backendMu.Lock()
-	defer k.backendMu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	return k.inUse
 }

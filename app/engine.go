@@ -74,7 +74,7 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	m, err := sd.Load(abs, &sd.LoadOptions{Progress: progress, VAE: k.vae})
+	m, err := sd.Load(abs, &sd.LoadOptions{Progress: progress, VAE: k.VAE()})
 	if err != nil {
 		return ModelInfo{}, vaeHint(err)
 	}
@@ -94,7 +94,8 @@ func (k *Kata) AddModel(path string, progress func(done, total int)) (ModelInfo,
 // engineFor returns the loaded engine of a library model, loading it (and
 // unloading another) when needed. The caller holds k.mu.
 func (k *Kata) engineFor(modelID int64) (*engine, error) {
-	if k.eng != nil && k.eng.modelID == modelID && k.eng.vae == k.vae && k.eng.setting == k.Backend() {
+	vae := k.VAE()
+	if k.eng != nil && k.eng.modelID == modelID && k.eng.vae == vae && k.eng.setting == k.Backend() {
 		return k.eng, nil
 	}
 	ctx, cancel := opContext()
@@ -106,7 +107,7 @@ func (k *Kata) engineFor(modelID int64) (*engine, error) {
 	if _, err := os.Stat(row.Path); err != nil {
 		return nil, fmt.Errorf("model %s: %w", row.Name, err)
 	}
-	m, err := sd.Load(row.Path, &sd.LoadOptions{VAE: k.vae})
+	m, err := sd.Load(row.Path, &sd.LoadOptions{VAE: vae})
 	if err != nil {
 		return nil, vaeHint(err)
 	}
@@ -124,9 +125,9 @@ func (k *Kata) useModelLocked(modelID int64, m *sd.Model) error {
 		m.Finalize()
 		return err
 	}
-	k.backendMu.Lock()
+	k.choicesMu.Lock()
 	k.inUse = sel.String()
-	k.backendMu.Unlock()
+	k.choicesMu.Unlock()
 	p, err := sd.NewPipeline(b, m)
 	if err != nil {
 		m.Finalize()
@@ -167,31 +168,31 @@ func (k *Kata) SetVAE(path string) error {
 		}
 		path = abs
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	k.vae = path
 	return nil
 }
 
 // VAE returns the VAE chosen with SetVAE ("" for the checkpoint's own).
 func (k *Kata) VAE() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	return k.vae
 }
 
 // SetLoRADir chooses the folder where the window's "<lora:name:w>" tags
 // find their files ("" for the default, see LoRADir).
 func (k *Kata) SetLoRADir(dir string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	k.loraDir = dir
 }
 
 // LoRAFolder returns the LoRA folder the window's generations use (the
 // SetLoRADir choice or its default; "" for none).
 func (k *Kata) LoRAFolder() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.choicesMu.Lock()
+	defer k.choicesMu.Unlock()
 	return LoRADir(k.loraDir)
 }

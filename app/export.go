@@ -12,7 +12,7 @@ import (
 // ExportFormats are the image formats ExportImages writes: "png" carries the
 // settings (AUTOMATIC1111 parameters and Kata's JSON), "jpeg" a smaller file
 // with them in its comment.
-var ExportFormats = []string{"png", "jpeg"}
+var ExportFormats = []string{store.FormatPNG, store.FormatJPEG}
 
 // exportQuality is the JPEG quality of exported images.
 const exportQuality = 92

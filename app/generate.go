@@ -67,7 +67,7 @@ func (k *Kata) generateLocked(ctx context.Context, r GenerateRequest, progress f
 	var warnings []string
 	gen := generation{opts: sd.GenerateOptions{Prompt: r.Prompt, Negative: r.Negative, Seed: r.Seed, Steps: r.Steps,
 		Sampler: firstNonEmpty(r.Sampler, scheduler.Default), ScheduleType: r.ScheduleType, CFG: r.CFG, Width: r.Width, Height: r.Height},
-		set: set, labels: labels, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: LoRADir(k.loraDir),
+		set: set, labels: labels, modelName: modelName(eng.model.Path), loras: &eng.loras, loraDir: k.LoRAFolder(),
 		warn: func(w string) { warnings = append(warnings, w) }}
 	res, s, err := gen.run(ctx, eng.pipeline, progress)
 	if err != nil {

@@ -22,13 +22,15 @@ type Kata struct {
 	// the one loaded engine.
 	mu  sync.Mutex
 	eng *engine
-	// vae and loraDir are the window's VAE and LoRA folder choices
-	// (SetVAE, SetLoRADir); guarded by mu.
-	vae, loraDir string
 
-	backendMu sync.Mutex
+	// choicesMu guards the window's choices, apart from mu so that making
+	// one never waits for a training run or a generation.
+	choicesMu sync.Mutex
 	backend   string // model/backend setting; "" for $KATA_BACKEND or automatic
 	inUse     string // the loaded model's backend.Selection, for BackendInUse
+	// vae and loraDir are the VAE and LoRA folder choices (SetVAE,
+	// SetLoRADir), used from the next generation on.
+	vae, loraDir string
 
 	// closing is cancelled by Close, so that running work stops (training
 	// checkpoints first) instead of holding the window open.
@@ -194,10 +196,10 @@ func (k *Kata) AddPhotos(actionID int64, paths []string) (ImportReport, error) {
 	return report, err
 }
 
-// ExportGallery writes every generated image into dir as a PNG that carries
-// its settings (AUTOMATIC1111 "parameters" and Kata's own chunk) and returns
-// the files written.
-func (k *Kata) ExportGallery(dir string) ([]string, error) {
+// ExportGallery writes every generated image into dir in format (one of
+// ExportFormats: a PNG carries its settings as AUTOMATIC1111 "parameters"
+// and Kata's own chunk, a JPEG in its comment) and returns the files written.
+func (k *Kata) ExportGallery(dir, format string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), importTimeout)
 	defer cancel()
 	gens, err := k.lib.Generations(ctx, store.GenerationFilter{})
@@ -207,7 +209,7 @@ func (k *Kata) ExportGallery(dir string) ([]string, error) {
 	if len(gens) == 0 {
 		return nil, errors.New("the gallery is empty: generate something first")
 	}
-	return k.lib.ExportImages(ctx, dir, gens, "png", 0)
+	return k.lib.ExportImages(ctx, dir, gens, format, exportQuality)
 }
 
 // RenameAction renames an action. Its trigger follows the name until the

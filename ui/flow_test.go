@@ -136,6 +136,35 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	if err != nil || s.Seed != 42 || s.Prompt != "a panda "+trigger {
 		t.Fatalf("exported settings %+v, %v", s, err)
 	}
+	out = t.TempDir()
+	picker.answers = []string{out}
+	m.gallery.format.SetSelected("JPEG")
+	test.Tap(findButton(t, m.Window().Content(), "Export…"))
+	m.WaitIdle()
+	files, _ = filepath.Glob(filepath.Join(out, "*.jpg"))
+	if len(files) != 1 || m.app.Preferences().String(prefExportFormat) != "jpeg" {
+		t.Fatalf("JPEG export wrote %v, status %q", files, m.Status())
+	}
+	if s, err := store.ReadSettings(files[0]); err != nil || s.Seed != 42 {
+		t.Fatalf("JPEG settings %+v, %v", s, err)
+	}
+	// The star marks the favourite (what the zip takes when none is ticked).
+	stars := findIconButtons(m.Window().Content(), "star.svg")
+	if len(stars) != 1 || len(findIconButtons(m.Window().Content(), "star-filled.svg")) != 0 {
+		t.Fatalf("%d stars before marking a favourite", len(stars))
+	}
+	test.Tap(stars[0])
+	m.WaitIdle()
+	if !m.gallery.items[0].Favourite || len(findIconButtons(m.Window().Content(), "star-filled.svg")) != 1 {
+		t.Fatalf("after tapping the star: %+v", m.gallery.items[0])
+	}
+	zip := filepath.Join(t.TempDir(), "images.zip")
+	picker.answers = []string{zip}
+	test.Tap(findButton(t, m.Window().Content(), "Zip…"))
+	m.WaitIdle()
+	if st, err := os.Stat(zip); err != nil || st.Size() == 0 || !strings.Contains(m.Status(), "Zip saved") {
+		t.Fatalf("zip: %v, status %q", err, m.Status())
+	}
 
 	// The matrix: two subjects, one trained action, two variations each;
 	// images arrive cell by cell.

@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"kata/app"
+	"kata/assets"
 )
 
 // galleryPage is the matrix of subjects (rows) by trained actions (columns)
@@ -27,6 +28,7 @@ type galleryPage struct {
 	matrix     app.Matrix
 	items      []app.GenerationInfo // every image, newest first
 	selected   map[int64]bool       // images ticked for export
+	format     *widget.Select       // Export's format (exportFormatLabels)
 	prompt     *shortcutEntry
 	negative   *shortcutEntry
 	seed       *shortcutEntry
@@ -73,6 +75,7 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	}
 	seedBox := container.NewGridWrap(fyne.NewSize(140, p.seed.MinSize().Height), p.seed)
 	export := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), p.export)
+	p.format = newExportFormat(m.app.Preferences())
 	row := container.NewBorder(nil, nil, nil, container.NewHBox(seedBox, p.generate), p.prompt)
 	p.advanced = newGenerateForm(m, generateDefaults(m.app.Preferences()))
 	p.advanced.hideSampler() // the options row has the sampler with its schedule type
@@ -93,7 +96,7 @@ func newGalleryPage(m *MainWindow) *galleryPage {
 	mixRow := container.NewBorder(nil, nil, nil,
 		container.NewHBox(addSubjects, widget.NewLabel("Variations"), varBox, p.mix), p.subjects)
 	remove := widget.NewButtonWithIcon("Delete…", theme.DeleteIcon(), p.deleteChosen)
-	exportRow := container.NewHBox(export, zip, sheet, widget.NewSeparator(), remove)
+	exportRow := container.NewHBox(export, p.format, zip, sheet, widget.NewSeparator(), remove)
 	p.bar = container.NewVBox(row, advanced, mixRow, exportRow, p.queue.box)
 	return p
 }
@@ -173,11 +176,12 @@ func (p *galleryPage) tile(g app.GenerationInfo) fyne.CanvasObject {
 	img := newThumb(g.Thumb, func() { p.open(g) })
 	seed := widget.NewLabel(fmt.Sprintf("seed %d", g.Seed))
 	seed.Truncation = fyne.TextTruncateEllipsis
-	star := theme.NewThemedResource(theme.ConfirmIcon())
-	fav := widget.NewButtonWithIcon("", star, func() { p.setFavourite(g.ID, !g.Favourite) })
+	var star fyne.Resource = theme.NewThemedResource(fyne.NewStaticResource("star.svg", assets.Star))
 	if g.Favourite {
-		fav.Importance = widget.HighImportance
+		star = theme.NewPrimaryThemedResource(fyne.NewStaticResource("star-filled.svg", assets.StarFilled))
 	}
+	fav := widget.NewButtonWithIcon("", star, func() { p.setFavourite(g.ID, !g.Favourite) })
+	fav.Importance = widget.LowImportance
 	tick := widget.NewCheck("", func(on bool) { p.selected[g.ID] = on })
 	tick.Checked = p.selected[g.ID]
 	return container.NewBorder(nil, container.NewBorder(nil, nil, tick, fav, seed), nil, nil, img)
@@ -371,18 +375,31 @@ func (p *galleryPage) exportSheet() {
 		func(path string) { p.m.setStatus("Contact sheet saved to " + path) })
 }
 
-// export writes the ticked images (else the favourites, else everything) as
-// PNG with settings into a chosen folder (Ctrl+E).
+// exportFormatLabels name app.ExportFormats in the Export menu, in order.
+var exportFormatLabels = []string{"PNG with settings", "JPEG"}
+
+// newExportFormat is the Export format menu, on the remembered format.
+func newExportFormat(prefs fyne.Preferences) *widget.Select {
+	s := widget.NewSelect(exportFormatLabels, nil)
+	i := slices.Index(app.ExportFormats, prefs.StringWithFallback(prefExportFormat, app.ExportFormats[0]))
+	s.SetSelectedIndex(max(i, 0))
+	s.OnChanged = func(string) { prefs.SetString(prefExportFormat, app.ExportFormats[s.SelectedIndex()]) }
+	return s
+}
+
+// export writes the ticked images (else the favourites, else everything)
+// in the chosen format into a chosen folder (Ctrl+E).
 func (p *galleryPage) export() {
 	ids := p.chosen()
+	format := app.ExportFormats[max(p.format.SelectedIndex(), 0)]
 	var files []string
 	p.m.pickThen(func() (string, error) { return p.m.picker.PickFolder("Export images to a folder") },
 		func(dir string) error {
 			var err error
 			if len(ids) == 0 && !p.hasFavourite() {
-				files, err = p.m.svc.ExportGallery(dir)
+				files, err = p.m.svc.ExportGallery(dir, format)
 			} else {
-				files, err = p.m.svc.ExportImages(ids, dir, "png")
+				files, err = p.m.svc.ExportImages(ids, dir, format)
 			}
 			return err
 		}, "Could not export",

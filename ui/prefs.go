@@ -14,6 +14,8 @@ const (
 	prefSteps   = "gen.steps"
 	prefCFG     = "gen.cfg"
 	prefSize    = "gen.size"
+	// prefExportFormat is the gallery's Export format, one of app.ExportFormats.
+	prefExportFormat = "export.format"
 )
 
 // generateDefaults reads the remembered generation defaults; any that is

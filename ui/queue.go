@@ -29,6 +29,7 @@ type jobQueue struct {
 	warnings []string // what this batch's generations ignored (app.GenerationInfo.Warnings)
 	onResult func(app.GenerationInfo)
 	onIdle   func(err error) // the batch ended: err is nil, cancelled or the failure
+	drained  func()          // tests: called off the UI goroutine when drain has returned
 
 	bar    *widget.ProgressBar
 	label  *widget.Label
@@ -53,14 +54,33 @@ func (q *jobQueue) add(reqs ...app.GenerateRequest) {
 		q.show("")
 		return
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	q.stop, q.done, q.total, q.timer, q.warnings = stop, 0, len(q.pending), newETA(), nil
-	q.cancel.Enable()
+	q.done, q.total, q.timer, q.warnings = 0, len(q.pending), newETA(), nil
 	q.bar.SetValue(0)
+	q.start()
+}
+
+// start runs the pending jobs off the UI goroutine and reports the batch's
+// end; it runs on the UI goroutine.
+func (q *jobQueue) start() {
+	ctx, stop := context.WithCancel(context.Background())
+	q.stop = stop
+	q.cancel.Enable()
 	q.show("")
-	q.m.bg.run(func() error { return q.drain(ctx) }, func(err error) {
+	q.m.bg.run(func() error {
+		err := q.drain(ctx)
+		if q.drained != nil {
+			q.drained()
+		}
+		return err
+	}, func(err error) {
 		stop()
 		q.stop = nil
+		if err == nil && len(q.pending) > 0 {
+			// Added after drain found none left, before this ran: the
+			// batch goes on.
+			q.start()
+			return
+		}
 		q.pending = nil
 		q.cancel.Disable()
 		switch {
@@ -94,6 +114,10 @@ func (q *jobQueue) drain(ctx context.Context) error {
 			if len(q.pending) > 0 {
 				r, q.pending, ok = q.pending[0], q.pending[1:], true
 				q.show(r.Prompt)
+				if q.m.training() {
+					// Generating waits for the model the run holds.
+					q.label.SetText(q.label.Text + " · waits for the training run to finish")
+				}
 			}
 		})
 		if !ok {
@@ -101,6 +125,9 @@ func (q *jobQueue) drain(ctx context.Context) error {
 		}
 		g, err := q.m.svc.Generate(ctx, r, func(step, total int) {
 			onUIAsync(func() {
+				if step == 1 {
+					q.show(r.Prompt) // no longer waiting
+				}
 				if total > 0 && q.total > 0 {
 					q.bar.SetValue((float64(q.done) + float64(step)/float64(total)) / float64(q.total))
 				}

@@ -16,9 +16,13 @@ type fakeGenerate struct {
 	mu      sync.Mutex
 	prompts []string
 	block   chan struct{} // when set, each job waits on it (or on cancel)
+	onStart func()        // when set, called as each job starts
 }
 
 func (f *fakeGenerate) Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error) {
+	if f.onStart != nil {
+		f.onStart()
+	}
 	for step := 1; step <= 3; step++ {
 		progress(step, 3)
 	}
@@ -49,6 +53,52 @@ func TestJobQueueRunsInOrder(t *testing.T) {
 	m.WaitIdle()
 	if strings.Join(results, ",") != "a,b,c" || q.bar.Value != 1 || q.label.Text != "Done: 3 image(s). Note: tag <hypernet:x> ignored" || q.busy() {
 		t.Fatalf("results %v, bar %v, label %q, busy %v", results, q.bar.Value, q.label.Text, q.busy())
+	}
+}
+
+// TestJobQueueKeepsLateJob adds a job after the queue found none left but
+// before it reported the batch's end: the job runs in the same batch.
+func TestJobQueueKeepsLateJob(t *testing.T) {
+	svc := &fakeGenerate{Kata: newTestServices(t)}
+	m := newTestWindowWith(t, &scriptedPicker{}, svc)
+	q := m.gallery.queue
+	var results []string
+	q.onResult = func(g app.GenerationInfo) { results = append(results, g.Prompt) }
+	late := true
+	q.drained = func() {
+		onUI(func() {
+			if late {
+				late = false
+				q.add(app.GenerateRequest{Prompt: "late"})
+			}
+		})
+	}
+	q.add(app.GenerateRequest{Prompt: "a"})
+	m.WaitIdle()
+	if strings.Join(results, ",") != "a,late" || q.label.Text != "Done: 2 image(s). Note: tag <hypernet:x> ignored" || q.busy() {
+		t.Fatalf("results %v, label %q, busy %v", results, q.label.Text, q.busy())
+	}
+}
+
+// TestJobQueueSaysItWaitsForTraining checks that a job started while a
+// training run holds the model says so until its first step.
+func TestJobQueueSaysItWaitsForTraining(t *testing.T) {
+	svc := &fakeGenerate{Kata: newTestServices(t)}
+	m := newTestWindowWith(t, &scriptedPicker{}, svc)
+	q := m.gallery.queue
+	var atStart string
+	svc.onStart = func() { onUI(func() { atStart = q.label.Text }) }
+	m.actions.train.stop = func() {} // a run is going
+	q.add(app.GenerateRequest{Prompt: "a panda"})
+	m.WaitIdle()
+	if want := "Image 1 of 1: a panda · waits for the training run to finish"; atStart != want {
+		t.Errorf("while training: %q, want %q", atStart, want)
+	}
+	m.actions.train.stop = nil
+	q.add(app.GenerateRequest{Prompt: "a cat"})
+	m.WaitIdle()
+	if strings.Contains(atStart, "waits") || strings.Contains(q.label.Text, "waits") {
+		t.Errorf("no training: %q, then %q", atStart, q.label.Text)
 	}
 }
 

@@ -57,8 +57,9 @@ type Services interface {
 	// Train learns an identifier for an action; cancelling ctx pauses it and
 	// the next call with the same settings resumes.
 	Train(ctx context.Context, actionID, modelID int64, s app.TrainSettings, progress func(app.TrainProgress)) (app.ActionInfo, error)
-	// ExportGallery writes the gallery's images with their settings into dir.
-	ExportGallery(dir string) ([]string, error)
+	// ExportGallery writes the gallery's images with their settings into
+	// dir as "png" or "jpeg".
+	ExportGallery(dir, format string) ([]string, error)
 	// Mix makes an image of every subject doing every trained action.
 	Mix(ctx context.Context, r app.MixRequest, progress func(done, total int, prompt string)) ([]app.GenerationInfo, error)
 	// Matrix reads the gallery as subjects x trained actions.

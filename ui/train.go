@@ -52,6 +52,10 @@ type trainPanel struct {
 	result   string             // what that run's end said
 }
 
+// training says whether a training run is going (it holds the model, so
+// generations wait for it).
+func (m *MainWindow) training() bool { return m.actions.train.stop != nil }
+
 func newTrainPanel(m *MainWindow, selectedAction func() int64) *trainPanel {
 	t := &trainPanel{m: m}
 	labels := make([]string, len(methods))

@@ -168,6 +168,17 @@ func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 	return nil
 }
 
+// findIconButtons returns the buttons whose icon's name ends in icon.
+func findIconButtons(o fyne.CanvasObject, icon string) []*widget.Button {
+	var out []*widget.Button
+	for _, c := range test.LaidOutObjects(o) {
+		if b, ok := c.(*widget.Button); ok && b.Icon != nil && strings.HasSuffix(b.Icon.Name(), icon) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 func TestAddModelRejectsNonModel(t *testing.T) {
 	t.Setenv(app.EnvBuiltinModel, "none") // a build without a model
 	notAModel := t.TempDir()
