@@ -22,6 +22,10 @@ type actionsPage struct {
 	photo     int64 // selected exemplar ID (Delete removes it), 0 for none
 	failed    []app.FileError
 	train     *trainPanel
+	// The last render's photo scroll and split, whose place and divider the
+	// next render keeps.
+	scroll *container.Scroll
+	split  *container.Split
 }
 
 func newActionsPage(m *MainWindow) *actionsPage {
@@ -89,7 +93,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	}
 	list.OnSelected = func(id widget.ListItemID) {
 		if p.actions[id].ID != p.selected {
-			p.selected, p.photo, p.failed = p.actions[id].ID, 0, nil
+			p.selected, p.photo, p.failed, p.scroll = p.actions[id].ID, 0, nil, nil
 			p.m.show(0)
 		}
 	}
@@ -113,7 +117,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 			"Add photos of different people doing it.", len(p.exemplars), app.MinExemplars)))
 	}
 	if len(p.exemplars) > 0 {
-		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; press Enter to save. Click a photo, then press Delete to remove it (with no photo clicked, Delete removes the action).",
+		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; Enter or leaving the caption saves it. Click a photo, then press Delete to remove it (with no photo clicked, Delete removes the action).",
 			"{}", a.Trigger)))
 	}
 	if len(p.failed) > 0 {
@@ -124,17 +128,22 @@ func (p *actionsPage) render() fyne.CanvasObject {
 		body = emptyState(theme.FileImageIcon(), "No photos yet",
 			"Drag photos of this action here, or add them with the buttons below.")
 	} else {
-		grid := container.NewGridWrap(fyne.NewSize(180, 230))
+		grid := container.NewGridWrap(fyne.NewSize(180, 260))
 		for _, e := range p.exemplars {
 			grid.Add(p.card(e))
 		}
-		body = container.NewVScroll(grid)
+		p.scroll = rescroll(p.scroll, grid)
+		body = p.scroll
 	}
 	p.train.showAction(a)
 	bottom := container.NewVBox(container.NewHBox(addPhotos, addFolder), widget.NewSeparator(), p.train.box)
 	detail := container.NewBorder(container.NewVBox(header, notes), bottom, nil, nil, body)
 	split := container.NewHSplit(left, detail)
 	split.Offset = 0.28
+	if p.split != nil {
+		split.Offset = p.split.Offset
+	}
+	p.split = split
 	return split
 }
 
@@ -143,9 +152,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 func (p *actionsPage) card(e app.ExemplarInfo) fyne.CanvasObject {
 	thumb := newThumb(e.Thumb, func() { p.photo = e.ID; p.m.show(0) })
 	thumb.selected = e.ID == p.photo
-	caption := p.m.newEntry()
-	caption.SetText(e.Caption)
-	caption.OnSubmitted = func(text string) { p.setCaption(e.ID, text) }
+	caption := p.m.newCaptionEntry(e.Caption, func(text string) { p.setCaption(e.ID, text) })
 	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { p.remove(e.ID) })
 	return container.NewBorder(nil, container.NewBorder(nil, nil, nil, remove, caption), nil, nil, thumb)
 }

@@ -61,19 +61,36 @@ func TestSampleCaptionRemove(t *testing.T) {
 		t.Error("hint shown for 10 photos")
 	}
 	first := m.actions.exemplars[0]
-	entry := findEntry(t, m.Window().Content(), first.Caption)
+	entry := findCaption(t, m.Window().Content(), first.Caption)
 	entry.SetText(entry.Text + " at dawn {}")
-	entry.OnSubmitted(entry.Text)
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Enter saves
 	m.WaitIdle()
 	if got := m.actions.exemplars[0].Caption; got != first.Caption+" at dawn <meditate>" {
 		t.Fatalf("caption saved as %q", got)
 	}
-	entry = findEntry(t, m.Window().Content(), m.actions.exemplars[0].Caption)
+	entry = findCaption(t, m.Window().Content(), m.actions.exemplars[1].Caption)
+	entry.SetText(entry.Text + "\nin the rain {}")
+	entry.FocusLost() // leaving the caption saves it, on one line
+	m.WaitIdle()
+	if got, want := m.actions.exemplars[1].Caption, first.Caption; !strings.HasSuffix(got, " in the rain <meditate>") || strings.Contains(got, "\n") {
+		t.Fatalf("caption saved on leaving as %q (first was %q)", got, want)
+	}
+	entry = findCaption(t, m.Window().Content(), m.actions.exemplars[0].Caption)
 	entry.SetText("no slot here")
-	entry.OnSubmitted(entry.Text)
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEnter})
 	m.WaitIdle()
 	if !strings.Contains(m.Status(), "Could not change the caption") {
 		t.Fatalf("caption without slot: status %q", m.Status())
+	}
+
+	// A re-render (after each change) keeps the photos' scroll place and
+	// the split's divider.
+	m.actions.scroll.ScrollToOffset(fyne.NewPos(0, 120))
+	m.actions.split.SetOffset(0.4)
+	m.show(0)
+	m.WaitIdle()
+	if y := m.actions.scroll.Offset.Y; y != 120 || m.actions.split.Offset != 0.4 {
+		t.Errorf("after a re-render: scrolled to %v, divider at %v", y, m.actions.split.Offset)
 	}
 
 	// Click a photo, press Delete.
@@ -128,6 +145,18 @@ func answerDelete(t *testing.T, m *MainWindow, button string) {
 	if m.deleteDialog != nil {
 		t.Fatalf("the question stays open after %s", button)
 	}
+}
+
+// findCaption finds the caption entry showing text.
+func findCaption(t *testing.T, o fyne.CanvasObject, text string) *captionEntry {
+	t.Helper()
+	for _, c := range test.LaidOutObjects(o) {
+		if e, ok := c.(*captionEntry); ok && e.Text == text {
+			return e
+		}
+	}
+	t.Fatalf("no caption %q", text)
+	return nil
 }
 
 func findEntry(t *testing.T, o fyne.CanvasObject, text string) *widget.Entry {

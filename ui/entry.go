@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
@@ -52,4 +54,49 @@ func (m *MainWindow) runShortcut(s fyne.Shortcut) bool {
 		f()
 	}
 	return ok
+}
+
+// captionEntry is a shortcutEntry for a photo's caption: it wraps over two
+// rows so the trigger slot stays in sight on a narrow card, and saves with
+// Enter (a caption is one line) or when the focus leaves it changed.
+type captionEntry struct {
+	shortcutEntry
+	saved string
+	save  func(caption string)
+}
+
+// newCaptionEntry shows caption and calls save with each changed text.
+func (m *MainWindow) newCaptionEntry(caption string, save func(caption string)) *captionEntry {
+	e := &captionEntry{shortcutEntry: shortcutEntry{m: m}, saved: caption, save: save}
+	e.MultiLine = true
+	e.Wrapping = fyne.TextWrapWord
+	e.SetMinRowsVisible(2)
+	e.ExtendBaseWidget(e)
+	e.SetText(caption)
+	return e
+}
+
+// TypedKey saves on Enter instead of starting a new line.
+func (e *captionEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter {
+		e.commit()
+		return
+	}
+	e.shortcutEntry.TypedKey(k)
+}
+
+// FocusLost saves a changed caption.
+func (e *captionEntry) FocusLost() {
+	e.shortcutEntry.FocusLost()
+	e.commit()
+}
+
+// commit saves the text, on one line, when it differs from the last saved.
+func (e *captionEntry) commit() {
+	text := strings.Join(strings.Fields(e.Text), " ")
+	if text == e.saved {
+		return
+	}
+	e.saved = text
+	e.save(text)
 }

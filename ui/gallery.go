@@ -29,6 +29,7 @@ type galleryPage struct {
 	items      []app.GenerationInfo // every image, newest first
 	selected   map[int64]bool       // images ticked for export
 	format     *widget.Select       // Export's format (exportFormatLabels)
+	scroll     *container.Scroll    // the last render's, whose place the next keeps
 	prompt     *shortcutEntry
 	negative   *shortcutEntry
 	seed       *shortcutEntry
@@ -138,7 +139,8 @@ func (p *galleryPage) render() fyne.CanvasObject {
 		}
 		sections = append(sections, widget.NewLabelWithStyle("Other images", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), grid)
 	}
-	return container.NewBorder(p.bar, nil, nil, nil, container.NewVScroll(container.NewVBox(sections...)))
+	p.scroll = rescroll(p.scroll, container.NewVBox(sections...))
+	return container.NewBorder(p.bar, nil, nil, nil, p.scroll)
 }
 
 // matrixGrid lays out the header (actions, each with Generate column), then
