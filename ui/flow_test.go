@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"kata/app"
 	"kata/model/sd/sdtest"
@@ -187,6 +190,84 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 			t.Fatalf("cell %+v: %+v", c, gens)
 		}
 	}
+	// A row, a column and a cell, one variation each: the row and the
+	// column add an image to each of their cells (one action: the row is
+	// one cell; the column is both subjects), the cell's button one.
+	m.gallery.variations.SetText("1")
+	for _, tc := range []struct {
+		button string
+		added  int
+	}{{"Generate row", 1}, {"Generate column", 2}} {
+		before := len(m.gallery.items)
+		test.Tap(findButton(t, m.Window().Content(), tc.button))
+		m.WaitIdle()
+		if got := len(m.gallery.items) - before; got != tc.added {
+			t.Fatalf("%s added %d image(s), want %d (status %q)", tc.button, got, tc.added, m.Status())
+		}
+	}
+	counts := func() map[app.Cell]int {
+		c := map[app.Cell]int{}
+		for k, v := range m.gallery.matrix.Cells {
+			c[k] = len(v)
+		}
+		return c
+	}
+	var plays []*widget.Button // one per cell
+	for _, b := range findIconButtons(m.Window().Content(), theme.MediaPlayIcon().Name()) {
+		if b != m.gallery.generate {
+			plays = append(plays, b)
+		}
+	}
+	if len(plays) != 2 {
+		t.Fatalf("%d cell buttons, want 2", len(plays))
+	}
+	for _, play := range plays {
+		before := counts()
+		test.Tap(play)
+		m.WaitIdle()
+		after, grown := counts(), 0
+		for k, n := range after {
+			switch n - before[k] {
+			case 0:
+			case 1:
+				grown++
+			default:
+				t.Fatalf("a cell's button: %v images before, %v after", before, after)
+			}
+		}
+		if grown != 1 {
+			t.Fatalf("a cell's button grew %d cells: %v before, %v after", grown, before, after)
+		}
+	}
+	robot := m.gallery.matrix.Subjects[1].ID
+	cell := app.Cell{SubjectID: robot, ActionID: m.gallery.matrix.Actions[0].ID}
+	before := len(m.gallery.matrix.Cells[cell])
+
+	// Click an image: the large view with its settings; Regenerate with a
+	// new seed makes it again in the same cell with another seed.
+	g := m.gallery.matrix.Cells[cell][0]
+	m.gallery.open(g)
+	over := m.Window().Canvas().Overlays().Top()
+	if over == nil || !strings.Contains(texts(over), fmt.Sprintf("Seed: %d", g.Seed)) {
+		t.Fatalf("large view shows %q", texts(over))
+	}
+	test.Tap(findButton(t, over, "Regenerate with a new seed"))
+	m.WaitIdle()
+	again := m.gallery.matrix.Cells[cell]
+	if len(again) != before+1 || m.Window().Canvas().Overlays().Top() != nil {
+		t.Fatalf("after regenerate the cell has %d images (want %d); overlay %v", len(again), before+1, m.Window().Canvas().Overlays().Top())
+	}
+	seeds := map[uint64]int{}
+	for _, x := range again {
+		seeds[x.Seed]++
+		if x.Prompt != g.Prompt {
+			t.Errorf("regenerated prompt %q, want %q", x.Prompt, g.Prompt)
+		}
+	}
+	if len(seeds) != len(again) {
+		t.Errorf("seeds in the cell repeat: %v", seeds)
+	}
+
 	sheet := filepath.Join(t.TempDir(), "sheet.png")
 	picker.answers = []string{sheet}
 	test.Tap(findButton(t, m.Window().Content(), "Contact sheet…"))
