@@ -78,9 +78,14 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 		t.Fatalf("paused run not offered: %q, method %q", got, m.actions.train.method.Selected)
 	}
 	svc.cancelAt = 0
-	test.Tap(m.actions.train.train)
-	m.WaitIdle()
-	if got := m.actions.train.info.Text; !strings.Contains(got, "Done") || !strings.Contains(got, "P+ v1") {
+	a := m.actions.selectedAction()
+	done := fmt.Sprintf("Done: %s learned (P+ v1, 40 steps). Use %s in the Gallery.", a.Name, a.Trigger)
+	// The run's end sends a system notification.
+	test.AssertNotificationSent(t, &fyne.Notification{Title: "Kata: " + a.Name + " learned", Content: done}, func() {
+		test.Tap(m.actions.train.train)
+		m.WaitIdle()
+	})
+	if got := m.actions.train.info.Text; got != done {
 		t.Fatalf("training ended with %q (status %q)", got, m.Status())
 	}
 	if m.actions.train.progress.Value != 1 {
