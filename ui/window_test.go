@@ -195,3 +195,35 @@ func TestAddModelRejectsNonModel(t *testing.T) {
 		t.Fatal("a folder that is not a model was selected")
 	}
 }
+
+// TestWindowRemembersSize opens at a size that fits a 1280x800 screen, and
+// a window opened after one that was resized and closed takes its size;
+// sizes too small to use fall back to the default.
+func TestWindowRemembersSize(t *testing.T) {
+	a := test.NewTempApp(t)
+	svc := newTestServices(t)
+	open := func() *MainWindow {
+		m := NewMainWindow(a, svc, &scriptedPicker{})
+		m.WaitIdle()
+		return m
+	}
+	m := open()
+	if s := m.Window().Canvas().Size(); s.Width > 1280 || s.Height > 800 || s != defaultSize {
+		t.Fatalf("first window %v, want %v", s, defaultSize)
+	}
+	for _, tc := range []struct {
+		resize, want fyne.Size
+	}{
+		{fyne.NewSize(1000, 700), fyne.NewSize(1000, 700)},
+		{fyne.NewSize(300, 200), fyne.NewSize(1000, 700)}, // too small: not remembered
+	} {
+		m.Window().Resize(tc.resize)
+		m.saveSize() // what closing the window (its close intercept) and Quit do
+		m.Window().Close()
+		m = open()
+		if got := m.Window().Canvas().Size(); got != tc.want {
+			t.Errorf("after closing at %v: opened at %v, want %v", tc.resize, got, tc.want)
+		}
+	}
+	m.Window().Close()
+}
