@@ -15,10 +15,10 @@ import (
 )
 
 // TestWindowWorkflow runs the real binary under Xvfb: it drops a folder of
-// photos onto the window through the X drag-and-drop protocol, screenshots
-// each page (Ctrl+1..3) and checks that none is blank and that they differ,
-// quits, and then finds in the library an action named after the folder with
-// its photos. KATA_SCREENSHOT_DIR keeps the screenshots (docs/screenshots).
+// photos onto the window through the X drag-and-drop protocol, sees the
+// photos in the window, screenshots each page (Ctrl+1..3) and checks that
+// none is blank and that they differ, quits, and then finds in the library
+// an action named after the folder with its photos. KATA_SCREENSHOT_DIR keeps the screenshots (docs/screenshots).
 func TestWindowWorkflow(t *testing.T) {
 	d := needDisplay(t)
 	bin := buildKata(t)
@@ -35,10 +35,19 @@ func TestWindowWorkflow(t *testing.T) {
 
 	win := d.findWindow(t, "Kata", 60*time.Second)
 	time.Sleep(2 * time.Second)
+	empty := d.settled(t, "before-drop.png")
 	if err := dropFiles(d.name, win, []string{photos}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second) // import and thumbnails
+	// The window shows the dropped photos: pixels of each picture's own
+	// blue (constant over a picture, so kept by any resizing) away from grey.
+	dropped := d.settled(t, "after-drop.png")
+	for seed := 1; seed <= 3; seed++ {
+		if before, after := photoPixels(empty, seed), photoPixels(dropped, seed); after < 400 || before > after/4 {
+			t.Errorf("photo %d: %d of its pixels on screen after the drop (%d before)", seed, after, before)
+		}
+	}
 
 	var shots []image.Image
 	for i, name := range []string{"actions.png", "gallery.png", "settings.png"} {
@@ -95,6 +104,25 @@ func writeTestPicture(t *testing.T, path string, seed int) {
 	if err := png.Encode(f, img); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// photoPixels counts the pixels of img that writeTestPicture's picture of
+// seed could have drawn: its blue within 2, red and green apart by 24 or
+// more (the window's own colours are greys and the theme's blue).
+func photoPixels(img image.Image, seed int) int {
+	want := int(uint8(70 * seed))
+	n := 0
+	r := img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			rr, gg, bb := int(cr>>8), int(cg>>8), int(cb>>8)
+			if bb >= want-2 && bb <= want+2 && (rr-gg >= 24 || gg-rr >= 24) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // sameImage says whether a and b have the same pixels.
