@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"strings"
 	"sync"
 	"time"
@@ -194,6 +195,13 @@ func (k *Kata) AddPhotos(actionID int64, paths []string) (ImportReport, error) {
 		}
 	}
 	return report, err
+}
+
+// GenerationImage decodes a gallery image's file (GenerationInfo.ImagePath)
+// at full size, for the large view; a file that is missing, damaged or
+// larger than store.DefaultLimits allows gives an error.
+func (k *Kata) GenerationImage(path string) (image.Image, error) {
+	return store.DecodeFile(path, store.Limits{MaxBytes: store.DefaultLimits.MaxBytes, MaxPixels: store.DefaultLimits.MaxPixels})
 }
 
 // ExportGallery writes every generated image into dir in format (one of

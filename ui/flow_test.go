@@ -252,6 +252,7 @@ func TestTrainAndGenerateFlow(t *testing.T) {
 	// new seed makes it again in the same cell with another seed.
 	g := m.gallery.matrix.Cells[cell][0]
 	m.gallery.open(g)
+	m.WaitIdle()
 	over := m.Window().Canvas().Overlays().Top()
 	if over == nil || !strings.Contains(texts(over), fmt.Sprintf("Seed: %d", g.Seed)) {
 		t.Fatalf("large view shows %q", texts(over))

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"image"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -190,9 +191,26 @@ func (p *galleryPage) tile(g app.GenerationInfo) fyne.CanvasObject {
 }
 
 // open shows an image large with its settings, and offers to regenerate it
-// with a new seed or to reuse its settings.
+// with a new seed or to reuse its settings; the file is decoded off the UI
+// goroutine.
 func (p *galleryPage) open(g app.GenerationInfo) {
-	big := canvas.NewImageFromFile(g.ImagePath)
+	var img image.Image
+	p.m.bg.run(func() error {
+		var err error
+		img, err = p.m.svc.GenerationImage(g.ImagePath)
+		return err
+	}, func(err error) {
+		if err != nil {
+			p.m.setStatus("Could not open the image: " + err.Error())
+			return
+		}
+		p.showLarge(g, img)
+	})
+}
+
+// showLarge is open's dialog of g, drawn as img.
+func (p *galleryPage) showLarge(g app.GenerationInfo, img image.Image) {
+	big := canvas.NewImageFromImage(img)
 	big.FillMode = canvas.ImageFillContain
 	big.SetMinSize(fyne.NewSize(512, 512))
 	settings := widget.NewLabel(settingsText(g))

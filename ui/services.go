@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"image"
 
 	"kata/app"
 )
@@ -60,6 +61,8 @@ type Services interface {
 	// ExportGallery writes the gallery's images with their settings into
 	// dir as "png" or "jpeg".
 	ExportGallery(dir, format string) ([]string, error)
+	// GenerationImage decodes a gallery image's file at full size.
+	GenerationImage(path string) (image.Image, error)
 	// Mix makes an image of every subject doing every trained action.
 	Mix(ctx context.Context, r app.MixRequest, progress func(done, total int, prompt string)) ([]app.GenerationInfo, error)
 	// Matrix reads the gallery as subjects x trained actions.
