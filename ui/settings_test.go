@@ -176,3 +176,16 @@ func TestSettingsShowsBackendInUse(t *testing.T) {
 		})
 	}
 }
+
+// TestThemeFollowsTheSystem checks that the window sets no theme of its own,
+// so Fyne's follows the system's light or dark variant.
+func TestThemeFollowsTheSystem(t *testing.T) {
+	a := test.NewTempApp(t)
+	before := a.Settings().Theme()
+	m := NewMainWindow(a, newTestServices(t), &scriptedPicker{})
+	defer m.Window().Close()
+	m.WaitIdle()
+	if a.Settings().Theme() != before {
+		t.Errorf("the window replaced the app's theme %T with %T", before, a.Settings().Theme())
+	}
+}
