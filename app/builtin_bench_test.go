@@ -77,6 +77,33 @@ func BenchmarkBuiltinGrid(b *testing.B) {
 	}
 }
 
+// BenchmarkBuiltinImage draws one image (20 DDIM steps, CFG 7.5), as each
+// of the window's generation jobs does, after a warm-up image: by default
+// (its unconditional and conditional passes as two executions at once on
+// the pure-Go backend) and as one execution of both.
+func BenchmarkBuiltinImage(b *testing.B) {
+	_, _, p := builtinBench(b)
+	for _, bc := range []struct {
+		name       string
+		concurrent int
+	}{{"default", 0}, {"one execution at a time", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5, Concurrent: bc.concurrent}
+			if _, err := p.Generate(context.Background(), opts); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				opts.Seed = uint64(i + 1)
+				if _, err := p.Generate(context.Background(), opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/image")
+		})
+	}
+}
+
 // BenchmarkBuiltinADI500 trains an ADI identifier for 500 steps on a Kata
 // World handstand set of 10 exemplars at the model's size, synthesised
 // negatives included.

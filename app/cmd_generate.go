@@ -194,11 +194,21 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 		}
 		gen.labels = append(gen.labels, l)
 	}
-	for i, out := range outs {
+	// Batches of seedBatch images of consecutive seeds, one bar each.
+	per := seedBatch(m)
+	for first := 0; first < len(outs); first += per {
+		n := min(per, len(outs)-first)
+		seeds := make([]uint64, n)
+		for i := range seeds {
+			seeds[i] = uint64(a.seed) + uint64(first+i)
+		}
 		var bar *progress
 		desc := "sampling"
-		if len(outs) > 1 {
-			desc = fmt.Sprintf("sampling %d/%d", i+1, len(outs))
+		switch {
+		case n > 1:
+			desc = fmt.Sprintf("sampling %d-%d/%d", first+1, first+n, len(outs))
+		case len(outs) > 1:
+			desc = fmt.Sprintf("sampling %d/%d", first+1, len(outs))
 		}
 		onStep := func(step, total int) {
 			if bar == nil {
@@ -206,21 +216,23 @@ func runGenerate(ctx context.Context, env Env, args []string) error {
 			}
 			bar.Set(step)
 		}
-		gen.opts.Seed = uint64(a.seed) + uint64(i)
-		if i > 0 {
+		if first > 0 {
 			gen.warn = nil // said once
 		}
-		res, settings, err := gen.run(ctx, p, onStep)
+		results, settings, err := gen.run(ctx, p, seeds, onStep)
 		if bar != nil {
 			bar.Finish()
 		}
 		if err != nil {
 			return err
 		}
-		if err := writePNG(out, res.Image, settings); err != nil {
-			return err
+		for i, res := range results {
+			out := outs[first+i]
+			if err := writePNG(out, res.Image, settings[i]); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s (seed %d)\n", out, seeds[i])
 		}
-		fmt.Fprintf(env.Stdout, "%s (seed %d)\n", out, gen.opts.Seed)
 	}
 	return nil
 }

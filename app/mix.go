@@ -48,12 +48,12 @@ func (k *Kata) Mix(ctx context.Context, r MixRequest, progress func(done, total 
 			if progress != nil {
 				progress(len(out), total, prompt)
 			}
-			g, err := k.generateLocked(ctx, GenerateRequest{ModelID: r.ModelID, Prompt: prompt, Seed: r.Seed,
-				Steps: r.Steps, SubjectID: s.ID, ActionID: a.ID}, nil)
+			g, err := k.generateLocked(ctx, GenerateRequest{ModelID: r.ModelID, Prompt: prompt,
+				Steps: r.Steps, SubjectID: s.ID, ActionID: a.ID}, []uint64{r.Seed}, nil)
 			if err != nil {
 				return out, fmt.Errorf("%s: %w", prompt, err)
 			}
-			out = append(out, g)
+			out = append(out, g...)
 		}
 	}
 	if progress != nil {

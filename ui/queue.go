@@ -51,7 +51,7 @@ func (q *jobQueue) add(reqs ...app.GenerateRequest) {
 	q.pending = append(q.pending, reqs...)
 	q.total += len(reqs)
 	if q.stop != nil {
-		q.show("")
+		q.show("", 0)
 		return
 	}
 	q.done, q.total, q.timer, q.warnings = 0, len(q.pending), newETA(), nil
@@ -65,7 +65,7 @@ func (q *jobQueue) start() {
 	ctx, stop := context.WithCancel(context.Background())
 	q.stop = stop
 	q.cancel.Enable()
-	q.show("")
+	q.show("", 0)
 	q.m.bg.run(func() error {
 		err := q.drain(ctx)
 		if q.drained != nil {
@@ -108,28 +108,37 @@ func (q *jobQueue) drain(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var r app.GenerateRequest
-		var ok bool
+		var (
+			r     app.GenerateRequest
+			seeds []uint64
+		)
 		onUI(func() {
-			if len(q.pending) > 0 {
-				r, q.pending, ok = q.pending[0], q.pending[1:], true
-				q.show(r.Prompt)
-				if q.m.training() {
-					// Generating waits for the model the run holds.
-					q.label.SetText(q.label.Text + " · waits for the training run to finish")
-				}
+			if len(q.pending) == 0 {
+				return
+			}
+			// The job and the ones after it that differ only in the seed
+			// (a cell's variations) run as one batch.
+			r = q.pending[0]
+			for len(q.pending) > 0 && sameButSeed(q.pending[0], r) {
+				seeds = append(seeds, q.pending[0].Seed)
+				q.pending = q.pending[1:]
+			}
+			q.show(r.Prompt, len(seeds))
+			if q.m.training() {
+				// Generating waits for the model the run holds.
+				q.label.SetText(q.label.Text + " · waits for the training run to finish")
 			}
 		})
-		if !ok {
+		if len(seeds) == 0 {
 			return ctx.Err() // cancelled before the next job started: still a cancel
 		}
-		g, err := q.m.svc.Generate(ctx, r, func(step, total int) {
+		gs, err := q.m.svc.GenerateSeeds(ctx, r, seeds, func(step, total int) {
 			onUIAsync(func() {
 				if step == 1 {
-					q.show(r.Prompt) // no longer waiting
+					q.show(r.Prompt, len(seeds)) // no longer waiting
 				}
 				if total > 0 && q.total > 0 {
-					q.bar.SetValue((float64(q.done) + float64(step)/float64(total)) / float64(q.total))
+					q.bar.SetValue((float64(q.done) + float64(len(seeds)*step)/float64(total)) / float64(q.total))
 				}
 			})
 		})
@@ -137,25 +146,37 @@ func (q *jobQueue) drain(ctx context.Context) error {
 			return err
 		}
 		onUI(func() {
-			q.done++
-			for _, w := range g.Warnings {
-				if !slices.Contains(q.warnings, w) {
-					q.warnings = append(q.warnings, w)
+			for _, g := range gs {
+				q.done++
+				for _, w := range g.Warnings {
+					if !slices.Contains(q.warnings, w) {
+						q.warnings = append(q.warnings, w)
+					}
+				}
+				if q.onResult != nil {
+					q.onResult(g)
 				}
 			}
-			q.show("")
-			if q.onResult != nil {
-				q.onResult(g)
-			}
+			q.show("", 0)
 		})
 	}
 }
 
-// show updates the line under the bar: the job running and the time left.
-func (q *jobQueue) show(prompt string) {
+// sameButSeed says whether a and b ask for the same image but for the seed.
+func sameButSeed(a, b app.GenerateRequest) bool {
+	a.Seed = b.Seed
+	return a == b
+}
+
+// show updates the line under the bar: the n images running (none when
+// n is 0) and the time left.
+func (q *jobQueue) show(prompt string, n int) {
 	line := q.timer.describe("Image", q.done, q.total)
-	if prompt != "" {
+	if n > 0 {
 		line = fmt.Sprintf("Image %d of %d: %s", q.done+1, q.total, prompt)
+		if n > 1 {
+			line = fmt.Sprintf("Images %d-%d of %d: %s", q.done+1, q.done+n, q.total, prompt)
+		}
 		if left := q.timer.left(q.done, q.total); left > 0 {
 			line += fmt.Sprintf(" · about %s left", left)
 		}

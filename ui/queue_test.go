@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +18,10 @@ type fakeGenerate struct {
 	prompts []string
 	block   chan struct{} // when set, each job waits on it (or on cancel)
 	onStart func()        // when set, called as each job starts
+	batches []int         // images per call
 }
 
-func (f *fakeGenerate) Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error) {
+func (f *fakeGenerate) GenerateSeeds(ctx context.Context, r app.GenerateRequest, seeds []uint64, progress func(step, total int)) ([]app.GenerationInfo, error) {
 	if f.onStart != nil {
 		f.onStart()
 	}
@@ -30,13 +32,18 @@ func (f *fakeGenerate) Generate(ctx context.Context, r app.GenerateRequest, prog
 		select {
 		case <-f.block:
 		case <-ctx.Done():
-			return app.GenerationInfo{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.prompts = append(f.prompts, r.Prompt)
-	return app.GenerationInfo{ID: int64(len(f.prompts)), Prompt: r.Prompt, Seed: r.Seed, Warnings: []string{"tag <hypernet:x> ignored"}}, nil
+	f.batches = append(f.batches, len(seeds))
+	var out []app.GenerationInfo
+	for _, seed := range seeds {
+		f.prompts = append(f.prompts, r.Prompt)
+		out = append(out, app.GenerationInfo{ID: int64(len(f.prompts)), Prompt: r.Prompt, Seed: seed, Warnings: []string{"tag <hypernet:x> ignored"}})
+	}
+	return out, nil
 }
 
 func TestJobQueueRunsInOrder(t *testing.T) {
@@ -99,6 +106,22 @@ func TestJobQueueSaysItWaitsForTraining(t *testing.T) {
 	m.WaitIdle()
 	if strings.Contains(atStart, "waits") || strings.Contains(q.label.Text, "waits") {
 		t.Errorf("no training: %q, then %q", atStart, q.label.Text)
+	}
+}
+
+// TestJobQueueBatchesVariations checks that consecutive jobs that differ
+// only in the seed (a cell's variations) run as one call, in order.
+func TestJobQueueBatchesVariations(t *testing.T) {
+	svc := &fakeGenerate{Kata: newTestServices(t)}
+	m := newTestWindowWith(t, &scriptedPicker{}, svc)
+	q := m.gallery.queue
+	var seeds []uint64
+	q.onResult = func(g app.GenerationInfo) { seeds = append(seeds, g.Seed) }
+	q.add(app.GenerateRequest{Prompt: "a", Seed: 1}, app.GenerateRequest{Prompt: "a", Seed: 2}, app.GenerateRequest{Prompt: "a", Seed: 3},
+		app.GenerateRequest{Prompt: "b", Seed: 4}, app.GenerateRequest{Prompt: "a", Seed: 5}, app.GenerateRequest{Prompt: "a", Seed: 6, Steps: 9})
+	m.WaitIdle()
+	if fmt.Sprint(svc.batches) != "[3 1 1 1]" || fmt.Sprint(seeds) != "[1 2 3 4 5 6]" || q.label.Text != "Done: 6 image(s). Note: tag <hypernet:x> ignored" {
+		t.Fatalf("calls of %v images, seeds %v, label %q", svc.batches, seeds, q.label.Text)
 	}
 }
 

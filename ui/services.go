@@ -83,8 +83,9 @@ type Services interface {
 	ExportIdentifier(actionID int64, dir string) (string, error)
 	// ExportContactSheet writes the subjects x actions grid as a PNG.
 	ExportContactSheet(path string) error
-	// Generate makes an image and adds it to the gallery.
-	Generate(ctx context.Context, r app.GenerateRequest, progress func(step, total int)) (app.GenerationInfo, error)
+	// GenerateSeeds makes one image of r per seed (in batches) and adds
+	// them to the gallery.
+	GenerateSeeds(ctx context.Context, r app.GenerateRequest, seeds []uint64, progress func(step, total int)) ([]app.GenerationInfo, error)
 	// SetVAE chooses the VAE of the next generations (a file or a diffusers
 	// vae folder; "" for the checkpoint's own); VAE returns the choice.
 	SetVAE(path string) error
