@@ -28,7 +28,7 @@ var updateShipped = flag.Bool("update-shipped", false, "rewrite testdata/builtin
 const (
 	shippedPrompt = "a blue robot waving on a dotted background"
 	shippedKernel = "avx512"
-	shippedHash   = "d08fcd82a4d55540487c2ab15f90c91f81d6714018e02fa658f0e75119568d2d"
+	shippedHash   = "9d36b750543d7058b7c4fadc9b03ed7fa77b6c5e2f5d8421b5fc996a5945689e"
 	shippedPNG    = "testdata/builtin-blue-robot.png"
 )
 
