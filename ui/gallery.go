@@ -396,7 +396,7 @@ func (p *galleryPage) exportSheet() {
 }
 
 // exportFormatLabels name app.ExportFormats in the Export menu, in order.
-var exportFormatLabels = []string{"PNG with settings", "JPEG"}
+var exportFormatLabels = []string{"PNG", "JPEG"}
 
 // newExportFormat is the Export format menu, on the remembered format.
 func newExportFormat(prefs fyne.Preferences) *widget.Select {
