@@ -47,6 +47,14 @@ func builtinPipeline(b *testing.B, be backends.Backend) (*sd.Model, *sd.Pipeline
 	return m, p
 }
 
+// concurrencyCases are the two ways the Builtin benchmarks draw: as the
+// pipeline does by default (sd.GenerateOptions.Concurrent 0: two graph
+// executions at once on the pure-Go backend) and one execution at a time.
+var concurrencyCases = []struct {
+	name       string
+	concurrent int
+}{{"default", 0}, {"one execution at a time", 1}}
+
 // BenchmarkBuiltinGrid draws a 4x4 grid (16 images, 20 DDIM steps, CFG 7.5,
 // in one batch) after a warm-up grid that compiles the graphs: as the
 // pipeline draws it by default (two graph executions of each step at once
@@ -57,10 +65,7 @@ func BenchmarkBuiltinGrid(b *testing.B) {
 	for i := range seeds {
 		seeds[i] = uint64(i + 1)
 	}
-	for _, bc := range []struct {
-		name       string
-		concurrent int
-	}{{"default", 0}, {"one execution at a time", 1}} {
+	for _, bc := range concurrencyCases {
 		b.Run(bc.name, func(b *testing.B) {
 			opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5, Concurrent: bc.concurrent}
 			if _, err := p.GenerateBatch(context.Background(), opts, seeds); err != nil {
@@ -83,10 +88,7 @@ func BenchmarkBuiltinGrid(b *testing.B) {
 // the pure-Go backend) and as one execution of both.
 func BenchmarkBuiltinImage(b *testing.B) {
 	_, _, p := builtinBench(b)
-	for _, bc := range []struct {
-		name       string
-		concurrent int
-	}{{"default", 0}, {"one execution at a time", 1}} {
+	for _, bc := range concurrencyCases {
 		b.Run(bc.name, func(b *testing.B) {
 			opts := sd.GenerateOptions{Prompt: "a blue robot waving on a dotted background", Steps: 20, CFG: 7.5, Concurrent: bc.concurrent}
 			if _, err := p.Generate(context.Background(), opts); err != nil {

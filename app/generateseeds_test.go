@@ -17,16 +17,8 @@ func TestGenerateSeeds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates on the fixture model")
 	}
-	k, err := Open(filepath.Join(t.TempDir(), "lib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k, model := openWithTinyModel(t)
 	ctx := context.Background()
-	model, err := k.AddModel(sdtest.TinyDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := GenerateRequest{ModelID: model.ID, Prompt: "a red robot", Steps: 3, CFG: 5}
 	seeds := []uint64{11, 12, 11}
 	infos, err := k.GenerateSeeds(ctx, r, seeds, nil)
@@ -64,6 +56,22 @@ func TestGenerateSeeds(t *testing.T) {
 			t.Errorf("seeds 11 and 12 drew nearly the same image (largest difference %d)", worst)
 		}
 	}
+}
+
+// openWithTinyModel opens a library in a temporary folder, closed when the
+// test ends, with the sd-tiny fixture model added.
+func openWithTinyModel(t *testing.T) (*Kata, ModelInfo) {
+	t.Helper()
+	k, err := Open(filepath.Join(t.TempDir(), "lib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	model, err := k.AddModel(sdtest.TinyDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, model
 }
 
 func abs(x int) int {

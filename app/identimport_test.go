@@ -12,7 +12,6 @@ import (
 
 	"kata/model/adi"
 	"kata/model/safetensors"
-	"kata/model/sd/sdtest"
 	"kata/store"
 )
 
@@ -201,16 +200,8 @@ func TestWindowImportedEmbedding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates on the fixture model")
 	}
-	k, err := Open(filepath.Join(t.TempDir(), "lib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k, model := openWithTinyModel(t)
 	ctx := context.Background()
-	model, err := k.AddModel(sdtest.TinyDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	gen := func(prompt string) (pix []byte, identifiers []string) {
 		t.Helper()
 		g, err := k.Generate(ctx, GenerateRequest{ModelID: model.ID, Prompt: prompt, Steps: 2, Seed: 5}, nil)
