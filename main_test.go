@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kata/app"
 )
 
 // display is an Xvfb server the smoke tests run the real binary on.
@@ -201,12 +203,17 @@ func (k *kataWindow) quit(t *testing.T, d *display) {
 }
 
 // TestWindowSmoke starts the real binary under Xvfb, checks the window draws
-// something, opens and cancels a native GTK file dialog (sqweek/dialog issues
-// 51 and 58 report GTK+GLFW crashes), and quits with Ctrl+Q.
+// something, opens and cancels the native GTK file dialog of Add photos
+// (sqweek/dialog issues 51 and 58 report GTK+GLFW crashes), opens it again
+// and picks a photo by typing its path, quits with Ctrl+Q, and finds the
+// photo in the library.
 func TestWindowSmoke(t *testing.T) {
 	d := needDisplay(t)
 	home := t.TempDir()
-	k := d.startKata(t, buildKata(t), home, filepath.Join(home, "library"))
+	lib := filepath.Join(home, "library")
+	photo := filepath.Join(t.TempDir(), "photo.png")
+	writeTestPicture(t, photo, 1)
+	k := d.startKata(t, buildKata(t), home, lib)
 
 	win := d.findWindow(t, "Kata", 60*time.Second)
 	// Let the first frames render.
@@ -226,14 +233,14 @@ func TestWindowSmoke(t *testing.T) {
 	if _, err := d.x(t, "xdotool", "key", "ctrl+o"); err != nil {
 		t.Fatal(err)
 	}
-	// sqweek/dialog titles GTK file choosers "Open File" whatever Title says.
-	dlg := d.findWindow(t, "Open File", 30*time.Second)
+	const title = "Add photos of the action"
+	dlg := d.findWindow(t, title, 30*time.Second)
 	time.Sleep(time.Second)
 	d.screenshot(t, "dialog.png")
 	// A GTK file chooser that is still setting up its widgets can drop the
 	// key (seen once on a loaded machine), so Escape is sent again until the
 	// dialog closes.
-	gone := func() bool { return d.windowTitled(t, "Open File") == "" }
+	gone := func() bool { return d.windowTitled(t, title) == "" }
 	closed := false
 	for try := 0; try < 5 && !closed; try++ {
 		if _, err := d.x(t, "xdotool", "windowfocus", "--sync", dlg); err != nil {
@@ -258,10 +265,58 @@ func TestWindowSmoke(t *testing.T) {
 	}
 	d.findWindow(t, "Kata", 5*time.Second)
 
+	// Ctrl+L opens a GTK file chooser's location entry; Return there picks
+	// the typed file. A chooser still setting up can drop keys, as above,
+	// so the path is typed again (over the entry's text) until it closes.
+	if _, err := d.x(t, "xdotool", "windowfocus", "--sync", win); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.x(t, "xdotool", "key", "ctrl+o"); err != nil {
+		t.Fatal(err)
+	}
+	dlg = d.findWindow(t, title, 30*time.Second)
+	time.Sleep(time.Second)
+	picked := false
+	for try := 0; try < 3 && !picked; try++ {
+		for _, keys := range [][]string{
+			{"windowfocus", "--sync", dlg},
+			{"key", "ctrl+l"},
+			{"key", "ctrl+a"},
+			{"type", "--delay", "30", photo},
+			{"key", "Return"},
+		} {
+			if _, err := d.x(t, "xdotool", keys...); err != nil {
+				if gone() {
+					break
+				}
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		picked = waitFor(5*time.Second, gone)
+	}
+	if !picked {
+		d.screenshot(t, "dialog-typed.png")
+		t.Fatal("the file dialog did not close on Return after its path was typed (3 tries)")
+	}
+	time.Sleep(2 * time.Second) // the import
+
 	if _, err := d.x(t, "xdotool", "windowfocus", "--sync", win); err != nil {
 		t.Fatal(err)
 	}
 	k.quit(t, d)
+	kata, err := app.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kata.Close()
+	actions, err := kata.Actions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(actions) != 1 || actions[0].Exemplars != 1 {
+		t.Fatalf("after picking %s the library holds %+v, want one action with one photo", photo, actions)
+	}
 }
 
 // TestNoLocaleNoise runs `kata version` under the C.UTF-8 locale of Debian

@@ -18,6 +18,10 @@ func (nativePicker) PickFile(title, filterName string, exts ...string) (string, 
 	return cancelledIsEmpty(path, err)
 }
 
+func (nativePicker) PickFiles(title, filterName string, exts ...string) ([]string, error) {
+	return pickFiles(title, filterName, exts...)
+}
+
 func (nativePicker) PickFolder(title string) (string, error) {
 	path, err := dialog.Directory().Title(title).Browse()
 	return cancelledIsEmpty(path, err)

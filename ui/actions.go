@@ -292,18 +292,24 @@ func (p *actionsPage) exportIdentifier() {
 }
 
 func (p *actionsPage) addPhotoFromDialog() {
-	p.fromDialog(func() (string, error) {
-		return p.m.picker.PickFile("Add a photo of the action", "Images", app.PictureExtensions()...)
+	var paths []string
+	p.m.bg.run(func() error {
+		var err error
+		paths, err = p.m.picker.PickFiles("Add photos of the action", "Images", app.PictureExtensions()...)
+		return err
+	}, func(err error) {
+		switch {
+		case err != nil:
+			p.m.setStatus("The file dialog failed: " + err.Error())
+		case len(paths) > 0:
+			p.addPhotos(paths)
+		}
 	})
 }
 
 func (p *actionsPage) addFolderFromDialog() {
-	p.fromDialog(func() (string, error) { return p.m.picker.PickFolder("Add a folder of photos") })
-}
-
-// fromDialog runs a blocking native dialog off the UI goroutine.
-func (p *actionsPage) fromDialog(pick func() (string, error)) {
-	p.m.pickThen(pick, func(string) error { return nil }, "The file dialog failed",
+	p.m.pickThen(func() (string, error) { return p.m.picker.PickFolder("Add a folder of photos") },
+		func(string) error { return nil }, "The file dialog failed",
 		func(path string) { p.addPhotos([]string{path}) })
 }
 

@@ -176,3 +176,39 @@ func findEntry(t *testing.T, o fyne.CanvasObject, text string) *widget.Entry {
 	t.Fatalf("no entry with %q", text)
 	return nil
 }
+
+// TestAddFromDialogs: Add folder… makes an action named after the folder,
+// Add photos… adds every file picked at once to it, and a cancelled dialog
+// changes nothing.
+func TestAddFromDialogs(t *testing.T) {
+	root := t.TempDir()
+	folder := filepath.Join(root, "wave")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePNG(t, folder, "1.png", 1)
+	writePNG(t, folder, "2.png", 2)
+	a, b := writePNG(t, root, "a.png", 3), writePNG(t, root, "b.png", 4)
+	picker := &scriptedPicker{answers: []string{folder, a + string(filepath.ListSeparator) + b, ""}}
+	m := newTestWindow(t, picker)
+
+	steps := []struct {
+		button string
+		want   int
+	}{
+		{"Add folder…", 2},
+		{"Add photos…", 4},
+		{"Add photos…", 4}, // cancelled
+	}
+	for _, s := range steps {
+		test.Tap(findButton(t, m.Window().Content(), s.button))
+		m.WaitIdle()
+		if got := m.actions.selectedAction(); got.Name != "wave" || got.Exemplars != s.want || len(m.actions.exemplars) != s.want {
+			t.Fatalf("after %s: action %+v, %d photos shown (status %q)", s.button, got, len(m.actions.exemplars), m.Status())
+		}
+	}
+	want := []string{"Add a folder of photos", "Add photos of the action", "Add photos of the action"}
+	if strings.Join(picker.asked, "|") != strings.Join(want, "|") {
+		t.Errorf("dialogs asked %q, want %q", picker.asked, want)
+	}
+}

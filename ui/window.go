@@ -14,6 +14,9 @@ import (
 type Picker interface {
 	// PickFile asks for one existing file, offering those ending in exts.
 	PickFile(title, filterName string, exts ...string) (string, error)
+	// PickFiles asks for existing files, several at once where the
+	// system's dialog allows it, offering those ending in exts.
+	PickFiles(title, filterName string, exts ...string) ([]string, error)
 	PickFolder(title string) (string, error)
 	// SaveFile asks where to save a new file, suggesting name.
 	SaveFile(title, name string) (string, error)

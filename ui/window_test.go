@@ -40,8 +40,17 @@ func (p *scriptedPicker) next(title string) (string, error) {
 }
 
 func (p *scriptedPicker) PickFile(title, _ string, _ ...string) (string, error) { return p.next(title) }
-func (p *scriptedPicker) PickFolder(title string) (string, error)               { return p.next(title) }
-func (p *scriptedPicker) SaveFile(title, _ string) (string, error)              { return p.next(title) }
+
+// PickFiles takes one answer and splits it at the list separator (":").
+func (p *scriptedPicker) PickFiles(title, _ string, _ ...string) ([]string, error) {
+	a, err := p.next(title)
+	if a == "" {
+		return nil, err
+	}
+	return filepath.SplitList(a), err
+}
+func (p *scriptedPicker) PickFolder(title string) (string, error)  { return p.next(title) }
+func (p *scriptedPicker) SaveFile(title, _ string) (string, error) { return p.next(title) }
 
 // texts collects every label and button text laid out under o.
 func texts(o fyne.CanvasObject) string {
