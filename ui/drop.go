@@ -16,20 +16,26 @@ import (
 // galleryPageIndex is the Gallery's place in the sidebar.
 const galleryPageIndex = 1
 
-// dropOnGallery handles one picture dropped while the Gallery shows: when it
-// carries generation settings (Kata's, AUTOMATIC1111's, ComfyUI's or
-// InvokeAI's) it asks whether to use them or to add the picture as a photo,
-// and reports false when it does not (the caller imports it as before).
-func (m *MainWindow) dropOnGallery(path string) bool {
-	s, err := app.ReadImageSettings(path)
-	if err != nil {
-		return false
-	}
-	msg := fmt.Sprintf("%s has generation settings from %s:\n%s", filepath.Base(path), s.Source, ellipsis(s.Prompt, 120))
-	m.dropDialog = dialog.NewCustomConfirm("Use these settings?", "Use settings", "Add as photo",
-		widget.NewLabel(msg), func(use bool) { m.answerDrop(use, path, s) }, m.win)
-	m.dropDialog.Show()
-	return true
+// dropOnGallery handles one picture dropped while the Gallery shows: it
+// reads the file off the UI goroutine, and when it carries generation
+// settings (Kata's, AUTOMATIC1111's, ComfyUI's or InvokeAI's) asks whether to
+// use them or to add the picture as a photo; otherwise it adds it as a photo.
+func (m *MainWindow) dropOnGallery(path string) {
+	var s app.ImageSettings
+	var readErr error
+	m.bg.run(func() error {
+		s, readErr = app.ReadImageSettings(path)
+		return nil
+	}, func(error) {
+		if readErr != nil {
+			m.answerDrop(false, path, s)
+			return
+		}
+		msg := fmt.Sprintf("%s has generation settings from %s:\n%s", filepath.Base(path), s.Source, ellipsis(s.Prompt, 120))
+		m.dropDialog = dialog.NewCustomConfirm("Use these settings?", "Use settings", "Add as photo",
+			widget.NewLabel(msg), func(use bool) { m.answerDrop(use, path, s) }, m.win)
+		m.dropDialog.Show()
+	})
 }
 
 // answerDrop carries out the choice of dropOnGallery's question.

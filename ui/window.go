@@ -134,7 +134,8 @@ func (m *MainWindow) HandleDrop(_ fyne.Position, uris []fyne.URI) {
 	if len(paths) == 0 {
 		return
 	}
-	if m.selected == galleryPageIndex && len(paths) == 1 && m.dropOnGallery(paths[0]) {
+	if m.selected == galleryPageIndex && len(paths) == 1 {
+		m.dropOnGallery(paths[0])
 		return
 	}
 	m.sidebar.Select(0)
