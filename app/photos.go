@@ -162,6 +162,10 @@ func (k *Kata) AddSample(name string) (ImportReport, error) {
 	return k.ImportDropped(0, []string{dir})
 }
 
+// CaptionSlot is what a caption may say instead of the action's trigger
+// to mark where the action goes.
+const CaptionSlot = placeholder.Slot
+
 // SetCaption changes the caption of exemplar exemplarID. The caption must
 // say where the action goes, as "{}" or as the action's trigger; "{}" is
 // stored as the trigger.

@@ -118,7 +118,7 @@ func (p *actionsPage) render() fyne.CanvasObject {
 	}
 	if len(p.exemplars) > 0 {
 		notes.Add(wrapped(fmt.Sprintf("Captions: write %s (or %s) where the action goes; Enter or leaving the caption saves it. Click a photo, then press Delete to remove it (with no photo clicked, Delete removes the action).",
-			"{}", a.Trigger)))
+			app.CaptionSlot, a.Trigger)))
 	}
 	if len(p.failed) > 0 {
 		notes.Add(failedList(p.failed))
@@ -148,13 +148,52 @@ func (p *actionsPage) render() fyne.CanvasObject {
 }
 
 // card is one exemplar: its thumbnail (click selects it), its editable
-// caption and a remove button.
+// caption with a line showing where the action goes (a long caption
+// scrolls it out of the entry's two rows), and a remove button.
 func (p *actionsPage) card(e app.ExemplarInfo) fyne.CanvasObject {
 	thumb := newThumb(e.Thumb, func() { p.photo = e.ID; p.m.show(0) })
 	thumb.selected = e.ID == p.photo
+	trigger := p.selectedAction().Trigger
+	slot := widget.NewLabel(slotNote(e.Caption, trigger))
+	slot.Truncation = fyne.TextTruncateEllipsis
+	slot.Importance = widget.LowImportance
 	caption := p.m.newCaptionEntry(e.Caption, func(text string) { p.setCaption(e.ID, text) })
+	caption.OnChanged = func(text string) { slot.SetText(slotNote(text, trigger)) }
 	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { p.remove(e.ID) })
-	return container.NewBorder(nil, container.NewBorder(nil, nil, nil, remove, caption), nil, nil, thumb)
+	below := container.NewVBox(container.NewBorder(nil, nil, nil, remove, caption), slot)
+	return container.NewBorder(nil, below, nil, nil, thumb)
+}
+
+// slotNote is the card's line under a caption: the words around the
+// action's place (trigger or app.CaptionSlot), or what to write when the
+// caption has none.
+func slotNote(caption, trigger string) string {
+	if s := slotExcerpt(caption, trigger, 2); s != "" {
+		return s
+	}
+	return "say where the action goes: " + app.CaptionSlot
+}
+
+// slotExcerpt is the part of caption around the first word holding trigger
+// or app.CaptionSlot, with up to words words on each side and "…" where
+// words were cut; "" when caption has neither.
+func slotExcerpt(caption, trigger string, words int) string {
+	fields := strings.Fields(caption)
+	for i, f := range fields {
+		if !strings.Contains(f, app.CaptionSlot) && (trigger == "" || !strings.Contains(f, trigger)) {
+			continue
+		}
+		from, to := max(0, i-words), min(len(fields), i+words+1)
+		s := strings.Join(fields[from:to], " ")
+		if from > 0 {
+			s = "…" + s
+		}
+		if to < len(fields) {
+			s += "…"
+		}
+		return s
+	}
+	return ""
 }
 
 // failedList shows each file an import could not use, with the reason.

@@ -212,3 +212,41 @@ func TestAddFromDialogs(t *testing.T) {
 		t.Errorf("dialogs asked %q, want %q", picker.asked, want)
 	}
 }
+
+func TestSlotExcerpt(t *testing.T) {
+	cases := []struct{ caption, want string }{
+		{"a man <salute>", "a man <salute>"},
+		{"a man in a grey coat on a pier at dawn, <salute>, seen from the left", "…at dawn, <salute>, seen from…"},
+		{"{} in the rain", "{} in the…"},
+		{"a woman doing a {}", "…doing a {}"},
+		{"a woman on a beach", ""},
+		{"", ""},
+	}
+	for _, c := range cases {
+		if got := slotExcerpt(c.caption, "<salute>", 2); got != c.want {
+			t.Errorf("slotExcerpt(%q) = %q, want %q", c.caption, got, c.want)
+		}
+	}
+}
+
+// TestCaptionShowsSlot: under a long caption, whose trigger scrolls out of
+// the entry, the card still shows the words around the trigger, and while
+// a caption has no slot it says what to write.
+func TestCaptionShowsSlot(t *testing.T) {
+	m := newTestWindow(t, &scriptedPicker{})
+	test.Tap(findButton(t, m.Window().Content(), "salute"))
+	m.WaitIdle()
+	long := "a tall man in a long grey winter coat standing on a wooden pier at dawn near the sea <salute> with calm water"
+	entry := findCaption(t, m.Window().Content(), m.actions.exemplars[0].Caption)
+	entry.SetText(long)
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	m.WaitIdle()
+	if !strings.Contains(texts(m.Window().Content()), "…the sea <salute> with calm…") {
+		t.Errorf("no slot line for the long caption:\n%s", texts(m.Window().Content()))
+	}
+	entry = findCaption(t, m.Window().Content(), long)
+	entry.SetText("a man on a pier")
+	if !strings.Contains(texts(m.Window().Content()), "say where the action goes: {}") {
+		t.Errorf("no hint while the caption lacks its slot:\n%s", texts(m.Window().Content()))
+	}
+}
