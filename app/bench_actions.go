@@ -125,7 +125,11 @@ func writeBenchReport(w io.Writer, a *benchActionsArgs, modelHash string, res *b
 			if t.Steps > 1 {
 				line += fmt.Sprintf(" (%.3f s/step after the first)", t.Train.Seconds()/float64(t.Steps-1))
 			}
-			line += fmt.Sprintf(", final smoothed loss %.4f;", t.Loss)
+			line += fmt.Sprintf(", final smoothed loss %.4f, V moved %.2fx its start's norm", t.Loss, t.Drift)
+			if t.Method == bench.MethodADI {
+				line += fmt.Sprintf(", masks kept %.1f%% of V", 100*t.MaskKept)
+			}
+			line += ";"
 		}
 		made := t.Images - t.CachedImages
 		line += fmt.Sprintf(" generate %d images in batches of %d in %s (%.3f s/image)", made, o.Images, t.Generate.Round(time.Millisecond),

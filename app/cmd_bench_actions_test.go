@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestBenchActionsQuick(t *testing.T) {
 	report, err := os.ReadFile(filepath.Join(out, BenchReportFile))
 	if err != nil || !strings.Contains(string(report), "seed      3") || !strings.Contains(string(report), "judges    shipped") ||
 		!strings.Contains(string(report), "variant   quick-check") || !strings.Contains(string(report), "--out "+out) ||
-		!strings.Contains(string(report), "in batches of 1") {
+		!strings.Contains(string(report), "in batches of 1") || !regexp.MustCompile(`(?m)^  handstand  adi .*V moved \d+\.\d\dx its start's norm, masks kept \d+\.\d% of V;`).Match(report) {
 		t.Errorf("report: %v\n%s", err, report)
 	}
 	// A second run into the same folder refuses before any work.

@@ -35,12 +35,12 @@ func BenchmarkStep(b *testing.B) {
 				vectors = append(vectors, init...)
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
-			if _, _, err := tr.gradient(rng, vectors); err != nil { // compile outside the timing
+			if _, _, _, err := tr.gradient(rng, vectors); err != nil { // compile outside the timing
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for range b.N {
-				if _, _, err := tr.gradient(rng, vectors); err != nil {
+				if _, _, _, err := tr.gradient(rng, vectors); err != nil {
 					b.Fatal(err)
 				}
 			}

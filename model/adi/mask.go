@@ -69,6 +69,20 @@ type Masks struct {
 	Action  []float32 // m_s: 1 where |g_a - g_n| >= its beta-quantile
 }
 
+// keptShare is the share of entries both masks keep.
+func (m Masks) keptShare() float64 {
+	if len(m.Context) == 0 {
+		return 0
+	}
+	kept := 0
+	for k, c := range m.Context {
+		if c != 0 && m.Action[k] != 0 {
+			kept++
+		}
+	}
+	return float64(kept) / float64(len(m.Context))
+}
+
 // ComputeMasks builds the context and action masks of ../shared/docs/ADI.md from the
 // anchor, context-different (positive) and action-different (negative)
 // gradients, each flattened [layers*width] row-major with `layers` rows.

@@ -37,6 +37,7 @@ func TestMasksHandMade(t *testing.T) {
 		cfg      MaskConfig
 		mc, ms   []float32
 		gradient []float32
+		kept     float64 // share of entries both masks keep
 	}{
 		{
 			name: "per layer beta 0.5",
@@ -45,6 +46,7 @@ func TestMasksHandMade(t *testing.T) {
 			ms:   []float32{1, 0, 0, 1, 1, 1, 0, 0},
 			// g = ga*mc*ms
 			gradient: []float32{1, 0, 0, 0, 10, 20, 0, 0},
+			kept:     3.0 / 8,
 		},
 		{
 			// Over all 8: |ga-gp| = .1 .4 .2 .3 1 2 3 4, sorted .1 .2 .3 .4 1 2 3 4,
@@ -74,6 +76,7 @@ func TestMasksHandMade(t *testing.T) {
 			mc:       []float32{1, 0, 1, 1, 1, 1, 1, 0},
 			ms:       []float32{0, 0, 0, 1, 1, 0, 0, 0},
 			gradient: []float32{0, 0, 0, 1, 10, 0, 0, 0},
+			kept:     2.0 / 8,
 		},
 	}
 	for _, c := range perLayer {
@@ -89,6 +92,9 @@ func TestMasksHandMade(t *testing.T) {
 		}
 		if !slices.Equal(g, c.gradient) {
 			t.Errorf("%s: gradient %v, want %v", c.name, g, c.gradient)
+		}
+		if got := m.keptShare(); got != c.kept {
+			t.Errorf("%s: kept share %v, want %v", c.name, got, c.kept)
 		}
 	}
 }

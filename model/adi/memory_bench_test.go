@@ -64,7 +64,7 @@ func BenchmarkTrainMemory(b *testing.B) {
 			baseRSS := currentRSS()
 			b.ResetTimer()
 			for range b.N {
-				if _, _, err := tr.gradient(rng, vectors); err != nil {
+				if _, _, _, err := tr.gradient(rng, vectors); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -7,16 +7,17 @@ import (
 )
 
 // gradient draws one step's samples (BatchSize anchors x GradAccum
-// micro-batches) and returns the update direction and the mean anchor loss.
+// micro-batches) and returns the update direction, the mean anchor loss and,
+// for ADI, the mean share of V's entries both masks kept (0 otherwise).
 // For ADI every anchor brings a positive (another exemplar) and a negative
 // (one of its contrast images) with the same noise and timestep, and the
 // direction is ADI's masked gradient; TI and P+ use the anchor gradient.
 // All draws come from rng in a fixed order, which makes runs reproducible.
-func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float64, error) {
+func (t *trainer) gradient(rng *rand.Rand, vectors []float32) (grad []float32, loss, kept float64, err error) {
 	o := t.opts
 	n := len(vectors)
 	acc := make([]float64, n)
-	var lossSum float64
+	var lossSum, keptSum float64
 	size := t.latDim[0] * t.latDim[1] * t.latDim[2]
 	seq := len(t.ids[0])
 	scale := float32(t.base.Model.VAE.ScalingFactor)
@@ -51,7 +52,7 @@ func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float6
 			ts := rng.IntN(t.schedule.NumTrain())
 			noise := scheduler.Randn(rng, size)
 			if err := add(t.anchors[ai][fa].sample(rng, scale), noise, ts, ai); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			if o.Method != MethodADI {
 				continue
@@ -62,19 +63,19 @@ func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float6
 			}
 			fp := flip()
 			if err := add(t.anchors[pi][fp].sample(rng, scale), noise, ts, pi); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			negs := t.negs[ai]
 			ni := rng.IntN(len(negs))
 			// The negative shares the anchor's context and caption; it is
 			// mirrored with the anchor so the layout matches.
 			if err := add(negs[ni][fa].sample(rng, scale), noise, ts, ai); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 		}
 		res, err := t.compute(b)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		for k := range o.BatchSize {
 			lossSum += float64(res.Losses[k*per])
@@ -83,9 +84,11 @@ func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float6
 			if o.Method == MethodADI {
 				gp := res.Grads[(k*per+1)*n : (k*per+2)*n]
 				gn := res.Grads[(k*per+2)*n : (k*per+3)*n]
-				if g, _, err = MaskedGradient(ga, gp, gn, t.lv, o.Mask); err != nil {
-					return nil, 0, err
+				var m Masks
+				if g, m, err = MaskedGradient(ga, gp, gn, t.lv, o.Mask); err != nil {
+					return nil, 0, 0, err
 				}
+				keptSum += m.keptShare()
 			}
 			for i, v := range g {
 				acc[i] += float64(v)
@@ -93,9 +96,9 @@ func (t *trainer) gradient(rng *rand.Rand, vectors []float32) ([]float32, float6
 		}
 	}
 	total := float64(o.BatchSize * o.GradAccum)
-	grad := make([]float32, n)
+	grad = make([]float32, n)
 	for i, v := range acc {
 		grad[i] = float32(v / total)
 	}
-	return grad, lossSum / total, nil
+	return grad, lossSum / total, keptSum / total, nil
 }

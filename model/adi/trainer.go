@@ -88,6 +88,13 @@ type Event struct {
 	Message     string        // EventPrepare: what is being done
 	Done, Total int           // EventPrepare: sub-progress
 	Err         error         // EventDone: nil, or why the run stopped
+	// MaskKept (EventStep, ADI only) is the share of V's entries that both
+	// gradient masks kept, averaged over the step's anchors: about 0.25 if
+	// the masks were independent at beta 0.5.
+	MaskKept float64
+	// Drift (EventStep) is how far the identifier has moved from its
+	// initial vectors: ||V - V_init|| / ||V_init||.
+	Drift float64
 }
 
 func (o Options) withDefaults() (_ Options, err error) {
@@ -206,6 +213,41 @@ func (t *trainer) initVector() ([]float32, error) {
 	return TokenEmbeddingRows(t.base.Model, ids)
 }
 
+// initialVectors is V before the first step: Options.Init's layers, or
+// the init word's embedding in every layer.
+func (t *trainer) initialVectors() ([]float32, error) {
+	vectors := make([]float32, 0, t.lv*t.width)
+	for l := range t.lv {
+		var init []float32
+		if t.opts.Init != nil {
+			init = t.opts.Init.Layer(l)
+		} else if l == 0 {
+			var err error
+			if init, err = t.initVector(); err != nil {
+				return nil, err
+			}
+		} else {
+			init = vectors[:t.width]
+		}
+		vectors = append(vectors, init...)
+	}
+	return vectors, nil
+}
+
+// drift is ||v - from|| / ||from|| (0 when from is all zeros).
+func drift(v, from []float32) float64 {
+	var d, n float64
+	for i := range v {
+		x := float64(v[i]) - float64(from[i])
+		d += x * x
+		n += float64(from[i]) * float64(from[i])
+	}
+	if n == 0 {
+		return 0
+	}
+	return math.Sqrt(d / n)
+}
+
 // run is the training loop. It ends with an EventDone (Err set on failure).
 func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 	o := t.opts
@@ -237,21 +279,12 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 			resumed = true
 		}
 	}
+	initial, err := t.initialVectors()
+	if err != nil {
+		return nil, err
+	}
 	if !resumed {
-		for l := range t.lv {
-			var init []float32
-			if o.Init != nil {
-				init = o.Init.Layer(l)
-			} else if l == 0 {
-				var err error
-				if init, err = t.initVector(); err != nil {
-					return nil, err
-				}
-			} else {
-				init = vectors[:t.width]
-			}
-			vectors = append(vectors, init...)
-		}
+		vectors = append(vectors, initial...)
 	}
 	rng := rand.New(pcg)
 	savedStep := -1 // the step of the checkpoint on disk; -1: none written by this run
@@ -287,7 +320,7 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 		if err != nil {
 			return nil, err
 		}
-		grad, loss, err := t.gradient(rng, vectors)
+		grad, loss, kept, err := t.gradient(rng, vectors)
 		if err != nil && ctx.Err() != nil {
 			// Cancelled inside the step (backend.Watch): the vectors are those
 			// of the last finished step, and the random state goes back to
@@ -325,7 +358,8 @@ func (t *trainer) run(ctx context.Context) (_ *Identifier, err error) {
 			smoothed += o.Smoothing * (loss - smoothed)
 		}
 		el := time.Since(start)
-		ev := Event{Kind: EventStep, Step: step, Steps: o.Steps, Loss: loss, Smoothed: smoothed, Elapsed: el}
+		ev := Event{Kind: EventStep, Step: step, Steps: o.Steps, Loss: loss, Smoothed: smoothed, Elapsed: el,
+			MaskKept: kept, Drift: drift(vectors, initial)}
 		if done := step - startStep; done > 0 && el > 0 {
 			ev.StepsPerSec = float64(done) / el.Seconds()
 			ev.ETA = time.Duration(float64(o.Steps-step) / ev.StepsPerSec * float64(time.Second))

@@ -68,6 +68,11 @@ func TestTrainFrozenAndResume(t *testing.T) {
 			if e.Step != steps || e.Steps != 6 || math.IsNaN(e.Loss) || e.StepsPerSec <= 0 {
 				t.Errorf("step event %+v", e)
 			}
+			// m_c keeps under half of a layer's entries at beta 0.5, so
+			// both masks keep at most half; the vectors move every step.
+			if e.MaskKept <= 0 || e.MaskKept > 0.5 || !(e.Drift > 0) || math.IsInf(e.Drift, 0) {
+				t.Errorf("step %d: mask kept %v, drift %v", e.Step, e.MaskKept, e.Drift)
+			}
 		}
 	}
 	if steps != 6 || events[len(events)-1].Kind != EventDone {
@@ -163,11 +168,27 @@ func TestTrainLowersLoss(t *testing.T) {
 		return sum / 8
 	}
 	l0 := eval(initFlat)
+	var last Event
+	tr.onEvent = func(e Event) {
+		if e.Kind == EventStep {
+			last = e
+		}
+	}
 	id, err := tr.run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	l1 := eval(id.Flat())
+	// The last step reports how far V moved from the init word's
+	// embedding, ||V - V0|| / ||V0||; P+ has no masks.
+	var moved, norm float64
+	for i, v := range id.Flat() {
+		moved += (float64(v) - float64(initFlat[i])) * (float64(v) - float64(initFlat[i]))
+		norm += float64(initFlat[i]) * float64(initFlat[i])
+	}
+	if want := math.Sqrt(moved / norm); math.Abs(last.Drift-want) > 1e-9*want || last.MaskKept != 0 {
+		t.Errorf("last step: drift %v (want %v), mask kept %v (want 0)", last.Drift, want, last.MaskKept)
+	}
 	t.Logf("P+ loss on the evaluation batch: %.6f before, %.6f after 30 steps", l0, l1)
 	if !(l1 < l0) {
 		t.Errorf("training did not lower the loss: %.6f -> %.6f", l0, l1)

@@ -39,14 +39,18 @@ type Timing struct {
 	Action string
 	Method Method
 	// Steps and Loss (smoothed, at the end) of the identifier; 0 for MethodPrompt.
-	Steps         int
-	Loss          float64
-	Prepare       time.Duration // training's preparation: encoding exemplars, synthesising contrast images
-	Train         time.Duration // training's optimiser steps
-	Generate      time.Duration // wall time of generating the method's images
-	Judge         time.Duration // wall time of judging them
-	Images        int           // images generated: subjects x Options.Images
-	StepsPerImage int           // sampler steps of each
+	Steps int
+	Loss  float64
+	// MaskKept is ADI's mean share of V kept by both gradient masks over
+	// the run's steps, Drift how far V moved from its start (adi.Event's);
+	// 0 when the identifier came from the cache.
+	MaskKept, Drift float64
+	Prepare         time.Duration // training's preparation: encoding exemplars, synthesising contrast images
+	Train           time.Duration // training's optimiser steps
+	Generate        time.Duration // wall time of generating the method's images
+	Judge           time.Duration // wall time of judging them
+	Images          int           // images generated: subjects x Options.Images
+	StepsPerImage   int           // sampler steps of each
 	// CachedIdentifier says the identifier came from Runner.CacheDir (no
 	// training times then); CachedImages counts images read from it.
 	CachedIdentifier bool
@@ -204,6 +208,8 @@ func train(ctx context.Context, base adi.Base, c cache, exemplars []adi.Exemplar
 	base0 := meter.done
 	start := time.Now()
 	var stepsStart time.Time
+	var keptSum float64
+	var stepsSeen int
 	id, err := adi.Train(ctx, base, exemplars, to, func(e adi.Event) {
 		switch e.Kind {
 		case adi.EventPrepare:
@@ -216,7 +222,10 @@ func train(ctx context.Context, base adi.Base, c cache, exemplars []adi.Exemplar
 				// run of N steps times N-1 of them.
 				stepsStart = time.Now()
 			}
-			t.Loss = e.Smoothed
+			t.Loss, t.Drift = e.Smoothed, e.Drift
+			keptSum += e.MaskKept
+			stepsSeen++
+			t.MaskKept = keptSum / float64(stepsSeen)
 			meter.set(stepWork(m), stage, base0+negatives+perStep*float64(e.Step))
 		}
 	})
