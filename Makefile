@@ -93,6 +93,7 @@ BENCH_FLAGS ?=
 KATA        ?= $(BIN)
 define BENCH_VARIANTS
 default
+lazy-adam     --methods adi --lazy-adam
 beta-0.25     --methods adi --beta 0.25
 beta-0.75     --methods adi --beta 0.75
 scope-all     --methods adi --mask-scope all

@@ -110,8 +110,8 @@ func writeBenchReport(w io.Writer, a *benchActionsArgs, modelHash string, res *b
 	fmt.Fprintf(w, "kata bench actions\n\nvariant   %s\ncommand   kata bench actions %s\nmodel     %s (%s)\njudges    %s\nseed      %d\nactions   %s\nsubjects  %s\nmethods   %s\n",
 		variant, shellWords(a.args), a.model, modelHash, judges, o.Seed, strings.Join(o.Actions, ","), subjectList(o.Subjects), strings.Join(methods, ","))
 	t := o.Train
-	fmt.Fprintf(w, "training  lr %s, adi mask beta %g over %s, %d contrast images per exemplar at strength %g\n",
-		benchLR(t.AdamW.LR), t.Mask.Beta, t.Mask.Scope, t.Contrast.PerExemplar, t.Contrast.Strength)
+	fmt.Fprintf(w, "training  lr %s%s, adi mask beta %g over %s, %d contrast images per exemplar at strength %g\n",
+		benchLR(t.AdamW.LR), lazyNote(t.AdamW.Lazy), t.Mask.Beta, t.Mask.Scope, t.Contrast.PerExemplar, t.Contrast.Strength)
 	fmt.Fprintf(w, "steps     %d per identifier, %d exemplars of %dpx\nimages    %d per subject, action and method; %d %s steps, CFG %g\nprompt    %s\n",
 		o.Steps, o.Exemplars, o.ExemplarSize, o.Images, o.SampleSteps, o.Sampler, o.CFG, o.Prompt)
 	fmt.Fprintf(w, "wall      %s\n\n%s\n", res.Wall.Round(time.Second), table)
@@ -165,6 +165,14 @@ func benchLR(lr float64) string {
 		return "per method (adi.Options' default)"
 	}
 	return fmt.Sprint(lr)
+}
+
+// lazyNote names adi.AdamWConfig.Lazy in the report when it is on.
+func lazyNote(lazy bool) string {
+	if lazy {
+		return " (lazy AdamW: zero-gradient entries left as they are)"
+	}
+	return ""
 }
 
 // benchSheet lays out method m's images: one row per subject, one column

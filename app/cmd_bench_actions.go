@@ -43,6 +43,7 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	sampleSteps := fs.Int("sample-steps", sd.DefaultSteps, "sampler steps per image")
 	exemplars := fs.Int("exemplars", 0, "pictures per exemplar set (default 10, ActionBench's)")
 	lr := fs.Float64("lr", 0, "AdamW learning rate (default 5e-3 for adi/p+, 5e-4 for ti)")
+	lazy := fs.Bool("lazy-adam", false, "AdamW leaves entries with a zero gradient (those ADI's masks drop) as they are for the step")
 	mask := adi.DefaultMaskConfig()
 	beta := fs.Float64("beta", mask.Beta, "adi: gradient-mask quantile in [0, 1]")
 	scope := fs.String("mask-scope", string(mask.Scope), "adi: mask quantiles per layer token (layer) or over all vectors (all)")
@@ -111,7 +112,7 @@ func parseBenchActionsArgs(env Env, args []string) (*benchActionsArgs, error) {
 	case !(*strength > 0 && *strength <= 1):
 		return nil, fmt.Errorf("%w: --strength %g outside (0, 1]", ErrUsage, *strength)
 	}
-	o.Train = adi.Options{AdamW: adi.AdamWConfig{LR: *lr}, Mask: adi.MaskConfig{Beta: *beta, Scope: adi.QuantileScope(*scope)},
+	o.Train = adi.Options{AdamW: adi.AdamWConfig{LR: *lr, Lazy: *lazy}, Mask: adi.MaskConfig{Beta: *beta, Scope: adi.QuantileScope(*scope)},
 		Contrast: adi.ContrastOptions{PerExemplar: *negatives, Strength: *strength}}
 	if a.opts, err = o.WithDefaults(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)

@@ -151,13 +151,13 @@ func TestParseBenchActionsArgs(t *testing.T) {
 			return slices.Equal(o.Subjects, []bench.Subject{{Kind: "robot", Color: "red"}, {Kind: "cat", Color: "black"}}) &&
 				slices.Equal(o.Methods, []bench.Method{bench.MethodPrompt, bench.MethodADI}) && o.Seed == 9
 		}},
-		{"adi settings", []string{"--beta", "0.3", "--mask-scope", "all", "--negatives", "4", "--strength", "0.5", "--lr", "0.01", "--variant", "v1"}, func(o bench.Options) bool {
+		{"adi settings", []string{"--beta", "0.3", "--mask-scope", "all", "--negatives", "4", "--strength", "0.5", "--lr", "0.01", "--lazy-adam", "--variant", "v1"}, func(o bench.Options) bool {
 			return o.Train.Mask.Beta == 0.3 && o.Train.Mask.Scope == "all" && o.Train.Contrast.PerExemplar == 4 &&
-				o.Train.Contrast.Strength == 0.5 && o.Train.AdamW.LR == 0.01 && o.Variant == "v1"
+				o.Train.Contrast.Strength == 0.5 && o.Train.AdamW.LR == 0.01 && o.Train.AdamW.Lazy && o.Variant == "v1"
 		}},
 		{"adi defaults", nil, func(o bench.Options) bool {
 			return o.Train.Mask == adi.DefaultMaskConfig() && o.Train.Contrast.PerExemplar == adi.DefaultContrastPerExemplar &&
-				o.Train.Contrast.Strength == adi.DefaultContrastStrength && o.Train.AdamW.LR == 0 && o.Variant == ""
+				o.Train.Contrast.Strength == adi.DefaultContrastStrength && o.Train.AdamW.LR == 0 && !o.Train.AdamW.Lazy && o.Variant == ""
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ type trainArgs struct {
 	negatives                                             int
 	lr, beta, weightDecay, strength                       float64
 	seed                                                  uint64
-	resume, noFlip                                        bool
+	resume, noFlip, lazyAdam                              bool
 }
 
 func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
@@ -62,6 +62,7 @@ func parseTrainArgs(env Env, args []string) (*trainArgs, error) {
 	fs.IntVar(&a.steps, "steps", adi.DefaultSteps, "optimiser steps")
 	fs.Float64Var(&a.lr, "lr", 0, "AdamW learning rate (default 5e-3 for adi/p+, 5e-4 x batch for ti)")
 	fs.Float64Var(&a.weightDecay, "weight-decay", 1e-2, "AdamW weight decay")
+	fs.BoolVar(&a.lazyAdam, "lazy-adam", false, "AdamW leaves entries with a zero gradient (those ADI's masks drop) as they are for the step")
 	mask := adi.DefaultMaskConfig()
 	fs.Float64Var(&a.beta, "beta", mask.Beta, "adi: gradient-mask quantile in [0, 1]")
 	fs.StringVar(&a.scope, "mask-scope", string(mask.Scope), "adi: take mask quantiles per layer token (layer) or over all vectors (all)")
@@ -136,7 +137,7 @@ func (a *trainArgs) trainOptions() adi.Options {
 	return adi.Options{
 		Method: adi.Method(a.method), Name: a.name, InitWord: a.initWord, Steps: a.steps,
 		BatchSize: a.batch, GradAccum: a.accum, Seed: a.seed,
-		AdamW:           adi.AdamWConfig{LR: a.lr, WeightDecay: wd},
+		AdamW:           adi.AdamWConfig{LR: a.lr, WeightDecay: wd, Lazy: a.lazyAdam},
 		Mask:            adi.MaskConfig{Beta: a.beta, Scope: adi.QuantileScope(a.scope)},
 		Contrast:        adi.ContrastOptions{PerExemplar: a.negatives, Strength: a.strength},
 		Fit:             adi.FitMode(a.fit),

@@ -101,15 +101,16 @@ func TestTrainCommand(t *testing.T) {
 	}
 }
 
-// TestTrainArgsContrast: --negatives and --contrast-strength reach
-// adi.Options, with adi's defaults when not given.
+// TestTrainArgsContrast: --negatives, --contrast-strength and --lazy-adam
+// reach adi.Options, with adi's defaults when not given.
 func TestTrainArgsContrast(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want adi.ContrastOptions
+		lazy bool
 	}{
-		{nil, adi.ContrastOptions{PerExemplar: adi.DefaultContrastPerExemplar, Strength: adi.DefaultContrastStrength}},
-		{[]string{"--negatives", "4", "--contrast-strength", "0.8"}, adi.ContrastOptions{PerExemplar: 4, Strength: 0.8}},
+		{nil, adi.ContrastOptions{PerExemplar: adi.DefaultContrastPerExemplar, Strength: adi.DefaultContrastStrength}, false},
+		{[]string{"--negatives", "4", "--contrast-strength", "0.8", "--lazy-adam"}, adi.ContrastOptions{PerExemplar: 4, Strength: 0.8}, true},
 	} {
 		a, err := parseTrainArgs(Env{Stdout: io.Discard, Stderr: io.Discard}, append([]string{"--model", "m", "--images", "x", "--name", "a"}, tc.args...))
 		if err != nil {
@@ -118,6 +119,9 @@ func TestTrainArgsContrast(t *testing.T) {
 		c := a.trainOptions().Contrast
 		if c.PerExemplar != tc.want.PerExemplar || c.Strength != tc.want.Strength {
 			t.Errorf("%v: contrast %+v, want %+v", tc.args, c, tc.want)
+		}
+		if lazy := a.trainOptions().AdamW.Lazy; lazy != tc.lazy {
+			t.Errorf("%v: lazy AdamW %v, want %v", tc.args, lazy, tc.lazy)
 		}
 		if m := a.trainOptions().Mask; m != adi.DefaultMaskConfig() {
 			t.Errorf("%v: mask %+v, want adi's default", tc.args, m)

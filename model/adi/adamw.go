@@ -13,6 +13,12 @@ type AdamWConfig struct {
 	Beta2       float64 // second-moment decay; default 0.999
 	Epsilon     float64 // denominator guard; default 1e-8
 	WeightDecay float64 // decoupled decay; default 1e-2 (negative means none)
+	// Lazy leaves an entry whose gradient is exactly zero as it is for the
+	// step: no decay, no moment update, no move (sparse Adam). Plain AdamW
+	// keeps moving such an entry on its old momentum (about 0.67 lr on the
+	// first zero step after one gradient), which ADI's masks, zeroing most
+	// of V at every step, turn into drift. Default false.
+	Lazy bool `json:",omitempty"`
 }
 
 // DefaultAdamW returns lr 5e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-2.
@@ -93,6 +99,9 @@ func (s AdamWStep) Apply(params, grad []float32, lo, hi int) {
 	c := s.c
 	for k := lo; k < hi; k++ {
 		p, g := float64(params[k]), float64(grad[k])
+		if c.Lazy && g == 0 {
+			continue
+		}
 		p -= c.LR * c.WeightDecay * p
 		m := c.Beta1*float64(s.m[k]) + (1-c.Beta1)*g
 		v := c.Beta2*float64(s.v[k]) + (1-c.Beta2)*g*g

@@ -42,3 +42,42 @@ func TestAdamWFirstSteps(t *testing.T) {
 		t.Errorf("size mismatch: no error")
 	}
 }
+
+// TestAdamWLazy: with Lazy, an entry with a zero gradient keeps its value
+// and moments while the others take plain AdamW's step.
+func TestAdamWLazy(t *testing.T) {
+	plain := NewAdamW(AdamWConfig{LR: 0.1, WeightDecay: 0.5}, 2)
+	lazy := NewAdamW(AdamWConfig{LR: 0.1, WeightDecay: 0.5, Lazy: true}, 2)
+	p, q := []float32{1, -2}, []float32{1, -2}
+	steps := []struct {
+		grad       []float32
+		lazyFrozen []bool // entries Lazy must leave as they were
+	}{
+		{[]float32{0.5, -4}, []bool{false, false}},
+		{[]float32{0, -1}, []bool{true, false}},
+		{[]float32{0, 0}, []bool{true, true}},
+	}
+	for i, s := range steps {
+		before, m, v := append([]float32(nil), q...), append([]float32(nil), lazy.M...), append([]float32(nil), lazy.V...)
+		if err := plain.Update(p, s.grad); err != nil {
+			t.Fatal(err)
+		}
+		if err := lazy.Update(q, s.grad); err != nil {
+			t.Fatal(err)
+		}
+		for k, frozen := range s.lazyFrozen {
+			switch {
+			case frozen && (q[k] != before[k] || lazy.M[k] != m[k] || lazy.V[k] != v[k]):
+				t.Errorf("step %d: entry %d with zero gradient changed: %v -> %v", i+1, k, before[k], q[k])
+			case !frozen && i == 0 && q[k] != p[k]:
+				t.Errorf("step 1: entry %d %v, plain AdamW's %v", k, q[k], p[k])
+			case !frozen && q[k] == before[k]:
+				t.Errorf("step %d: entry %d with a gradient did not move", i+1, k)
+			}
+		}
+	}
+	// Plain AdamW moved entry 0 on its momentum alone at step 2.
+	if p[0] == q[0] {
+		t.Errorf("plain AdamW left a zero-gradient entry where Lazy did (%v)", p[0])
+	}
+}

@@ -185,6 +185,9 @@ func (t *trainer) fingerprint(exemplars []fitted) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%s|%d|%d|%d|%d|%g|%g|%s|%d|%s|%v|%s|%s", t.base.Model.SHA256, o.Method, t.trigger, t.lv, t.width,
 		o.BatchSize, o.GradAccum, o.Mask.Beta, o.AdamW.LR, o.Mask.Scope, o.Seed, o.Fit, o.NoFlip, o.InitWord, o.Caption)
+	if o.AdamW.Lazy {
+		fmt.Fprint(h, "|lazy")
+	}
 	if o.Init != nil {
 		fmt.Fprintf(h, "|%v", o.Init.Vectors)
 	}
